@@ -1,0 +1,126 @@
+// One ready GPUDevice for Node (Dawn) and browsers. The platform edge is picked by the
+// `#gpu-provider` import map; everything past requestAdapter() is shared code.
+import { requestAdapter, isSoftwareAdapter, type BackendChoice } from '#gpu-provider';
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  software: boolean;
+}
+
+export interface GpuOptions {
+  /** Overrides WEBGRAD_BACKEND in Node; ignored in browsers. */
+  backend?: BackendChoice;
+}
+
+/** Limits webgrad asks for at the adapter's own maximum instead of WebGPU's defaults. */
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
+  'maxStorageBuffersPerShaderStage', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension',
+  'maxUniformBufferBindingSize', 'maxBindingsPerBindGroup',
+] as const;
+
+export class DeviceLostError extends Error {}
+
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterSummary;
+  readonly limits: GPUSupportedLimits;
+  /** Per-Gpu caches (pipelines, layouts), keyed by their owners. */
+  readonly caches = new Map<string, unknown>();
+  private failure: Error | null = null;
+  private readonly lost: Promise<never>;
+  private liveBuffers = new Map<GPUBuffer, number>();
+  // Held so Dawn's instance outlives the device it created.
+  private readonly instance: unknown;
+
+  constructor(device: GPUDevice, adapter: AdapterSummary, instance: unknown) {
+    this.device = device;
+    this.adapter = adapter;
+    this.limits = device.limits;
+    this.instance = instance;
+    this.lost = device.lost.then((info) => {
+      const error = new DeviceLostError(`WebGPU device lost (${info.reason}): ${info.message || 'no message'}`);
+      this.failure ??= error;
+      throw error;
+    });
+    this.lost.catch(() => undefined);
+    device.onuncapturederror = (event: GPUUncapturedErrorEvent) => {
+      this.failure ??= new Error(`WebGPU error: ${event.error.message}`);
+    };
+  }
+
+  /** Throws the first device loss or uncaptured validation error seen so far. */
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Awaits `work` unless the device is lost first: a lost device never becomes a silent hang. */
+  async guard<T>(work: Promise<T>): Promise<T> {
+    this.check();
+    const result = await Promise.race([work, this.lost]);
+    this.check();
+    return result;
+  }
+
+  createBuffer(descriptor: GPUBufferDescriptor): GPUBuffer {
+    this.check();
+    const buffer = this.device.createBuffer(descriptor);
+    this.liveBuffers.set(buffer, descriptor.size);
+    return buffer;
+  }
+
+  destroyBuffer(buffer: GPUBuffer): void {
+    this.liveBuffers.delete(buffer);
+    buffer.destroy();
+  }
+
+  /** Count and bytes of buffers created through this Gpu and not yet destroyed. */
+  memory(): { buffers: number; bytes: number } {
+    let bytes = 0;
+    for (const size of this.liveBuffers.values()) bytes += size;
+    return { buffers: this.liveBuffers.size, bytes };
+  }
+
+  describe(): string {
+    const a = this.adapter;
+    const name = [a.vendor, a.architecture, a.device].filter(Boolean).join(' ');
+    return `${name || 'unknown adapter'} — ${a.description || 'no description'} [backend: ${a.backend}${a.software ? ', software' : ''}]`;
+  }
+
+  destroy(): void {
+    for (const buffer of this.liveBuffers.keys()) buffer.destroy();
+    this.liveBuffers.clear();
+    this.device.destroy();
+  }
+}
+
+export class NoAdapterError extends Error {}
+
+export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
+  const found = await requestAdapter(options.backend as never);
+  if (!found.adapter) {
+    throw new NoAdapterError(`webgrad found no WebGPU adapter (backend: ${found.backend}). ${found.hint}`);
+  }
+  const adapter = found.adapter;
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) {
+    const value = adapter.limits[name];
+    if (typeof value === 'number') requiredLimits[name] = value;
+  }
+  const device = await adapter.requestDevice({ requiredLimits, label: 'webgrad' });
+  const info = adapter.info;
+  const summary: AdapterSummary = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    backend: found.backend,
+    software: isSoftwareAdapter(info),
+  };
+  return new Gpu(device, summary, found.instance);
+}

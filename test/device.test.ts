@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { createGpu, NoAdapterError } from '../src/gpu/device.ts';
+import { kernel, grid1d } from '../src/gpu/kernel.ts';
+import { shaderEntries } from '../src/gpu/reflect.ts';
+import { SHADER_SOURCES } from '../src/gpu/shaders.generated.ts';
+import { shaderModule } from '../src/gpu/kernel.ts';
+import { readFloat32, runDispatches, uploadBuffer } from '../src/gpu/buffers.ts';
+import { renderShaderModule } from '../scripts/gen-shaders.ts';
+import { readFileSync } from 'node:fs';
+import { testGpu } from './helpers/gpu.ts';
+import { randomArray } from './helpers/random.ts';
+
+describe('device layer', () => {
+  it('names the adapter and backend it runs on', async () => {
+    const gpu = await testGpu();
+    expect(gpu.adapter.backend).toMatch(/^(opengl|vulkan|metal|d3d12)$/);
+    expect(gpu.describe()).toContain(gpu.adapter.backend);
+    // On a machine without a GPU the library must land on Mesa's GL path, never software Vulkan.
+    if (gpu.adapter.software) expect(gpu.adapter.backend).toBe('opengl');
+  });
+
+  it('requests the adapter limits rather than WebGPU defaults', async () => {
+    const gpu = await testGpu();
+    // WebGPU's default is 128 MiB for storage bindings and 8 storage buffers per stage.
+    expect(gpu.limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(8);
+    expect(gpu.limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(256);
+  });
+
+  it('gives one clear error when no adapter exists', async () => {
+    const other = process.platform === 'darwin' ? 'd3d12' : 'metal';
+    await expect(createGpu({ backend: other })).rejects.toThrow(NoAdapterError);
+    await expect(createGpu({ backend: other })).rejects.toThrow(/no WebGPU adapter \(backend: metal|d3d12\).*setup-gpu\.sh/);
+  });
+
+  it('explains a browser without navigator.gpu', async () => {
+    const browser = await import('../src/gpu/provider-browser.ts');
+    const result = await browser.requestAdapter();
+    expect(result.adapter).toBeNull();
+    expect(result.hint).toMatch(/no navigator\.gpu.*--enable-unsafe-webgpu/);
+  });
+
+  it('rejects an unknown WEBGRAD_BACKEND by name', async () => {
+    const { backendFromEnv } = await import('../src/gpu/provider-node.ts');
+    process.env.WEBGRAD_BACKEND = 'directx9';
+    try {
+      expect(() => backendFromEnv()).toThrow(/WEBGRAD_BACKEND=directx9 .*opengl/);
+    } finally {
+      delete process.env.WEBGRAD_BACKEND;
+    }
+  });
+});
+
+describe('shaders', () => {
+  it('the generated module matches shaders/*.wgsl', () => {
+    const onDisk = readFileSync(new URL('../src/gpu/shaders.generated.ts', import.meta.url), 'utf8');
+    expect(onDisk, 'run `npm run shaders`').toBe(renderShaderModule());
+  });
+
+  it.each(Object.keys(SHADER_SOURCES))('%s compiles without errors and reflects', async (name) => {
+    const gpu = await testGpu();
+    const info = await shaderModule(gpu, name).getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+    expect(errors).toEqual([]);
+    const entries = shaderEntries(name);
+    expect(entries.size).toBeGreaterThan(0);
+    for (const entry of entries.values()) {
+      expect(entry.bindings.length).toBeGreaterThan(0);
+      kernel(gpu, name, entry.name); // the reflected layout must be accepted by the device
+    }
+    gpu.check();
+  });
+
+  it('axpy matches its CPU reference, including a grid folded past 65535 workgroups', async () => {
+    const gpu = await testGpu();
+    for (const n of [1, 17, 129, 784, 256 * 70_000 + 3]) {
+      const x = randomArray(n, n), y = randomArray(n, n + 1);
+      const xb = uploadBuffer(gpu, x, 'x'), yb = uploadBuffer(gpu, y, 'y');
+      const k = kernel(gpu, 'axpy');
+      await runDispatches(gpu, [k.dispatch({ x: xb, y: yb, params: { n, alpha: -0.5 } }, grid1d(gpu, n, 256))]);
+      const got = await readFloat32(gpu, yb);
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i]! - Math.fround(-0.5 * x[i]! + y[i]!)));
+      // One fused multiply-add of values in [-1, 1]: at most one rounding apart.
+      expect(worst, `n=${n}`).toBeLessThanOrEqual(2 ** -23);
+      gpu.destroyBuffer(xb); gpu.destroyBuffer(yb);
+    }
+  });
+
+  it('binding names are checked against the WGSL', async () => {
+    const gpu = await testGpu();
+    const x = uploadBuffer(gpu, new Float32Array(4), 'x');
+    expect(() => kernel(gpu, 'axpy').dispatch({ x, params: { n: 4, alpha: 1 } }, [1, 1, 1])).toThrow(/missing: y/);
+    expect(() => kernel(gpu, 'axpy').dispatch({ x, y: x, z: x, params: { n: 4, alpha: 1 } }, [1, 1, 1])).toThrow(/unexpected: z/);
+    expect(() => kernel(gpu, 'axpy').uniform('params', { n: 4 })).toThrow(/params\.alpha needs a finite value/);
+    gpu.destroyBuffer(x);
+  });
+});
+
+describe('stability of the chosen backend', () => {
+  // dawn.node on software Vulkan aborts in ProcessEvents when optimized JS runs between submits
+  // (../shared/repro/dawn-vulkan-crash.mjs). The backend the library picks must survive the pattern.
+  it('survives 300 submissions with a hot JavaScript loop between them', async () => {
+    const gpu = await testGpu();
+    const n = 1 << 18;
+    const y = uploadBuffer(gpu, new Float32Array(n), 'y');
+    const x = uploadBuffer(gpu, new Float32Array(n).fill(1), 'x');
+    const step = kernel(gpu, 'axpy').dispatch({ x, y, params: { n, alpha: 1 } }, grid1d(gpu, n, 256));
+    const bytes = new Uint8Array(784 * 64).fill(7);
+    const floats = new Float32Array(bytes.length);
+    for (let round = 0; round < 300; round++) {
+      await runDispatches(gpu, [step]);
+      for (let k = 0; k < bytes.length; k++) floats[k] = bytes[k]! / 255;
+    }
+    const got = await readFloat32(gpu, y, 4);
+    expect(Array.from(got)).toEqual([300, 300, 300, 300]);
+    expect(floats[0]).toBeCloseTo(7 / 255, 6);
+    gpu.destroyBuffer(x); gpu.destroyBuffer(y);
+  });
+});
