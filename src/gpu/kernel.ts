@@ -14,7 +14,9 @@ export interface Dispatch {
 }
 
 export type UniformValues = Record<string, number>;
-export type Resource = GPUBuffer | GPUBufferBinding | UniformValues;
+/** A whole buffer, or a range of one (a planned tensor inside a shared buffer). */
+export type BufferRef = GPUBuffer | GPUBufferBinding;
+export type Resource = BufferRef | UniformValues;
 
 function isBuffer(value: Resource): value is GPUBuffer {
   return typeof (value as GPUBuffer).mapAsync === 'function';
