@@ -1,0 +1,127 @@
+// 2-D max and average pooling over NCHW planes, forward and backward. Backward passes are gathers
+// (one invocation per input element summing the windows that cover it), so they need no atomics and
+// write every element of dx, including those no window reaches.
+struct Params {
+  planes: u32,   // batch * channels
+  height: u32, width: u32,
+  outH: u32, outW: u32,
+  windowH: i32, windowW: i32,
+  strideH: i32, strideW: i32,
+  padH: i32, padW: i32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> argmax: array<u32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read> argmaxIn: array<u32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+
+const WG = 256u;
+
+fn linearIndex(gid: vec3u, groups: vec3u) -> u32 {
+  return gid.x + gid.y * groups.x * WG;
+}
+
+// Output element `out` as (plane, first input row, first input column) of its window.
+struct Window { plane: u32, top: i32, left: i32 }
+
+fn windowOf(out: u32) -> Window {
+  let ox = out % params.outW;
+  let oy = (out / params.outW) % params.outH;
+  let plane = out / (params.outW * params.outH);
+  return Window(plane, i32(oy) * params.strideH - params.padH, i32(ox) * params.strideW - params.padW);
+}
+
+// The outputs along one axis whose windows contain input coordinate `i`: [first, last], maybe empty.
+fn coveringRange(i: i32, pad: i32, window: i32, stride: i32, outSize: u32) -> vec2i {
+  let reach = i + pad - window + 1;   // windows starting before this cannot reach i
+  var first = 0;
+  if (reach > 0) { first = (reach + stride - 1) / stride; }
+  let last = min((i + pad) / stride, i32(outSize) - 1);
+  return vec2i(first, last);
+}
+
+@compute @workgroup_size(WG)
+fn maxPoolForward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let out = linearIndex(gid, groups);
+  if (out >= params.planes * params.outH * params.outW) { return; }
+  let w = windowOf(out);
+  let h = i32(params.height);
+  let wd = i32(params.width);
+  let base = w.plane * params.height * params.width;
+  var best = -3.402823e38;
+  var at = 0xffffffffu;
+  for (var wy = 0; wy < params.windowH; wy++) {
+    let iy = w.top + wy;
+    if (iy < 0 || iy >= h) { continue; }
+    for (var wx = 0; wx < params.windowW; wx++) {
+      let ix = w.left + wx;
+      if (ix < 0 || ix >= wd) { continue; }
+      let index = base + u32(iy * wd + ix);
+      let v = x[index];
+      // Strictly greater keeps the first maximum, like the reference; the first visit always wins.
+      if (v > best || at == 0xffffffffu) { best = v; at = index; }
+    }
+  }
+  y[out] = best;
+  argmax[out] = at;
+}
+
+@compute @workgroup_size(WG)
+fn maxPoolBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(gid, groups);
+  if (index >= params.planes * params.height * params.width) { return; }
+  let ix = i32(index % params.width);
+  let iy = i32((index / params.width) % params.height);
+  let plane = index / (params.width * params.height);
+  let rows = coveringRange(iy, params.padH, params.windowH, params.strideH, params.outH);
+  let cols = coveringRange(ix, params.padW, params.windowW, params.strideW, params.outW);
+  var sum = 0.0;
+  for (var oy = rows.x; oy <= rows.y; oy++) {
+    let rowBase = (plane * params.outH + u32(oy)) * params.outW;
+    for (var ox = cols.x; ox <= cols.y; ox++) {
+      let out = rowBase + u32(ox);
+      if (argmaxIn[out] == index) { sum += dy[out]; }
+    }
+  }
+  dx[index] = sum;
+}
+
+@compute @workgroup_size(WG)
+fn avgPoolForward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let out = linearIndex(gid, groups);
+  if (out >= params.planes * params.outH * params.outW) { return; }
+  let w = windowOf(out);
+  let h = i32(params.height);
+  let wd = i32(params.width);
+  let base = w.plane * params.height * params.width;
+  var sum = 0.0;
+  for (var wy = max(0, -w.top); wy < min(params.windowH, h - w.top); wy++) {
+    let row = base + u32((w.top + wy) * wd);
+    for (var wx = max(0, -w.left); wx < min(params.windowW, wd - w.left); wx++) {
+      sum += x[row + u32(w.left + wx)];
+    }
+  }
+  // Padding counts toward the divisor (PyTorch's count_include_pad=True); with floor-sized outputs
+  // no window runs past the padded edge, so the divisor is always the full window.
+  y[out] = sum / f32(params.windowH * params.windowW);
+}
+
+@compute @workgroup_size(WG)
+fn avgPoolBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(gid, groups);
+  if (index >= params.planes * params.height * params.width) { return; }
+  let ix = i32(index % params.width);
+  let iy = i32((index / params.width) % params.height);
+  let plane = index / (params.width * params.height);
+  let rows = coveringRange(iy, params.padH, params.windowH, params.strideH, params.outH);
+  let cols = coveringRange(ix, params.padW, params.windowW, params.strideW, params.outW);
+  var sum = 0.0;
+  for (var oy = rows.x; oy <= rows.y; oy++) {
+    let rowBase = (plane * params.outH + u32(oy)) * params.outW;
+    for (var ox = cols.x; ox <= cols.y; ox++) { sum += dy[rowBase + u32(ox)]; }
+  }
+  dx[index] = sum / f32(params.windowH * params.windowW);
+}
