@@ -2,6 +2,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { deflateSync, gunzipSync } from 'node:zlib';
 
 function cacheDir(): string {
   return process.env.WEBGRAD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'webgrad');
@@ -22,4 +23,16 @@ export async function writeCached(name: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   await writeFile(temp, text);
   await rename(temp, path);
+}
+
+// Compression for datasets (gzipped IDX) and reports (PNG's zlib stream), done by node:zlib.
+export async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const out = gunzipSync(bytes);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** zlib-wrapped deflate (RFC 1950), the format PNG's IDAT chunks hold. */
+export async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
+  const out = deflateSync(bytes);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
