@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pixelStats } from '../../src/data/split.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 import { gzip, idxBytes, tinySplit } from '../helpers/idx.ts';
 
@@ -46,6 +47,10 @@ describe('loadDataset', () => {
     expect(data.train.images.length).toBe(60000 * 784);
     expect(histogram(data.train.labels, 10)).toEqual(MNIST_TRAIN_HISTOGRAM);
     expect(data.classNames).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    // The README gives the training pixel statistics to 3 decimals.
+    const stats = pixelStats(data.train.images);
+    expect(stats.mean).toBeCloseTo(33.318, 3);
+    expect(stats.std).toBeCloseTo(78.567, 3);
   });
 
   it('takes --data as given, with IDX validation only', async () => {
