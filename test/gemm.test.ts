@@ -1,0 +1,193 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Gpu } from '../src/gpu/device.ts';
+import { readFloat32, runDispatches, storageBuffer, writeBuffer } from '../src/gpu/buffers.ts';
+import {
+  chooseGemmVariant, describeVariant, gemm, gemmShapeClass, gemmVariantValid, gemmWith, tuneGemm,
+  DEFAULT_GEMM_VARIANT, GEMM_VARIANTS, type GemmArgs, type GemmVariant,
+} from '../src/kernels/gemm.ts';
+import { gemmReference, type GemmReferenceArgs } from './reference/gemm.ts';
+import { testGpu } from './helpers/gpu.ts';
+import { randomArray } from './helpers/random.ts';
+
+type Case = Omit<GemmReferenceArgs, 'a' | 'b' | 'c' | 'bias'> & { bias?: boolean; seed: number; cNaN?: boolean };
+
+function operandLength(batch: number, stride: number, size: number): number {
+  return (batch - 1) * stride + size;
+}
+
+interface Prepared {
+  gemmCase: Case;
+  a: Float32Array; b: Float32Array; c: Float32Array; bias?: Float32Array;
+  expected: Float64Array; scale: Float64Array;
+}
+
+function prepare(gemmCase: Case): Prepared {
+  const { m, n, k, seed } = gemmCase;
+  const batch = gemmCase.batch ?? 1;
+  const a = randomArray(operandLength(batch, gemmCase.strideA ?? m * k, m * k), seed);
+  const b = randomArray(operandLength(batch, gemmCase.strideB ?? k * n, k * n), seed + 1);
+  const c = randomArray(operandLength(batch, gemmCase.strideC ?? m * n, m * n), seed + 2);
+  if (gemmCase.cNaN) c.fill(NaN);
+  const bias = gemmCase.bias ? randomArray(gemmCase.biasAxis === 'm' ? m : n, seed + 3) : undefined;
+  const { c: expected, scale } = gemmReference({ ...gemmCase, a, b, c, bias });
+  return { gemmCase, a, b, c, bias, expected, scale };
+}
+
+/**
+ * Places `data` inside a larger buffer, one offset-alignment in, so every launch binds a range of a
+ * buffer rather than a whole one, with stray floats on both sides that must stay untouched.
+ */
+function placeInRange(gpu: Gpu, data: Float32Array, label: string): { buffer: GPUBuffer; ref: GPUBufferBinding } {
+  const offset = gpu.limits.minStorageBufferOffsetAlignment;
+  const buffer = storageBuffer(gpu, offset + data.byteLength + 64, label);
+  writeBuffer(gpu, buffer, data, offset);
+  return { buffer, ref: { buffer, offset, size: data.byteLength } };
+}
+
+/** Largest error in units of the tolerance; ≤ 1 passes. */
+async function runCase(gpu: Gpu, prepared: Prepared, variant: GemmVariant | 'default'): Promise<number> {
+  const { gemmCase } = prepared;
+  const a = placeInRange(gpu, prepared.a, 'a'), b = placeInRange(gpu, prepared.b, 'b'), c = placeInRange(gpu, prepared.c, 'c');
+  const bias = prepared.bias ? placeInRange(gpu, prepared.bias, 'bias') : undefined;
+  const args: GemmArgs = { ...gemmCase, a: a.ref, b: b.ref, c: c.ref, bias: bias?.ref };
+  await runDispatches(gpu, variant === 'default' ? gemm(gpu, args) : [gemmWith(gpu, variant, args)]);
+  const got = await readFloat32(gpu, c.buffer, prepared.c.length, c.ref.offset! / 4);
+  for (const r of [a, b, c, bias]) if (r) gpu.destroyBuffer(r.buffer);
+  // fp32 accumulation: each product and each partial sum rounds by at most 2^-24 relative, so the
+  // error of a dot product is bounded by ~k·2^-24·Σ|a·b|, and in practice (errors of random sign)
+  // stays near √k·2^-24·Σ|a·b|. 1e-4 of the summed magnitudes covers k up to ~8000 with margin,
+  // while any indexing mistake (a wrong or missing term) is off by O(1) of that scale.
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i]! - prepared.expected[i]!) / (1e-4 * Math.max(1, prepared.scale[i]!));
+    if (!(err <= worst)) worst = Number.isNaN(err) ? Infinity : err;
+  }
+  return worst;
+}
+
+const TRANSPOSES = [[false, false], [false, true], [true, false], [true, true]] as const;
+const SIZES = [1, 3, 17, 129];
+
+function caseName(c: Case): string {
+  const flags = [c.transA ? 'T' : 'N', c.transB ? 'T' : 'N'].join('');
+  const extras = Object.entries(c).filter(([key]) => !['m', 'n', 'k', 'transA', 'transB', 'seed'].includes(key));
+  return `${c.m}×${c.n}×${c.k} ${flags}${extras.length ? ` ${extras.map(([key, v]) => `${key}=${v}`).join(' ')}` : ''}`;
+}
+
+/** Every variant autotuning may pick, and the launcher's own choice. */
+const VARIANTS: (GemmVariant | 'default')[] = ['default', ...GEMM_VARIANTS];
+
+async function expectAllVariants(cases: Case[]): Promise<void> {
+  const gpu = await testGpu();
+  const failures: string[] = [];
+  for (const gemmCase of cases) {
+    const prepared = prepare(gemmCase);
+    for (const variant of VARIANTS) {
+      if (variant !== 'default' && !gemmVariantValid(variant, { transA: false, transB: false, ...gemmCase, strideA: gemmCase.strideA ?? gemmCase.m * gemmCase.k, strideB: gemmCase.strideB ?? gemmCase.k * gemmCase.n })) continue;
+      const worst = await runCase(gpu, prepared, variant);
+      if (!(worst <= 1)) failures.push(`${caseName(gemmCase)} with ${variant === 'default' ? 'default' : describeVariant(variant)}: ${worst.toFixed(2)}× tolerance`);
+    }
+  }
+  gpu.check();
+  expect(failures).toEqual([]);
+}
+
+describe('gemm matches the float64 reference', () => {
+  it.each(TRANSPOSES)('transA=%s transB=%s over every mix of sizes 1, 3, 17, 129', async (transA, transB) => {
+    const cases: Case[] = [];
+    let seed = 1;
+    for (const m of SIZES) for (const n of SIZES) for (const k of SIZES) cases.push({ m, n, k, transA, transB, seed: seed += 4 });
+    await expectAllVariants(cases);
+  });
+
+  it('sizes that are multiples of 4 but not of any tile, and larger ones', async () => {
+    const cases: Case[] = [];
+    let seed = 1000;
+    for (const [transA, transB] of TRANSPOSES) {
+      for (const [m, n, k] of [[4, 8, 12], [68, 36, 20], [784, 17, 129], [33, 784, 64], [128, 128, 128]] as const) {
+        cases.push({ m, n, k, transA, transB, seed: seed += 4 });
+      }
+    }
+    await expectAllVariants(cases);
+  });
+
+  it('the MNIST CNN shapes, with the bias and activation each one uses', async () => {
+    await expectAllVariants([
+      { m: 32, n: 43264, k: 9, bias: true, biasAxis: 'm', activation: 'relu', seed: 1 }, // conv1 forward
+      { m: 64, n: 7744, k: 288, bias: true, biasAxis: 'm', activation: 'relu', seed: 2 }, // conv2 forward
+      { m: 64, n: 288, k: 7744, transB: true, seed: 3 }, // conv2 weight gradient
+      { m: 288, n: 7744, k: 64, transA: true, seed: 4 }, // conv2 input gradient
+      { m: 64, n: 10, k: 1600, transB: true, bias: true, biasAxis: 'n', seed: 5 }, // dense forward
+      { m: 10, n: 1600, k: 64, transA: true, beta: 1, seed: 6 }, // dense weight gradient, accumulated
+      { m: 64, n: 1600, k: 10, seed: 7 }, // dense input gradient
+    ]);
+  });
+
+  it('batched, with per-item strides and stride-0 broadcasting', async () => {
+    const cases: Case[] = [];
+    let seed = 2000;
+    for (const [transA, transB] of TRANSPOSES) {
+      cases.push({ m: 17, n: 9, k: 5, transA, transB, batch: 3, seed: seed += 4 });
+      cases.push({ m: 17, n: 9, k: 5, transA, transB, batch: 4, strideA: 0, seed: seed += 4 });
+      cases.push({ m: 6, n: 33, k: 7, transA, transB, batch: 2, strideB: 0, seed: seed += 4 });
+      // Gaps between items (strides longer than the matrices) must be neither read nor written.
+      cases.push({ m: 5, n: 7, k: 3, transA, transB, batch: 3, strideA: 20, strideB: 25, strideC: 40, seed: seed += 4 });
+    }
+    await expectAllVariants(cases);
+  });
+
+  it('alpha, beta, bias on either axis, relu', async () => {
+    const cases: Case[] = [];
+    let seed = 3000;
+    for (const [transA, transB] of TRANSPOSES) {
+      for (const [m, n, k] of [[1, 1, 1], [3, 17, 129], [129, 3, 17]] as const) {
+        cases.push({ m, n, k, transA, transB, alpha: -0.75, beta: 0.5, seed: seed += 4 });
+        cases.push({ m, n, k, transA, transB, beta: 1, bias: true, biasAxis: 'n', seed: seed += 4 });
+        cases.push({ m, n, k, transA, transB, bias: true, biasAxis: 'm', activation: 'relu', seed: seed += 4 });
+        // beta = 0 must overwrite C without reading it: NaN left in C must not leak into the result.
+        cases.push({ m, n, k, transA, transB, alpha: 2, activation: 'relu', cNaN: true, seed: seed += 4 });
+      }
+    }
+    await expectAllVariants(cases);
+  });
+
+  it('rejects shapes it cannot run', async () => {
+    const gpu = await testGpu();
+    const buffer = storageBuffer(gpu, 64, 'x');
+    expect(() => gemm(gpu, { a: buffer, b: buffer, c: buffer, m: 0, n: 1, k: 1 })).toThrow(/m must be a positive integer/);
+    expect(() => gemm(gpu, { a: buffer, b: buffer, c: buffer, m: 2, n: 2, k: 2, batch: 2, strideC: 0 })).toThrow(/race/);
+    gpu.destroyBuffer(buffer);
+  });
+});
+
+describe('gemm autotuning', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'webgrad-gemm-cache-'));
+  const previous = process.env.WEBGRAD_CACHE;
+  afterAll(() => {
+    if (previous === undefined) delete process.env.WEBGRAD_CACHE;
+    else process.env.WEBGRAD_CACHE = previous;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records a winner per shape class and reads it back from the cache', async () => {
+    process.env.WEBGRAD_CACHE = dir;
+    const gpu = await testGpu();
+    const square = { m: 512, n: 512, k: 512, transA: false, transB: false, strideA: 512 * 512, strideB: 512 * 512 };
+    const before = Date.now();
+    await tuneGemm(gpu);
+    const tuneMs = Date.now() - before;
+    expect(readdirSync(dir).length).toBe(1);
+    const tunedChoice = chooseGemmVariant(gpu, square);
+    expect(GEMM_VARIANTS).toContainEqual(tunedChoice);
+    // A second call must come from the cache: no timing, so far faster than the first.
+    const again = Date.now();
+    await tuneGemm(gpu);
+    expect(Date.now() - again).toBeLessThan(Math.max(50, tuneMs / 4));
+    expect(chooseGemmVariant(gpu, square)).toEqual(tunedChoice);
+    expect(gemmShapeClass(square)).toBe('general');
+    expect(DEFAULT_GEMM_VARIANT).toEqual(GEMM_VARIANTS[0]);
+  });
+});
