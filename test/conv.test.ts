@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { readFloat32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
+import {
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape,
+} from '../src/kernels/conv.ts';
+import { testGpu } from './helpers/gpu.ts';
+import { numericGradient } from './helpers/gradcheck.ts';
+import { maxRelativeError, randomArray } from './helpers/random.ts';
+import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef, outputCount } from './reference/conv.ts';
+
+function conv(batch: number, inChannels: number, height: number, width: number, outChannels: number, kernel: [number, number], stride: [number, number] = [1, 1], pad: [number, number] = [0, 0]): Conv2dShape {
+  return { batch, inChannels, height, width, outChannels, kernelH: kernel[0], kernelW: kernel[1], strideH: stride[0], strideW: stride[1], padH: pad[0], padW: pad[1] };
+}
+
+const SHAPES: Conv2dShape[] = [
+  conv(4, 1, 28, 28, 32, [3, 3]),                 // MNIST CNN conv1
+  conv(3, 32, 13, 13, 64, [3, 3]),                // MNIST CNN conv2
+  conv(2, 1, 28, 28, 10, [5, 5]),                 // LeNet conv1
+  conv(3, 10, 12, 12, 20, [5, 5]),                // LeNet conv2
+  conv(1, 1, 7, 9, 1, [3, 3], [1, 1], [1, 1]),    // batch 1, one channel, 'same' padding, non-square image
+  conv(3, 3, 17, 17, 5, [5, 5], [2, 2], [2, 2]),  // stride 2 with padding 2
+  conv(2, 3, 9, 7, 4, [2, 3], [2, 1], [1, 0]),    // non-square kernel, stride and padding
+  conv(2, 17, 5, 5, 3, [1, 1]),                   // pointwise: the image is its own column matrix
+  conv(1, 3, 8, 7, 2, [1, 1], [2, 2]),            // 1×1 with stride: most inputs get no gradient
+  conv(2, 3, 5, 5, 129, [5, 5]),                  // 1×1 output
+  conv(1, 3, 28, 28, 8, [3, 3], [1, 1], [1, 1]),  // 'same' 3×3 on 28×28
+  conv(1, 2, 6, 6, 3, [3, 3], [3, 3], [0, 0]),    // stride equal to the kernel: windows tile the image
+];
+
+const name = (s: Conv2dShape): string =>
+  `${s.batch}x${s.inChannels}x${s.height}x${s.width} → ${s.outChannels} kernel ${s.kernelH}x${s.kernelW} stride ${s.strideH}x${s.strideW} pad ${s.padH}x${s.padW}`;
+
+type TestGpu = Awaited<ReturnType<typeof testGpu>>;
+
+/** An output buffer prefilled with NaN, so an element the kernels forget to write fails the comparison. */
+function poisoned(gpu: TestGpu, count: number, label: string): GPUBuffer {
+  return uploadBuffer(gpu, new Float32Array(count).fill(NaN), label);
+}
+
+describe('conv2d shape helpers', () => {
+  it('output size floors like PyTorch, and same padding keeps the size', () => {
+    expect(conv2dOutputSize(conv(1, 1, 13, 13, 1, [3, 3]))).toEqual({ outH: 11, outW: 11 });
+    expect(conv2dOutputSize(conv(1, 1, 17, 16, 1, [5, 5], [2, 2], [2, 2]))).toEqual({ outH: 9, outW: 8 });
+    for (const k of [1, 3, 5, 7]) expect(conv2dOutputSize(conv(1, 1, 9, 10, 1, [k, k], [1, 1], [samePadding(k), samePadding(k)]))).toEqual({ outH: 9, outW: 10 });
+    expect(() => samePadding(4)).toThrow(/even/);
+  });
+
+  it('rejects a scratch buffer smaller than conv2dScratchBytes', async () => {
+    const gpu = await testGpu();
+    const s = conv(1, 1, 8, 8, 2, [3, 3]);
+    const small = storageBuffer(gpu, conv2dScratchBytes(s) - 256, 'scratch');
+    expect(() => conv2dBackwardWeight(gpu, s, { x: small, dy: small, dweight: small, scratch: small })).toThrow(/conv2dScratchBytes/);
+    gpu.destroyBuffer(small);
+  });
+});
+
+describe('CPU convolution backward references match float64 finite differences', () => {
+  const small = [conv(1, 2, 5, 6, 3, [3, 3], [2, 2], [1, 1]), conv(2, 1, 4, 5, 2, [2, 3], [1, 1], [1, 0]), conv(1, 3, 3, 3, 2, [1, 1])];
+  it.each(small.map((s) => [name(s), s] as const))('%s', (_label, s) => {
+    const x = Float64Array.from(randomArray(s.batch * s.inChannels * s.height * s.width, 21));
+    const w = Float64Array.from(randomArray(s.outChannels * s.inChannels * s.kernelH * s.kernelW, 22));
+    const b = Float64Array.from(randomArray(s.outChannels, 23));
+    const dy = Float64Array.from(randomArray(outputCount(s), 24));
+    const grads = conv2dBackwardWeightRef(s, x, dy);
+    // Convolution is linear in each argument, so central differences are exact up to float64 rounding.
+    expect(maxRelativeError(conv2dBackwardInputRef(s, dy, w), numericGradient((p) => conv2dForwardRef(s, p, w, b), x, dy))).toBeLessThan(1e-7);
+    expect(maxRelativeError(grads.dweight, numericGradient((p) => conv2dForwardRef(s, x, p, b), w, dy))).toBeLessThan(1e-7);
+    expect(maxRelativeError(grads.dbias, numericGradient((p) => conv2dForwardRef(s, x, w, p), b, dy))).toBeLessThan(1e-7);
+  });
+});
+
+describe('GPU convolution matches the CPU references', () => {
+  // Every output is an fp32 sum of K = C·KH·KW (forward), OC·taps-in-reach (input gradient) or
+  // N·OH·OW (weight gradient) products of values in [-1, 1]. Rounding grows like √K·2⁻²⁴ relative
+  // to the terms; 1e-4 relative to max(|ref|, 1) leaves a wide margin for K up to a few thousand.
+  const TOLERANCE = 1e-4;
+
+  it.each(SHAPES.map((s) => [name(s), s] as const))('%s', async (_label, s) => {
+    const gpu = await testGpu();
+    const inputs = s.batch * s.inChannels * s.height * s.width;
+    const weights = s.outChannels * s.inChannels * s.kernelH * s.kernelW;
+    const outputs = outputCount(s);
+    const x = randomArray(inputs, inputs + 1), w = randomArray(weights, weights + 2);
+    const bias = randomArray(s.outChannels, 3), dy = randomArray(outputs, outputs + 4);
+    const xb = uploadBuffer(gpu, x, 'x'), wb = uploadBuffer(gpu, w, 'weight'), bb = uploadBuffer(gpu, bias, 'bias'), dyb = uploadBuffer(gpu, dy, 'dy');
+    const scratch = storageBuffer(gpu, conv2dScratchBytes(s), 'scratch');
+    const yRelu = poisoned(gpu, outputs, 'yRelu'), yPlain = poisoned(gpu, outputs, 'yPlain');
+    const dx = poisoned(gpu, inputs, 'dx'), dw = poisoned(gpu, weights, 'dweight'), db = poisoned(gpu, s.outChannels, 'dbias');
+
+    // Each launcher may reuse the whole scratch buffer, so they run one after another in one pass.
+    await runDispatches(gpu, [
+      ...conv2dForward(gpu, s, { x: xb, weight: wb, bias: bb, y: yRelu, scratch, activation: 'relu' }),
+      ...conv2dForward(gpu, s, { x: xb, weight: wb, y: yPlain, scratch }),
+      ...conv2dBackwardInput(gpu, s, { dy: dyb, weight: wb, dx, scratch }),
+      ...conv2dBackwardWeight(gpu, s, { x: xb, dy: dyb, dweight: dw, dbias: db, scratch }),
+    ]);
+    const grads = conv2dBackwardWeightRef(s, x, dy);
+    expect(maxRelativeError(await readFloat32(gpu, yRelu, outputs), conv2dForwardRef(s, x, w, bias, 'relu')), 'forward, bias + relu').toBeLessThan(TOLERANCE);
+    expect(maxRelativeError(await readFloat32(gpu, yPlain, outputs), conv2dForwardRef(s, x, w)), 'forward').toBeLessThan(TOLERANCE);
+    expect(maxRelativeError(await readFloat32(gpu, dx, inputs), conv2dBackwardInputRef(s, dy, w)), 'input gradient').toBeLessThan(TOLERANCE);
+    expect(maxRelativeError(await readFloat32(gpu, dw, weights), grads.dweight), 'weight gradient').toBeLessThan(TOLERANCE);
+    expect(maxRelativeError(await readFloat32(gpu, db, s.outChannels), grads.dbias), 'bias gradient').toBeLessThan(TOLERANCE);
+
+    for (const b of [xb, wb, bb, dyb, scratch, yRelu, yPlain, dx, dw, db]) gpu.destroyBuffer(b);
+    gpu.check();
+  });
+
+  it('works on tensors placed at offsets inside larger buffers', async () => {
+    const gpu = await testGpu();
+    const s = conv(2, 3, 9, 7, 4, [3, 3], [2, 1], [1, 1]);
+    const inputs = s.batch * s.inChannels * s.height * s.width, outputs = outputCount(s);
+    const weights = s.outChannels * s.inChannels * s.kernelH * s.kernelW;
+    const x = randomArray(inputs, 5), w = randomArray(weights, 6), dy = randomArray(outputs, 7);
+    // Like the memory planner's placements: each tensor 512 bytes into a buffer with room to spare.
+    // (WebGPU forbids one buffer being both read and written in a dispatch, so they stay separate.)
+    const OFFSET = 512;
+    const placed = (data: Float32Array | number, label: string): GPUBufferBinding => {
+      const count = typeof data === 'number' ? data : data.length;
+      const buffer = storageBuffer(gpu, OFFSET + count * 4 + 1024, label);
+      if (typeof data !== 'number') writeBuffer(gpu, buffer, data, OFFSET);
+      return { buffer, offset: OFFSET, size: count * 4 };
+    };
+    const xr = placed(x, 'x'), wr = placed(w, 'weight'), dyr = placed(dy, 'dy'), dxr = placed(inputs, 'dx'), dwr = placed(weights, 'dweight');
+    const scratch = placed(conv2dScratchBytes(s) / 4, 'scratch');
+    await runDispatches(gpu, [
+      ...conv2dBackwardInput(gpu, s, { dy: dyr, weight: wr, dx: dxr, scratch }),
+      ...conv2dBackwardWeight(gpu, s, { x: xr, dy: dyr, dweight: dwr, scratch }),
+    ]);
+    expect(maxRelativeError(await readFloat32(gpu, dxr.buffer, inputs, OFFSET / 4), conv2dBackwardInputRef(s, dy, w))).toBeLessThan(TOLERANCE);
+    expect(maxRelativeError(await readFloat32(gpu, dwr.buffer, weights, OFFSET / 4), conv2dBackwardWeightRef(s, x, dy).dweight)).toBeLessThan(TOLERANCE);
+    for (const r of [xr, wr, dyr, dxr, dwr, scratch]) gpu.destroyBuffer(r.buffer);
+  });
+});
