@@ -1,0 +1,72 @@
+// Elementwise activations and row-wise softmax. The activation is a pipeline constant, so each kind
+// is its own specialised pipeline with no per-element branch on it. Backward passes take the forward
+// OUTPUT y: every derivative here is a cheap function of y, and y is what the executor keeps alive.
+// count: elements; cols: row length, read by softmaxRows only (elementwise entries pass 1).
+struct Params { count: u32, cols: u32 }
+
+override KIND: u32;   // 0 relu, 1 sigmoid, 2 tanh
+const WG = 256u;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> yIn: array<f32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+
+fn linearIndex(gid: vec3u, groups: vec3u) -> u32 {
+  return gid.x + gid.y * groups.x * WG;
+}
+
+// Split by sign so exp never overflows: both branches are exp of a non-positive number.
+fn sigmoid(v: f32) -> f32 {
+  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
+  let e = exp(v);
+  return e / (1.0 + e);
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(gid, groups);
+  if (i >= params.count) { return; }
+  let v = x[i];
+  switch KIND {
+    case 0u: { y[i] = max(v, 0.0); }
+    case 1u: { y[i] = sigmoid(v); }
+    // tanh is exactly ±1 in f32 beyond |v| = 9; clamping keeps exp-based tanh implementations
+    // from computing inf/inf.
+    default: { y[i] = tanh(clamp(v, -15.0, 15.0)); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(gid, groups);
+  if (i >= params.count) { return; }
+  let out = yIn[i];
+  switch KIND {
+    case 0u: { dx[i] = select(0.0, dy[i], out > 0.0); }
+    case 1u: { dx[i] = dy[i] * out * (1.0 - out); }
+    default: { dx[i] = dy[i] * (1.0 - out * out); }
+  }
+}
+
+// One invocation per row: rows are short (class counts), and a workgroup-wide reduction would cost
+// more in barriers than it saves.
+@compute @workgroup_size(64)
+fn softmaxRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let row = gid.x + gid.y * groups.x * 64u;
+  let cols = params.cols;
+  if (row >= params.count / cols) { return; }
+  let base = row * cols;
+  var largest = x[base];
+  for (var c = 1u; c < cols; c++) { largest = max(largest, x[base + c]); }
+  var total = 0.0;
+  for (var c = 0u; c < cols; c++) {
+    let e = exp(x[base + c] - largest);
+    y[base + c] = e;
+    total += e;
+  }
+  let scale = 1.0 / total;
+  for (var c = 0u; c < cols; c++) { y[base + c] *= scale; }
+}
