@@ -1,0 +1,138 @@
+// Losses fused with their gradients, and the per-epoch metric totals. One invocation per row for
+// the losses: a row is a handful of classes, and a single pass per row keeps logits in cache.
+struct Params {
+  rows: u32,
+  cols: u32,             // classes for cross-entropy, values per row for MSE
+  labelSmoothing: f32,   // cross-entropy only: targets become (1 − ε)·target + ε/classes
+  countCorrect: u32,     // accumulateMetrics only: 1 when rowCorrect holds real values
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<u32>;
+@group(0) @binding(3) var<storage, read> targets: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rowLoss: array<f32>;
+@group(0) @binding(6) var<storage, read_write> rowCorrect: array<f32>;
+@group(0) @binding(7) var<storage, read> predictions: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dpredictions: array<f32>;
+@group(0) @binding(9) var<storage, read> rowLossIn: array<f32>;
+@group(0) @binding(10) var<storage, read> rowCorrectIn: array<f32>;
+@group(0) @binding(11) var<storage, read_write> totals: array<f32>;
+
+const ROWS_PER_GROUP = 64u;
+
+fn rowIndex(gid: vec3u, groups: vec3u) -> u32 {
+  return gid.x + gid.y * groups.x * ROWS_PER_GROUP;
+}
+
+// The row's largest logit (first one on ties) and log Σ exp(logit − largest), so that
+// log softmax = logit − largest − logSumExp never overflows, even for logits of ±1000.
+struct RowStats { largest: f32, best: u32, logSumExp: f32 }
+
+fn logitStats(base: u32) -> RowStats {
+  var largest = logits[base];
+  var best = 0u;
+  for (var c = 1u; c < params.cols; c++) {
+    let v = logits[base + c];
+    if (v > largest) { largest = v; best = c; }
+  }
+  var total = 0.0;
+  for (var c = 0u; c < params.cols; c++) { total += exp(logits[base + c] - largest); }
+  return RowStats(largest, best, log(total));
+}
+
+// Writes dlogits = (softmax − target)/rows for one class and returns its loss term −target·log p.
+fn classTerm(base: u32, c: u32, stats: RowStats, goal: f32) -> f32 {
+  let logP = logits[base + c] - stats.largest - stats.logSumExp;
+  dlogits[base + c] = (exp(logP) - goal) / f32(params.rows);
+  return -goal * logP;
+}
+
+fn smoothed(goal: f32) -> f32 {
+  return (1.0 - params.labelSmoothing) * goal + params.labelSmoothing / f32(params.cols);
+}
+
+@compute @workgroup_size(ROWS_PER_GROUP)
+fn softmaxCrossEntropyLabels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let row = rowIndex(gid, groups);
+  if (row >= params.rows) { return; }
+  let base = row * params.cols;
+  let stats = logitStats(base);
+  let label = labels[row];
+  var loss = 0.0;
+  for (var c = 0u; c < params.cols; c++) {
+    loss += classTerm(base, c, stats, smoothed(select(0.0, 1.0, c == label)));
+  }
+  // A label outside the classes is a data bug: make it a non-finite loss that the metrics count.
+  // All exponent bits set with the (non-zero) label as payload is a NaN, or ±Inf at worst; WGSL
+  // rejects a NaN constant, so it is built from the runtime label.
+  rowLoss[row] = select(bitcast<f32>(0x7f800000u | label), loss, label < params.cols);
+  rowCorrect[row] = select(0.0, 1.0, stats.best == label);
+}
+
+@compute @workgroup_size(ROWS_PER_GROUP)
+fn softmaxCrossEntropyTargets(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let row = rowIndex(gid, groups);
+  if (row >= params.rows) { return; }
+  let base = row * params.cols;
+  let stats = logitStats(base);
+  var loss = 0.0;
+  var targetBest = 0u;
+  var targetLargest = targets[base];
+  for (var c = 0u; c < params.cols; c++) {
+    let given = targets[base + c];
+    if (given > targetLargest) { targetLargest = given; targetBest = c; }
+    loss += classTerm(base, c, stats, smoothed(given));
+  }
+  rowLoss[row] = loss;
+  rowCorrect[row] = select(0.0, 1.0, stats.best == targetBest);
+}
+
+// PyTorch MSELoss('mean') over all rows·cols elements; rowLoss[r] = Σ_c (p − t)² / cols.
+@compute @workgroup_size(ROWS_PER_GROUP)
+fn mseLoss(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let row = rowIndex(gid, groups);
+  if (row >= params.rows) { return; }
+  let base = row * params.cols;
+  let gradScale = 2.0 / (f32(params.rows) * f32(params.cols));
+  var sum = 0.0;
+  for (var c = 0u; c < params.cols; c++) {
+    let diff = predictions[base + c] - targets[base + c];
+    dpredictions[base + c] = gradScale * diff;
+    sum += diff * diff;
+  }
+  rowLoss[row] = sum / f32(params.cols);
+}
+
+const METRIC_LANES = 64u;
+var<workgroup> metricPartial: array<vec3f, METRIC_LANES>;
+
+// Tested on the bits: compilers may assume floats are finite and fold `v != v` away.
+fn isNonFinite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
+}
+
+// One workgroup: strided register sums, then a fixed tree, then totals += (Σ loss, Σ correct, rows,
+// non-finite count). A fixed order and no float atomics make the totals identical on every run.
+@compute @workgroup_size(METRIC_LANES)
+fn accumulateMetrics(@builtin(local_invocation_index) lane: u32) {
+  var sums = vec3f(0.0);
+  for (var r = lane; r < params.rows; r += METRIC_LANES) {
+    let loss = rowLossIn[r];
+    let correct = select(0.0, rowCorrectIn[r], params.countCorrect != 0u);
+    sums += vec3f(loss, correct, select(0.0, 1.0, isNonFinite(loss)));
+  }
+  metricPartial[lane] = sums;
+  for (var width = METRIC_LANES / 2u; width > 0u; width /= 2u) {
+    workgroupBarrier();
+    if (lane < width) { metricPartial[lane] += metricPartial[lane + width]; }
+  }
+  if (lane == 0u) {
+    let total = metricPartial[0];
+    totals[0] += total.x;
+    totals[1] += total.y;
+    totals[2] += f32(params.rows);
+    totals[3] += total.z;
+  }
+}

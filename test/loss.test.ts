@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
+import { accumulateMetrics, mseLoss, softmaxCrossEntropy } from '../src/kernels/loss.ts';
+import { TestBuffers } from './helpers/buffers.ts';
+import { testGpu } from './helpers/gpu.ts';
+import { numericGradient } from './helpers/gradcheck.ts';
+import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
+import { accumulateMetricsRef, mseLossRef, softmaxCrossEntropyRef } from './reference/loss.ts';
+
+function randomLabels(rows: number, classes: number, seed: number): Uint32Array {
+  const next = rng(seed);
+  return Uint32Array.from({ length: rows }, () => Math.floor(next() * classes));
+}
+
+/** Probability rows (positive, summing to 1). */
+function randomTargets(rows: number, classes: number, seed: number): Float32Array {
+  const t = randomArray(rows * classes, seed, 0.01, 1);
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += t[r * classes + c]!;
+    for (let c = 0; c < classes; c++) t[r * classes + c]! /= sum;
+  }
+  return t;
+}
+
+const meanOf = (rowLoss: ArrayLike<number>): number => Array.prototype.reduce.call(rowLoss, (a: number, b: number) => a + b, 0) as number / rowLoss.length;
+
+describe('CPU loss gradients match float64 finite differences of the mean loss', () => {
+  const [rows, classes] = [5, 7];
+  const logits = Float64Array.from(randomArray(rows * classes, 1, -3, 3));
+  const cases = [
+    ['labels', { labels: randomLabels(rows, classes, 2) }, 0],
+    ['labels, smoothing 0.1', { labels: randomLabels(rows, classes, 2) }, 0.1],
+    ['targets', { targets: randomTargets(rows, classes, 3) }, 0],
+    ['targets, smoothing 0.2', { targets: randomTargets(rows, classes, 3) }, 0.2],
+  ] as const;
+  it.each(cases)('softmax cross-entropy, %s', (_name, target, smoothing) => {
+    const expected = numericGradient((p) => [meanOf(softmaxCrossEntropyRef(p, rows, classes, target, smoothing).rowLoss)], logits, [1]);
+    // Smooth, O(1) function, step 1e-6: error ~1e-10 from truncation and cancellation.
+    expect(maxRelativeError(softmaxCrossEntropyRef(logits, rows, classes, target, smoothing).dlogits, expected)).toBeLessThan(1e-8);
+  });
+
+  it('mse', () => {
+    const predictions = Float64Array.from(randomArray(rows * classes, 4));
+    const targets = randomArray(rows * classes, 5);
+    const expected = numericGradient((p) => [meanOf(mseLossRef(p, targets, rows, classes).rowLoss)], predictions, [1]);
+    expect(maxRelativeError(mseLossRef(predictions, targets, rows, classes).dpredictions, expected)).toBeLessThan(1e-8);
+  });
+});
+
+const SHAPES: [number, number][] = [[1, 1], [1, 10], [3, 3], [10, 17], [17, 129], [129, 10], [3, 784], [784, 10], [1000, 3]];
+
+describe('softmaxCrossEntropy on the GPU matches the CPU reference', () => {
+  for (const kind of ['labels', 'targets'] as const) {
+    for (const smoothing of [0, 0.1]) {
+      it.each(SHAPES)(`${kind}, smoothing ${smoothing}: %i × %i`, async (rows, classes) => {
+        const gpu = await testGpu();
+        const buffers = new TestBuffers(gpu);
+        const logits = randomArray(rows * classes, rows * 7 + classes, -6, 6);
+        const target = kind === 'labels' ? { labels: randomLabels(rows, classes, rows + classes) } : { targets: randomTargets(rows, classes, rows + classes) };
+        const io = {
+          logits: buffers.upload(logits), dlogits: buffers.output(rows * classes), rowLoss: buffers.output(rows), rowCorrect: buffers.output(rows),
+          rows, classes, labelSmoothing: smoothing,
+          ...(kind === 'labels' ? { labels: buffers.upload(target.labels!) } : { targets: buffers.upload(target.targets!) }),
+        };
+        await runDispatches(gpu, softmaxCrossEntropy(gpu, io));
+        const expected = softmaxCrossEntropyRef(logits, rows, classes, target as never, smoothing);
+        // log-sum-exp over up to 784 f32 terms plus exp/log at a few ulp: 1e-5 relative to O(1)
+        // losses; gradients are probabilities/rows, compared relative to 1/rows.
+        expect(maxRelativeError(await readFloat32(gpu, io.rowLoss, rows), expected.rowLoss)).toBeLessThan(1e-5);
+        expect(maxRelativeError(await readFloat32(gpu, io.dlogits, rows * classes), expected.dlogits, 1 / rows)).toBeLessThan(1e-5);
+        expect(await readFloat32(gpu, io.rowCorrect, rows)).toEqual(Float32Array.from(expected.rowCorrect));
+        buffers.destroy();
+      });
+    }
+  }
+
+  it('stays finite and exact for logits of ±1000', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const logits = Float32Array.from([1000, -1000, 0, /**/ -1000, -1000, -999, /**/ 1000, 1000, -1000]);
+    const labels = Uint32Array.from([1, 2, 0]);
+    const io = { logits: buffers.upload(logits), labels: buffers.upload(labels), dlogits: buffers.output(9), rowLoss: buffers.output(3), rowCorrect: buffers.output(3), rows: 3, classes: 3 };
+    await runDispatches(gpu, softmaxCrossEntropy(gpu, io));
+    const expected = softmaxCrossEntropyRef(logits, 3, 3, { labels });
+    const rowLoss = await readFloat32(gpu, io.rowLoss, 3);
+    expect(rowLoss.every(Number.isFinite)).toBe(true);
+    expect(rowLoss[0]).toBeCloseTo(2000, 2); // the wrong class by 2000: loss = 2000
+    expect(maxRelativeError(rowLoss, expected.rowLoss)).toBeLessThan(1e-6);
+    expect(maxRelativeError(await readFloat32(gpu, io.dlogits, 9), expected.dlogits, 1 / 3)).toBeLessThan(1e-6);
+    expect(Array.from(await readFloat32(gpu, io.rowCorrect, 3))).toEqual([0, 1, 1]);
+    buffers.destroy();
+  });
+
+  it('turns a label outside the classes into a NaN row loss', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const io = { logits: buffers.upload(randomArray(6, 9)), labels: buffers.upload(Uint32Array.from([1, 3])), dlogits: buffers.output(6), rowLoss: buffers.output(2), rowCorrect: buffers.output(2), rows: 2, classes: 3 };
+    await runDispatches(gpu, softmaxCrossEntropy(gpu, io));
+    const rowLoss = await readFloat32(gpu, io.rowLoss, 2);
+    expect(Number.isFinite(rowLoss[0])).toBe(true);
+    expect(rowLoss[1]).toBeNaN();
+    buffers.destroy();
+  });
+
+  it('needs exactly one of labels and targets', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const b = buffers.output(4);
+    const io = { logits: b, dlogits: b, rowLoss: b, rowCorrect: b, rows: 2, classes: 2 };
+    expect(() => softmaxCrossEntropy(gpu, io)).toThrow(/exactly one/);
+    expect(() => softmaxCrossEntropy(gpu, { ...io, labels: b, targets: b })).toThrow(/exactly one/);
+    buffers.destroy();
+  });
+});
+
+describe('mseLoss on the GPU matches the CPU reference', () => {
+  it.each(SHAPES)('%i × %i', async (rows, cols) => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const predictions = randomArray(rows * cols, rows + 5 * cols), targets = randomArray(rows * cols, rows + 5 * cols + 1);
+    const io = { predictions: buffers.upload(predictions), targets: buffers.upload(targets), dpredictions: buffers.output(rows * cols), rowLoss: buffers.output(rows), rows, cols };
+    await runDispatches(gpu, mseLoss(gpu, io));
+    const expected = mseLossRef(predictions, targets, rows, cols);
+    // Row sums of up to 784 squares: 1e-5 relative. The gradient is one f32 subtract and multiply
+    // by a rounded 2/(rows·cols): compared relative to that scale.
+    expect(maxRelativeError(await readFloat32(gpu, io.rowLoss, rows), expected.rowLoss)).toBeLessThan(1e-5);
+    expect(maxRelativeError(await readFloat32(gpu, io.dpredictions, rows * cols), expected.dpredictions, 2 / (rows * cols))).toBeLessThan(1e-6);
+    buffers.destroy();
+  });
+});
+
+describe('accumulateMetrics', () => {
+  it.each([1, 3, 17, 64, 129, 784, 10_000])('adds %i rows to the running totals', async (rows) => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const rowLoss = randomArray(rows, rows, 0, 3);
+    const rowCorrect = Float32Array.from(randomArray(rows, rows + 1), (v) => (v > 0 ? 1 : 0));
+    const start = Float32Array.from([12.5, 7, 20, 0]);
+    const totals = buffers.upload(start);
+    const step = accumulateMetrics(gpu, { rowLoss: buffers.upload(rowLoss), rowCorrect: buffers.upload(rowCorrect), rows, totals });
+    await runDispatches(gpu, [...step, ...step]); // two batches: the totals accumulate
+    const expected = accumulateMetricsRef(accumulateMetricsRef(start, rowLoss, rowCorrect), rowLoss, rowCorrect);
+    // Counts are exact in f32 far beyond these sizes; the loss sum is f32 over ≤ 20k terms.
+    const got = await readFloat32(gpu, totals, 4);
+    expect(maxRelativeError([got[0]!], [expected[0]!])).toBeLessThan(1e-5);
+    expect(Array.from(got.subarray(1))).toEqual(Array.from(expected.subarray(1)));
+    buffers.destroy();
+  });
+
+  it('counts NaN and Inf losses, and without rowCorrect adds no correct answers', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const rows = 200;
+    const rowLoss = randomArray(rows, 11, 0, 2);
+    rowLoss[3] = NaN; rowLoss[70] = Infinity; rowLoss[199] = -Infinity;
+    const totals = buffers.upload(new Float32Array(4));
+    await runDispatches(gpu, accumulateMetrics(gpu, { rowLoss: buffers.upload(rowLoss), rows, totals }));
+    const got = await readFloat32(gpu, totals, 4);
+    expect(got[0]).toBeNaN();
+    expect(Array.from(got.subarray(1))).toEqual([0, rows, 3]);
+    buffers.destroy();
+  });
+
+  it('gives the same bits on every run', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const rows = 5000;
+    const rowLoss = buffers.upload(randomArray(rows, 12, 0, 1000));
+    const totals = buffers.upload(new Float32Array(4));
+    const step = accumulateMetrics(gpu, { rowLoss, rows, totals });
+    const results: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      gpu.device.queue.writeBuffer(totals, 0, new Float32Array(4));
+      await runDispatches(gpu, step);
+      results.push((await readFloat32(gpu, totals, 1))[0]!);
+    }
+    expect(new Set(results).size).toBe(1);
+    buffers.destroy();
+  });
+});
