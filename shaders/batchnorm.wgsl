@@ -1,0 +1,123 @@
+// Batch normalization over NCHW (spatial = H·W; Dense features use spatial = 1) with PyTorch's
+// semantics. Training and backward run one workgroup per channel: the channel's statistics and its
+// elementwise pass share the workgroup, so no statistics round-trip through another dispatch.
+struct Params {
+  batch: u32,
+  channels: u32,
+  spatial: u32,
+  momentum: f32,   // running = (1 − momentum)·running + momentum·batch statistic
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(6) var<storage, read_write> invStd: array<f32>;
+@group(0) @binding(7) var<storage, read_write> runningMean: array<f32>;
+@group(0) @binding(8) var<storage, read_write> runningVar: array<f32>;
+@group(0) @binding(9) var<storage, read> runningMeanIn: array<f32>;
+@group(0) @binding(10) var<storage, read> runningVarIn: array<f32>;
+@group(0) @binding(11) var<storage, read> dy: array<f32>;
+@group(0) @binding(12) var<storage, read> meanIn: array<f32>;
+@group(0) @binding(13) var<storage, read> invStdIn: array<f32>;
+@group(0) @binding(14) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(15) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(16) var<storage, read_write> dbeta: array<f32>;
+
+const WG = 64u;
+var<workgroup> partial: array<vec2f, WG>;
+
+// The j-th of the channel's batch·spatial elements, in NCHW order.
+fn elementIndex(channel: u32, j: u32) -> u32 {
+  let n = j / params.spatial;
+  return (n * params.channels + channel) * params.spatial + (j - n * params.spatial);
+}
+
+// Workgroup sum in a fixed tree order; every lane gets the result. The leading barrier lets callers
+// reuse `partial` straight after reading the previous result.
+fn workgroupSum(lane: u32, value: vec2f) -> vec2f {
+  workgroupBarrier();
+  partial[lane] = value;
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    workgroupBarrier();
+    if (lane < width) { partial[lane] += partial[lane + width]; }
+  }
+  workgroupBarrier();
+  return partial[0];
+}
+
+fn channelOf(wid: vec3u, groups: vec3u) -> u32 {
+  return wid.x + wid.y * groups.x;
+}
+
+@compute @workgroup_size(WG)
+fn forwardTrain(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let channel = channelOf(wid, groups);
+  if (channel >= params.channels) { return; }   // uniform across the workgroup
+  let count = params.batch * params.spatial;
+  var sum = 0.0;
+  for (var j = lane; j < count; j += WG) { sum += x[elementIndex(channel, j)]; }
+  let batchMean = workgroupSum(lane, vec2f(sum, 0.0)).x / f32(count);
+  // Variance from squared deviations (a second pass), not E[x²] − E[x]², which cancels badly.
+  var squares = 0.0;
+  for (var j = lane; j < count; j += WG) {
+    let d = x[elementIndex(channel, j)] - batchMean;
+    squares += d * d;
+  }
+  let batchVar = workgroupSum(lane, vec2f(squares, 0.0)).x / f32(count);
+  let scale = 1.0 / sqrt(batchVar + params.eps);
+  let g = gamma[channel] * scale;
+  let b = beta[channel];
+  for (var j = lane; j < count; j += WG) {
+    let i = elementIndex(channel, j);
+    y[i] = (x[i] - batchMean) * g + b;
+  }
+  if (lane == 0u) {
+    mean[channel] = batchMean;
+    invStd[channel] = scale;
+    let unbiasedVar = batchVar * f32(count) / f32(count - 1u);
+    runningMean[channel] = (1.0 - params.momentum) * runningMean[channel] + params.momentum * batchMean;
+    runningVar[channel] = (1.0 - params.momentum) * runningVar[channel] + params.momentum * unbiasedVar;
+  }
+}
+
+const ELEMENTWISE_WG = 256u;
+
+@compute @workgroup_size(ELEMENTWISE_WG)
+fn forwardInference(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * ELEMENTWISE_WG;
+  if (i >= params.batch * params.channels * params.spatial) { return; }
+  let channel = (i / params.spatial) % params.channels;
+  let scale = gamma[channel] / sqrt(runningVarIn[channel] + params.eps);
+  y[i] = (x[i] - runningMeanIn[channel]) * scale + beta[channel];
+}
+
+// With x̂ = (x − mean)·invStd over the channel's M elements:
+//   dbeta = Σ dy, dgamma = Σ dy·x̂, dx = gamma·invStd/M · (M·dy − dbeta − x̂·dgamma).
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let channel = channelOf(wid, groups);
+  if (channel >= params.channels) { return; }
+  let count = params.batch * params.spatial;
+  let m = meanIn[channel];
+  let s = invStdIn[channel];
+  var sums = vec2f(0.0);
+  for (var j = lane; j < count; j += WG) {
+    let i = elementIndex(channel, j);
+    sums += vec2f(dy[i], dy[i] * (x[i] - m) * s);
+  }
+  let total = workgroupSum(lane, sums);
+  let n = f32(count);
+  let g = gamma[channel] * s / n;
+  for (var j = lane; j < count; j += WG) {
+    let i = elementIndex(channel, j);
+    dx[i] = g * (n * dy[i] - total.x - (x[i] - m) * s * total.y);
+  }
+  if (lane == 0u) {
+    dbeta[channel] = total.x;
+    dgamma[channel] = total.y;
+  }
+}
