@@ -1,0 +1,107 @@
+// Batch assembly from a dataset resident on the GPU as u8 (4 per u32, images back to back): gathers
+// the rows named by `indices`, optionally through a random affine augmentation, and scales each
+// value v ∈ [0, 255] as (v − 255·mean) · 1/(255·std) = (v/255 − mean)/std. That is a subtraction
+// then a product, both correctly rounded in WGSL and with nothing to fuse, so the plain path gives
+// the same bits on every device.
+// #import rng
+
+struct GatherParams { pixels: u32, total: u32, offset: f32, scale: f32 }
+struct AugmentParams {
+  batch: u32, channels: u32, height: u32, width: u32, offset: f32, scale: f32,
+  max_rotation: f32,  // radians
+  max_translate: f32, // pixels
+  min_scale: f32, max_scale: f32,
+}
+
+@group(0) @binding(0) var<storage, read> images: array<u32>;
+@group(0) @binding(1) var<storage, read> labels: array<u32>;
+@group(0) @binding(2) var<storage, read> indices: array<u32>;
+@group(0) @binding(3) var<storage, read_write> x: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<u32>;
+@group(0) @binding(5) var<uniform> gather_params: GatherParams;
+@group(0) @binding(6) var<uniform> augment_params: AugmentParams;
+@group(0) @binding(7) var<storage, read> seed: array<u32, 2>; // [seed, step], rewritten every step
+
+// Dropout layers draw from streams 0, 1, 2… of the same per-step seed; augmentation has its own.
+const AUGMENT_STREAM = 0x61756700u;
+
+fn image_byte(b: u32) -> u32 {
+  return (images[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
+}
+
+fn label_byte(b: u32) -> u32 {
+  return (labels[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
+}
+
+// One invocation per output value.
+@compute @workgroup_size(256)
+fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * 256u;
+  if (i >= gather_params.total) { return; }
+  let row = i / gather_params.pixels;
+  let pixel = i - row * gather_params.pixels;
+  let image = indices[row];
+  x[i] = (f32(image_byte(image * gather_params.pixels + pixel)) - gather_params.offset) * gather_params.scale;
+  if (pixel == 0u) { y[row] = label_byte(image); }
+}
+
+// One source pixel of a plane, zero outside the image.
+fn source_pixel(plane: u32, sx: i32, sy: i32) -> f32 {
+  let p = augment_params;
+  if (sx < 0 || sy < 0 || sx >= i32(p.width) || sy >= i32(p.height)) { return 0.0; }
+  return f32(image_byte(plane + u32(sy) * p.width + u32(sx)));
+}
+
+// The inverse map (output → source) of: rotate counter-clockwise on screen by `angle` and scale by
+// `zoom` about the image centre, then translate by (tx, ty). A zero-strength draw gives angle 0,
+// zoom 1, shift 0, every source point lands exactly on its own pixel and bilinear weights are 0 or
+// 1, so the result equals the plain gather bit for bit.
+struct Affine { cos_a: f32, sin_a: f32, inv_zoom: f32, tx: f32, ty: f32 }
+
+fn draw_affine(row: u32) -> Affine {
+  let p = augment_params;
+  let step_seed = rng_u32(seed[0], seed[1], 0u);
+  let angle = (2.0 * rng_uniform(step_seed, AUGMENT_STREAM, 4u * row) - 1.0) * p.max_rotation;
+  let zoom = p.min_scale + (p.max_scale - p.min_scale) * rng_uniform(step_seed, AUGMENT_STREAM, 4u * row + 1u);
+  let tx = (2.0 * rng_uniform(step_seed, AUGMENT_STREAM, 4u * row + 2u) - 1.0) * p.max_translate;
+  let ty = (2.0 * rng_uniform(step_seed, AUGMENT_STREAM, 4u * row + 3u) - 1.0) * p.max_translate;
+  return Affine(cos(angle), sin(angle), 1.0 / zoom, tx, ty);
+}
+
+// One invocation per output image line (row, channel, line): the draw and its sin/cos are paid once
+// per line instead of once per pixel, and each invocation writes a contiguous run.
+@compute @workgroup_size(64)
+fn gather_augment(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let p = augment_params;
+  let line = gid.x + gid.y * groups.x * 64u;
+  if (line >= p.batch * p.channels * p.height) { return; }
+  let oy = line % p.height;
+  let plane_index = line / p.height; // row · channels + channel
+  let row = plane_index / p.channels;
+  let channel = plane_index - row * p.channels;
+  let image = indices[row];
+  let plane_size = p.height * p.width;
+  let plane = (image * p.channels + channel) * plane_size;
+  let t = draw_affine(row);
+  let cx = 0.5 * f32(p.width - 1u);
+  let cy = 0.5 * f32(p.height - 1u);
+  let dy = f32(oy) - cy - t.ty;
+  let out_base = plane_index * plane_size + oy * p.width;
+  for (var ox = 0u; ox < p.width; ox++) {
+    let dx = f32(ox) - cx - t.tx;
+    let sx = cx + (t.cos_a * dx - t.sin_a * dy) * t.inv_zoom;
+    let sy = cy + (t.sin_a * dx + t.cos_a * dy) * t.inv_zoom;
+    let x0 = floor(sx);
+    let y0 = floor(sy);
+    let fx = sx - x0;
+    let fy = sy - y0;
+    let ix = i32(x0);
+    let iy = i32(y0);
+    let top = (1.0 - fx) * source_pixel(plane, ix, iy) + fx * source_pixel(plane, ix + 1, iy);
+    let bottom = (1.0 - fx) * source_pixel(plane, ix, iy + 1) + fx * source_pixel(plane, ix + 1, iy + 1);
+    // Rounding could push a convex blend of bytes a hair past 255; keep values in [0, 255].
+    let v = clamp((1.0 - fy) * top + fy * bottom, 0.0, 255.0);
+    x[out_base + ox] = (v - p.offset) * p.scale;
+  }
+  if (channel == 0u && oy == 0u) { y[row] = label_byte(image); }
+}

@@ -1,0 +1,102 @@
+// Batch assembly on the GPU: the dataset lives there as u8 and each step uploads only the batch's
+// indices. Optionally each image goes through a random affine (rotation, scale, translation) drawn
+// from the shared counter-based RNG with (seed, step, row), sampled bilinearly in the same pass.
+import type { Gpu } from '../gpu/device.ts';
+import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
+
+export interface AugmentOptions {
+  /** Rotation angle drawn uniformly from ±this, counter-clockwise positive (e.g. 15). */
+  maxRotationDegrees: number;
+  /** Shift along each axis drawn uniformly from ±this, in pixels, sub-pixel (e.g. 2). */
+  maxTranslatePixels: number;
+  /** Zoom about the image centre drawn uniformly from [minScale, maxScale] (e.g. 0.9 … 1.1). */
+  minScale: number;
+  maxScale: number;
+}
+
+export interface GatherIo {
+  /** u8 pixels packed 4 per u32 (packBytes), count × channels × height × width. */
+  images: BufferRef;
+  /** u8 labels packed 4 per u32. */
+  labels: BufferRef;
+  /** u32 dataset index per batch row. */
+  indices: BufferRef;
+  /** f32 output, batch × channels × height × width. */
+  x: BufferRef;
+  /** u32 label per batch row. */
+  y: BufferRef;
+  batch: number;
+  height: number;
+  width: number;
+  /** Planes per image; 1 unless given. */
+  channels?: number;
+  /** x = (u8/255 − mean)/std; mean 0, std 1 gives plain [0, 1] scaling. */
+  mean: number;
+  std: number;
+  augment?: AugmentOptions;
+  /** u32[2] = [seed, step], rewritten every step; needed iff augment. */
+  seed?: BufferRef;
+}
+
+const PLAIN_WORKGROUP = 256;
+const AUGMENT_WORKGROUP = 64;
+
+/** u8 data as the kernels read it: 4 bytes per u32, little-endian, zero-padded to a whole word. */
+export function packBytes(bytes: Uint8Array): Uint32Array {
+  const padded = new Uint8Array(Math.ceil(bytes.length / 4) * 4);
+  padded.set(bytes);
+  return new Uint32Array(padded.buffer);
+}
+
+function boundBytes(ref: BufferRef): number {
+  if ('mapAsync' in ref) return ref.size;
+  return ref.size ?? ref.buffer.size - (ref.offset ?? 0);
+}
+
+function checkBinding(gpu: Gpu, name: string, ref: BufferRef, neededBytes: number): void {
+  const bytes = boundBytes(ref);
+  const limit = gpu.limits.maxStorageBufferBindingSize;
+  if (bytes > limit) {
+    throw new Error(`gatherBatch: tensor "${name}" binds ${bytes} bytes, more than this device's storage binding limit of ${limit} bytes`);
+  }
+  if (bytes < neededBytes) throw new Error(`gatherBatch: tensor "${name}" holds ${bytes} bytes; this batch needs ${neededBytes}`);
+}
+
+function checkAugment(a: AugmentOptions): void {
+  const { maxRotationDegrees, maxTranslatePixels, minScale, maxScale } = a;
+  if (!(maxRotationDegrees >= 0 && maxRotationDegrees <= 180)) throw new Error(`gatherBatch: maxRotationDegrees must be in [0, 180], got ${maxRotationDegrees}`);
+  if (!(maxTranslatePixels >= 0 && Number.isFinite(maxTranslatePixels))) throw new Error(`gatherBatch: maxTranslatePixels must be ≥ 0, got ${maxTranslatePixels}`);
+  if (!(minScale > 0 && minScale <= maxScale && Number.isFinite(maxScale))) throw new Error(`gatherBatch: need 0 < minScale ≤ maxScale, got ${minScale} … ${maxScale}`);
+}
+
+/** Fills x (and y with the labels) for the rows named by `indices`; one dispatch. */
+export function gatherBatch(gpu: Gpu, io: GatherIo): Dispatch[] {
+  const channels = io.channels ?? 1;
+  for (const [name, value] of Object.entries({ batch: io.batch, height: io.height, width: io.width, channels })) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`gatherBatch: ${name} must be a positive integer, got ${value}`);
+  }
+  if (!(io.std > 0 && Number.isFinite(io.std) && Number.isFinite(io.mean))) throw new Error(`gatherBatch: need a finite mean and std > 0, got mean ${io.mean}, std ${io.std}`);
+  if ((io.augment === undefined) !== (io.seed === undefined)) throw new Error('gatherBatch: a seed buffer is needed iff augment is given');
+  const pixels = channels * io.height * io.width;
+  const total = io.batch * pixels;
+  checkBinding(gpu, 'images', io.images, pixels);
+  checkBinding(gpu, 'labels', io.labels, 1);
+  checkBinding(gpu, 'indices', io.indices, io.batch * 4);
+  checkBinding(gpu, 'x', io.x, total * 4);
+  checkBinding(gpu, 'y', io.y, io.batch * 4);
+  const scaling = { offset: 255 * io.mean, scale: 1 / (255 * io.std) };
+  const data = { images: io.images, labels: io.labels, indices: io.indices, x: io.x, y: io.y };
+  if (!io.augment) {
+    const k = kernel(gpu, 'gather', 'gather');
+    return [k.dispatch({ ...data, gather_params: { pixels, total, ...scaling } }, grid1d(gpu, total, PLAIN_WORKGROUP), 'gatherBatch')];
+  }
+  checkAugment(io.augment);
+  const a = io.augment;
+  const augmentParams = {
+    batch: io.batch, channels, height: io.height, width: io.width, ...scaling,
+    max_rotation: (a.maxRotationDegrees * Math.PI) / 180, max_translate: a.maxTranslatePixels, min_scale: a.minScale, max_scale: a.maxScale,
+  };
+  const lines = io.batch * channels * io.height;
+  const k = kernel(gpu, 'gather', 'gather_augment');
+  return [k.dispatch({ ...data, seed: io.seed!, augment_params: augmentParams }, grid1d(gpu, lines, AUGMENT_WORKGROUP), 'gatherBatch.augment')];
+}

@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import { readFloat32, readUint32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
+import type { Gpu } from '../src/gpu/device.ts';
+import { gatherBatch, packBytes, type AugmentOptions } from '../src/kernels/gather.ts';
+import { testGpu } from './helpers/gpu.ts';
+import { rng } from './helpers/random.ts';
+import { augmentDraw, gatherAugmentReference, gatherReference, scaleF32, type Dataset } from './reference/gather.ts';
+
+const COUNT = 37;
+// (channels, height, width): MNIST, odd pixel counts that split images mid-word, a single pixel,
+// a single row, and three-channel images.
+const SHAPES: [number, number, number][] = [[1, 28, 28], [1, 5, 7], [1, 1, 1], [1, 1, 3], [3, 17, 13]];
+const NORMALIZATIONS = [{ mean: 0, std: 1 }, { mean: 0.1307, std: 0.3081 }, { mean: 0.5, std: 0.5 }];
+const MNIST_AUGMENT: AugmentOptions = { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 };
+const STRONG_AUGMENT: AugmentOptions = { maxRotationDegrees: 60, maxTranslatePixels: 5, minScale: 0.6, maxScale: 1.4 };
+const IDENTITY: AugmentOptions = { maxRotationDegrees: 0, maxTranslatePixels: 0, minScale: 1, maxScale: 1 };
+const GUARD = 256;
+const SENTINEL = -9.5;
+
+function randomDataset(channels: number, height: number, width: number, seed: number): Dataset {
+  const next = rng(seed);
+  const images = Uint8Array.from({ length: COUNT * channels * height * width }, () => Math.floor(next() * 256));
+  const labels = Uint8Array.from({ length: COUNT }, () => Math.floor(next() * 10));
+  return { images, labels, channels, height, width };
+}
+
+/** Random rows that always include the first and the last image (whose bytes end mid-word). */
+function batchIndices(batch: number, seed: number): Uint32Array {
+  const next = rng(seed);
+  const indices = Uint32Array.from({ length: batch }, () => Math.floor(next() * COUNT));
+  indices[0] = COUNT - 1;
+  if (batch > 1) indices[batch - 1] = 0;
+  return indices;
+}
+
+interface Run { x: Float32Array; y: Uint32Array }
+
+/** Runs gatherBatch with x bound inside a bigger buffer between sentinels, checking they survive. */
+async function runGather(gpu: Gpu, d: Dataset, indices: Uint32Array, norm: { mean: number; std: number }, augment?: { options: AugmentOptions; seed: number; step: number }): Promise<Run> {
+  const total = indices.length * d.channels * d.height * d.width;
+  const images = uploadBuffer(gpu, packBytes(d.images), 'images');
+  const labels = uploadBuffer(gpu, packBytes(d.labels), 'labels');
+  const indexBuffer = uploadBuffer(gpu, indices, 'indices');
+  const xBuffer = storageBuffer(gpu, GUARD + total * 4 + GUARD, 'x');
+  writeBuffer(gpu, xBuffer, new Float32Array(xBuffer.size / 4).fill(SENTINEL));
+  const y = storageBuffer(gpu, indices.length * 4, 'y');
+  const seed = augment ? uploadBuffer(gpu, new Uint32Array([augment.seed, augment.step]), 'seed') : undefined;
+  await runDispatches(gpu, gatherBatch(gpu, {
+    images, labels, indices: indexBuffer, x: { buffer: xBuffer, offset: GUARD, size: total * 4 }, y,
+    batch: indices.length, channels: d.channels, height: d.height, width: d.width, ...norm,
+    ...(augment ? { augment: augment.options, seed: seed! } : {}),
+  }));
+  const all = await readFloat32(gpu, xBuffer);
+  const result = { x: all.slice(GUARD / 4, GUARD / 4 + total), y: await readUint32(gpu, y) };
+  const outside = [...all.subarray(0, GUARD / 4), ...all.subarray(GUARD / 4 + total)];
+  expect(outside.every((v) => v === SENTINEL), 'nothing written outside x').toBe(true);
+  for (const b of [images, labels, indexBuffer, xBuffer, y, ...(seed ? [seed] : [])]) gpu.destroyBuffer(b);
+  return result;
+}
+
+function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
+describe('packBytes', () => {
+  it('packs u8 four per u32, little-endian, zero-padded', () => {
+    expect(Array.from(packBytes(Uint8Array.from([1, 2, 3, 4, 5])))).toEqual([0x04030201, 5]);
+    for (let n = 0; n < 10; n++) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => 250 - i);
+      const packed = packBytes(bytes);
+      expect(packed.length).toBe(Math.ceil(n / 4));
+      expect(Array.from(new Uint8Array(packed.buffer).subarray(0, n))).toEqual(Array.from(bytes));
+    }
+  });
+});
+
+describe('gatherBatch, plain', () => {
+  it('matches the CPU reference bit for bit over shapes, batches and normalizations', async () => {
+    const gpu = await testGpu();
+    for (const [s, [channels, height, width]] of SHAPES.entries()) {
+      const d = randomDataset(channels, height, width, 100 + s);
+      for (const batch of [1, 13, 64]) {
+        for (const norm of NORMALIZATIONS) {
+          const indices = batchIndices(batch, batch * 7 + s);
+          const got = await runGather(gpu, d, indices, norm);
+          const expected = gatherReference(d, indices, norm.mean, norm.std);
+          const label = `${channels}×${height}×${width}, batch ${batch}, mean ${norm.mean}`;
+          expect(Array.from(got.x), label).toEqual(Array.from(expected.x));
+          expect(Array.from(got.y), label).toEqual(Array.from(expected.y));
+        }
+      }
+    }
+    gpu.check();
+  });
+
+  it('the f32 scaling it mirrors stays within two roundings of (u8/255 − mean)/std', () => {
+    for (const { mean, std } of NORMALIZATIONS) {
+      for (let v = 0; v <= 255; v++) {
+        const exact = (v / 255 - mean) / std;
+        expect(Math.abs(scaleF32(v, mean, std) - exact)).toBeLessThanOrEqual(4 * 2 ** -24 * Math.max(Math.abs(exact), 1 / std));
+      }
+    }
+  });
+});
+
+describe('gatherBatch, augmenting', () => {
+  it('matches its float64 CPU twin drawn from the same RNG', async () => {
+    const gpu = await testGpu();
+    // The kernel computes source coordinates in f32 (≈ 28·2^-24 px error, plus llvmpipe's sin/cos
+    // within a few ulps) and blends bytes with weights of that accuracy; bilinear slopes are at most
+    // 255 per pixel, so values move by ~1e-6 of full scale (measured: ≤ 9e-7). A wrong draw, axis or
+    // sign moves values by tenths. (WGSL allows sin/cos 2^-11 absolute error; a device using all of
+    // it would need ~1e-2 here.)
+    const tolerance = 1e-5;
+    for (const [s, [channels, height, width]] of SHAPES.entries()) {
+      const d = randomDataset(channels, height, width, 200 + s);
+      for (const options of [MNIST_AUGMENT, STRONG_AUGMENT]) {
+        for (const batch of [1, 13]) {
+          const indices = batchIndices(batch, batch + s);
+          const norm = NORMALIZATIONS[(s + batch) % NORMALIZATIONS.length]!;
+          const got = await runGather(gpu, d, indices, norm, { options, seed: 1234 + s, step: 17 });
+          const expected = gatherAugmentReference(d, indices, norm.mean, norm.std, 1234 + s, 17, options);
+          const fullScale = 1 / norm.std;
+          expect(maxAbsDifference(got.x, expected.x) / fullScale, `${channels}×${height}×${width}, batch ${batch}`).toBeLessThanOrEqual(tolerance);
+          expect(Array.from(got.y)).toEqual(Array.from(indices, (i) => d.labels[i]!));
+        }
+      }
+    }
+  });
+
+  it('equals the plain gather exactly at zero strength', async () => {
+    const gpu = await testGpu();
+    for (const [s, [channels, height, width]] of SHAPES.entries()) {
+      const d = randomDataset(channels, height, width, 300 + s);
+      for (const norm of NORMALIZATIONS) {
+        const indices = batchIndices(13, s);
+        const plain = await runGather(gpu, d, indices, norm);
+        const identity = await runGather(gpu, d, indices, norm, { options: IDENTITY, seed: 99, step: 3 });
+        expect(Array.from(identity.x), `${channels}×${height}×${width}`).toEqual(Array.from(plain.x));
+        expect(Array.from(identity.y)).toEqual(Array.from(plain.y));
+      }
+    }
+  });
+
+  it('keeps values in [0, 1] before scaling, with zeros brought in from outside the image', async () => {
+    const gpu = await testGpu();
+    // Saturated images are the hardest case for the upper bound: every blend is of 255s.
+    const d: Dataset = { ...randomDataset(1, 28, 28, 400), images: new Uint8Array(COUNT * 784).fill(255) };
+    const got = await runGather(gpu, d, batchIndices(64, 1), { mean: 0, std: 1 }, { options: STRONG_AUGMENT, seed: 5, step: 1 });
+    let min = Infinity, max = -Infinity;
+    for (const v of got.x) { min = Math.min(min, v); max = Math.max(max, v); }
+    expect(min).toBe(0);
+    expect(max).toBe(1);
+  });
+
+  it('is a pure function of (seed, step, row): repeatable, and different for other steps, seeds and rows', async () => {
+    const gpu = await testGpu();
+    const d = randomDataset(1, 28, 28, 500);
+    // Every row gathers the same image, so differences between rows come from the transforms alone.
+    const indices = new Uint32Array(8).fill(3);
+    const norm = { mean: 0, std: 1 };
+    const first = await runGather(gpu, d, indices, norm, { options: MNIST_AUGMENT, seed: 42, step: 7 });
+    const again = await runGather(gpu, d, indices, norm, { options: MNIST_AUGMENT, seed: 42, step: 7 });
+    const nextStep = await runGather(gpu, d, indices, norm, { options: MNIST_AUGMENT, seed: 42, step: 8 });
+    const otherSeed = await runGather(gpu, d, indices, norm, { options: MNIST_AUGMENT, seed: 43, step: 7 });
+    expect(Array.from(again.x)).toEqual(Array.from(first.x));
+    const rowOf = (r: Run, row: number): Float32Array => r.x.subarray(row * 784, (row + 1) * 784);
+    for (let row = 0; row < 8; row++) {
+      expect(maxAbsDifference(rowOf(nextStep, row), rowOf(first, row)), `row ${row}, next step`).toBeGreaterThan(0.05);
+      expect(maxAbsDifference(rowOf(otherSeed, row), rowOf(first, row)), `row ${row}, other seed`).toBeGreaterThan(0.05);
+      for (let other = 0; other < row; other++) {
+        expect(maxAbsDifference(rowOf(first, row), rowOf(first, other)), `rows ${other} and ${row}`).toBeGreaterThan(0.05);
+      }
+    }
+  });
+
+  it('rotates a vertical "1" stroke by the drawn angle, counter-clockwise positive', async () => {
+    const gpu = await testGpu();
+    const size = 28;
+    const stroke = new Uint8Array(size * size);
+    for (let yy = 4; yy < 24; yy++) for (const xx of [13, 14]) stroke[yy * size + xx] = 255;
+    const d: Dataset = { images: stroke, labels: new Uint8Array([1]), channels: 1, height: size, width: size };
+    const rotateOnly: AugmentOptions = { maxRotationDegrees: 40, maxTranslatePixels: 0, minScale: 1, maxScale: 1 };
+    const batch = 16, seed = 2024, step = 1;
+    const got = await runGather(gpu, d, new Uint32Array(batch), { mean: 0, std: 1 }, { options: rotateOnly, seed, step });
+    const centre = (size - 1) / 2;
+    let checkedBothSigns = 0;
+    for (let row = 0; row < batch; row++) {
+      // Principal axis from second moments about the image centre (x right, y down): a stroke along
+      // (sin θ, cos θ) — its top end moved left for θ > 0 — gives ½·atan2(2cxy, cyy − cxx) = θ.
+      let cxx = 0, cyy = 0, cxy = 0, topX = 0, topMass = 0;
+      for (let yy = 0; yy < size; yy++) {
+        for (let xx = 0; xx < size; xx++) {
+          const w = got.x[row * size * size + yy * size + xx]!;
+          const dx = xx - centre, dy = yy - centre;
+          cxx += w * dx * dx; cyy += w * dy * dy; cxy += w * dx * dy;
+          if (dy < 0) { topX += w * dx; topMass += w; }
+        }
+      }
+      const measured = 0.5 * Math.atan2(2 * cxy, cyy - cxx);
+      const drawn = augmentDraw(seed, step, row, rotateOnly).angle;
+      const degrees = 180 / Math.PI;
+      expect(Math.abs(measured - drawn) * degrees, `row ${row}: drawn ${drawn * degrees}°`).toBeLessThan(1.5);
+      if (Math.abs(drawn) * degrees > 10) {
+        expect(Math.sign(topX / topMass), `row ${row}: top of the stroke moves against the angle's sign`).toBe(-Math.sign(drawn));
+        checkedBothSigns |= drawn > 0 ? 1 : 2;
+      }
+    }
+    expect(checkedBothSigns, 'the draws include clear rotations both ways').toBe(3);
+  });
+});
+
+describe('gatherBatch, validation', () => {
+  it('names the tensor that exceeds the storage binding limit, and checks sizes and options', async () => {
+    const gpu = await testGpu();
+    const b = storageBuffer(gpu, 4096, 'b');
+    const base = { images: b, labels: b, indices: b, x: b, y: b, batch: 2, height: 4, width: 4, mean: 0, std: 1 };
+    const huge = { buffer: b, size: gpu.limits.maxStorageBufferBindingSize + 4 };
+    expect(() => gatherBatch(gpu, { ...base, images: huge })).toThrow(/"images".*storage binding limit/);
+    expect(() => gatherBatch(gpu, { ...base, x: { buffer: b, offset: 256, size: 64 } })).toThrow(/"x" holds 64 bytes; this batch needs 128/);
+    expect(() => gatherBatch(gpu, { ...base, seed: b })).toThrow(/seed buffer is needed iff augment/);
+    expect(() => gatherBatch(gpu, { ...base, augment: MNIST_AUGMENT })).toThrow(/seed buffer is needed iff augment/);
+    expect(() => gatherBatch(gpu, { ...base, augment: { ...MNIST_AUGMENT, minScale: 0 }, seed: b })).toThrow(/minScale/);
+    expect(() => gatherBatch(gpu, { ...base, std: 0 })).toThrow(/std > 0/);
+    gpu.destroyBuffer(b);
+  });
+});
