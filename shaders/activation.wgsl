@@ -4,7 +4,7 @@
 // count: elements; cols: row length, read by softmaxRows only (elementwise entries pass 1).
 struct Params { count: u32, cols: u32 }
 
-override KIND: u32;   // 0 relu, 1 sigmoid, 2 tanh
+override KIND: u32 = 0u;   // 0 relu, 1 sigmoid, 2 tanh; the launcher always sets it
 const WG = 256u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
