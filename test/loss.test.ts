@@ -96,6 +96,30 @@ describe('softmaxCrossEntropy on the GPU matches the CPU reference', () => {
     buffers.destroy();
   });
 
+  it('reads and writes tensors planned inside larger buffers (binding offsets)', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const [rows, classes] = [17, 10];
+    const logits = randomArray(rows * classes, 21, -5, 5), labels = randomLabels(rows, classes, 22);
+    // Each tensor sits 256 bytes (the storage offset alignment) into a buffer with NaN around it.
+    const placed = (data: Float32Array | Uint32Array): GPUBufferBinding => {
+      const whole = new Float32Array(64 + data.length + 64).fill(NaN);
+      whole.set(new Float32Array(data.buffer, data.byteOffset, data.length), 64);
+      return { buffer: buffers.upload(whole), offset: 256, size: data.byteLength };
+    };
+    const out = (count: number): GPUBufferBinding => placed(new Float32Array(count).fill(NaN));
+    const io = { logits: placed(logits), labels: placed(labels), dlogits: out(rows * classes), rowLoss: out(rows), rowCorrect: out(rows), rows, classes };
+    await runDispatches(gpu, softmaxCrossEntropy(gpu, io));
+    const expected = softmaxCrossEntropyRef(logits, rows, classes, { labels });
+    const readPlaced = async (b: GPUBufferBinding, count: number): Promise<Float32Array> => (await readFloat32(gpu, b.buffer, 64 + count + 64)).subarray(64, 64 + count);
+    expect(maxRelativeError(await readPlaced(io.rowLoss, rows), expected.rowLoss)).toBeLessThan(1e-5);
+    expect(maxRelativeError(await readPlaced(io.dlogits, rows * classes), expected.dlogits, 1 / rows)).toBeLessThan(1e-5);
+    // Nothing outside the planned range was written.
+    const whole = await readFloat32(gpu, io.dlogits.buffer, 64 + rows * classes + 64);
+    expect([...whole.subarray(0, 64), ...whole.subarray(64 + rows * classes)].every(Number.isNaN)).toBe(true);
+    buffers.destroy();
+  });
+
   it('turns a label outside the classes into a NaN row loss', async () => {
     const gpu = await testGpu();
     const buffers = new TestBuffers(gpu);
