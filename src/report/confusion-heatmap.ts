@@ -12,7 +12,7 @@ export function confusionHeatmapSvg(matrix: ConfusionMatrix, classNames: string[
   const { classes, counts } = matrix;
   const names = Array.from({ length: classes }, (_, c) => classNames[c] ?? String(c));
   const longest = Math.max(...names.map((n) => n.length));
-  const margin = { left: 40 + 7 * longest, top: 40, bottom: 40 + 6 * longest, right: 16 };
+  const margin = { left: 40 + 7 * longest, top: 40, bottom: 36 + 5 * longest, right: 16 };
   const width = margin.left + classes * CELL + margin.right;
   const height = margin.top + classes * CELL + margin.bottom;
   const parts = [

@@ -16,7 +16,10 @@ interface Series {
 const PANEL = { width: 380, height: 280, left: 56, right: 16, top: 34, bottom: 44 };
 const COLORS = { train: '#1f77b4', validation: '#ff7f0e' };
 
-function panel(title: string, yLabel: string, series: Series[], offsetX: number, yFloor?: number): string {
+/** Legend corner: where the curves are not (loss falls away from the top right, accuracy rises away from the bottom right). */
+type Corner = 'top' | 'bottom';
+
+function panel(title: string, yLabel: string, series: Series[], offsetX: number, legend: Corner, yFloor?: number): string {
   const xs = series.flatMap((s) => s.points.map(([x]) => x));
   const ys = series.flatMap((s) => s.points.map(([, y]) => y));
   const xAxis = niceTicks(Math.min(...xs), Math.max(Math.max(...xs), Math.min(...xs) + 1), Math.min(8, Math.max(...xs)));
@@ -41,12 +44,14 @@ function panel(title: string, yLabel: string, series: Series[], offsetX: number,
   parts.push(`<text x="${px(offsetX + PANEL.left + plotW / 2)}" y="${PANEL.height - 6}" text-anchor="middle">epoch</text>`);
   const midY = PANEL.top + plotH / 2;
   parts.push(`<text x="${px(offsetX + 14)}" y="${px(midY)}" text-anchor="middle" transform="rotate(-90 ${px(offsetX + 14)} ${px(midY)})">${escapeXml(yLabel)}</text>`);
+  const legendX = offsetX + PANEL.width - PANEL.right - 96;
+  const legendTop = legend === 'top' ? PANEL.top + 4 : PANEL.top + plotH - 8 - 16 * series.length;
+  parts.push(`<rect x="${legendX - 6}" y="${legendTop}" width="94" height="${16 * series.length + 4}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`);
   series.forEach((s, i) => {
     const points = s.points.map(([epoch, value]) => `${px(x(epoch))},${px(y(value))}`).join(' ');
     parts.push(`<polyline class="series" data-name="${escapeXml(s.name)}" points="${points}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
     for (const [epoch, value] of s.points) parts.push(`<circle cx="${px(x(epoch))}" cy="${px(y(value))}" r="2.5" fill="${s.color}"/>`);
-    const legendY = PANEL.top + 14 + 16 * i;
-    const legendX = offsetX + PANEL.width - PANEL.right - 96;
+    const legendY = legendTop + 14 + 16 * i;
     parts.push(`<line x1="${legendX}" x2="${legendX + 18}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${s.color}" stroke-width="2"/>`);
     parts.push(`<text x="${legendX + 24}" y="${legendY}">${escapeXml(s.name)}</text>`);
   });
@@ -68,8 +73,8 @@ export function trainingCurvesSvg(history: EpochHistory): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${PANEL.height}" viewBox="0 0 ${width} ${PANEL.height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${PANEL.height}" fill="white"/>`,
-    panel('Loss', 'cross-entropy', loss, 0, 0),
-    panel('Accuracy', 'accuracy', accuracy, PANEL.width),
+    panel('Loss', 'cross-entropy', loss, 0, 'top', 0),
+    panel('Accuracy', 'accuracy', accuracy, PANEL.width, 'bottom'),
     '</svg>',
     '',
   ].join('\n');
