@@ -1,5 +1,5 @@
-// Fused optimizer steps, one invocation per parameter element, PyTorch semantics (torch.optim.SGD,
-// Adam, AdamW). Per-step values come from buffers the executor rewrites before each submit:
+// Fused optimizer steps with PyTorch semantics (torch.optim.SGD, Adam, AdamW), one dispatch per
+// parameter tensor. Per-step values come from buffers the executor rewrites before each submit:
 // hyper = [learning rate, step t (1-based), 0, 0]; clip[0] = the gradient scale from clipGradNorm.
 struct SgdParams { n: u32, momentum: f32, dampening: f32, weight_decay: f32, l1: f32, nesterov: u32 }
 struct AdamParams {
@@ -25,35 +25,40 @@ fn element(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * WG;
 }
 
-// The clipped gradient plus the coupled penalties (L2 weight decay, L1 via sign(w)).
-fn penalized_grad(i: u32, w: f32, weight_decay: f32, l1: f32) -> f32 {
-  return grad[i] * clip[0] + weight_decay * w + l1 * sign(w);
-}
-
+// Each invocation updates elements first, first + stride, … (stride = all invocations): the
+// per-step setup below is paid once per invocation, and neighbouring invocations still touch
+// neighbouring elements.
 @compute @workgroup_size(WG)
 fn sgd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = element(gid, groups);
-  if (i >= sgd_params.n) { return; }
-  let w = param[i];
-  param[i] = w - hyper[0] * penalized_grad(i, w, sgd_params.weight_decay, sgd_params.l1);
+  let p = sgd_params;
+  let lr = hyper[0];
+  let scale = clip[0];
+  let stride = groups.x * groups.y * WG;
+  for (var i = element(gid, groups); i < p.n; i += stride) {
+    let w = param[i];
+    param[i] = w - lr * (grad[i] * scale + p.weight_decay * w + p.l1 * sign(w));
+  }
 }
 
 @compute @workgroup_size(WG)
 fn sgd_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = element(gid, groups);
-  if (i >= sgd_params.n) { return; }
-  let w = param[i];
-  let g = penalized_grad(i, w, sgd_params.weight_decay, sgd_params.l1);
+  let p = sgd_params;
+  let lr = hyper[0];
+  let scale = clip[0];
   // PyTorch starts the momentum buffer as a copy of the first gradient (no dampening), so
   // whatever the velocity buffer held before step 1 is ignored.
-  var buf = g;
-  if (u32(hyper[1]) > 1u) {
-    buf = sgd_params.momentum * velocity[i] + (1.0 - sgd_params.dampening) * g;
+  let first_step = u32(hyper[1]) <= 1u;
+  let stride = groups.x * groups.y * WG;
+  for (var i = element(gid, groups); i < p.n; i += stride) {
+    let w = param[i];
+    let g = grad[i] * scale + p.weight_decay * w + p.l1 * sign(w);
+    var buf = g;
+    if (!first_step) { buf = p.momentum * velocity[i] + (1.0 - p.dampening) * g; }
+    velocity[i] = buf;
+    var direction = buf;
+    if (p.nesterov != 0u) { direction = g + p.momentum * buf; }
+    param[i] = w - lr * direction;
   }
-  velocity[i] = buf;
-  var direction = buf;
-  if (sgd_params.nesterov != 0u) { direction = g + sgd_params.momentum * buf; }
-  param[i] = w - hyper[0] * direction;
 }
 
 // 1 − βᵗ by square-and-multiply on pairs (βᵏ, 1 − βᵏ): every update adds positive terms, so the
@@ -81,23 +86,28 @@ fn one_minus_power(beta: f32, one_minus_beta: f32, t: u32) -> f32 {
 // m and v must start at zero, as PyTorch's state does.
 @compute @workgroup_size(WG)
 fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = element(gid, groups);
-  if (i >= adam_params.n) { return; }
+  let p = adam_params;
   let lr = hyper[0];
   let t = u32(hyper[1]);
-  var w = param[i];
-  var coupled_decay = adam_params.weight_decay;
-  if (adam_params.decoupled != 0u) {
+  let scale = clip[0];
+  let correction1 = one_minus_power(p.beta1, p.one_minus_beta1, t);
+  let inv_sqrt_correction2 = 1.0 / sqrt(one_minus_power(p.beta2, p.one_minus_beta2, t));
+  let step_size = lr / correction1;
+  var coupled_decay = p.weight_decay;
+  var shrink = 1.0;
+  if (p.decoupled != 0u) {
     coupled_decay = 0.0;
-    w = w * (1.0 - lr * adam_params.weight_decay);
+    shrink = 1.0 - lr * p.weight_decay;
   }
-  let g = penalized_grad(i, param[i], coupled_decay, adam_params.l1);
-  let m_next = adam_params.beta1 * m[i] + adam_params.one_minus_beta1 * g;
-  let v_next = adam_params.beta2 * v[i] + adam_params.one_minus_beta2 * g * g;
-  m[i] = m_next;
-  v[i] = v_next;
-  let correction1 = one_minus_power(adam_params.beta1, adam_params.one_minus_beta1, t);
-  let correction2 = one_minus_power(adam_params.beta2, adam_params.one_minus_beta2, t);
-  let denom = sqrt(v_next) / sqrt(correction2) + adam_params.eps;
-  param[i] = w - (lr / correction1) * (m_next / denom);
+  let stride = groups.x * groups.y * WG;
+  for (var i = element(gid, groups); i < p.n; i += stride) {
+    let w = param[i];
+    let g = grad[i] * scale + coupled_decay * w + p.l1 * sign(w);
+    let m_next = p.beta1 * m[i] + p.one_minus_beta1 * g;
+    let v_next = p.beta2 * v[i] + p.one_minus_beta2 * g * g;
+    m[i] = m_next;
+    v[i] = v_next;
+    let denom = sqrt(v_next) * inv_sqrt_correction2 + p.eps;
+    param[i] = w * shrink - step_size * (m_next / denom);
+  }
 }

@@ -26,6 +26,8 @@ export interface AdamOptions {
 }
 
 const WORKGROUP_SIZE = 256;
+/** Elements each invocation updates (strided), so per-step setup is amortized; see optimizer.wgsl. */
+const ELEMENTS_PER_INVOCATION = 16;
 /** Steps are stored as f32 in `hyper`; past 2^24 consecutive integers are no longer representable. */
 const MAX_STEP = 2 ** 24;
 
@@ -37,6 +39,10 @@ export function writeHyper(lr: number, step: number): Float32Array {
   if (!Number.isFinite(lr)) throw new Error(`writeHyper: learning rate must be finite, got ${lr}`);
   if (!Number.isInteger(step) || step < 1 || step > MAX_STEP) throw new Error(`writeHyper: step must be an integer in [1, ${MAX_STEP}], got ${step}`);
   return new Float32Array([lr, step, 0, 0]);
+}
+
+function updateGrid(gpu: Gpu, count: number): readonly [number, number, number] {
+  return grid1d(gpu, Math.ceil(count / ELEMENTS_PER_INVOCATION), WORKGROUP_SIZE);
 }
 
 function checkCount(name: string, count: number): void {
@@ -65,7 +71,7 @@ export function sgdUpdate(gpu: Gpu, o: SgdOptions, io: { param: BufferRef; grad:
     n: io.count, momentum: o.momentum, dampening, weight_decay: o.weightDecay, l1: o.l1, nesterov: o.nesterov ? 1 : 0,
   };
   const resources = { param: io.param, grad: io.grad, hyper: io.hyper, clip: io.clip, sgd_params: sgdParams };
-  const grid = grid1d(gpu, io.count, WORKGROUP_SIZE);
+  const grid = updateGrid(gpu, io.count);
   if (withMomentum) return [kernel(gpu, 'optimizer', 'sgd_momentum').dispatch({ ...resources, velocity: io.velocity! }, grid, 'sgdUpdate')];
   return [kernel(gpu, 'optimizer', 'sgd').dispatch(resources, grid, 'sgdUpdate')];
 }
@@ -82,5 +88,5 @@ export function adamUpdate(gpu: Gpu, o: AdamOptions, io: { param: BufferRef; gra
     eps: o.eps, weight_decay: o.weightDecay, l1: o.l1, decoupled: o.decoupled ? 1 : 0,
   };
   const k = kernel(gpu, 'optimizer', 'adam');
-  return [k.dispatch({ param: io.param, grad: io.grad, m: io.m, v: io.v, hyper: io.hyper, clip: io.clip, adam_params: adamParams }, grid1d(gpu, io.count, WORKGROUP_SIZE), 'adamUpdate')];
+  return [k.dispatch({ param: io.param, grad: io.grad, m: io.m, v: io.v, hyper: io.hyper, clip: io.clip, adam_params: adamParams }, updateGrid(gpu, io.count), 'adamUpdate')];
 }
