@@ -1,0 +1,29 @@
+// Puts a whole image dataset on the GPU once, as packed u8, so each step uploads only batch indices.
+import type { Gpu } from '../gpu/device.ts';
+import { uploadBuffer } from '../gpu/buffers.ts';
+import { packBytes } from '../kernels/gather.ts';
+import type { ImageSet } from '../data/idx.ts';
+import type { GpuDataset } from './program.ts';
+
+export function uploadDataset(gpu: Gpu, set: ImageSet, classes: number, name: string): GpuDataset {
+  for (let i = 0; i < set.count; i++) {
+    if (set.labels[i]! >= classes) throw new Error(`dataset ${name}: label ${set.labels[i]} at index ${i} is outside 0..${classes - 1}`);
+  }
+  return {
+    name, classes, count: set.count, height: set.rows, width: set.cols,
+    images: uploadBuffer(gpu, packBytes(set.images), `${name}.images`),
+    labels: uploadBuffer(gpu, packBytes(set.labels), `${name}.labels`),
+  };
+}
+
+export function destroyDataset(gpu: Gpu, data: GpuDataset): void {
+  gpu.destroyBuffer(data.images);
+  gpu.destroyBuffer(data.labels);
+}
+
+/** 0..n-1 as indices, or a range of them. */
+export function range(start: number, end: number): Uint32Array {
+  const out = new Uint32Array(Math.max(0, end - start));
+  for (let i = 0; i < out.length; i++) out[i] = start + i;
+  return out;
+}

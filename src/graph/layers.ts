@@ -1,0 +1,476 @@
+// Layers: shape inference, parameters, and how each emits its forward ops and records its backward.
+// Shapes here are per sample (no batch axis); graph tensors carry the batch as their first axis.
+import type { Gpu } from '../gpu/device.ts';
+import { gemm } from '../kernels/gemm.ts';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape } from '../kernels/conv.ts';
+import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputSize, type Pool2dShape } from '../kernels/pool.ts';
+import { activationBackward, activationForward, type ActivationKind } from '../kernels/activation.ts';
+import { biasGradient } from '../kernels/reduce.ts';
+import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
+import { batchNormBackward, batchNormForwardInference, batchNormForwardTrain } from '../kernels/batchnorm.ts';
+import { elementCount, formatShape, type Graph, type GradContext, type Op, type Tape } from './graph.ts';
+import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
+import type { Initializer } from './init.ts';
+
+export type Shape = readonly number[];
+
+export interface ParamSpec { name: string; shape: Shape; init: Initializer }
+export interface StateSpec { name: string; shape: Shape; value: number }
+
+/** What a layer sees while the step is being built. */
+export interface BuildContext {
+  graph: Graph;
+  tape: Tape;
+  training: boolean;
+  batch: number;
+  /** Graph tensor of this layer's parameter or persistent state `name`. */
+  param(layer: Layer, name: string): number;
+  state(layer: Layer, name: string): number;
+  /** u32[2] = [seed, step], rewritten each step; drives dropout and augmentation. */
+  seed: number;
+}
+
+export abstract class Layer {
+  name = '';
+  /** Prefix for automatic names: conv → conv1, conv2, … (PyTorch state_dict style). */
+  abstract readonly kind: string;
+  abstract outputShape(input: Shape): Shape;
+  params(_input: Shape): ParamSpec[] { return []; }
+  states(_input: Shape): StateSpec[] { return []; }
+  abstract forward(ctx: BuildContext, x: number): number;
+  describe(): string { return this.kind; }
+}
+
+type Emit = (gpu: Gpu, buffer: (t: number) => BufferRef) => Dispatch[];
+
+function op(graph: Graph, name: string, reads: number[], writes: number[], emit: Emit): void {
+  graph.add({ name, reads, writes, emit } satisfies Op);
+}
+
+function shapeError(layer: Layer, expected: string, input: Shape): Error {
+  return new Error(`layer ${layer.name} (${layer.describe()}) expects ${expected}, got input shape ${formatShape(input)}`);
+}
+
+/** Applies an activation's backward in front of a linear layer's own backward, when one is fused. */
+function gradThroughActivation(ctx: GradContext, layerName: string, activation: ActivationKind | 'none', y: number): number {
+  const dy = ctx.gradOf(y);
+  if (activation === 'none') return dy;
+  const graph = ctx.graph;
+  const dz = graph.tensor(`grad(${layerName}.preact)`, graph.shape(y));
+  const count = elementCount(graph.shape(y));
+  op(graph, `${layerName}.${activation}.backward`, [y, dy], [dz], (gpu, b) => activationBackward(gpu, activation, { y: b(y), dy: b(dy), dx: b(dz), count }));
+  return dz;
+}
+
+export type Activation = ActivationKind | 'none';
+export type Init = 'he' | 'glorot';
+
+export interface DenseOptions { units: number; activation?: Activation; useBias?: boolean; init?: Init; name?: string }
+
+export class Dense extends Layer {
+  readonly kind = 'fc';
+  readonly units: number;
+  readonly activation: Activation;
+  readonly useBias: boolean;
+  readonly init: Init;
+
+  constructor(o: DenseOptions) {
+    super();
+    if (!Number.isInteger(o.units) || o.units < 1) throw new Error(`Dense: units must be a positive integer, got ${o.units}`);
+    this.units = o.units;
+    this.activation = o.activation ?? 'none';
+    this.useBias = o.useBias ?? true;
+    this.init = o.init ?? (this.activation === 'relu' ? 'he' : 'glorot');
+    this.name = o.name ?? '';
+  }
+
+  override describe(): string { return `Dense(${this.units}${this.activation === 'none' ? '' : `, ${this.activation}`})`; }
+
+  outputShape(input: Shape): Shape {
+    if (input.length !== 1) throw shapeError(this, 'a flat input [features] (add Flatten before it)', input);
+    return [this.units];
+  }
+
+  override params(input: Shape): ParamSpec[] {
+    const fanIn = input[0]!;
+    const specs: ParamSpec[] = [{ name: 'weight', shape: [this.units, fanIn], init: { kind: this.init, fanIn, fanOut: this.units } }];
+    if (this.useBias) specs.push({ name: 'bias', shape: [this.units], init: { kind: 'zeros' } });
+    return specs;
+  }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph, batch } = ctx;
+    const inFeatures = graph.shape(x)[1]!;
+    const w = ctx.param(this, 'weight');
+    const bias = this.useBias ? ctx.param(this, 'bias') : undefined;
+    const y = graph.tensor(`${this.name}.out`, [batch, this.units]);
+    const units = this.units;
+    const activation = this.activation;
+    const reads = bias === undefined ? [x, w] : [x, w, bias];
+    // Dense activations beyond relu are applied by a separate kernel after the GEMM.
+    const fused = activation === 'relu' || activation === 'none';
+    const z = fused ? y : graph.tensor(`${this.name}.preact`, [batch, units]);
+    op(graph, `${this.name}.forward`, reads, [z], (gpu, b) => gemm(gpu, {
+      a: b(x), b: b(w), c: b(z), m: batch, n: units, k: inFeatures, transB: true,
+      ...(bias === undefined ? {} : { bias: b(bias), biasAxis: 'n' as const }),
+      activation: activation === 'relu' ? 'relu' : 'none', label: `${this.name}.forward`,
+    }));
+    if (!fused) {
+      const count = batch * units;
+      op(graph, `${this.name}.${activation}`, [z], [y], (gpu, b) => activationForward(gpu, activation as ActivationKind, { x: b(z), y: b(y), count }));
+    }
+    ctx.tape.record(reads, [y], (g) => {
+      const dz = gradThroughActivation(g, this.name, activation, y);
+      if (g.wants(x)) {
+        const dx = g.gradTarget(x);
+        op(graph, `${this.name}.backward.input`, [dz, w], [dx], (gpu, b) => gemm(gpu, { a: b(dz), b: b(w), c: b(dx), m: batch, n: inFeatures, k: units }));
+      }
+      if (g.wants(w)) {
+        const dw = g.gradTarget(w);
+        op(graph, `${this.name}.backward.weight`, [dz, x], [dw], (gpu, b) => gemm(gpu, { a: b(dz), b: b(x), c: b(dw), m: units, n: inFeatures, k: batch, transA: true }));
+      }
+      if (bias !== undefined && g.wants(bias)) {
+        const db = g.gradTarget(bias);
+        op(graph, `${this.name}.backward.bias`, [dz], [db], (gpu, b) => biasGradient(gpu, { dy: b(dz), dbias: b(db), batch, channels: units, spatial: 1 }));
+      }
+    });
+    return y;
+  }
+}
+
+export interface Conv2DOptions {
+  filters: number;
+  kernelSize: number | [number, number];
+  strides?: number | [number, number];
+  padding?: 'valid' | 'same' | number;
+  activation?: 'relu' | 'none';
+  useBias?: boolean;
+  name?: string;
+}
+
+const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
+
+export class Conv2D extends Layer {
+  readonly kind = 'conv';
+  readonly filters: number;
+  readonly kernel: [number, number];
+  readonly strides: [number, number];
+  readonly padding: 'valid' | 'same' | number;
+  readonly activation: 'relu' | 'none';
+  readonly useBias: boolean;
+
+  constructor(o: Conv2DOptions) {
+    super();
+    this.filters = o.filters;
+    this.kernel = pair(o.kernelSize);
+    this.strides = pair(o.strides ?? 1);
+    this.padding = o.padding ?? 'valid';
+    this.activation = o.activation ?? 'none';
+    this.useBias = o.useBias ?? true;
+    this.name = o.name ?? '';
+    if (!Number.isInteger(this.filters) || this.filters < 1) throw new Error(`Conv2D: filters must be a positive integer, got ${o.filters}`);
+    if (this.padding === 'same' && (this.strides[0] !== 1 || this.strides[1] !== 1)) throw new Error(`Conv2D ${this.name}: padding 'same' needs stride 1`);
+  }
+
+  override describe(): string { return `Conv2D(${this.filters}, ${this.kernel.join('×')}${this.activation === 'relu' ? ', relu' : ''})`; }
+
+  private convShape(input: Shape, batch: number): Conv2dShape {
+    const [kh, kw] = this.kernel;
+    const pad = (k: number) => (this.padding === 'valid' ? 0 : this.padding === 'same' ? samePadding(k) : this.padding);
+    return {
+      batch, inChannels: input[0]!, height: input[1]!, width: input[2]!, outChannels: this.filters,
+      kernelH: kh, kernelW: kw, strideH: this.strides[0], strideW: this.strides[1], padH: pad(kh), padW: pad(kw),
+    };
+  }
+
+  outputShape(input: Shape): Shape {
+    if (input.length !== 3) throw shapeError(this, 'an image input [channels, height, width]', input);
+    const { outH, outW } = conv2dOutputSize(this.convShape(input, 1));
+    if (outH < 1 || outW < 1) throw shapeError(this, `an image of at least ${this.kernel.join('×')} after padding`, input);
+    return [this.filters, outH, outW];
+  }
+
+  override params(input: Shape): ParamSpec[] {
+    const fanIn = input[0]! * this.kernel[0] * this.kernel[1];
+    const fanOut = this.filters * this.kernel[0] * this.kernel[1];
+    const specs: ParamSpec[] = [{ name: 'weight', shape: [this.filters, input[0]!, ...this.kernel], init: { kind: this.activation === 'relu' ? 'he' : 'glorot', fanIn, fanOut } }];
+    if (this.useBias) specs.push({ name: 'bias', shape: [this.filters], init: { kind: 'zeros' } });
+    return specs;
+  }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph, batch } = ctx;
+    const input = graph.shape(x).slice(1);
+    const s = this.convShape(input, batch);
+    const out = this.outputShape(input);
+    const w = ctx.param(this, 'weight');
+    const bias = this.useBias ? ctx.param(this, 'bias') : undefined;
+    const y = graph.tensor(`${this.name}.out`, [batch, ...out]);
+    const scratchFloats = Math.ceil(conv2dScratchBytes(s) / 4);
+    const scratch = () => graph.tensor(`${this.name}.scratch`, [scratchFloats]);
+    const fwdScratch = scratch();
+    const reads = bias === undefined ? [x, w] : [x, w, bias];
+    const activation = this.activation;
+    op(graph, `${this.name}.forward`, reads, [y, fwdScratch], (gpu, b) => conv2dForward(gpu, s, {
+      x: b(x), weight: b(w), y: b(y), scratch: b(fwdScratch), activation,
+      ...(bias === undefined ? {} : { bias: b(bias) }),
+    }));
+    ctx.tape.record(reads, [y], (g) => {
+      const dz = gradThroughActivation(g, this.name, activation, y);
+      const wantsBias = bias !== undefined && g.wants(bias);
+      if (g.wants(w)) {
+        const dw = g.gradTarget(w);
+        const db = wantsBias ? g.gradTarget(bias) : undefined;
+        const sc = scratch();
+        op(graph, `${this.name}.backward.weight`, [x, dz], db === undefined ? [dw, sc] : [dw, db, sc], (gpu, b) => conv2dBackwardWeight(gpu, s, {
+          x: b(x), dy: b(dz), dweight: b(dw), scratch: b(sc), ...(db === undefined ? {} : { dbias: b(db) }),
+        }));
+      } else if (wantsBias) {
+        const db = g.gradTarget(bias);
+        op(graph, `${this.name}.backward.bias`, [dz], [db], (gpu, b) => biasGradient(gpu, { dy: b(dz), dbias: b(db), batch, channels: s.outChannels, spatial: out[1]! * out[2]! }));
+      }
+      if (g.wants(x)) {
+        const dx = g.gradTarget(x);
+        const sc = scratch();
+        op(graph, `${this.name}.backward.input`, [dz, w], [dx, sc], (gpu, b) => conv2dBackwardInput(gpu, s, { dy: b(dz), weight: b(w), dx: b(dx), scratch: b(sc) }));
+      }
+    });
+    return y;
+  }
+}
+
+export interface Pool2DOptions { poolSize?: number | [number, number]; strides?: number | [number, number]; padding?: number; name?: string }
+
+abstract class Pool2D extends Layer {
+  readonly window: [number, number];
+  readonly strides: [number, number];
+  readonly pad: number;
+
+  constructor(o: Pool2DOptions = {}) {
+    super();
+    this.window = pair(o.poolSize ?? 2);
+    this.strides = pair(o.strides ?? this.window);
+    this.pad = o.padding ?? 0;
+    this.name = o.name ?? '';
+  }
+
+  protected poolShape(input: Shape, batch: number): Pool2dShape {
+    return {
+      batch, channels: input[0]!, height: input[1]!, width: input[2]!, windowH: this.window[0], windowW: this.window[1],
+      strideH: this.strides[0], strideW: this.strides[1], padH: this.pad, padW: this.pad,
+    };
+  }
+
+  outputShape(input: Shape): Shape {
+    if (input.length !== 3) throw shapeError(this, 'an image input [channels, height, width]', input);
+    const { outH, outW } = pool2dOutputSize(this.poolShape(input, 1));
+    if (outH < 1 || outW < 1) throw shapeError(this, `an image of at least ${this.window.join('×')}`, input);
+    return [input[0]!, outH, outW];
+  }
+}
+
+export class MaxPool2D extends Pool2D {
+  readonly kind = 'maxpool';
+  override describe(): string { return `MaxPool2D(${this.window.join('×')})`; }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph, batch } = ctx;
+    const input = graph.shape(x).slice(1);
+    const s = this.poolShape(input, batch);
+    const out = [batch, ...this.outputShape(input)];
+    const y = graph.tensor(`${this.name}.out`, out);
+    const argmax = graph.tensor(`${this.name}.argmax`, out, 'temp', 'u32');
+    op(graph, `${this.name}.forward`, [x], [y, argmax], (gpu, b) => maxPool2dForward(gpu, s, { x: b(x), y: b(y), argmax: b(argmax) }));
+    ctx.tape.record([x], [y], (g) => {
+      if (!g.wants(x)) return;
+      const dy = g.gradOf(y);
+      const dx = g.gradTarget(x);
+      op(graph, `${this.name}.backward`, [dy, argmax], [dx], (gpu, b) => maxPool2dBackward(gpu, s, { dy: b(dy), argmax: b(argmax), dx: b(dx) }));
+    });
+    return y;
+  }
+}
+
+export class AvgPool2D extends Pool2D {
+  readonly kind = 'avgpool';
+  override describe(): string { return `AvgPool2D(${this.window.join('×')})`; }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph, batch } = ctx;
+    const input = graph.shape(x).slice(1);
+    const s = this.poolShape(input, batch);
+    const y = graph.tensor(`${this.name}.out`, [batch, ...this.outputShape(input)]);
+    op(graph, `${this.name}.forward`, [x], [y], (gpu, b) => avgPool2dForward(gpu, s, { x: b(x), y: b(y) }));
+    ctx.tape.record([x], [y], (g) => {
+      if (!g.wants(x)) return;
+      const dy = g.gradOf(y);
+      const dx = g.gradTarget(x);
+      op(graph, `${this.name}.backward`, [dy], [dx], (gpu, b) => avgPool2dBackward(gpu, s, { dy: b(dy), dx: b(dx) }));
+    });
+    return y;
+  }
+}
+
+export class Flatten extends Layer {
+  readonly kind = 'flatten';
+  outputShape(input: Shape): Shape { return [elementCount(input)]; }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph, batch } = ctx;
+    const y = graph.view(x, [batch, elementCount(graph.shape(x).slice(1))], `${this.name}.out`);
+    ctx.tape.recordView(x, y);
+    return y;
+  }
+}
+
+export class ActivationLayer extends Layer {
+  readonly kind: string;
+  constructor(readonly activation: ActivationKind, name = '') {
+    super();
+    this.kind = activation;
+    this.name = name;
+  }
+
+  override describe(): string { return this.activation; }
+  outputShape(input: Shape): Shape { return input; }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph } = ctx;
+    const shape = graph.shape(x);
+    const count = elementCount(shape);
+    const y = graph.tensor(`${this.name}.out`, shape);
+    const kind = this.activation;
+    op(graph, `${this.name}.forward`, [x], [y], (gpu, b) => activationForward(gpu, kind, { x: b(x), y: b(y), count }));
+    ctx.tape.record([x], [y], (g) => {
+      if (!g.wants(x)) return;
+      const dy = g.gradOf(y);
+      const dx = g.gradTarget(x);
+      op(graph, `${this.name}.backward`, [y, dy], [dx], (gpu, b) => activationBackward(gpu, kind, { y: b(y), dy: b(dy), dx: b(dx), count }));
+    });
+    return y;
+  }
+}
+
+export const ReLU = (name?: string) => new ActivationLayer('relu', name);
+export const Sigmoid = (name?: string) => new ActivationLayer('sigmoid', name);
+export const Tanh = (name?: string) => new ActivationLayer('tanh', name);
+
+/**
+ * Softmax as the last layer: training with cross-entropy uses the logits before it (the loss is
+ * fused and stable); inference and predict() apply it.
+ */
+export class Softmax extends Layer {
+  readonly kind = 'softmax';
+  outputShape(input: Shape): Shape {
+    if (input.length !== 1) throw shapeError(this, 'a flat input [classes]', input);
+    return input;
+  }
+
+  forward(_ctx: BuildContext, x: number): number {
+    return x;
+  }
+}
+
+export class Dropout extends Layer {
+  readonly kind = 'dropout';
+  /** Distinct per dropout layer so two layers never share a mask. */
+  stream = 0;
+
+  constructor(readonly rate: number, name = '') {
+    super();
+    if (!(rate >= 0 && rate < 1)) throw new Error(`Dropout: rate must be in [0, 1), got ${rate}`);
+    this.name = name;
+  }
+
+  override describe(): string { return `Dropout(${this.rate})`; }
+  outputShape(input: Shape): Shape { return input; }
+
+  forward(ctx: BuildContext, x: number): number {
+    if (!ctx.training || this.rate === 0) return x;
+    const { graph } = ctx;
+    const shape = graph.shape(x);
+    const count = elementCount(shape);
+    const y = graph.tensor(`${this.name}.out`, shape);
+    const { rate, stream } = this;
+    const seed = ctx.seed;
+    op(graph, `${this.name}.forward`, [x, seed], [y], (gpu, b) => dropoutForward(gpu, { x: b(x), y: b(y), count, rate, seed: b(seed), stream }));
+    ctx.tape.record([x], [y], (g) => {
+      if (!g.wants(x)) return;
+      const dy = g.gradOf(y);
+      const dx = g.gradTarget(x);
+      op(graph, `${this.name}.backward`, [dy, seed], [dx], (gpu, b) => dropoutBackward(gpu, { dy: b(dy), dx: b(dx), count, rate, seed: b(seed), stream }));
+    });
+    return y;
+  }
+}
+
+export interface BatchNormOptions { momentum?: number; eps?: number; name?: string }
+
+/** Batch normalization over the channel axis (NCHW) or the features of a flat input. */
+export class BatchNorm extends Layer {
+  readonly kind = 'bn';
+  readonly momentum: number;
+  readonly eps: number;
+
+  constructor(o: BatchNormOptions = {}) {
+    super();
+    this.momentum = o.momentum ?? 0.1;
+    this.eps = o.eps ?? 1e-5;
+    this.name = o.name ?? '';
+  }
+
+  outputShape(input: Shape): Shape {
+    if (input.length !== 1 && input.length !== 3) throw shapeError(this, '[features] or [channels, height, width]', input);
+    return input;
+  }
+
+  override params(input: Shape): ParamSpec[] {
+    return [
+      { name: 'weight', shape: [input[0]!], init: { kind: 'ones' } },
+      { name: 'bias', shape: [input[0]!], init: { kind: 'zeros' } },
+    ];
+  }
+
+  override states(input: Shape): StateSpec[] {
+    return [
+      { name: 'running_mean', shape: [input[0]!], value: 0 },
+      { name: 'running_var', shape: [input[0]!], value: 1 },
+    ];
+  }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph, batch } = ctx;
+    const shape = graph.shape(x);
+    const s = { batch, channels: shape[1]!, spatial: elementCount(shape.slice(2)) };
+    const gamma = ctx.param(this, 'weight');
+    const beta = ctx.param(this, 'bias');
+    const runningMean = ctx.state(this, 'running_mean');
+    const runningVar = ctx.state(this, 'running_var');
+    const y = graph.tensor(`${this.name}.out`, shape);
+    const { eps, momentum } = this;
+    if (!ctx.training) {
+      op(graph, `${this.name}.forward`, [x, gamma, beta, runningMean, runningVar], [y], (gpu, b) => batchNormForwardInference(gpu, s, {
+        x: b(x), gamma: b(gamma), beta: b(beta), runningMean: b(runningMean), runningVar: b(runningVar), y: b(y), eps,
+      }));
+      return y;
+    }
+    const mean = graph.tensor(`${this.name}.mean`, [s.channels]);
+    const invStd = graph.tensor(`${this.name}.inv_std`, [s.channels]);
+    op(graph, `${this.name}.forward`, [x, gamma, beta], [y, mean, invStd, runningMean, runningVar], (gpu, b) => batchNormForwardTrain(gpu, s, {
+      x: b(x), gamma: b(gamma), beta: b(beta), y: b(y), mean: b(mean), invStd: b(invStd),
+      runningMean: b(runningMean), runningVar: b(runningVar), momentum, eps,
+    }));
+    ctx.tape.record([x, gamma, beta], [y], (g) => {
+      const dy = g.gradOf(y);
+      // The fused kernel produces all three gradients; unneeded ones land in scratch tensors.
+      const target = (t: number, label: string) => (g.wants(t) ? g.gradTarget(t) : graph.tensor(`${this.name}.unused_${label}`, graph.shape(t)));
+      const dx = target(x, 'dx');
+      const dgamma = target(gamma, 'dgamma');
+      const dbeta = target(beta, 'dbeta');
+      op(graph, `${this.name}.backward`, [x, dy, gamma, mean, invStd], [dx, dgamma, dbeta], (gpu, b) => batchNormBackward(gpu, s, {
+        x: b(x), dy: b(dy), gamma: b(gamma), mean: b(mean), invStd: b(invStd), dx: b(dx), dgamma: b(dgamma), dbeta: b(dbeta),
+      }));
+    });
+    return y;
+  }
+}

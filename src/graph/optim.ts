@@ -1,0 +1,39 @@
+// Optimizer choices and learning-rate schedules. Schedules run on the CPU: each step the executor
+// writes the current rate into a 16-byte buffer, so changing it costs nothing on the GPU.
+
+export type OptimizerConfig =
+  | { kind: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number; l1?: number }
+  | { kind: 'adam' | 'adamw'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; l1?: number };
+
+export type Schedule =
+  | { kind: 'constant' }
+  | { kind: 'step'; stepSize: number; gamma: number }          // every stepSize epochs, lr *= gamma
+  | { kind: 'exponential'; gamma: number }                      // per epoch
+  | { kind: 'cosine'; minLr?: number }                          // over all steps
+  | { kind: 'onecycle'; maxLr?: number; pctStart?: number };    // per step, cosine warmup then anneal
+
+export const SCHEDULES = ['constant', 'step', 'exponential', 'cosine', 'onecycle'] as const;
+
+/** Learning rate at a step (0-based) given the base rate; `stepsPerEpoch` converts epoch-based schedules. */
+export function learningRate(schedule: Schedule, baseLr: number, step: number, stepsPerEpoch: number, totalSteps: number): number {
+  const epoch = Math.floor(step / Math.max(1, stepsPerEpoch));
+  const progress = Math.min(1, step / Math.max(1, totalSteps));
+  switch (schedule.kind) {
+    case 'constant': return baseLr;
+    case 'step': return baseLr * schedule.gamma ** Math.floor(epoch / schedule.stepSize);
+    case 'exponential': return baseLr * schedule.gamma ** epoch;
+    case 'cosine': {
+      const min = schedule.minLr ?? 0;
+      return min + (baseLr - min) * 0.5 * (1 + Math.cos(Math.PI * progress));
+    }
+    case 'onecycle': {
+      // PyTorch's OneCycleLR defaults: start at max/25, end at start/1e4, 30% warmup.
+      const maxLr = schedule.maxLr ?? baseLr;
+      const pct = schedule.pctStart ?? 0.3;
+      const start = maxLr / 25;
+      const end = start / 1e4;
+      const cos = (from: number, to: number, t: number) => to + (from - to) * 0.5 * (1 + Math.cos(Math.PI * t));
+      return progress < pct ? cos(start, maxLr, progress / pct) : cos(maxLr, end, (progress - pct) / (1 - pct));
+    }
+  }
+}

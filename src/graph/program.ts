@@ -1,0 +1,259 @@
+// Compiles a Sequential model into a static program: the graph of one training (or evaluation) step,
+// its backward ops, the optimizer updates, a memory plan, and finally the recorded dispatches.
+import type { Gpu } from '../gpu/device.ts';
+import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
+import { storageBuffer } from '../gpu/buffers.ts';
+import { gatherBatch, type AugmentOptions } from '../kernels/gather.ts';
+import { accumulateMetrics, softmaxCrossEntropy } from '../kernels/loss.ts';
+import { argmaxRows } from '../kernels/reduce.ts';
+import { adamUpdate, sgdUpdate } from '../kernels/optimizer.ts';
+import { clipGradNorm, clipGradNormScratchBytes } from '../kernels/grad_norm.ts';
+import { elementCount, Graph, Tape, type Op } from './graph.ts';
+import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
+import type { BuildContext, Layer } from './layers.ts';
+import type { Sequential } from './model.ts';
+import type { OptimizerConfig } from './optim.ts';
+
+/** A dataset resident on the GPU as u8, gathered by index each step. */
+export interface GpuDataset {
+  name: string;
+  images: GPUBuffer;
+  labels: GPUBuffer;
+  count: number;
+  height: number;
+  width: number;
+  classes: number;
+}
+
+export interface Normalization { mean: number; std: number }
+
+export interface ProgramOptions {
+  batch: number;
+  training: boolean;
+  normalize: Normalization;
+  augment?: AugmentOptions;
+  labelSmoothing?: number;
+  optimizer?: OptimizerConfig;
+  clipNorm?: number;
+  /** Parameter names (or prefixes ending in '.') that get no gradient and no update. */
+  frozen?: readonly string[];
+  /** Learning-rate multipliers by parameter-name prefix; the longest matching prefix wins. */
+  lrMultipliers?: Readonly<Record<string, number>>;
+}
+
+export interface MemoryReport { parameterBytes: number; optimizerBytes: number; activationBytes: number; peakBytes: number }
+
+/** Buffers the host writes before each step. */
+export interface StepInputs {
+  indices: GPUBuffer;
+  seed: GPUBuffer;
+  /** One f32[4] [lr, step, 0, 0] per learning-rate group, with its multiplier. */
+  hyper: { buffer: GPUBuffer; multiplier: number }[];
+}
+
+export interface Program {
+  dispatches: Dispatch[];
+  inputs: StepInputs;
+  totals: GPUBuffer;
+  predictions: GPUBuffer;
+  memory: MemoryReport;
+  opNames: string[];
+  /** Buffers this program owns (not parameters), destroyed with it. */
+  owned: GPUBuffer[];
+}
+
+export function isFrozen(name: string, frozen: readonly string[] = []): boolean {
+  return frozen.some((f) => name === f || (f.endsWith('.') ? name.startsWith(f) : name.startsWith(`${f}.`)));
+}
+
+function lrMultiplier(name: string, multipliers: Readonly<Record<string, number>> = {}): number {
+  let best = '';
+  for (const prefix of Object.keys(multipliers)) if (name.startsWith(prefix) && prefix.length > best.length) best = prefix;
+  return best ? multipliers[best]! : 1;
+}
+
+/**
+ * Builds and plans one step. `persistent` maps parameter/state names to their buffers (owned by
+ * the model state); optimizer moments come from `optimizerState`, created on first use.
+ */
+export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, persistent: ReadonlyMap<string, GPUBuffer>,
+  optimizerState: Map<string, GPUBuffer>, options: ProgramOptions): Program {
+  const { batch, training } = options;
+  const graph = new Graph();
+  const tape = new Tape(graph);
+  const [channels, height, width] = model.inputShape;
+  if (channels === undefined || height === undefined || width === undefined || model.inputShape.length !== 3 || channels !== 1) {
+    throw new Error(`model input shape [${model.inputShape.join(', ')}] does not fit dataset ${data.name} (1×${data.height}×${data.width} images)`);
+  }
+  if (height !== data.height || width !== data.width) {
+    throw new Error(`model expects ${height}×${width} images but dataset ${data.name} has ${data.height}×${data.width}`);
+  }
+  const classes = model.outputShape[0]!;
+  if (model.outputShape.length !== 1 || classes !== data.classes) {
+    throw new Error(`model outputs [${model.outputShape.join(', ')}] but dataset ${data.name} has ${data.classes} classes`);
+  }
+
+  const external = new Map<number, BufferRef>();
+  const owned: GPUBuffer[] = [];
+  const ownBuffer = (bytes: number, label: string): GPUBuffer => {
+    const buffer = storageBuffer(gpu, bytes, label);
+    owned.push(buffer);
+    return buffer;
+  };
+  const inputTensor = (name: string, count: number, dtype: 'u32' | 'f32' = 'u32'): number => {
+    const t = graph.tensor(name, [count], 'input', dtype);
+    external.set(t, ownBuffer(count * 4, name));
+    return t;
+  };
+  const indices = inputTensor('batch.indices', batch);
+  const seed = inputTensor('step.seed', 2);
+  const paramTensors = new Map<string, number>();
+  const lookup = (layer: Layer, name: string, role: 'param' | 'state'): number => {
+    const full = `${layer.name}.${name}`;
+    let t = paramTensors.get(full);
+    if (t === undefined) {
+      const buffer = persistent.get(full);
+      if (!buffer) throw new Error(`internal: no buffer for ${full}`);
+      const spec = (role === 'param' ? model.parameterSpecs() : model.stateSpecs()).find((s) => s.name === full)!;
+      t = graph.tensor(full, spec.shape, role);
+      external.set(t, buffer);
+      paramTensors.set(full, t);
+      if (role === 'param' && training && !isFrozen(full, options.frozen)) tape.requireGrad(t);
+    }
+    return t;
+  };
+  const ctx: BuildContext = {
+    graph, tape, training, batch, seed,
+    param: (layer, name) => lookup(layer, name, 'param'),
+    state: (layer, name) => lookup(layer, name, 'state'),
+  };
+
+  const x = graph.tensor('batch.x', [batch, channels, height, width]);
+  const labels = graph.tensor('batch.labels', [batch], 'temp', 'u32');
+  const { mean, std } = options.normalize;
+  const augment = training ? options.augment : undefined;
+  graph.add({
+    name: 'gather batch', reads: [indices, seed], writes: [x, labels],
+    emit: (g, b) => gatherBatch(g, {
+      images: data.images, labels: data.labels, indices: b(indices), x: b(x), y: b(labels), batch, height, width, mean, std,
+      ...(augment ? { augment, seed: b(seed) } : {}),
+    }),
+  });
+
+  let logits = x;
+  for (const layer of model.layers) logits = layer.forward(ctx, logits);
+
+  const totals = ownBuffer(16, 'metrics.totals');
+  const totalsTensor = graph.tensor('metrics.totals', [4], 'state');
+  external.set(totalsTensor, totals);
+  const dlogits = graph.tensor('grad(logits)', [batch, classes]);
+  const rowLoss = graph.tensor('loss.rows', [batch]);
+  const rowCorrect = graph.tensor('loss.correct', [batch]);
+  const labelSmoothing = options.labelSmoothing ?? 0;
+  graph.add({
+    name: 'softmax cross-entropy', reads: [logits, labels], writes: [dlogits, rowLoss, rowCorrect],
+    emit: (g, b) => softmaxCrossEntropy(g, { logits: b(logits), labels: b(labels), dlogits: b(dlogits), rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows: batch, classes, labelSmoothing }),
+  });
+  graph.add({
+    name: 'accumulate metrics', reads: [rowLoss, rowCorrect, totalsTensor], writes: [totalsTensor],
+    emit: (g, b) => accumulateMetrics(g, { rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows: batch, totals: totals }),
+  });
+
+  const predictions = ownBuffer(batch * 4, 'batch.predictions');
+  const inputs: StepInputs = { indices: external.get(indices) as GPUBuffer, seed: external.get(seed) as GPUBuffer, hyper: [] };
+  let optimizerBytes = 0;
+  if (training) {
+    if (!options.optimizer) throw new Error('compileProgram: training needs an optimizer');
+    const grads = tape.backward(logits, dlogits);
+    const updates = [...paramTensors.entries()].filter(([, t]) => graph.info(t).role === 'param' && grads.has(t));
+    if (updates.length === 0) throw new Error('every parameter is frozen: nothing to train');
+    const clip = ownBuffer(16, 'optimizer.clip');
+    gpu.device.queue.writeBuffer(clip, 0, new Float32Array([1, 0, 0, 0]));
+    const clipTensor = graph.tensor('optimizer.clip', [4], 'state');
+    external.set(clipTensor, clip);
+    if (options.clipNorm !== undefined && Number.isFinite(options.clipNorm)) {
+      const gradIds = updates.map(([, t]) => grads.get(t)!);
+      const scratch = graph.tensor('clip.scratch', [Math.ceil(clipGradNormScratchBytes(gradIds.length) / 4)]);
+      const maxNorm = options.clipNorm;
+      graph.add({
+        name: 'clip gradient norm', reads: gradIds, writes: [clipTensor, scratch],
+        emit: (g, b) => clipGradNorm(g, { grads: gradIds.map((id) => ({ buffer: b(id), count: elementCount(graph.shape(id)) })), maxNorm, scratch: b(scratch), clip }),
+      });
+    }
+    const hyperByMultiplier = new Map<number, number>();
+    for (const [name, t] of updates) {
+      const multiplier = lrMultiplier(name, options.lrMultipliers);
+      let hyperTensor = hyperByMultiplier.get(multiplier);
+      if (hyperTensor === undefined) {
+        hyperTensor = graph.tensor(`optimizer.hyper×${multiplier}`, [4], 'input', 'f32');
+        const buffer = ownBuffer(16, `optimizer.hyper×${multiplier}`);
+        external.set(hyperTensor, buffer);
+        inputs.hyper.push({ buffer, multiplier });
+        hyperByMultiplier.set(multiplier, hyperTensor);
+      }
+      const grad = grads.get(t)!;
+      const count = elementCount(graph.shape(t));
+      const opt = options.optimizer;
+      const moment = (suffix: string): number => {
+        const key = `${name}.${suffix}`;
+        let buffer = optimizerState.get(key);
+        if (!buffer) {
+          buffer = storageBuffer(gpu, count * 4, key);
+          optimizerState.set(key, buffer);
+        }
+        optimizerBytes += count * 4;
+        const id = graph.tensor(key, [count], 'state');
+        external.set(id, buffer);
+        return id;
+      };
+      const hyper = hyperTensor;
+      if (opt.kind === 'sgd') {
+        const momentum = opt.momentum ?? 0;
+        const velocity = momentum > 0 ? moment('momentum_buffer') : undefined;
+        const o = { momentum, nesterov: opt.nesterov ?? false, weightDecay: opt.weightDecay ?? 0, l1: opt.l1 ?? 0 };
+        graph.add({
+          name: `sgd ${name}`, reads: [grad, hyper, clipTensor], writes: velocity === undefined ? [t] : [t, velocity],
+          emit: (g, b) => sgdUpdate(g, o, { param: b(t), grad: b(grad), count, hyper: b(hyper), clip, ...(velocity === undefined ? {} : { velocity: b(velocity) }) }),
+        });
+      } else {
+        const m = moment('exp_avg');
+        const v = moment('exp_avg_sq');
+        const o = { beta1: opt.beta1 ?? 0.9, beta2: opt.beta2 ?? 0.999, eps: opt.eps ?? 1e-8, weightDecay: opt.weightDecay ?? (opt.kind === 'adamw' ? 0.01 : 0), decoupled: opt.kind === 'adamw', l1: opt.l1 ?? 0 };
+        graph.add({
+          name: `${opt.kind} ${name}`, reads: [grad, hyper, clipTensor], writes: [t, m, v],
+          emit: (g, b) => adamUpdate(g, o, { param: b(t), grad: b(grad), m: b(m), v: b(v), count, hyper: b(hyper), clip }),
+        });
+      }
+    }
+  } else {
+    const predictionsTensor = graph.tensor('batch.predictions', [batch], 'state', 'u32');
+    external.set(predictionsTensor, predictions);
+    graph.add({
+      name: 'predictions', reads: [logits], writes: [predictionsTensor],
+      emit: (g, b) => argmaxRows(g, { x: b(logits), indices: predictions, rows: batch, cols: classes }),
+    });
+  }
+
+  const plan = planMemory(graph, graph.ops);
+  const slots = plan.slotBytes.map((bytes, i) => ownBuffer(bytes, `activations.slot${i}`));
+  const bufferOf = (t: number): BufferRef => {
+    const info = graph.info(t);
+    const ext = external.get(info.root);
+    if (ext) return ext;
+    const slot = plan.slotOf.get(info.root);
+    if (slot === undefined) throw new Error(`internal: tensor ${info.name} has no storage`);
+    return { buffer: slots[slot]!, offset: 0, size: Math.ceil(tensorBytes(graph, t) / 4) * 4 };
+  };
+  const dispatches = graph.ops.flatMap((o: Op) => o.emit(gpu, bufferOf));
+  return {
+    dispatches, inputs, totals, predictions, owned,
+    memory: memoryReport(model, persistent, plan, optimizerBytes),
+    opNames: graph.ops.map((o) => o.name),
+  };
+}
+
+function memoryReport(model: Sequential, persistent: ReadonlyMap<string, GPUBuffer>, plan: MemoryPlan, optimizerBytes: number): MemoryReport {
+  let parameterBytes = 0;
+  for (const spec of [...model.parameterSpecs(), ...model.stateSpecs()]) parameterBytes += persistent.get(spec.name)?.size ?? 0;
+  return { parameterBytes, optimizerBytes, activationBytes: plan.activationBytes, peakBytes: plan.peakBytes };
+}

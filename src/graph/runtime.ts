@@ -1,0 +1,233 @@
+// Running compiled programs: parameter buffers, the per-step record-and-submit, asynchronous metric
+// snapshots (no readback on the hot path), and evaluation over a dataset.
+import type { Gpu } from '../gpu/device.ts';
+import { encodeDispatches } from '../gpu/kernel.ts';
+import { readFloat32, readUint32, storageBuffer, writeBuffer } from '../gpu/buffers.ts';
+import { writeHyper } from '../kernels/optimizer.ts';
+import { elementCount, formatShape } from './graph.ts';
+import { compileProgram, type GpuDataset, type MemoryReport, type Normalization, type Program, type ProgramOptions } from './program.ts';
+import { learningRate, type Schedule } from './optim.ts';
+import type { Sequential } from './model.ts';
+
+/** Parameters and persistent state (batch-norm running stats) of a model, on the GPU. */
+export class ModelState {
+  readonly buffers = new Map<string, GPUBuffer>();
+
+  constructor(readonly gpu: Gpu, readonly model: Sequential, values: ReadonlyMap<string, Float32Array> = model.initialValues(0)) {
+    for (const spec of [...model.parameterSpecs(), ...model.stateSpecs()]) {
+      this.buffers.set(spec.name, storageBuffer(gpu, elementCount(spec.shape) * 4, spec.name));
+    }
+    this.load(values);
+  }
+
+  /** Writes every tensor; a set that does not fit lists each missing, unexpected and mis-shaped tensor. */
+  load(values: ReadonlyMap<string, Float32Array>): void {
+    const specs = [...this.model.parameterSpecs(), ...this.model.stateSpecs()];
+    const missing = specs.filter((s) => !values.has(s.name)).map((s) => s.name);
+    const unexpected = [...values.keys()].filter((k) => !this.buffers.has(k));
+    const misShaped = specs.filter((s) => values.has(s.name) && values.get(s.name)!.length !== elementCount(s.shape))
+      .map((s) => `${s.name} (model ${formatShape(s.shape)} = ${elementCount(s.shape)} values, given ${values.get(s.name)!.length})`);
+    if (missing.length || unexpected.length || misShaped.length) {
+      throw new Error(`weights do not fit the model: missing [${missing.join(', ')}]; unexpected [${unexpected.join(', ')}]; mis-shaped [${misShaped.join(', ')}]`);
+    }
+    for (const spec of specs) writeBuffer(this.gpu, this.buffers.get(spec.name)!, values.get(spec.name)!);
+  }
+
+  async read(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, buffer] of this.buffers) {
+      const spec = [...this.model.parameterSpecs(), ...this.model.stateSpecs()].find((s) => s.name === name)!;
+      out.set(name, await readFloat32(this.gpu, buffer, elementCount(spec.shape)));
+    }
+    return out;
+  }
+
+  destroy(): void {
+    for (const buffer of this.buffers.values()) this.gpu.destroyBuffer(buffer);
+  }
+}
+
+export interface Totals { loss: number; accuracy: number; rows: number; nonFinite: number }
+
+function totalsFrom(raw: Float32Array): Totals {
+  const rows = raw[2]!;
+  return { loss: rows ? raw[0]! / rows : 0, accuracy: rows ? raw[1]! / rows : 0, rows, nonFinite: raw[3]! };
+}
+
+export class NonFiniteLossError extends Error {}
+
+/** Keeps the CPU at most `depth` submissions ahead of the GPU, without reading anything back. */
+class SubmitThrottle {
+  private readonly pending: Promise<unknown>[] = [];
+  constructor(private readonly gpu: Gpu, private readonly depth = 2) {}
+
+  async after(): Promise<void> {
+    this.pending.push(this.gpu.device.queue.onSubmittedWorkDone());
+    while (this.pending.length > this.depth) await this.gpu.guard(this.pending.shift()!);
+  }
+
+  async drain(): Promise<void> {
+    while (this.pending.length) await this.gpu.guard(this.pending.shift()!);
+  }
+}
+
+export interface TrainerOptions extends Omit<ProgramOptions, 'training' | 'batch'> {
+  batchSize: number;
+  seed: number;
+  schedule?: Schedule;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  /** Copy the running totals to a staging buffer every N steps (read when the GPU gets there). */
+  metricsEvery?: number;
+}
+
+export interface Snapshot extends Totals { step: number }
+
+/** One compiled training step: `await trainer.step(indices)` records one command buffer and submits it once. */
+export class Trainer {
+  readonly program: Program;
+  /** Steps completed so far (also Adam's t and the RNG step); restored on resume. */
+  stepCount = 0;
+  submits = 0;
+  latest: Snapshot | null = null;
+  private clearTotals = true;
+  private fault: Error | null = null;
+  private readonly staging: { buffer: GPUBuffer; busy: boolean }[];
+  private readonly throttle: SubmitThrottle;
+  private readonly baseLr: number;
+
+  constructor(readonly gpu: Gpu, readonly model: Sequential, readonly state: ModelState, readonly data: GpuDataset,
+    readonly optimizerState: Map<string, GPUBuffer>, readonly options: TrainerOptions) {
+    if (!options.optimizer) throw new Error('Trainer needs an optimizer');
+    this.baseLr = options.optimizer.lr;
+    this.program = compileProgram(gpu, model, data, state.buffers, optimizerState, { ...options, batch: options.batchSize, training: true });
+    this.staging = Array.from({ length: 3 }, (_, i) => ({
+      buffer: gpu.createBuffer({ label: `metrics.staging${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+      busy: false,
+    }));
+    this.throttle = new SubmitThrottle(gpu);
+  }
+
+  get memory(): MemoryReport {
+    return this.program.memory;
+  }
+
+  learningRate(step = this.stepCount): number {
+    const o = this.options;
+    return learningRate(o.schedule ?? { kind: 'constant' }, this.baseLr, step, o.stepsPerEpoch, o.totalSteps);
+  }
+
+  /** Zeroes the loss/accuracy totals with the next step (call at the start of an epoch). */
+  resetTotals(): void {
+    this.clearTotals = true;
+  }
+
+  async step(indices: Uint32Array): Promise<void> {
+    this.gpu.check();
+    if (this.fault) throw this.fault;
+    const { gpu, program } = this;
+    if (indices.length !== this.options.batchSize) throw new Error(`step: expected ${this.options.batchSize} indices, got ${indices.length}`);
+    const queue = gpu.device.queue;
+    writeBuffer(gpu, program.inputs.indices, indices);
+    queue.writeBuffer(program.inputs.seed, 0, new Uint32Array([this.options.seed, this.stepCount]));
+    const lr = this.learningRate();
+    for (const h of program.inputs.hyper) writeBuffer(gpu, h.buffer, writeHyper(lr * h.multiplier, this.stepCount + 1));
+    const encoder = gpu.device.createCommandEncoder({ label: `train step ${this.stepCount}` });
+    if (this.clearTotals) encoder.clearBuffer(program.totals);
+    this.clearTotals = false;
+    encodeDispatches(encoder, program.dispatches, 'train step');
+    this.stepCount++;
+    const every = this.options.metricsEvery ?? 50;
+    const slot = this.stepCount % every === 0 ? this.staging.find((s) => !s.busy) : undefined;
+    if (slot) encoder.copyBufferToBuffer(program.totals, 0, slot.buffer, 0, 16);
+    queue.submit([encoder.finish()]);
+    this.submits++;
+    if (slot) this.readSnapshot(slot, this.stepCount);
+    await this.throttle.after();
+  }
+
+  private readSnapshot(slot: { buffer: GPUBuffer; busy: boolean }, step: number): void {
+    slot.busy = true;
+    slot.buffer.mapAsync(GPUMapMode.READ).then(() => {
+      const totals = totalsFrom(new Float32Array(slot.buffer.getMappedRange().slice(0)));
+      slot.buffer.unmap();
+      slot.busy = false;
+      if (!this.latest || step > this.latest.step) this.latest = { ...totals, step };
+      if (totals.nonFinite > 0 && !this.fault) {
+        this.fault = new NonFiniteLossError(`the loss became NaN or infinite by step ${step} (checked every ${this.options.metricsEvery ?? 50} steps); lower the learning rate or enable gradient clipping (--clip-norm)`);
+      }
+    }, () => { slot.busy = false; });
+  }
+
+  /** Waits for the GPU and returns loss/accuracy over the steps since the last reset. */
+  async totals(): Promise<Totals> {
+    await this.throttle.drain();
+    const totals = totalsFrom(await readFloat32(this.gpu, this.program.totals, 4));
+    if (totals.nonFinite > 0) {
+      throw new NonFiniteLossError(`the loss became NaN or infinite by step ${this.stepCount}; lower the learning rate or enable gradient clipping (--clip-norm)`);
+    }
+    return totals;
+  }
+
+  destroy(): void {
+    for (const b of this.program.owned) this.gpu.destroyBuffer(b);
+    for (const s of this.staging) this.gpu.destroyBuffer(s.buffer);
+  }
+}
+
+export interface Evaluation extends Totals { predictions: Uint32Array }
+
+/** Forward-only programs (no dropout, batch norm on running stats) that cover a dataset exactly. */
+export class Evaluator {
+  private readonly programs = new Map<number, Program>();
+  private readonly throttle: SubmitThrottle;
+
+  constructor(readonly gpu: Gpu, readonly model: Sequential, readonly state: ModelState, readonly data: GpuDataset,
+    readonly batchSize: number, readonly normalize: Normalization) {
+    this.throttle = new SubmitThrottle(gpu);
+  }
+
+  private program(batch: number): Program {
+    let p = this.programs.get(batch);
+    if (!p) {
+      p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, new Map(), { batch, training: false, normalize: this.normalize });
+      this.programs.set(batch, p);
+    }
+    return p;
+  }
+
+  async evaluate(indices: Uint32Array): Promise<Evaluation> {
+    const { gpu } = this;
+    const all = gpu.createBuffer({ label: 'eval.predictions', size: Math.max(4, indices.length * 4), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE });
+    const used = new Set<Program>();
+    try {
+      for (let start = 0; start < indices.length; start += this.batchSize) {
+        const batch = Math.min(this.batchSize, indices.length - start);
+        const p = this.program(batch);
+        writeBuffer(gpu, p.inputs.indices, indices.subarray(start, start + batch));
+        const encoder = gpu.device.createCommandEncoder({ label: 'eval step' });
+        if (!used.has(p)) encoder.clearBuffer(p.totals);
+        used.add(p);
+        encodeDispatches(encoder, p.dispatches, 'eval step');
+        encoder.copyBufferToBuffer(p.predictions, 0, all, start * 4, batch * 4);
+        gpu.device.queue.submit([encoder.finish()]);
+        await this.throttle.after();
+      }
+      await this.throttle.drain();
+      let lossSum = 0, correct = 0, rows = 0, nonFinite = 0;
+      for (const p of used) {
+        const t = totalsFrom(await readFloat32(gpu, p.totals, 4));
+        lossSum += t.loss * t.rows; correct += t.accuracy * t.rows; rows += t.rows; nonFinite += t.nonFinite;
+      }
+      const predictions = await readUint32(gpu, all, indices.length);
+      return { loss: rows ? lossSum / rows : 0, accuracy: rows ? correct / rows : 0, rows, nonFinite, predictions };
+    } finally {
+      gpu.destroyBuffer(all);
+    }
+  }
+
+  destroy(): void {
+    for (const p of this.programs.values()) for (const b of p.owned) this.gpu.destroyBuffer(b);
+    this.programs.clear();
+  }
+}
