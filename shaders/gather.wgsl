@@ -5,7 +5,7 @@
 // the same bits on every device.
 // #import rng
 
-struct GatherParams { pixels: u32, total: u32, offset: f32, scale: f32 }
+struct GatherParams { batch: u32, pixels: u32, offset: f32, scale: f32 }
 struct AugmentParams {
   batch: u32, channels: u32, height: u32, width: u32, offset: f32, scale: f32,
   max_rotation: f32,  // radians
@@ -33,16 +33,26 @@ fn label_byte(b: u32) -> u32 {
   return (labels[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
 }
 
-// One invocation per output value.
-@compute @workgroup_size(256)
+// Each invocation writes a contiguous run of up to RUN values within one row: the row's index
+// lookup and the division are paid once per run.
+const RUN = 16u;
+
+@compute @workgroup_size(64)
 fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * 256u;
-  if (i >= gather_params.total) { return; }
-  let row = i / gather_params.pixels;
-  let pixel = i - row * gather_params.pixels;
+  let p = gather_params;
+  let run = gid.x + gid.y * groups.x * 64u;
+  let runs_per_row = (p.pixels + RUN - 1u) / RUN;
+  let row = run / runs_per_row;
+  if (row >= p.batch) { return; }
+  let first = (run - row * runs_per_row) * RUN;
+  let last = min(first + RUN, p.pixels);
   let image = indices[row];
-  x[i] = (f32(image_byte(image * gather_params.pixels + pixel)) - gather_params.offset) * gather_params.scale;
-  if (pixel == 0u) { y[row] = label_byte(image); }
+  let source = image * p.pixels;
+  let out = row * p.pixels;
+  for (var pixel = first; pixel < last; pixel++) {
+    x[out + pixel] = (f32(image_byte(source + pixel)) - p.offset) * p.scale;
+  }
+  if (first == 0u) { y[row] = label_byte(image); }
 }
 
 // One source pixel of a plane, zero outside the image.

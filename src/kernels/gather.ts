@@ -38,7 +38,9 @@ export interface GatherIo {
   seed?: BufferRef;
 }
 
-const PLAIN_WORKGROUP = 256;
+const PLAIN_WORKGROUP = 64;
+/** Consecutive values one invocation of the plain gather writes (RUN in gather.wgsl). */
+const PLAIN_RUN = 16;
 const AUGMENT_WORKGROUP = 64;
 
 /** u8 data as the kernels read it: 4 bytes per u32, little-endian, zero-padded to a whole word. */
@@ -88,7 +90,8 @@ export function gatherBatch(gpu: Gpu, io: GatherIo): Dispatch[] {
   const data = { images: io.images, labels: io.labels, indices: io.indices, x: io.x, y: io.y };
   if (!io.augment) {
     const k = kernel(gpu, 'gather', 'gather');
-    return [k.dispatch({ ...data, gather_params: { pixels, total, ...scaling } }, grid1d(gpu, total, PLAIN_WORKGROUP), 'gatherBatch')];
+    const runs = io.batch * Math.ceil(pixels / PLAIN_RUN);
+    return [k.dispatch({ ...data, gather_params: { batch: io.batch, pixels, ...scaling } }, grid1d(gpu, runs, PLAIN_WORKGROUP), 'gatherBatch')];
   }
   checkAugment(io.augment);
   const a = io.augment;

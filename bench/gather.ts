@@ -1,0 +1,35 @@
+// Batch gather benchmark on MNIST-sized data (60 000 × 28×28 u8 resident on the GPU, batch 64 and
+// 256): the plain gather and the gather with fused random-affine augmentation.
+// `npx tsx bench/gather.ts` prints a table and writes bench/results/gather.json.
+import { writeFileSync } from 'node:fs';
+import { createGpu } from '../src/gpu/device.ts';
+import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
+import { gatherBatch, packBytes, type AugmentOptions } from '../src/kernels/gather.ts';
+import { rng } from '../test/helpers/random.ts';
+import { timeDispatches } from './helpers/time.ts';
+
+const COUNT = 60_000, HEIGHT = 28, WIDTH = 28;
+const AUGMENT: AugmentOptions = { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 };
+
+const gpu = await createGpu();
+const next = rng(1);
+const images = uploadBuffer(gpu, packBytes(Uint8Array.from({ length: COUNT * HEIGHT * WIDTH }, () => Math.floor(next() * 256))), 'images');
+const labels = uploadBuffer(gpu, packBytes(Uint8Array.from({ length: COUNT }, () => Math.floor(next() * 10))), 'labels');
+const seed = uploadBuffer(gpu, new Uint32Array([7, 1]), 'seed');
+
+const rows: { batch: number; plainMs: number; augmentMs: number }[] = [];
+for (const batch of [64, 256]) {
+  const indices = uploadBuffer(gpu, Uint32Array.from({ length: batch }, () => Math.floor(next() * COUNT)), 'indices');
+  const x = storageBuffer(gpu, batch * HEIGHT * WIDTH * 4, 'x'), y = storageBuffer(gpu, batch * 4, 'y');
+  const io = { images, labels, indices, x, y, batch, height: HEIGHT, width: WIDTH, mean: 0.1307, std: 0.3081 };
+  const plainMs = await timeDispatches(gpu, gatherBatch(gpu, io), 20);
+  const augmentMs = await timeDispatches(gpu, gatherBatch(gpu, { ...io, augment: AUGMENT, seed }), 20);
+  rows.push({ batch, plainMs, augmentMs });
+  for (const b of [indices, x, y]) gpu.destroyBuffer(b);
+}
+
+console.log(`adapter: ${gpu.describe()}`);
+console.log('batch | plain gather ms | augmenting gather ms');
+for (const r of rows) console.log(`${String(r.batch).padStart(5)} | ${r.plainMs.toFixed(3).padStart(15)} | ${r.augmentMs.toFixed(3).padStart(20)}`);
+writeFileSync(new URL('results/gather.json', import.meta.url), `${JSON.stringify({ adapter: gpu.describe(), rows }, null, 2)}\n`);
+gpu.destroy();
