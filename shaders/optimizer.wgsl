@@ -25,6 +25,11 @@ fn element(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * WG;
 }
 
+// The clipped gradient plus the coupled penalties (L2 weight decay, L1 via sign(w)).
+fn penalized_grad(g: f32, w: f32, scale: f32, weight_decay: f32, l1: f32) -> f32 {
+  return g * scale + weight_decay * w + l1 * sign(w);
+}
+
 // Each invocation updates elements first, first + stride, … (stride = all invocations): the
 // per-step setup below is paid once per invocation, and neighbouring invocations still touch
 // neighbouring elements.
@@ -36,7 +41,7 @@ fn sgd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) group
   let stride = groups.x * groups.y * WG;
   for (var i = element(gid, groups); i < p.n; i += stride) {
     let w = param[i];
-    param[i] = w - lr * (grad[i] * scale + p.weight_decay * w + p.l1 * sign(w));
+    param[i] = w - lr * penalized_grad(grad[i], w, scale, p.weight_decay, p.l1);
   }
 }
 
@@ -51,7 +56,7 @@ fn sgd_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let stride = groups.x * groups.y * WG;
   for (var i = element(gid, groups); i < p.n; i += stride) {
     let w = param[i];
-    let g = grad[i] * scale + p.weight_decay * w + p.l1 * sign(w);
+    let g = penalized_grad(grad[i], w, scale, p.weight_decay, p.l1);
     var buf = g;
     if (!first_step) { buf = p.momentum * velocity[i] + (1.0 - p.dampening) * g; }
     velocity[i] = buf;
@@ -102,7 +107,7 @@ fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let stride = groups.x * groups.y * WG;
   for (var i = element(gid, groups); i < p.n; i += stride) {
     let w = param[i];
-    let g = grad[i] * scale + coupled_decay * w + p.l1 * sign(w);
+    let g = penalized_grad(grad[i], w, scale, coupled_decay, p.l1);
     let m_next = p.beta1 * m[i] + p.one_minus_beta1 * g;
     let v_next = p.beta2 * v[i] + p.one_minus_beta2 * g * g;
     m[i] = m_next;
