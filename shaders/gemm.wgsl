@@ -15,6 +15,8 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
+// B seen four floats at a time, for gemm_rows4 (a different entry point from any that binds b).
+@group(0) @binding(1) var<storage, read> b4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
@@ -23,10 +25,12 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override ROWS: u32 = 4u;   // ≤ MAX_BLOCK
 override COLS: u32 = 4u;   // ≤ MAX_BLOCK
+override COLS4: u32 = 2u;  // ≤ MAX_COLS4; gemm_rows4 owns 4·COLS4 columns per invocation
 override WG: u32 = 64u;
 // Register arrays need a constant size; loops run to the override bounds and unroll once the
 // pipeline's constants are known, leaving the unused tail dead.
 const MAX_BLOCK = 8u;
+const MAX_COLS4 = 4u;
 
 fn a_index(base: u32, row: u32, p: u32) -> u32 {
   if (TRANS_A) { return base + p * params.m + row; }
@@ -81,6 +85,136 @@ fn gemm_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
       if (col >= n) { break; }
       let index = base_c + row * n + col;
       c[index] = finish(index, row, col, acc[r][j]);
+    }
+  }
+}
+
+// gemm_rows4: gemm_rows with B read as vec4 — along n (each invocation owns COLS4 groups of four
+// adjacent columns, groups strided by the workgroup size) or, when TRANS_B, along k. One vec4 load
+// per lane costs llvmpipe about what one scalar load does. The launcher picks it only when B's
+// rows (n, or k when TRANS_B), its batch stride and its binding size are multiples of four floats.
+@compute @workgroup_size(WG)
+fn gemm_rows4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let m = params.m;
+  let n = params.n;
+  let k = params.k;
+  let row0 = wid.y * ROWS;
+  let group0 = wid.x * WG * COLS4 + lid.x;
+  let base_a = wid.z * params.stride_a;
+  let base_b = wid.z * params.stride_b;
+  var rows: array<u32, MAX_BLOCK>;
+  for (var r = 0u; r < ROWS; r++) { rows[r] = min(row0 + r, m - 1u); }
+  var acc: array<array<vec4f, MAX_COLS4>, MAX_BLOCK>;
+  if (TRANS_B) {
+    // B is n×k: each column's four consecutive k values are one vec4; k is a multiple of 4.
+    var cols: array<vec4u, MAX_COLS4>;
+    for (var j = 0u; j < COLS4; j++) {
+      let col = (group0 + j * WG) * 4u;
+      cols[j] = min(vec4u(col, col + 1u, col + 2u, col + 3u), vec4u(n - 1u));
+    }
+    for (var p = 0u; p < k; p += 4u) {
+      var bt: array<mat4x4f, MAX_COLS4>; // bt[j][q] = B[col q of group j][p..p+3]
+      for (var j = 0u; j < COLS4; j++) {
+        bt[j] = transpose(mat4x4f(
+          b4[(base_b + cols[j].x * k + p) / 4u], b4[(base_b + cols[j].y * k + p) / 4u],
+          b4[(base_b + cols[j].z * k + p) / 4u], b4[(base_b + cols[j].w * k + p) / 4u]));
+      }
+      for (var r = 0u; r < ROWS; r++) {
+        let av = vec4f(a[a_index(base_a, rows[r], p)], a[a_index(base_a, rows[r], p + 1u)],
+                       a[a_index(base_a, rows[r], p + 2u)], a[a_index(base_a, rows[r], p + 3u)]);
+        for (var j = 0u; j < COLS4; j++) { acc[r][j] += bt[j] * av; }
+      }
+    }
+  } else {
+    var groups: array<u32, MAX_COLS4>;
+    let last_group = n / 4u - 1u;
+    for (var j = 0u; j < COLS4; j++) { groups[j] = min(group0 + j * WG, last_group); }
+    for (var p = 0u; p < k; p++) {
+      var bv: array<vec4f, MAX_COLS4>;
+      let row_b = (base_b + p * n) / 4u;
+      for (var j = 0u; j < COLS4; j++) { bv[j] = b4[row_b + groups[j]]; }
+      for (var r = 0u; r < ROWS; r++) {
+        let av = a[a_index(base_a, rows[r], p)];
+        for (var j = 0u; j < COLS4; j++) { acc[r][j] = fma(vec4f(av), bv[j], acc[r][j]); }
+      }
+    }
+  }
+  let base_c = wid.z * params.stride_c;
+  for (var r = 0u; r < ROWS; r++) {
+    let row = row0 + r;
+    if (row >= m) { break; }
+    for (var j = 0u; j < COLS4; j++) {
+      for (var q = 0u; q < 4u; q++) {
+        let col = (group0 + j * WG) * 4u + q;
+        if (col >= n) { break; }
+        let index = base_c + row * n + col;
+        c[index] = finish(index, row, col, acc[r][j][q]);
+      }
+    }
+  }
+}
+
+// gemm_tiled: the classic discrete-GPU shape. A WG_Y·4 × WG_X·4 tile of C per workgroup, staged
+// through workgroup memory TILE_K steps of k at a time, each invocation accumulating a 4×4 block
+// whose rows and columns are strided by the workgroup size so neighbouring invocations read
+// neighbouring words. Loads are coalesced along whichever axis is contiguous in memory. Slow on
+// llvmpipe, where every barrier is a coroutine switch; kept for hardware that autotuning finds.
+override TILE_K: u32 = 16u;
+override WG_X: u32 = 16u;
+override WG_Y: u32 = 16u;
+var<workgroup> tile_a: array<f32, TILE_K * WG_Y * 4u>; // [p][row]
+var<workgroup> tile_b: array<f32, TILE_K * WG_X * 4u>; // [p][col]
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn gemm_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let m = params.m;
+  let n = params.n;
+  let k = params.k;
+  let tile_rows = WG_Y * 4u;
+  let tile_cols = WG_X * 4u;
+  let row0 = wid.y * tile_rows;
+  let col0 = wid.x * tile_cols;
+  let base_a = wid.z * params.stride_a;
+  let base_b = wid.z * params.stride_b;
+  let thread = lid.y * WG_X + lid.x;
+  let threads = WG_X * WG_Y;
+  var acc: array<vec4f, 4>;
+  for (var p0 = 0u; p0 < k; p0 += TILE_K) {
+    for (var e = thread; e < TILE_K * tile_rows; e += threads) {
+      var p = e % TILE_K;
+      var r = e / TILE_K;
+      if (TRANS_A) { r = e % tile_rows; p = e / tile_rows; }
+      var v = 0.0;
+      if (row0 + r < m && p0 + p < k) { v = a[a_index(base_a, row0 + r, p0 + p)]; }
+      tile_a[p * tile_rows + r] = v;
+    }
+    for (var e = thread; e < TILE_K * tile_cols; e += threads) {
+      var p = e / tile_cols;
+      var col = e % tile_cols;
+      if (TRANS_B) { p = e % TILE_K; col = e / TILE_K; }
+      var v = 0.0;
+      if (col0 + col < n && p0 + p < k) { v = b[b_index(base_b, p0 + p, col0 + col)]; }
+      tile_b[p * tile_cols + col] = v;
+    }
+    workgroupBarrier();
+    for (var p = 0u; p < TILE_K; p++) {
+      let ra = p * tile_rows + lid.y;
+      let av = vec4f(tile_a[ra], tile_a[ra + WG_Y], tile_a[ra + 2u * WG_Y], tile_a[ra + 3u * WG_Y]);
+      let cb = p * tile_cols + lid.x;
+      let bv = vec4f(tile_b[cb], tile_b[cb + WG_X], tile_b[cb + 2u * WG_X], tile_b[cb + 3u * WG_X]);
+      for (var i = 0u; i < 4u; i++) { acc[i] = fma(vec4f(av[i]), bv, acc[i]); }
+    }
+    workgroupBarrier();
+  }
+  let base_c = wid.z * params.stride_c;
+  for (var i = 0u; i < 4u; i++) {
+    let row = row0 + lid.y + i * WG_Y;
+    if (row >= m) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let col = col0 + lid.x + j * WG_X;
+      if (col >= n) { continue; }
+      let index = base_c + row * n + col;
+      c[index] = finish(index, row, col, acc[i][j]);
     }
   }
 }

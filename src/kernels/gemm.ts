@@ -34,35 +34,65 @@ export interface GemmShape {
   m: number; n: number; k: number;
   transA: boolean; transB: boolean;
   strideA: number; strideB: number;
+  /** Bytes of the range B is bound with (vec4 views need a multiple of 16). */
+  bBytes: number;
 }
 
 /** A kernel entry point of shaders/gemm.wgsl with its tile shape (pipeline override constants). */
-export interface GemmVariant {
-  entry: 'gemm_rows';
-  tile: { ROWS: number; COLS: number; WG: number };
-}
+export type GemmVariant =
+  | { entry: 'gemm_rows'; tile: { ROWS: number; COLS: number; WG: number } }
+  | { entry: 'gemm_rows4'; tile: { ROWS: number; COLS4: number; WG: number } }
+  | { entry: 'gemm_tiled'; tile: { TILE_K: number; WG_X: number; WG_Y: number } };
 
 export type GemmShapeClass = 'general' | 'smallK' | 'largeK' | 'thin';
 
-interface EntrySpec {
+type Tile<E extends GemmVariant['entry']> = Extract<GemmVariant, { entry: E }>['tile'];
+
+interface EntrySpec<E extends GemmVariant['entry']> {
   /** Workgroups in x and y covering an m×n output. */
-  grid(tile: GemmVariant['tile'], m: number, n: number): [number, number];
+  grid(tile: Tile<E>, m: number, n: number): [number, number];
   valid(shape: GemmShape): boolean;
+  /** The WGSL name B binds to. */
+  b: 'b' | 'b4';
 }
 
-const ENTRIES: Record<GemmVariant['entry'], EntrySpec> = {
+const ENTRIES: { [E in GemmVariant['entry']]: EntrySpec<E> } = {
   gemm_rows: {
     grid: (t, m, n) => [Math.ceil(n / (t.WG * t.COLS)), Math.ceil(m / t.ROWS)],
     valid: () => true,
+    b: 'b',
+  },
+  gemm_rows4: {
+    grid: (t, m, n) => [Math.ceil(n / (4 * t.WG * t.COLS4)), Math.ceil(m / t.ROWS)],
+    // B is read as vec4: its rows and every batch item must start on a 4-float boundary.
+    valid: (s) => (s.transB ? s.k : s.n) % 4 === 0 && s.strideB % 4 === 0 && s.bBytes % 16 === 0,
+    b: 'b4',
+  },
+  gemm_tiled: {
+    grid: (t, m, n) => [Math.ceil(n / (4 * t.WG_X)), Math.ceil(m / (4 * t.WG_Y))],
+    valid: () => true,
+    b: 'b',
   },
 };
 
-export const DEFAULT_GEMM_VARIANT: GemmVariant = { entry: 'gemm_rows', tile: { ROWS: 4, COLS: 4, WG: 64 } };
+const ROWS4_8x8: GemmVariant = { entry: 'gemm_rows4', tile: { ROWS: 8, COLS4: 2, WG: 64 } };
+const ROWS_8x8: GemmVariant = { entry: 'gemm_rows', tile: { ROWS: 8, COLS: 8, WG: 64 } };
 
-/** The variants autotuning chooses among (the default included); each one is tested. */
+/** The variants autotuning chooses among (the defaults included); each one is tested. */
 export const GEMM_VARIANTS: readonly GemmVariant[] = [
-  DEFAULT_GEMM_VARIANT,
+  ROWS4_8x8,
+  ROWS_8x8,
+  { entry: 'gemm_rows4', tile: { ROWS: 4, COLS4: 1, WG: 64 } },
+  { entry: 'gemm_tiled', tile: { TILE_K: 16, WG_X: 16, WG_Y: 16 } },
 ];
+
+/**
+ * Without tuning: 8×8 blocks per invocation, B read as vec4 where its layout allows. Best measured
+ * on llvmpipe for the square and MNIST shapes, and no worse than plain scalar loads elsewhere.
+ */
+export function defaultGemmVariant(shape: GemmShape): GemmVariant {
+  return gemmVariantValid(ROWS4_8x8, shape) ? ROWS4_8x8 : ROWS_8x8;
+}
 
 /** Which class of shape a product belongs to; autotuning records one winner per class. */
 export function gemmShapeClass(shape: Pick<GemmShape, 'm' | 'n' | 'k'>): GemmShapeClass {
@@ -74,7 +104,7 @@ export function gemmShapeClass(shape: Pick<GemmShape, 'm' | 'n' | 'k'>): GemmSha
 }
 
 export function gemmVariantValid(variant: GemmVariant, shape: GemmShape): boolean {
-  return ENTRIES[variant.entry].valid(shape);
+  return entrySpec(variant).valid(shape);
 }
 
 const tuned = new WeakMap<Gpu, Partial<Record<GemmShapeClass, GemmVariant>>>();
@@ -82,23 +112,24 @@ const tuned = new WeakMap<Gpu, Partial<Record<GemmShapeClass, GemmVariant>>>();
 /** The variant gemm() uses for `shape` on this Gpu. */
 export function chooseGemmVariant(gpu: Gpu, shape: GemmShape): GemmVariant {
   const choice = tuned.get(gpu)?.[gemmShapeClass(shape)];
-  return choice && gemmVariantValid(choice, shape) ? choice : DEFAULT_GEMM_VARIANT;
+  return choice && gemmVariantValid(choice, shape) ? choice : defaultGemmVariant(shape);
 }
 
 export function gemm(gpu: Gpu, args: GemmArgs): Dispatch[] {
-  const shape = normalize(args);
+  const shape = gemmShape(args);
   return [gemmWith(gpu, chooseGemmVariant(gpu, shape), args)];
 }
 
 /** One dispatch of a given variant; for autotuning, tests and benchmarks. */
 export function gemmWith(gpu: Gpu, variant: GemmVariant, args: GemmArgs): Dispatch {
-  const shape = normalize(args);
+  const shape = gemmShape(args);
   if (!gemmVariantValid(variant, shape)) throw new Error(`gemm: ${describeVariant(variant)} cannot run ${shape.m}×${shape.n}×${shape.k} with these strides`);
   const { m, n, k } = shape;
   const batch = args.batch ?? 1;
   const strideC = args.strideC ?? m * n;
   if (strideC === 0 && batch > 1) throw new Error('gemm: strideC = 0 would make batch items race on one output');
-  const [x, y] = ENTRIES[variant.entry].grid(variant.tile, m, n);
+  const spec = entrySpec(variant);
+  const [x, y] = spec.grid(variant.tile, m, n);
   const workgroups: Workgroups = [x, y, batch];
   const k_ = kernel(gpu, 'gemm', variant.entry, {
     ...variant.tile, TRANS_A: Number(shape.transA), TRANS_B: Number(shape.transB),
@@ -111,18 +142,28 @@ export function gemmWith(gpu: Gpu, variant: GemmVariant, args: GemmArgs): Dispat
   };
   // Without a bias the shader never reads it; A stands in because a binding cannot be left empty.
   const label = args.label ?? `gemm ${m}×${n}×${k}`;
-  return k_.dispatch({ a: args.a, b: args.b, c: args.c, bias: args.bias ?? args.a, params }, workgroups, label);
+  return k_.dispatch({ a: args.a, [spec.b]: args.b, c: args.c, bias: args.bias ?? args.a, params }, workgroups, label);
 }
 
-function normalize(args: GemmArgs): GemmShape {
+function entrySpec(variant: GemmVariant): EntrySpec<GemmVariant['entry']> & { grid(tile: GemmVariant['tile'], m: number, n: number): [number, number] } {
+  return ENTRIES[variant.entry] as never;
+}
+
+/** The facts about a product that variant choice depends on, checked for sanity. */
+export function gemmShape(args: GemmArgs): GemmShape {
   const { m, n, k } = args;
   for (const [name, value] of Object.entries({ m, n, k, batch: args.batch ?? 1 })) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`gemm: ${name} must be a positive integer, got ${value}`);
   }
   return {
     m, n, k, transA: args.transA ?? false, transB: args.transB ?? false,
-    strideA: args.strideA ?? m * k, strideB: args.strideB ?? k * n,
+    strideA: args.strideA ?? m * k, strideB: args.strideB ?? k * n, bBytes: bindingBytes(args.b),
   };
+}
+
+function bindingBytes(ref: BufferRef): number {
+  if ('buffer' in ref) return ref.size ?? ref.buffer.size - (ref.offset ?? 0);
+  return ref.size;
 }
 
 export function describeVariant(variant: GemmVariant): string {
@@ -131,7 +172,7 @@ export function describeVariant(variant: GemmVariant): string {
 }
 
 /** One product per shape class, shaped like the MNIST CNN's (see gemmShapeClass). */
-const TUNING_SHAPES: Record<GemmShapeClass, Omit<GemmShape, 'strideA' | 'strideB'>> = {
+const TUNING_SHAPES: Record<GemmShapeClass, Pick<GemmShape, 'm' | 'n' | 'k' | 'transA' | 'transB'>> = {
   general: { m: 512, n: 512, k: 512, transA: false, transB: false },
   smallK: { m: 32, n: 16384, k: 9, transA: false, transB: false },
   largeK: { m: 64, n: 288, k: 7744, transA: false, transB: true },
@@ -170,13 +211,13 @@ export async function tuneGemm(gpu: Gpu): Promise<void> {
   }
   const choices: TuningRecord['choices'] = {};
   for (const [shapeClass, base] of Object.entries(TUNING_SHAPES) as [GemmShapeClass, (typeof TUNING_SHAPES)[GemmShapeClass]][]) {
-    const shape: GemmShape = { ...base, strideA: base.m * base.k, strideB: base.k * base.n };
-    const a = storageBuffer(gpu, shape.m * shape.k * 4, 'gemm.tune.a');
-    const b = storageBuffer(gpu, shape.k * shape.n * 4, 'gemm.tune.b');
-    const c = storageBuffer(gpu, shape.m * shape.n * 4, 'gemm.tune.c');
+    const a = storageBuffer(gpu, base.m * base.k * 4, 'gemm.tune.a');
+    const b = storageBuffer(gpu, base.k * base.n * 4, 'gemm.tune.b');
+    const c = storageBuffer(gpu, base.m * base.n * 4, 'gemm.tune.c');
+    const args: GemmArgs = { ...base, a, b, c };
     let best = Infinity;
-    for (const variant of GEMM_VARIANTS.filter((v) => gemmVariantValid(v, shape))) {
-      const dispatch = gemmWith(gpu, variant, { ...shape, a, b, c });
+    for (const variant of GEMM_VARIANTS.filter((v) => gemmVariantValid(v, gemmShape(args)))) {
+      const dispatch = gemmWith(gpu, variant, args);
       const ms = await timeDispatches(gpu, [dispatch]);
       if (ms < best) {
         best = ms;
