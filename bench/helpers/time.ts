@@ -1,0 +1,33 @@
+// Timing recorded dispatches the way the executor replays them: many runs in one submit, best of
+// several trials (the machine is shared, so the minimum is the least noisy estimate).
+import { writeFileSync } from 'node:fs';
+import type { Gpu } from '../../src/gpu/device.ts';
+import { encodeDispatches, type Dispatch } from '../../src/gpu/kernel.ts';
+
+/** Best-of-`trials` milliseconds per run of `dispatches`, each trial `reps` runs in one submit. */
+export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], reps = 10, trials = 5): Promise<number> {
+  const once = async (count: number): Promise<number> => {
+    const encoder = gpu.device.createCommandEncoder();
+    for (let r = 0; r < count; r++) encodeDispatches(encoder, dispatches);
+    const start = performance.now();
+    gpu.device.queue.submit([encoder.finish()]);
+    await gpu.guard(gpu.device.queue.onSubmittedWorkDone());
+    return (performance.now() - start) / count;
+  };
+  await once(1); // compiles the pipelines and warms the caches
+  let best = Infinity;
+  for (let t = 0; t < trials; t++) best = Math.min(best, await once(reps));
+  return best;
+}
+
+export interface Comparison { case: string; webgradMs: number; tfjsMs: number }
+
+/** Prints a webgrad-vs-TF.js table and writes it to bench/results/<op>.json with its command. */
+export function reportComparison(op: string, gpu: Gpu, tfjsAdapter: string, rows: Comparison[]): void {
+  console.log(`webgrad: ${gpu.describe()}\nTF.js:   ${tfjsAdapter}\nbest of several trials, ms per call; the machine is shared, so expect noise`);
+  for (const r of rows) {
+    console.log(`  ${r.case.padEnd(44)} webgrad ${r.webgradMs.toFixed(3).padStart(8)}   TF.js ${r.tfjsMs.toFixed(3).padStart(8)}   ${(r.tfjsMs / r.webgradMs).toFixed(1).padStart(5)}×`);
+  }
+  const record = { webgradAdapter: gpu.describe(), tfjsAdapter, command: `npx tsx bench/${op}.ts`, date: new Date().toISOString(), results: rows };
+  writeFileSync(new URL(`../results/${op}.json`, import.meta.url), `${JSON.stringify(record, null, 2)}\n`);
+}

@@ -1,0 +1,39 @@
+// The fused softmax cross-entropy (loss, gradient and correctness in one dispatch) and the metric
+// totals on a 128×10 batch of logits, against the same work as TensorFlow.js WebGPU ops on the same
+// adapter. `npx tsx bench/loss.ts`.
+import { createGpu } from '../src/gpu/device.ts';
+import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
+import { accumulateMetrics, softmaxCrossEntropy } from '../src/kernels/loss.ts';
+import { randomArray } from '../test/helpers/random.ts';
+import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
+import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+
+const [ROWS, CLASSES] = [128, 10];
+
+const gpu = await createGpu();
+const { tf, adapter } = await tfjsWebgpu();
+const labelValues = Uint32Array.from({ length: ROWS }, (_, r) => r % CLASSES);
+const logits = uploadBuffer(gpu, randomArray(ROWS * CLASSES, 1, -5, 5), 'logits'), labels = uploadBuffer(gpu, labelValues, 'labels');
+const dlogits = storageBuffer(gpu, ROWS * CLASSES * 4, 'dlogits'), rowLoss = storageBuffer(gpu, ROWS * 4, 'rowLoss');
+const rowCorrect = storageBuffer(gpu, ROWS * 4, 'rowCorrect'), totals = storageBuffer(gpu, 16, 'totals');
+
+const tlogits = tf.tensor2d(randomArray(ROWS * CLASSES, 1, -5, 5), [ROWS, CLASSES]);
+const tlabels = tf.tensor1d(Int32Array.from(labelValues), 'int32');
+const onehot = tf.oneHot(tlabels, CLASSES);
+// TF.js: per-row loss, (softmax − onehot)/rows and argmax == label, as separate ops.
+const tfCrossEntropy = () => tf.tidy(() => {
+  const logP = tf.logSoftmax(tlogits);
+  const loss = tf.neg(tf.sum(tf.mul(onehot, logP), 1));
+  const gradient = tf.div(tf.sub(tf.exp(logP), onehot), ROWS);
+  const correct = tf.cast(tf.equal(tf.argMax(tlogits, 1), tlabels), 'float32');
+  return tf.concat([loss, correct, tf.reshape(gradient, [-1])]);
+});
+const tloss = tf.tensor1d(randomArray(ROWS, 2, 0, 3)), tcorrect = tf.tensor1d(randomArray(ROWS, 3, 0, 1));
+const tfMetrics = () => tf.tidy(() => tf.stack([tf.sum(tloss), tf.sum(tcorrect), tf.sum(tf.cast(tf.logicalNot(tf.isFinite(tloss)), 'float32'))]));
+
+const rows: Comparison[] = [
+  { case: `softmax cross-entropy ${ROWS}×${CLASSES}`, webgradMs: await timeDispatches(gpu, softmaxCrossEntropy(gpu, { logits, labels, dlogits, rowLoss, rowCorrect, rows: ROWS, classes: CLASSES }), 50), tfjsMs: await timeTfjs(tfCrossEntropy, 10) },
+  { case: `accumulateMetrics ${ROWS} rows`, webgradMs: await timeDispatches(gpu, accumulateMetrics(gpu, { rowLoss, rowCorrect, rows: ROWS, totals }), 50), tfjsMs: await timeTfjs(tfMetrics, 10) },
+];
+reportComparison('loss', gpu, adapter, rows);
+gpu.destroy();
