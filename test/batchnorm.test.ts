@@ -19,6 +19,7 @@ const SHAPES: BatchNormShape[] = [
   { batch: 3, channels: 3, spatial: 784 },
   { batch: 32, channels: 16, spatial: 169 },  // 5408 values per channel: many per lane
   { batch: 10, channels: 784, spatial: 3 },
+  { batch: 2, channels: 70_000, spatial: 1 }, // more channels than workgroups per grid dimension: folds into y
 ];
 
 /** Channel-dependent offsets and spreads, so mean and variance differ from channel to channel. */
