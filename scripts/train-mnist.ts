@@ -1,0 +1,201 @@
+// The main job: train a zoo model on MNIST (or Fashion-MNIST, or a folder of PNGs), validate every
+// epoch, evaluate on the test set, and leave a report, pictures and a checkpoint in --out.
+//   npx tsx scripts/train-mnist.ts --help
+import { join } from 'node:path';
+import { createGpu } from '../src/gpu/device.ts';
+import { loadDataset } from '../src/node/datasets.ts';
+import { loadImageFolder } from '../src/node/image-folder.ts';
+import { between, fraction, helpText, nonNegative, parseArgs, positive, UsageError } from '../src/node/args.ts';
+import { EpochProgress, formatEpochSummary } from '../src/report/progress.ts';
+import { formatClassificationReport, formatConfusionMatrix } from '../src/report/metrics.ts';
+import { openEventFile } from '../src/node/tensorboard-writer.ts';
+import { evaluatePredictions, toReportHistory, writeFileAtomic, writePictures, type RunReport } from '../src/node/training-report.ts';
+import { pixelStats, seededPermutation, takeSamples } from '../src/data/split.ts';
+import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
+import { SCHEDULES, type OptimizerConfig, type Schedule } from '../src/graph/optim.ts';
+import { Evaluator, ModelState } from '../src/graph/runtime.ts';
+import { range, uploadDataset } from '../src/graph/dataset.ts';
+import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
+import type { ImageSet } from '../src/data/idx.ts';
+
+const command = {
+  name: 'train-mnist',
+  summary: 'Train a model on MNIST-style data on the GPU (or llvmpipe), then evaluate it and write a report and a checkpoint.',
+  flags: {
+    model: { type: 'enum', choices: ZOO_NAMES, default: 'cnn', help: 'network from the zoo' },
+    dataset: { type: 'string', default: 'mnist', help: 'mnist, fashion-mnist, or folder:PATH (PNG images in one sub-folder per class)' },
+    data: { type: 'path', help: 'folder holding the four IDX .gz files (default: $WEBGRAD_DATA, ./data/<dataset>, ../shared/data/<dataset>, then download)' },
+    epochs: { type: 'int', default: 5, check: positive, help: 'passes over the training set' },
+    'batch-size': { type: 'int', default: 64, check: positive, help: 'images per step' },
+    lr: { type: 'float', default: 1e-3, check: positive, help: 'learning rate (peak rate for onecycle)' },
+    optimizer: { type: 'enum', choices: ['sgd', 'momentum', 'adam', 'adamw'], default: 'adam', help: 'sgd, momentum (SGD with Nesterov momentum 0.9), adam or adamw' },
+    momentum: { type: 'float', default: 0.9, check: between(0, 0.999), help: 'momentum for --optimizer momentum' },
+    schedule: { type: 'enum', choices: SCHEDULES, default: 'constant', help: 'learning-rate schedule: step (×0.1 every third of the epochs), exponential (×0.9 per epoch), cosine, onecycle' },
+    'weight-decay': { type: 'float', default: 0, check: nonNegative, help: 'L2 penalty (decoupled for adamw)' },
+    l1: { type: 'float', default: 0, check: nonNegative, help: 'L1 penalty on the weights' },
+    dropout: { type: 'float', check: fraction, help: 'dropout rate before the classifier (default: the model\'s own)' },
+    'label-smoothing': { type: 'float', default: 0, check: fraction, help: 'label smoothing for the cross-entropy' },
+    'clip-norm': { type: 'float', check: positive, help: 'clip gradients to this global L2 norm' },
+    augment: { type: 'bool', help: 'random affine augmentation on the GPU: rotation ±15°, translation ±2 px, scale 0.9–1.1' },
+    standardize: { type: 'bool', default: true, help: 'subtract the training mean and divide by its std (--no-standardize: scale to [0,1] only)' },
+    'val-split': { type: 'float', default: 0.1, check: fraction, help: 'fraction of the training set held out for validation (the last part, as Keras does)' },
+    seed: { type: 'int', default: 1, check: nonNegative, help: 'seed for initialization, shuffling, dropout and augmentation' },
+    out: { type: 'path', help: 'folder for the checkpoint, report and pictures (default runs/<model>-<dataset>)' },
+    report: { type: 'path', help: 'also write the JSON report here' },
+    logdir: { type: 'path', help: 'write TensorBoard event files here' },
+    resume: { type: 'path', help: 'continue from this checkpoint' },
+    quiet: { type: 'bool', help: 'only print the final result' },
+  },
+} as const;
+
+interface LoadedData { train: ImageSet; test: ImageSet; classNames: string[]; name: string; source: string }
+
+async function loadData(dataset: string, dataDir: string | undefined, seed: number): Promise<LoadedData> {
+  if (dataset.startsWith('folder:')) {
+    const folder = loadImageFolder(dataset.slice('folder:'.length), { height: 28, width: 28 });
+    // A folder has no test split of its own: hold out a seeded 20%.
+    const order = seededPermutation(folder.count, seed);
+    const testCount = Math.max(1, Math.floor(folder.count * 0.2));
+    return {
+      train: takeSamples(folder, order.subarray(testCount)), test: takeSamples(folder, order.subarray(0, testCount)),
+      classNames: folder.classNames, name: dataset, source: dataset.slice('folder:'.length),
+    };
+  }
+  if (dataset !== 'mnist' && dataset !== 'fashion-mnist') {
+    throw new UsageError(`--dataset: "${dataset}" is not one of mnist, fashion-mnist, folder:PATH`);
+  }
+  const loaded = await loadDataset(dataset, { ...(dataDir ? { dataDir } : {}), log: (m) => console.log(m) });
+  return { ...loaded, name: dataset };
+}
+
+function optimizerConfig(flags: { optimizer: string; lr: number; momentum: number; 'weight-decay': number; l1: number }): OptimizerConfig {
+  const common = { lr: flags.lr, weightDecay: flags['weight-decay'], l1: flags.l1 };
+  switch (flags.optimizer) {
+    case 'sgd': return { kind: 'sgd', ...common };
+    case 'momentum': return { kind: 'sgd', ...common, momentum: flags.momentum, nesterov: true };
+    case 'adamw': return { kind: 'adamw', ...common };
+    default: return { kind: 'adam', ...common };
+  }
+}
+
+function scheduleConfig(name: string, epochs: number): Schedule {
+  switch (name) {
+    case 'step': return { kind: 'step', stepSize: Math.max(1, Math.ceil(epochs / 3)), gamma: 0.1 };
+    case 'exponential': return { kind: 'exponential', gamma: 0.9 };
+    case 'cosine': return { kind: 'cosine' };
+    case 'onecycle': return { kind: 'onecycle' };
+    default: return { kind: 'constant' };
+  }
+}
+
+async function main(): Promise<number> {
+  const { flags, help } = parseArgs(process.argv.slice(2), command);
+  if (help) {
+    console.log(helpText(command));
+    return 0;
+  }
+  const log = (line: string) => { if (!flags.quiet) console.log(line); };
+  const out = flags.out ?? join(process.cwd(), 'runs', `${flags.model}-${flags.dataset.replace(/[^\w-]+/g, '_')}`);
+  const data = await loadData(flags.dataset, flags.data, flags.seed);
+  const classes = data.classNames.length;
+  const valCount = Math.floor(data.train.count * flags['val-split']);
+  const trainCount = data.train.count - valCount;
+  const batchSize = flags['batch-size'];
+  if (batchSize > trainCount) throw new UsageError(`--batch-size: ${batchSize} is larger than the ${trainCount} training images`);
+
+  const gpu = await createGpu();
+  log(`adapter: ${gpu.describe()}`);
+  log(`data: ${data.name} from ${data.source}: ${trainCount} train / ${valCount} validation / ${data.test.count} test images, ${classes} classes`);
+  const model = zooModel(flags.model, { classes, ...(flags.dropout === undefined ? {} : { dropout: flags.dropout }) });
+  log(model.summary());
+
+  const stats = pixelStats(data.train.images.subarray(0, trainCount * data.train.rows * data.train.cols));
+  const normalize = flags.standardize ? { mean: stats.mean / 255, std: stats.std / 255 } : { mean: 0, std: 1 };
+  const trainData = uploadDataset(gpu, data.train, classes, `${data.name}.train`);
+  const testData = uploadDataset(gpu, data.test, classes, `${data.name}.test`);
+  const state = new ModelState(gpu, model, model.initialValues(flags.seed));
+  const optimizer = optimizerConfig(flags);
+  const schedule = scheduleConfig(flags.schedule, flags.epochs);
+
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (name: NodeJS.Signals) => {
+    if (signal) process.exit(name === 'SIGINT' ? 130 : 143);
+    signal = name;
+    console.error(`\n${name}: finishing the current step, then saving a checkpoint (press again to quit at once)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const events = flags.logdir ? openEventFile(flags.logdir) : undefined;
+  const perEpoch = stepsPerEpoch(trainCount, batchSize);
+  let progress: EpochProgress | undefined;
+  const started = performance.now();
+  const result = await fit(gpu, model, state, trainData, {
+    epochs: flags.epochs, batchSize, seed: flags.seed, optimizer, schedule, normalize,
+    labelSmoothing: flags['label-smoothing'],
+    ...(flags['clip-norm'] === undefined ? {} : { clipNorm: flags['clip-norm'] }),
+    ...(flags.augment ? { augment: { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 } } : {}),
+    trainIndices: range(0, trainCount), validationIndices: range(trainCount, data.train.count),
+    batchEvery: 10,
+    shouldStop: () => signal !== null,
+    onBatchEnd: (b) => {
+      if (flags.quiet) return;
+      if (b.stepInEpoch <= 10) progress = new EpochProgress({ label: `epoch ${b.epoch + 1}/${flags.epochs}`, totalSteps: b.stepsPerEpoch, sink: process.stdout });
+      progress?.update(b.stepInEpoch, b.stepInEpoch * batchSize, b.snapshot?.loss);
+    },
+    onEpochEnd: (r) => {
+      progress?.finish();
+      log(formatEpochSummary({ epoch: r.epoch, epochs: flags.epochs, trainLoss: r.trainLoss, trainAccuracy: r.trainAccuracy, ...(r.valLoss === undefined ? {} : { validationLoss: r.valLoss, validationAccuracy: r.valAccuracy! }), seconds: r.seconds, images: perEpoch * batchSize }));
+      events?.scalars(r.epoch, [
+        { tag: 'train/loss', value: r.trainLoss }, { tag: 'train/accuracy', value: r.trainAccuracy },
+        ...(r.valLoss === undefined ? [] : [{ tag: 'val/loss', value: r.valLoss }, { tag: 'val/accuracy', value: r.valAccuracy! }]),
+        { tag: 'learning_rate', value: r.learningRate }, { tag: 'images_per_second', value: r.imagesPerSecond },
+      ]);
+    },
+  });
+  events?.close();
+  const trainSeconds = (performance.now() - started) / 1000;
+
+  if (result.stoppedBy === 'signal') {
+    console.error(`stopped by ${signal} after ${result.trainer.stepCount} steps`);
+    return signal === 'SIGINT' ? 130 : 143;
+  }
+
+  const evaluator = new Evaluator(gpu, model, state, testData, 500, normalize);
+  const test = await evaluator.evaluate(range(0, data.test.count));
+  const evaluated = evaluatePredictions(data.test.labels, test.predictions, classes);
+  const trainImages = result.history.length * perEpoch * batchSize;
+  const trainOnlySeconds = result.history.reduce((sum, h) => sum + h.seconds, 0);
+  const report: RunReport = {
+    dataset: data.name, model: flags.model, epochs: result.history.length, batchSize, seed: flags.seed,
+    optimizer: flags.optimizer, learningRate: flags.lr, schedule: flags.schedule, augment: flags.augment,
+    adapter: gpu.adapter, trainSeconds, imagesPerSecond: trainImages / trainOnlySeconds,
+    testAccuracy: test.accuracy, testLoss: test.loss,
+    perClass: evaluated.report.perClass.map((c, i) => ({ className: data.classNames[i]!, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support })),
+    macroAverage: evaluated.report.macro,
+    confusionMatrix: Array.from({ length: classes }, (_, r) => Array.from(evaluated.matrix.counts.subarray(r * classes, (r + 1) * classes))),
+    history: toReportHistory(result.history),
+    memory: result.trainer.memory,
+    stoppedBy: result.stoppedBy,
+  };
+  const reportJson = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileAtomic(join(out, 'report.json'), reportJson);
+  if (flags.report) writeFileAtomic(flags.report, reportJson);
+  const pictures = await writePictures(out, result.history, evaluated, data.test, test.predictions, data.classNames);
+
+  log('');
+  log(formatClassificationReport(evaluated.report, data.classNames));
+  log(formatConfusionMatrix(evaluated.matrix, data.classNames));
+  log(`wrote ${[join(out, 'report.json'), ...pictures].join(', ')}`);
+  console.log(`test accuracy ${(100 * test.accuracy).toFixed(2)}%  test loss ${test.loss.toFixed(4)}  ${report.imagesPerSecond.toFixed(0)} images/s training  ${trainSeconds.toFixed(1)} s total`);
+  return 0;
+}
+
+main().then((code) => process.exit(code), (error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`train-mnist: ${error.message}\nRun with --help for the flags.`);
+    process.exit(2);
+  }
+  console.error(`train-mnist: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
