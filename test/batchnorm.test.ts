@@ -74,6 +74,26 @@ describe('batch norm on the GPU matches the CPU reference', () => {
     buffers.destroy();
   });
 
+  it('keeps the variance accurate when the mean dwarfs the spread', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const s: BatchNormShape = { batch: 64, channels: 4, spatial: 169 };
+    // Values 100 ± 0.5: E[x²] − E[x]² in f32 would lose every digit of the variance (≈ 0.08).
+    const x = randomArray(sizeOf(s), 17, 99.5, 100.5);
+    const gamma = new Float32Array(s.channels).fill(1), beta = new Float32Array(s.channels);
+    const io = {
+      x: buffers.upload(x), gamma: buffers.upload(gamma), beta: buffers.upload(beta), y: buffers.output(sizeOf(s)), mean: buffers.output(s.channels), invStd: buffers.output(s.channels),
+      runningMean: buffers.upload(new Float32Array(s.channels)), runningVar: buffers.upload(new Float32Array(s.channels).fill(1)), momentum: MOMENTUM, eps: EPS,
+    };
+    await runDispatches(gpu, batchNormForwardTrain(gpu, s, io));
+    const expected = batchNormForwardTrainRef(s, x, gamma, beta, { mean: new Float64Array(s.channels), var: new Float64Array(s.channels).fill(1) }, MOMENTUM, EPS);
+    // x itself is only known to f32's 2^-17 ≈ 8e-6 at 100, i.e. 3e-5 of the spread; the mean's
+    // accumulated rounding adds about as much. 1e-4 of the O(1) normalized output covers both.
+    expect(maxRelativeError(await readFloat32(gpu, io.invStd, s.channels), expected.invStd)).toBeLessThan(1e-4);
+    expect(maxRelativeError(await readFloat32(gpu, io.y, sizeOf(s)), expected.y)).toBeLessThan(1e-4);
+    buffers.destroy();
+  });
+
   it.each(SHAPES.map((s) => [label(s), s] as const))('inference uses the running statistics: %s', async (_name, s) => {
     const gpu = await testGpu();
     const buffers = new TestBuffers(gpu);
