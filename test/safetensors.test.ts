@@ -65,6 +65,14 @@ describe('safetensors', () => {
     expect(Array.from(decodeSafetensors(bytes).tensors.get('w')!.data as Float32Array)).toEqual(Array.from(backing.subarray(10, 20)));
   });
 
+  it('decodes from a Node Buffer sharing a pool with other data, at an unaligned offset', () => {
+    const bytes = encodeSafetensors(sample());
+    const pooled = Buffer.concat([Buffer.from([9, 9, 9]), bytes]).subarray(3);
+    const back = decodeSafetensors(pooled).tensors.get('fc1.weight')!;
+    expect(back.data.length).toBe(51);
+    expect(Array.from(back.data as Float32Array)).toEqual(Array.from(sample().get('fc1.weight')!.data as Float32Array));
+  });
+
   it('refuses to encode data that does not match its dtype or shape', () => {
     expect(() => encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [3], data: new Float64Array(3) }]]))).toThrow(/w: dtype F32 needs a Float32Array/);
     expect(() => encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }]]))).toThrow(/w: shape \[2, 2\] holds 4 values, data has 3/);

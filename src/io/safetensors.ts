@@ -132,8 +132,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
       throw bad(`data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} [${shape.join(', ')}] needs ${expected}`);
     }
     if (end > begin) spans.push({ name, begin, end }); // empty tensors own no bytes to overlap
-    // A copy: its own aligned buffer, independent of the file's bytes.
-    tensors.set(name, { dtype, shape, data: new kind(bytes.slice(dataStart + begin, dataStart + end).buffer) });
+    // A copy into its own aligned buffer (not bytes.slice: on a Node Buffer that is a view of a shared pool).
+    const own = new Uint8Array(end - begin);
+    own.set(bytes.subarray(dataStart + begin, dataStart + end));
+    tensors.set(name, { dtype, shape, data: new kind(own.buffer) });
   }
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < spans.length; i++) {

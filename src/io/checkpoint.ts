@@ -1,0 +1,248 @@
+// What a checkpoint holds and how it moves between the GPU and bytes. Browser-safe; files are
+// src/node/checkpoint-file.ts.
+//
+// A checkpoint is ONE safetensors file:
+//   - model tensors under their PyTorch state_dict names (conv1.weight OIHW, fc1.weight [out, in],
+//     biases, bn1.running_mean / running_var), F32, so torch's safetensors loader reads them as is;
+//   - optimizer moments as optimizer.<param>.exp_avg / exp_avg_sq / momentum_buffer, shaped like
+//     their parameter;
+//   - __metadata__ (strings; JSON where structured): webgrad_version, model ({zoo, options} for
+//     zooModel), epoch (completed), step (Trainer.stepCount), seed, normalize, optimizer, schedule,
+//     trainer (the remaining Trainer options: batch size, steps per epoch, total steps, augment,
+//     frozen, …), class_names, and any caller extras.
+//
+// Resuming is exact: batch order is epochPermutation(n, seed, epoch) and dropout/augmentation draw
+// from (seed, step), so epoch + step + seed + the trainer options + the moments are the whole
+// training state. Checkpoints are taken at epoch boundaries (fit resumes whole epochs).
+//
+//   save:    bytes = await encodeCheckpoint(state, { model: { zoo: 'lenet', options: {} }, epoch }, trainer)
+//   resume:  const ckpt = decodeCheckpoint(bytes, 'run.safetensors');
+//            const model = modelFromCheckpoint(ckpt); const state = new ModelState(gpu, model);
+//            const trainer = new Trainer(gpu, model, state, data, new Map(), ckpt.training!);
+//            restoreCheckpoint(ckpt, state, trainer);       // weights, moments, stepCount
+//            await fit(gpu, model, state, data, { ...ckpt.training!, epochs, trainIndices, initialEpoch: ckpt.epoch }, trainer);
+//   predict: restoreCheckpoint(ckpt, state) — weights only.
+//   fine-tune with a new head: loadMatchingWeights(state, ckpt.weights) → { loaded, reinitialized, unused }.
+//   PyTorch state_dicts: weightsFromSafetensors(decodeSafetensors(bytes)) then restoreWeights(state, weights).
+import packageJson from '../../package.json' with { type: 'json' };
+import { elementCount, formatShape } from '../graph/graph.ts';
+import { readFloat32, writeBuffer } from '../gpu/buffers.ts';
+import { zooModel, type ZooOptions } from '../graph/zoo.ts';
+import type { Sequential } from '../graph/model.ts';
+import type { ModelState, Trainer, TrainerOptions } from '../graph/runtime.ts';
+import type { Normalization } from '../graph/program.ts';
+import type { OptimizerConfig, Schedule } from '../graph/optim.ts';
+import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.ts';
+
+export const WEBGRAD_VERSION: string = packageJson.version;
+
+/** A zoo model by name and options: zooModel(zoo, options) rebuilds it. */
+export interface ModelDescription {
+  zoo: string;
+  options: ZooOptions;
+}
+
+export interface SaveInfo {
+  model: ModelDescription;
+  /** Epochs completed; a resumed fit starts at this epoch. */
+  epoch: number;
+  /** Input normalization for inference; taken from the trainer when one is given. */
+  normalize?: Normalization;
+  classNames?: string[];
+  /** Free-form strings stored alongside (e.g. dataset, command line). */
+  extra?: Record<string, string>;
+}
+
+export interface Checkpoint {
+  webgradVersion: string;
+  model: ModelDescription;
+  epoch: number;
+  step: number;
+  seed: number;
+  normalize: Normalization;
+  optimizer?: OptimizerConfig;
+  schedule?: Schedule;
+  /** The Trainer options it was saved with (absent when saved without a trainer). */
+  training?: TrainerOptions;
+  classNames?: string[];
+  extra: Record<string, string>;
+  /** Parameters and persistent state under state_dict names, F32. */
+  weights: Map<string, SafeTensor>;
+  /** Optimizer moments by Trainer.optimizerState key (<param>.exp_avg …), F32. */
+  moments: Map<string, SafeTensor>;
+}
+
+const OPTIMIZER_PREFIX = 'optimizer.';
+const MOMENT_SUFFIXES = ['exp_avg', 'exp_avg_sq', 'momentum_buffer'];
+/** Metadata keys this module writes; anything else comes back as `extra`. */
+const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names'];
+const FORMAT = 'webgrad-checkpoint/1';
+
+function parameterShape(model: Sequential, name: string): number[] {
+  const spec = [...model.parameterSpecs(), ...model.stateSpecs()].find((s) => s.name === name);
+  if (!spec) throw new Error(`internal: model has no tensor ${name}`);
+  return [...spec.shape];
+}
+
+/** The parameter a moment key belongs to: "fc1.weight.exp_avg" → "fc1.weight". */
+function momentParameter(key: string): string {
+  const suffix = MOMENT_SUFFIXES.find((s) => key.endsWith(`.${s}`));
+  if (!suffix) throw new Error(`internal: optimizer state ${key} is not a known moment (${MOMENT_SUFFIXES.join(', ')})`);
+  return key.slice(0, -suffix.length - 1);
+}
+
+/** Reads every tensor from the GPU (the copies queue behind submitted steps, so they see the latest) and lays out the file. */
+export async function encodeCheckpoint(state: ModelState, info: SaveInfo, trainer?: Trainer): Promise<Uint8Array> {
+  const tensors = new Map<string, SafeTensor>();
+  for (const [name, data] of await state.read()) tensors.set(name, { dtype: 'F32', shape: parameterShape(state.model, name), data });
+  const metadata: Record<string, string> = { ...info.extra };
+  for (const key of Object.keys(metadata)) if (KNOWN_KEYS.includes(key)) throw new Error(`checkpoint extra "${key}" clashes with a metadata key webgrad writes`);
+  const normalize = info.normalize ?? trainer?.options.normalize;
+  if (!normalize) throw new Error('encodeCheckpoint: give the input normalization (info.normalize) or a trainer');
+  Object.assign(metadata, {
+    format: FORMAT,
+    webgrad_version: WEBGRAD_VERSION,
+    model: JSON.stringify(info.model),
+    epoch: String(info.epoch),
+    step: String(trainer?.stepCount ?? 0),
+    normalize: JSON.stringify(normalize),
+  });
+  if (info.classNames) metadata.class_names = JSON.stringify(info.classNames);
+  if (trainer) {
+    const { seed, optimizer, schedule, normalize: _, ...rest } = trainer.options;
+    metadata.seed = String(seed);
+    metadata.optimizer = JSON.stringify(optimizer);
+    if (schedule) metadata.schedule = JSON.stringify(schedule);
+    metadata.trainer = JSON.stringify(rest);
+    for (const [key, buffer] of trainer.optimizerState) {
+      const shape = parameterShape(state.model, momentParameter(key));
+      tensors.set(OPTIMIZER_PREFIX + key, { dtype: 'F32', shape, data: await readFloat32(state.gpu, buffer, elementCount(shape)) });
+    }
+  }
+  return encodeSafetensors(tensors, metadata);
+}
+
+function parseJson<T>(source: string, key: string, text: string | undefined): T | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new Error(`${source}: metadata ${key} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+function parseInteger(source: string, key: string, text: string | undefined): number {
+  const value = Number(text);
+  if (text === undefined || !/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${source}: metadata ${key} is ${text === undefined ? 'missing' : `"${text}", not an integer`}`);
+  return value;
+}
+
+/** Parameters as F32: F64 tensors are narrowed; PyTorch's integer batch counters are dropped (webgrad's batch norm uses a fixed momentum). */
+export function weightsFromSafetensors(file: SafetensorsFile, source = 'safetensors data'): Map<string, SafeTensor> {
+  const weights = new Map<string, SafeTensor>();
+  for (const [name, tensor] of file.tensors) {
+    if (name.startsWith(OPTIMIZER_PREFIX) || name.endsWith('.num_batches_tracked')) continue;
+    if (tensor.dtype === 'F32') weights.set(name, tensor);
+    else if (tensor.dtype === 'F64') weights.set(name, { dtype: 'F32', shape: tensor.shape, data: Float32Array.from(tensor.data as Float64Array) });
+    else throw new Error(`${source}: tensor ${name} is ${tensor.dtype}; model weights must be F32 or F64`);
+  }
+  return weights;
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
+  const file = decodeSafetensors(bytes, source);
+  const m = file.metadata;
+  if (m.format !== FORMAT || m.model === undefined) {
+    throw new Error(`${source}: not a webgrad checkpoint (metadata format is ${m.format === undefined ? 'missing' : `"${m.format}"`}, expected "${FORMAT}"); a plain state_dict loads with weightsFromSafetensors + restoreWeights`);
+  }
+  const moments = new Map<string, SafeTensor>();
+  for (const [name, tensor] of file.tensors) {
+    if (!name.startsWith(OPTIMIZER_PREFIX)) continue;
+    if (tensor.dtype !== 'F32') throw new Error(`${source}: optimizer tensor ${name} is ${tensor.dtype}, expected F32`);
+    moments.set(name.slice(OPTIMIZER_PREFIX.length), tensor);
+  }
+  const seed = m.seed === undefined ? 0 : parseInteger(source, 'seed', m.seed);
+  const optimizer = parseJson<OptimizerConfig>(source, 'optimizer', m.optimizer);
+  const schedule = parseJson<Schedule>(source, 'schedule', m.schedule);
+  const normalize = parseJson<Normalization>(source, 'normalize', m.normalize);
+  if (!normalize) throw new Error(`${source}: metadata normalize is missing`);
+  const trainer = parseJson<Omit<TrainerOptions, 'seed' | 'optimizer' | 'schedule' | 'normalize'>>(source, 'trainer', m.trainer);
+  const classNames = parseJson<string[]>(source, 'class_names', m.class_names);
+  const extra = Object.fromEntries(Object.entries(m).filter(([key]) => !KNOWN_KEYS.includes(key)));
+  return {
+    webgradVersion: m.webgrad_version ?? 'unknown',
+    model: parseJson<ModelDescription>(source, 'model', m.model)!,
+    epoch: parseInteger(source, 'epoch', m.epoch),
+    step: parseInteger(source, 'step', m.step),
+    seed, normalize, extra,
+    ...(optimizer ? { optimizer } : {}),
+    ...(schedule ? { schedule } : {}),
+    ...(trainer && optimizer ? { training: { ...trainer, seed, normalize, optimizer, ...(schedule ? { schedule } : {}) } } : {}),
+    ...(classNames ? { classNames } : {}),
+    weights: weightsFromSafetensors(file, source),
+    moments,
+  };
+}
+
+export function modelFromCheckpoint(checkpoint: Checkpoint): Sequential {
+  return zooModel(checkpoint.model.zoo, checkpoint.model.options);
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Loads weights that must fit the model exactly. Tensors of the right size but the wrong shape (a
+ * transposed Dense weight) are rejected here; ModelState.load lists every missing, unexpected and
+ * mis-sized tensor.
+ */
+export function restoreWeights(state: ModelState, weights: ReadonlyMap<string, SafeTensor>): void {
+  const specs = [...state.model.parameterSpecs(), ...state.model.stateSpecs()];
+  const transposed = specs.filter((s) => {
+    const given = weights.get(s.name);
+    return given && given.data.length === elementCount(s.shape) && !sameShape(given.shape, s.shape);
+  }).map((s) => `${s.name} (model ${formatShape(s.shape)}, given ${formatShape(weights.get(s.name)!.shape)})`);
+  if (transposed.length) throw new Error(`weights do not fit the model: mis-shaped [${transposed.join(', ')}]`);
+  state.load(new Map([...weights].map(([name, t]) => [name, t.data as Float32Array])));
+}
+
+/** Weights, and with a trainer its optimizer moments and step count, so training continues exactly. */
+export function restoreCheckpoint(checkpoint: Checkpoint, state: ModelState, trainer?: Trainer): void {
+  restoreWeights(state, checkpoint.weights);
+  if (!trainer) return;
+  const expected = trainer.optimizerState;
+  const missing = [...expected.keys()].filter((k) => !checkpoint.moments.has(k));
+  const unexpected = [...checkpoint.moments.keys()].filter((k) => !expected.has(k));
+  const misShaped = [...checkpoint.moments].filter(([k, t]) => expected.has(k) && !sameShape(t.shape, parameterShape(state.model, momentParameter(k))))
+    .map(([k, t]) => `${OPTIMIZER_PREFIX}${k} (model ${formatShape(parameterShape(state.model, momentParameter(k)))}, given ${formatShape(t.shape)})`);
+  if (missing.length || unexpected.length || misShaped.length) {
+    throw new Error(`optimizer state does not fit the trainer (was it saved with another optimizer or frozen set?): missing [${missing.map((k) => OPTIMIZER_PREFIX + k).join(', ')}]; unexpected [${unexpected.map((k) => OPTIMIZER_PREFIX + k).join(', ')}]; mis-shaped [${misShaped.join(', ')}]`);
+  }
+  for (const [key, tensor] of checkpoint.moments) writeBuffer(state.gpu, expected.get(key)!, tensor.data as Float32Array);
+  trainer.stepCount = checkpoint.step;
+}
+
+export interface PartialLoad {
+  /** Model tensors taken from the checkpoint. */
+  loaded: string[];
+  /** Model tensors with no same-named, same-shaped tensor in the checkpoint: left as initialized. */
+  reinitialized: string[];
+  /** Checkpoint tensors the model has no place for (or a different shape for). */
+  unused: string[];
+}
+
+/** For fine-tuning with a different head: takes every tensor whose name and shape match, keeps the rest as initialized. */
+export function loadMatchingWeights(state: ModelState, weights: ReadonlyMap<string, SafeTensor>): PartialLoad {
+  const result: PartialLoad = { loaded: [], reinitialized: [], unused: [] };
+  const specs = [...state.model.parameterSpecs(), ...state.model.stateSpecs()];
+  for (const spec of specs) {
+    const given = weights.get(spec.name);
+    if (given && sameShape(given.shape, spec.shape)) {
+      writeBuffer(state.gpu, state.buffers.get(spec.name)!, given.data as Float32Array);
+      result.loaded.push(spec.name);
+    } else {
+      result.reinitialized.push(spec.name);
+    }
+  }
+  result.unused = [...weights.keys()].filter((name) => !result.loaded.includes(name));
+  return result;
+}

@@ -1,0 +1,75 @@
+// Checkpoint files on disk. Writes are atomic: the bytes go to a temp file in the same folder,
+// are fsynced, then renamed over the target (and the folder fsynced), so a crash or SIGKILL at any
+// moment leaves either the previous file or the complete new one, never a torn mix.
+//
+//   await saveCheckpoint(path, state, info, trainer?)   encode (src/io/checkpoint.ts) + atomic write
+//   await readCheckpoint(path)                          → Checkpoint (metadata, weights, moments)
+//   await loadCheckpoint(path, state, trainer?)         read + restoreCheckpoint; returns the Checkpoint
+//   await writeFileAtomic(path, bytes | chunks)         the atomic write itself
+//   await readSafetensorsFile(path)                     any safetensors file (e.g. a PyTorch state_dict)
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type Checkpoint, type SaveInfo } from '../io/checkpoint.ts';
+import { decodeSafetensors, type SafetensorsFile } from '../io/safetensors.ts';
+import type { ModelState, Trainer } from '../graph/runtime.ts';
+
+/** `data` may be produced piecewise (chunks are written as they arrive). */
+export async function writeFileAtomic(path: string, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
+  const folder = dirname(path);
+  // Same folder, so the rename never crosses file systems; a dot name so stale temps stand out.
+  const temp = join(folder, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const file = await open(temp, 'wx');
+  try {
+    try {
+      if (data instanceof Uint8Array) await file.writeFile(data);
+      else for await (const chunk of data) await file.writeFile(chunk);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  // Makes the rename itself durable; some platforms cannot open a folder, which only weakens that.
+  const dir = await open(folder, 'r').catch(() => undefined);
+  if (dir) {
+    try {
+      await dir.sync().catch(() => undefined);
+    } finally {
+      await dir.close();
+    }
+  }
+}
+
+export async function saveCheckpoint(path: string, state: ModelState, info: SaveInfo, trainer?: Trainer): Promise<void> {
+  await writeFileAtomic(path, await encodeCheckpoint(state, info, trainer));
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (error) {
+    throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+export async function readCheckpoint(path: string): Promise<Checkpoint> {
+  return decodeCheckpoint(await readBytes(path), path);
+}
+
+export async function loadCheckpoint(path: string, state: ModelState, trainer?: Trainer): Promise<Checkpoint> {
+  const checkpoint = await readCheckpoint(path);
+  try {
+    restoreCheckpoint(checkpoint, state, trainer);
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`);
+  }
+  return checkpoint;
+}
+
+export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
+  return decodeSafetensors(await readBytes(path), path);
+}
