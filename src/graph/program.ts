@@ -234,6 +234,7 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
     });
   }
 
+  checkTensorLimits(gpu, graph, batch);
   const plan = planMemory(graph, graph.ops);
   const slots = plan.slotBytes.map((bytes, i) => ownBuffer(bytes, `activations.slot${i}`));
   const bufferOf = (t: number): BufferRef => {
@@ -250,6 +251,18 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
     memory: memoryReport(model, persistent, plan, optimizerBytes),
     opNames: graph.ops.map((o) => o.name),
   };
+}
+
+/** Catches a tensor the device cannot bind at compile time, by name, instead of deep inside Dawn. */
+function checkTensorLimits(gpu: Gpu, graph: Graph, batch: number): void {
+  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  for (const t of graph.tensors) {
+    const bytes = tensorBytes(graph, t.id);
+    if (bytes > limit) {
+      const fit = Math.max(1, Math.floor((batch * limit) / bytes));
+      throw new Error(`tensor "${t.name}" [${t.shape.join(', ')}] needs ${bytes} bytes, more than this device's limit of ${limit} bytes per buffer; use a batch size of at most ${fit} (now ${batch})`);
+    }
+  }
 }
 
 function memoryReport(model: Sequential, persistent: ReadonlyMap<string, GPUBuffer>, plan: MemoryPlan, optimizerBytes: number): MemoryReport {

@@ -89,6 +89,11 @@ export class Trainer {
   /** Steps completed so far (also Adam's t and the RNG step); restored on resume. */
   stepCount = 0;
   submits = 0;
+  /**
+   * CPU milliseconds spent recording steps (the executor's own overhead). Submission is left out:
+   * on Dawn's GL backend queue.submit() itself runs the GL commands, so it is GPU time there.
+   */
+  recordMs = 0;
   latest: Snapshot | null = null;
   private clearTotals = true;
   private fault: Error | null = null;
@@ -125,6 +130,7 @@ export class Trainer {
   async step(indices: Uint32Array): Promise<void> {
     this.gpu.check();
     if (this.fault) throw this.fault;
+    const started = performance.now();
     const { gpu, program } = this;
     if (indices.length !== this.options.batchSize) throw new Error(`step: expected ${this.options.batchSize} indices, got ${indices.length}`);
     const queue = gpu.device.queue;
@@ -140,7 +146,9 @@ export class Trainer {
     const every = this.options.metricsEvery ?? 50;
     const slot = this.stepCount % every === 0 ? this.staging.find((s) => !s.busy) : undefined;
     if (slot) encoder.copyBufferToBuffer(program.totals, 0, slot.buffer, 0, 16);
-    queue.submit([encoder.finish()]);
+    const commands = encoder.finish();
+    this.recordMs += performance.now() - started;
+    queue.submit([commands]);
     this.submits++;
     if (slot) this.readSnapshot(slot, this.stepCount);
     await this.throttle.after();

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { Dense } from '../src/graph/layers.ts';
+import { LSTM, SimpleRNN } from '../src/graph/recurrent.ts';
+import { Sequential } from '../src/graph/model.ts';
+import { zooModel } from '../src/graph/zoo.ts';
+import { ModelState } from '../src/graph/runtime.ts';
+import { fit } from '../src/graph/fit.ts';
+import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
+import { loadDataset } from '../src/node/datasets.ts';
+import type { CellKind } from '../src/kernels/recurrent.ts';
+import { lstmCell, recurrentBackwardRef, recurrentForwardRef, rnnCell, type RecurrentParams, type SequenceShape } from './reference/recurrent.ts';
+import { numericGradient } from './helpers/gradcheck.ts';
+import { maxRelativeError, randomArray } from './helpers/random.ts';
+import { modelGradients } from './helpers/graph.ts';
+import { testGpu } from './helpers/gpu.ts';
+
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+
+function randomParams(s: SequenceShape, seed: number, scale = 0.5): RecurrentParams {
+  const rows = (s.cell === 'lstm' ? 4 : 1) * s.hidden;
+  return {
+    weightIh: randomArray(rows * s.features, seed, -scale, scale),
+    weightHh: randomArray(rows * s.hidden, seed + 1, -scale, scale),
+    biasIh: randomArray(rows, seed + 2, -scale, scale),
+    biasHh: randomArray(rows, seed + 3, -scale, scale),
+  };
+}
+
+describe('recurrent CPU reference', () => {
+  it('LSTM cell follows PyTorch gate order i, f, g, o', () => {
+    // Zero weights leave each gate at its bias, so the cell reduces to closed forms per gate.
+    const hidden = 2, features = 3;
+    const bias = [0.3, -0.2, 1.1, 0.4, -0.7, 0.5, 0.9, -1.3];
+    const p = { weightIh: new Float64Array(4 * hidden * features), weightHh: new Float64Array(4 * hidden * hidden), biasIh: bias, biasHh: new Float64Array(8) };
+    const c0 = [0.6, -0.25];
+    const r = lstmCell(p, [1, 2, 3], [0.5, 0.5], c0);
+    for (let j = 0; j < hidden; j++) {
+      const i = sigmoid(bias[j]!), f = sigmoid(bias[2 + j]!), g = Math.tanh(bias[4 + j]!), o = sigmoid(bias[6 + j]!);
+      const c = f * c0[j]! + i * g;
+      expect(r.c[j]).toBeCloseTo(c, 14);
+      expect(r.h[j]).toBeCloseTo(o * Math.tanh(c), 14);
+    }
+  });
+
+  it('RNN cell is tanh(W_ih x + b_ih + W_hh h + b_hh)', () => {
+    const p = { weightIh: [1, 2, -1, 0.5], weightHh: [0.25, -0.5, 1, 2], biasIh: [0.1, -0.2], biasHh: [0.3, 0.05] };
+    const h = rnnCell(p, [0.2, -0.4], [0.7, -0.1]);
+    expect(h[0]).toBeCloseTo(Math.tanh(0.2 - 0.8 + 0.1 + 0.175 + 0.05 + 0.3), 14);
+    expect(h[1]).toBeCloseTo(Math.tanh(-0.2 - 0.2 - 0.2 + 0.7 - 0.2 + 0.05), 14);
+  });
+
+  it.each<CellKind>(['lstm', 'rnn'])('%s BPTT matches finite differences for every parameter and the input', (cell) => {
+    const s: SequenceShape = { cell, batch: 2, steps: 3, features: 3, hidden: 2 };
+    const p = randomParams(s, 11, 0.8);
+    const x = randomArray(s.batch * s.steps * s.features, 7);
+    const weights = randomArray(s.batch * s.steps * s.hidden, 9);
+    const grads = recurrentBackwardRef(s, p, x, weights);
+    const check = (name: keyof RecurrentParams | 'x', analytic: Float64Array) => {
+      const value = name === 'x' ? x : p[name];
+      const numeric = numericGradient((v) => recurrentForwardRef(s, name === 'x' ? p : { ...p, [name]: v }, name === 'x' ? v : x), value, weights);
+      // Central differences with step 1e-6 on smooth float64 functions: truncation error ~1e-10.
+      expect(maxRelativeError(analytic, numeric, 1e-3), `${cell} ${name}`).toBeLessThan(1e-6);
+    };
+    check('x', grads.dx);
+    check('weightIh', grads.dWeightIh);
+    check('weightHh', grads.dWeightHh);
+    check('biasIh', grads.dBiasIh);
+    check('biasHh', grads.dBiasHh);
+  });
+});
+
+/** Layer output and gradients on the GPU vs the float64 reference, for one recurrent layer. */
+async function compareLayer(cell: CellKind, s: Omit<SequenceShape, 'cell'>, returnSequences: boolean, imageInput: boolean, seed: number): Promise<void> {
+  const gpu = await testGpu();
+  const shape: SequenceShape = { cell, ...s };
+  const { batch, steps, features, hidden } = shape;
+  const layer = cell === 'lstm' ? new LSTM({ units: hidden, returnSequences }) : new SimpleRNN({ units: hidden, returnSequences });
+  const model = new Sequential(imageInput ? [1, steps, features] : [steps, features], [layer]);
+  const p = randomParams(shape, seed);
+  const name = layer.name;
+  const params = new Map([
+    [`${name}.weight_ih`, Float32Array.from(p.weightIh)], [`${name}.weight_hh`, Float32Array.from(p.weightHh)],
+    [`${name}.bias_ih`, Float32Array.from(p.biasIh)], [`${name}.bias_hh`, Float32Array.from(p.biasHh)],
+  ]);
+  const x = randomArray(batch * steps * features, seed + 5);
+  const outCount = batch * (returnSequences ? steps : 1) * hidden;
+  const dy = randomArray(outCount, seed + 6);
+  const got = await modelGradients(gpu, model, batch, x, dy, params);
+
+  const all = recurrentForwardRef(shape, p, x);
+  const dAll = new Float64Array(all.length);
+  const want = new Float64Array(outCount);
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < hidden; j++) {
+      if (returnSequences) {
+        for (let t = 0; t < steps; t++) { const i = (b * steps + t) * hidden + j; want[i] = all[i]!; dAll[i] = dy[i]!; }
+      } else {
+        const i = (b * steps + steps - 1) * hidden + j;
+        want[b * hidden + j] = all[i]!;
+        dAll[i] = dy[b * hidden + j]!;
+      }
+    }
+  }
+  const ref = recurrentBackwardRef(shape, p, x, dAll);
+  const label = `${cell} ${JSON.stringify(s)} sequences=${returnSequences}`;
+  // fp32 through T steps of sums over F + H terms of values ≤ 1 in size: relative to a floor of 1
+  // the forward stays within 1e-5; gradients sum over T·B rows, so they are judged against their
+  // own largest magnitude (a few units for these shapes), at 1e-4.
+  expect(maxRelativeError(got.y, want, 1), `${label} y`).toBeLessThan(1e-5);
+  const gradFloor = (a: ArrayLike<number>) => Math.max(1, ...Array.from(a, Math.abs));
+  const compare = (what: string, actual: Float32Array | undefined, expected: Float64Array) => {
+    expect(actual, `${label} ${what}`).toBeDefined();
+    expect(maxRelativeError(actual!, expected, gradFloor(expected)), `${label} ${what}`).toBeLessThan(1e-4);
+  };
+  compare('dx', got.dx, ref.dx);
+  compare('dweight_ih', got.grads.get(`${name}.weight_ih`), ref.dWeightIh);
+  compare('dweight_hh', got.grads.get(`${name}.weight_hh`), ref.dWeightHh);
+  compare('dbias_ih', got.grads.get(`${name}.bias_ih`), ref.dBiasIh);
+  compare('dbias_hh', got.grads.get(`${name}.bias_hh`), ref.dBiasHh);
+  gpu.check();
+}
+
+const SHAPES: Omit<SequenceShape, 'cell'>[] = [
+  { batch: 1, steps: 1, features: 1, hidden: 1 },
+  { batch: 2, steps: 3, features: 4, hidden: 3 },
+  { batch: 3, steps: 7, features: 17, hidden: 5 },
+  { batch: 5, steps: 28, features: 28, hidden: 17 },
+];
+
+describe('recurrent layers on the GPU vs the float64 reference', () => {
+  for (const cell of ['lstm', 'rnn'] as const) {
+    for (const returnSequences of [false, true]) {
+      it(`${cell}, ${returnSequences ? 'all steps' : 'last step'} out, over many shapes`, async () => {
+        for (const [i, s] of SHAPES.entries()) await compareLayer(cell, s, returnSequences, i % 2 === 0, 100 + i);
+      });
+    }
+  }
+});
