@@ -1,6 +1,7 @@
 // The networks of the classic Keras and PyTorch MNIST tutorials, by name, for 1×28×28 inputs.
 import { BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, type Layer } from './layers.ts';
 import { Sequential } from './model.ts';
+import { LSTM, SimpleRNN } from './recurrent.ts';
 
 export interface ZooOptions {
   classes?: number;
@@ -62,6 +63,14 @@ const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = 
       new Conv2D({ filters: 64, kernelSize: 3, useBias: false }), new BatchNorm(), ReLU(),
       new Flatten(), new Dense({ units: 128, useBias: false }), new BatchNorm(), ReLU(), ...maybeDropout(dropout), new Dense({ units: classes }),
     ],
+  },
+  rnn: {
+    about: 'SimpleRNN 128 over the 28 rows of the image (28 pixels per step) → Dense', dropout: 0,
+    build: ({ classes, dropout }) => [new SimpleRNN({ units: 128 }), ...maybeDropout(dropout), new Dense({ units: classes })],
+  },
+  lstm: {
+    about: 'LSTM 128 over the 28 rows of the image (28 pixels per step) → Dense', dropout: 0,
+    build: ({ classes, dropout }) => [new LSTM({ units: 128 }), ...maybeDropout(dropout), new Dense({ units: classes })],
   },
 };
 
