@@ -1,0 +1,75 @@
+// Classifies PNG images with a trained checkpoint: the model is rebuilt from the checkpoint's own
+// metadata, each image becomes a gray 28×28 (any size is resized; a dark digit on light paper is
+// inverted to MNIST's light-on-dark), and the top classes are printed with their probabilities.
+//
+//   npx tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
+import { createGpu } from '../src/gpu/device.ts';
+import { ModelState } from '../src/graph/runtime.ts';
+import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
+import { predictLogits } from '../src/graph/logits.ts';
+import { modelFromCheckpoint, restoreCheckpoint } from '../src/io/checkpoint.ts';
+import { readCheckpoint } from '../src/node/checkpoint-file.ts';
+import { readGrayPng } from '../src/node/image-folder.ts';
+import { helpText, parseArgs, positive, UsageError, type CommandSpec } from '../src/node/args.ts';
+
+const flags = {
+  ckpt: { type: 'path', help: 'checkpoint written by train-mnist (a .safetensors file)' },
+  top: { type: 'int', default: 3, check: positive, help: 'how many classes to print per image' },
+} as const;
+
+// The parser has no variadic positionals, so offer one slot per argument given; the first is required.
+function command(argumentCount: number): CommandSpec<typeof flags> {
+  return {
+    name: 'predict',
+    summary: 'Prints the most likely classes of each PNG image under a trained checkpoint.',
+    flags,
+    positionals: Array.from({ length: Math.max(1, argumentCount) }, (_, i) => ({ name: i === 0 ? 'image.png' : 'more.png', help: 'PNG images to classify', required: i === 0 })),
+  };
+}
+
+function softmax(logits: Float32Array): Float64Array {
+  const max = Math.max(...logits);
+  const exps = Float64Array.from(logits, (v) => Math.exp(v - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((v) => v / sum);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { flags: options, positionals: images, help } = parseArgs(argv, command(argv.length));
+  if (help) {
+    console.log(helpText(command(1)));
+    return;
+  }
+  if (!options.ckpt) throw new UsageError('--ckpt: needs the checkpoint file to predict with');
+  const checkpoint = await readCheckpoint(options.ckpt);
+  const model = modelFromCheckpoint(checkpoint);
+  const [, height, width] = model.inputShape as [number, number, number];
+  const classes = model.outputShape[0]!;
+  // Every image is read before the GPU starts, so a bad file fails fast and by name.
+  const pixels = new Uint8Array(images.length * height * width);
+  images.forEach((path, i) => pixels.set(readGrayPng(path, { height, width, invertLight: true }), i * height * width));
+
+  const gpu = await createGpu();
+  const state = new ModelState(gpu, model);
+  restoreCheckpoint(checkpoint, state);
+  const data = uploadDataset(gpu, { images: pixels, labels: new Uint8Array(images.length), count: images.length, rows: height, cols: width }, classes, 'images');
+  const logits = await predictLogits(gpu, model, state, data, range(0, images.length), checkpoint.normalize);
+  destroyDataset(gpu, data);
+  state.destroy();
+
+  const names = checkpoint.classNames ?? Array.from({ length: classes }, (_, c) => String(c));
+  images.forEach((path, i) => {
+    const probabilities = softmax(logits.subarray(i * classes, (i + 1) * classes));
+    const ranked = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]!).slice(0, options.top);
+    console.log(`${path}: ${ranked.map((c) => `${names[c]} ${(100 * probabilities[c]!).toFixed(1)}%`).join(', ')}`);
+  });
+}
+
+try {
+  await main(process.argv.slice(2));
+  process.exit(0);
+} catch (error) {
+  console.error(`predict: ${(error as Error).message}`);
+  if (error instanceof UsageError) console.error('Run with --help for usage.');
+  process.exit(error instanceof UsageError ? 2 : 1);
+}
