@@ -13,7 +13,8 @@
 //
 // Resuming is exact: batch order is epochPermutation(n, seed, epoch) and dropout/augmentation draw
 // from (seed, step), so epoch + step + seed + the trainer options + the moments are the whole
-// training state. Checkpoints are taken at epoch boundaries (fit resumes whole epochs).
+// training state. Exactness needs a save at an epoch boundary (step = epoch × stepsPerEpoch): fit
+// resumes whole epochs, so a mid-epoch save (say on Ctrl-C) reruns that epoch from its start.
 //
 //   save:    bytes = await encodeCheckpoint(state, { model: { zoo: 'lenet', options: {} }, epoch }, trainer)
 //   resume:  const ckpt = decodeCheckpoint(bytes, 'run.safetensors');
