@@ -6,7 +6,7 @@
 // sequence at once.
 import { gemm } from '../kernels/gemm.ts';
 import { biasGradient } from '../kernels/reduce.ts';
-import { GATE_COUNT, recurrentStepBackward, recurrentStepForward, toBatchMajor, toTimeMajor, type CellKind, type RecurrentShape } from '../kernels/recurrent.ts';
+import { GATE_COUNT, recurrentStepBackward, recurrentStepForward, toBatchMajor, toTimeMajor, transposeMatrix, type CellKind, type RecurrentShape } from '../kernels/recurrent.ts';
 import { formatShape, type Graph, type Op } from './graph.ts';
 import { Layer, type BuildContext, type ParamSpec, type Shape } from './layers.ts';
 
@@ -91,13 +91,15 @@ abstract class Recurrent extends Layer {
       a: b(xTime), b: b(weightIh), c: b(xproj), m: steps * batch, n: rows, k: features, transB: true,
       bias: b(biasIh), biasAxis: 'n', label: `${name}.input.projection`,
     }));
+    const weightHhT = graph.tensor(`${name}.weight_hh_transposed`, [hidden, rows]);
+    addOp(graph, `${name}.weight_hh.transpose`, [weightHh], [weightHhT], (gpu, b) => transposeMatrix(gpu, { src: b(weightHh), dst: b(weightHhT), rows, cols: hidden }));
     const states = graph.tensor(`${name}.hidden_states`, [steps + 1, batch, hidden]);
     const cells = lstm ? graph.tensor(`${name}.cell_states`, [steps + 1, batch, hidden]) : undefined;
     const gates = lstm ? graph.tensor(`${name}.gates`, [steps, batch, rows]) : undefined;
     const saved = [cells, gates].filter((t) => t !== undefined);
     for (let t = 0; t < steps; t++) {
-      addOp(graph, `${name}.step${t}`, [xproj, weightHh, biasHh, states, ...saved], [states, ...saved], (gpu, b) => recurrentStepForward(gpu, s, t, {
-        xproj: b(xproj), weightHh: b(weightHh), biasHh: b(biasHh), hidden: b(states),
+      addOp(graph, `${name}.step${t}`, [xproj, weightHhT, biasHh, states, ...saved], [states, ...saved], (gpu, b) => recurrentStepForward(gpu, s, t, {
+        xproj: b(xproj), weightHhTransposed: b(weightHhT), biasHh: b(biasHh), hidden: b(states),
         ...(cells === undefined || gates === undefined ? {} : { cell: b(cells), gates: b(gates) }),
       }));
     }
@@ -129,24 +131,28 @@ abstract class Recurrent extends Layer {
         }));
       }
       const sequenceRows = steps * batch;
-      if (g.wants(weightIh)) {
-        const dw = g.gradTarget(weightIh);
-        addOp(graph, `${name}.backward.weight_ih`, [dgates, xTime], [dw], (gpu, b) => gemm(gpu, {
-          a: b(dgates), b: b(xTime), c: b(dw), m: rows, n: features, k: sequenceRows, transA: true, label: `${name}.backward.weight_ih`,
+      // Weight gradients are taken transposed (Xᵀ·dgates, Hᵀ·dgates) and turned back: the GEMM
+      // kernels spread output columns over lanes, and G·H columns fill them where F or H would not.
+      const weightGradient = (weight: number, label: string, input: number, width: number) => {
+        if (!g.wants(weight)) return;
+        const dw = g.gradTarget(weight);
+        const dwT = graph.tensor(`grad(${name}.${label}).transposed`, [width, rows]);
+        addOp(graph, `${name}.backward.${label}`, [dgates, input], [dwT], (gpu, b) => gemm(gpu, {
+          a: b(input), b: b(dgates), c: b(dwT), m: width, n: rows, k: sequenceRows, transA: true, label: `${name}.backward.${label}`,
         }));
+        addOp(graph, `${name}.backward.${label}.transpose`, [dwT], [dw], (gpu, b) => transposeMatrix(gpu, { src: b(dwT), dst: b(dw), rows: width, cols: rows }));
+      };
+      weightGradient(weightIh, 'weight_ih', xTime, features);
+      // Rows 0..T-1 of the hidden states are h_{t-1} for every step t, in dgates' row order.
+      weightGradient(weightHh, 'weight_hh', states, hidden);
+      // Both biases add to the same pre-activation, so they share one gradient: reduce once, copy.
+      const biasGrads = [biasIh, biasHh].filter((bias) => g.wants(bias)).map((bias) => g.gradTarget(bias));
+      const [db, dbCopy] = biasGrads;
+      if (db !== undefined) {
+        addOp(graph, `${name}.backward.bias`, [dgates], [db], (gpu, b) => biasGradient(gpu, { dy: b(dgates), dbias: b(db), batch: sequenceRows, channels: rows, spatial: 1 }));
       }
-      if (g.wants(weightHh)) {
-        // Rows 0..T-1 of the hidden states are h_{t-1} for every step t, in dgates' row order.
-        const dw = g.gradTarget(weightHh);
-        addOp(graph, `${name}.backward.weight_hh`, [dgates, states], [dw], (gpu, b) => gemm(gpu, {
-          a: b(dgates), b: b(states), c: b(dw), m: rows, n: hidden, k: sequenceRows, transA: true, label: `${name}.backward.weight_hh`,
-        }));
-      }
-      // Both biases add to the same pre-activation, so they share one gradient.
-      for (const [label, bias] of [['bias_ih', biasIh], ['bias_hh', biasHh]] as const) {
-        if (!g.wants(bias)) continue;
-        const db = g.gradTarget(bias);
-        addOp(graph, `${name}.backward.${label}`, [dgates], [db], (gpu, b) => biasGradient(gpu, { dy: b(dgates), dbias: b(db), batch: sequenceRows, channels: rows, spatial: 1 }));
+      if (db !== undefined && dbCopy !== undefined) {
+        addOp(graph, `${name}.backward.bias.copy`, [db], [dbCopy], (gpu, b) => toBatchMajor(gpu, { src: b(db), dst: b(dbCopy), batch: 1, steps: 1, width: rows }));
       }
       if (g.wants(x)) {
         const dxTime = graph.tensor(`grad(${name}.x_time_major)`, [steps, batch, features]);

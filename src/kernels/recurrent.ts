@@ -9,6 +9,8 @@ export type CellKind = 'lstm' | 'rnn';
 export const GATE_COUNT: Record<CellKind, number> = { lstm: 4, rnn: 1 };
 
 const WORKGROUP_SIZE = 64;
+/** Batch rows per workgroup in the step kernels (the shader's ROWS override). */
+const STEP_ROWS = 4;
 
 export interface RecurrentShape {
   cell: CellKind;
@@ -24,6 +26,15 @@ function checkShape(s: RecurrentShape, step: number): void {
   if (!Number.isInteger(step) || step < 0 || step >= s.steps) throw new Error(`recurrent: step ${step} is outside 0..${s.steps - 1}`);
 }
 
+/** Workgroups of the step kernels: WG units by STEP_ROWS batch rows each. */
+function stepGrid(s: RecurrentShape): [number, number, number] {
+  return [Math.ceil(s.hidden / WORKGROUP_SIZE), Math.ceil(s.batch / STEP_ROWS), 1];
+}
+
+function stepKernel(gpu: Gpu, entry: string) {
+  return kernel(gpu, 'recurrent', entry, { ROWS: STEP_ROWS });
+}
+
 function stepParams(s: RecurrentShape, step: number, dyOffset = 0, hasDy = false) {
   return { batch: s.batch, steps: s.steps, step, width: s.hidden, offset: dyOffset, has_dy: Number(hasDy) };
 }
@@ -31,7 +42,8 @@ function stepParams(s: RecurrentShape, step: number, dyOffset = 0, hasDy = false
 export interface StepForwardIO {
   /** [T, B, G·H]: x·W_ihᵀ + bias_ih for every step. */
   xproj: BufferRef;
-  weightHh: BufferRef;
+  /** W_hh transposed to [H, G·H] (transposeMatrix), so a step's weight loads are contiguous. */
+  weightHhTransposed: BufferRef;
   biasHh: BufferRef;
   /** [T+1, B, H]: row 0 is written as the zero initial state at step 0; h_t goes to row t+1. */
   hidden: BufferRef;
@@ -44,11 +56,11 @@ export interface StepForwardIO {
 export function recurrentStepForward(gpu: Gpu, s: RecurrentShape, step: number, io: StepForwardIO): Dispatch[] {
   checkShape(s, step);
   const params = stepParams(s, step);
-  const grid = grid1d(gpu, s.batch * s.hidden, WORKGROUP_SIZE);
-  const common = { xproj: io.xproj, weight_hh: io.weightHh, bias_hh: io.biasHh, hidden: io.hidden, params };
-  if (s.cell === 'rnn') return [kernel(gpu, 'recurrent', 'rnnStep').dispatch(common, grid, `rnnStep t=${step}`)];
+  const grid = stepGrid(s);
+  const common = { xproj: io.xproj, weight_hh_t: io.weightHhTransposed, bias_hh: io.biasHh, hidden: io.hidden, params };
+  if (s.cell === 'rnn') return [stepKernel(gpu, 'rnnStep').dispatch(common, grid, `rnnStep t=${step}`)];
   if (!io.cell || !io.gates) throw new Error('recurrentStepForward: an LSTM step needs cell and gates buffers');
-  return [kernel(gpu, 'recurrent', 'lstmStep').dispatch({ ...common, cell: io.cell, gates_out: io.gates }, grid, `lstmStep t=${step}`)];
+  return [stepKernel(gpu, 'lstmStep').dispatch({ ...common, cell: io.cell, gates_out: io.gates }, grid, `lstmStep t=${step}`)];
 }
 
 export interface StepBackwardIO {
@@ -69,15 +81,15 @@ export interface StepBackwardIO {
 export function recurrentStepBackward(gpu: Gpu, s: RecurrentShape, step: number, io: StepBackwardIO): Dispatch[] {
   checkShape(s, step);
   const params = stepParams(s, step, io.dy?.offset ?? 0, io.dy !== undefined);
-  const grid = grid1d(gpu, s.batch * s.hidden, WORKGROUP_SIZE);
+  const grid = stepGrid(s);
   // Without an output gradient the shader never reads dy; W_hh (read-only too) fills the binding.
   const common = { weight_hh: io.weightHh, dy: io.dy?.buffer ?? io.weightHh, dgates: io.dgates, params };
   if (s.cell === 'rnn') {
     if (!io.hidden) throw new Error('recurrentStepBackward: an RNN step needs the saved hidden states');
-    return [kernel(gpu, 'recurrent', 'rnnStepBackward').dispatch({ ...common, hidden_in: io.hidden }, grid, `rnnStepBackward t=${step}`)];
+    return [stepKernel(gpu, 'rnnStepBackward').dispatch({ ...common, hidden_in: io.hidden }, grid, `rnnStepBackward t=${step}`)];
   }
   if (!io.cell || !io.gates || !io.dcell) throw new Error('recurrentStepBackward: an LSTM step needs cell, gates and dcell buffers');
-  return [kernel(gpu, 'recurrent', 'lstmStepBackward').dispatch({ ...common, cell_in: io.cell, gates: io.gates, dcell: io.dcell }, grid, `lstmStepBackward t=${step}`)];
+  return [stepKernel(gpu, 'lstmStepBackward').dispatch({ ...common, cell_in: io.cell, gates: io.gates, dcell: io.dcell }, grid, `lstmStepBackward t=${step}`)];
 }
 
 export interface LayoutIO {
@@ -101,4 +113,9 @@ export function toBatchMajor(gpu: Gpu, io: LayoutIO & { offset?: number }): Disp
   const count = io.batch * io.steps * io.width;
   const params = { batch: io.batch, steps: io.steps, step: 0, width: io.width, offset: io.offset ?? 0, has_dy: 0 };
   return [kernel(gpu, 'recurrent', 'toBatchMajor').dispatch({ src: io.src, dst: io.dst, params }, grid1d(gpu, count, WORKGROUP_SIZE), 'toBatchMajor')];
+}
+
+/** [rows, cols] → [cols, rows]: the layout change with one element per row. */
+export function transposeMatrix(gpu: Gpu, io: { src: BufferRef; dst: BufferRef; rows: number; cols: number }): Dispatch[] {
+  return toTimeMajor(gpu, { src: io.src, dst: io.dst, batch: io.rows, steps: io.cols, width: 1 });
 }
