@@ -1,6 +1,7 @@
 // The main job: train a zoo model on MNIST (or Fashion-MNIST, or a folder of PNGs), validate every
 // epoch, evaluate on the test set, and leave a report, pictures and a checkpoint in --out.
 //   npx tsx scripts/train-mnist.ts --help
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu } from '../src/gpu/device.ts';
 import { loadDataset } from '../src/node/datasets.ts';
@@ -9,11 +10,13 @@ import { between, fraction, helpText, nonNegative, parseArgs, positive, UsageErr
 import { EpochProgress, formatEpochSummary } from '../src/report/progress.ts';
 import { formatClassificationReport, formatConfusionMatrix } from '../src/report/metrics.ts';
 import { openEventFile } from '../src/node/tensorboard-writer.ts';
-import { evaluatePredictions, toReportHistory, writeFileAtomic, writePictures, type RunReport } from '../src/node/training-report.ts';
+import { evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, type RunReport } from '../src/node/training-report.ts';
 import { pixelStats, seededPermutation, takeSamples } from '../src/data/split.ts';
 import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
 import { SCHEDULES, type OptimizerConfig, type Schedule } from '../src/graph/optim.ts';
-import { Evaluator, ModelState } from '../src/graph/runtime.ts';
+import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
+import { modelFromCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/io/checkpoint.ts';
+import { readCheckpoint, saveCheckpoint } from '../src/node/checkpoint-file.ts';
 import { range, uploadDataset } from '../src/graph/dataset.ts';
 import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
 import type { ImageSet } from '../src/data/idx.ts';
@@ -103,19 +106,29 @@ async function main(): Promise<number> {
   const batchSize = flags['batch-size'];
   if (batchSize > trainCount) throw new UsageError(`--batch-size: ${batchSize} is larger than the ${trainCount} training images`);
 
+  const resumed: Checkpoint | undefined = flags.resume ? await readCheckpoint(flags.resume) : undefined;
+  if (resumed && !resumed.training) throw new UsageError(`--resume: ${flags.resume} holds weights only (no training state); it cannot be resumed`);
   const gpu = await createGpu();
   log(`adapter: ${gpu.describe()}`);
   log(`data: ${data.name} from ${data.source}: ${trainCount} train / ${valCount} validation / ${data.test.count} test images, ${classes} classes`);
-  const model = zooModel(flags.model, { classes, ...(flags.dropout === undefined ? {} : { dropout: flags.dropout }) });
+  const modelDescription = { zoo: flags.model, options: { classes, ...(flags.dropout === undefined ? {} : { dropout: flags.dropout }) } };
+  const model = resumed ? modelFromCheckpoint(resumed) : zooModel(modelDescription.zoo, modelDescription.options);
   log(model.summary());
 
   const stats = pixelStats(data.train.images.subarray(0, trainCount * data.train.rows * data.train.cols));
-  const normalize = flags.standardize ? { mean: stats.mean / 255, std: stats.std / 255 } : { mean: 0, std: 1 };
+  const normalize = resumed?.normalize ?? (flags.standardize ? { mean: stats.mean / 255, std: stats.std / 255 } : { mean: 0, std: 1 });
   const trainData = uploadDataset(gpu, data.train, classes, `${data.name}.train`);
   const testData = uploadDataset(gpu, data.test, classes, `${data.name}.test`);
   const state = new ModelState(gpu, model, model.initialValues(flags.seed));
   const optimizer = optimizerConfig(flags);
   const schedule = scheduleConfig(flags.schedule, flags.epochs);
+  mkdirSync(out, { recursive: true });
+  const checkpointPath = join(out, 'checkpoint.safetensors');
+  let savedEpoch: number | null = null;
+  const save = async (trainer: Trainer, epoch: number) => {
+    await saveCheckpoint(checkpointPath, state, { model: resumed?.model ?? modelDescription, epoch, normalize, classNames: data.classNames, extra: { dataset: data.name } }, trainer);
+    savedEpoch = epoch;
+  };
 
   let signal: NodeJS.Signals | null = null;
   const onSignal = (name: NodeJS.Signals) => {
@@ -130,11 +143,21 @@ async function main(): Promise<number> {
   const perEpoch = stepsPerEpoch(trainCount, batchSize);
   let progress: EpochProgress | undefined;
   const started = performance.now();
-  const result = await fit(gpu, model, state, trainData, {
-    epochs: flags.epochs, batchSize, seed: flags.seed, optimizer, schedule, normalize,
-    labelSmoothing: flags['label-smoothing'],
+  const trainerOptions = resumed?.training ?? {
+    batchSize, seed: flags.seed, optimizer, schedule, normalize, labelSmoothing: flags['label-smoothing'],
     ...(flags['clip-norm'] === undefined ? {} : { clipNorm: flags['clip-norm'] }),
     ...(flags.augment ? { augment: { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 } } : {}),
+    stepsPerEpoch: stepsPerEpoch(trainCount, batchSize), totalSteps: stepsPerEpoch(trainCount, batchSize) * flags.epochs,
+  };
+  const trainer = new Trainer(gpu, model, state, trainData, new Map(), trainerOptions);
+  if (resumed) {
+    restoreCheckpoint(resumed, state, trainer);
+    log(`resumed from ${flags.resume}: ${resumed.epoch} epochs (${resumed.step} steps) done`);
+  }
+  let result: Awaited<ReturnType<typeof fit>>;
+  try {
+    result = await fit(gpu, model, state, trainData, {
+    ...trainerOptions, epochs: flags.epochs, initialEpoch: resumed?.epoch ?? 0,
     trainIndices: range(0, trainCount), validationIndices: range(trainCount, data.train.count),
     batchEvery: 10,
     shouldStop: () => signal !== null,
@@ -143,8 +166,9 @@ async function main(): Promise<number> {
       if (b.stepInEpoch <= 10) progress = new EpochProgress({ label: `epoch ${b.epoch + 1}/${flags.epochs}`, totalSteps: b.stepsPerEpoch, sink: process.stdout });
       progress?.update(b.stepInEpoch, b.stepInEpoch * batchSize, b.snapshot?.loss);
     },
-    onEpochEnd: (r) => {
+    onEpochEnd: async (r, t) => {
       progress?.finish();
+      await save(t, r.epoch);
       log(formatEpochSummary({ epoch: r.epoch, epochs: flags.epochs, trainLoss: r.trainLoss, trainAccuracy: r.trainAccuracy, ...(r.valLoss === undefined ? {} : { validationLoss: r.valLoss, validationAccuracy: r.valAccuracy! }), seconds: r.seconds, images: perEpoch * batchSize }));
       events?.scalars(r.epoch, [
         { tag: 'train/loss', value: r.trainLoss }, { tag: 'train/accuracy', value: r.trainAccuracy },
@@ -152,12 +176,19 @@ async function main(): Promise<number> {
         { tag: 'learning_rate', value: r.learningRate }, { tag: 'images_per_second', value: r.imagesPerSecond },
       ]);
     },
-  });
-  events?.close();
+  }, trainer);
+  } catch (error) {
+    const kept = savedEpoch === null ? (resumed ? `${flags.resume} is untouched` : 'no checkpoint was written yet') : `the checkpoint of epoch ${savedEpoch} is kept at ${checkpointPath}`;
+    throw new Error(`${(error as Error).message}\n${kept}`);
+  } finally {
+    events?.close();
+  }
   const trainSeconds = (performance.now() - started) / 1000;
 
   if (result.stoppedBy === 'signal') {
-    console.error(`stopped by ${signal} after ${result.trainer.stepCount} steps`);
+    const completed = (resumed?.epoch ?? 0) + result.history.length;
+    await save(trainer, completed);
+    console.error(`stopped by ${signal} after ${trainer.stepCount} steps; saved ${checkpointPath} (${completed} epochs complete; --resume reruns the interrupted epoch)`);
     return signal === 'SIGINT' ? 130 : 143;
   }
 
@@ -179,14 +210,14 @@ async function main(): Promise<number> {
     stoppedBy: result.stoppedBy,
   };
   const reportJson = `${JSON.stringify(report, null, 2)}\n`;
-  writeFileAtomic(join(out, 'report.json'), reportJson);
-  if (flags.report) writeFileAtomic(flags.report, reportJson);
+  await writeTextAtomic(join(out, 'report.json'), reportJson);
+  if (flags.report) await writeTextAtomic(flags.report, reportJson);
   const pictures = await writePictures(out, result.history, evaluated, data.test, test.predictions, data.classNames);
 
   log('');
   log(formatClassificationReport(evaluated.report, data.classNames));
   log(formatConfusionMatrix(evaluated.matrix, data.classNames));
-  log(`wrote ${[join(out, 'report.json'), ...pictures].join(', ')}`);
+  log(`wrote ${[checkpointPath, join(out, 'report.json'), ...pictures].join(', ')}`);
   console.log(`test accuracy ${(100 * test.accuracy).toFixed(2)}%  test loss ${test.loss.toFixed(4)}  ${report.imagesPerSecond.toFixed(0)} images/s training  ${trainSeconds.toFixed(1)} s total`);
   return 0;
 }

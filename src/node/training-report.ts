@@ -1,7 +1,6 @@
 // The files a finished run leaves in --out: report.json, training curves, the confusion matrix as a
 // heatmap, and a grid of misclassified test images (SVG, so the labels stay sharp at any zoom).
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { ImageSet } from '../data/idx.ts';
 import type { EpochResult } from '../graph/fit.ts';
@@ -9,6 +8,10 @@ import { classificationReport, confusionMatrix, type ClassificationReport, type 
 import { trainingCurvesSvg } from '../report/training-curves.ts';
 import { confusionHeatmapSvg } from '../report/confusion-heatmap.ts';
 import { findMisclassified, misclassifiedGridSvg } from '../report/misclassified-grid.ts';
+import { writeFileAtomic } from './checkpoint-file.ts';
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+export const writeTextAtomic = (path: string, text: string) => writeFileAtomic(path, utf8(text));
 
 export interface RunReport {
   dataset: string;
@@ -33,14 +36,6 @@ export interface RunReport {
   stoppedBy: string;
 }
 
-/** Writes `text` to `path` through a temp file and a rename, so a crash never leaves half a file. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, data);
-  renameSync(temp, path);
-}
-
 export interface Evaluated { matrix: ConfusionMatrix; report: ClassificationReport }
 
 export function evaluatePredictions(labels: Uint8Array, predictions: Uint32Array, classes: number): Evaluated {
@@ -59,23 +54,23 @@ export function toReportHistory(history: EpochResult[]): RunReport['history'] {
 export async function writePictures(out: string, history: EpochResult[], evaluated: Evaluated, test: ImageSet,
   predictions: Uint32Array, classNames: string[]): Promise<string[]> {
   const written: string[] = [];
-  const write = (name: string, text: string) => {
+  const write = async (name: string, text: string) => {
     const path = join(out, name);
-    writeFileAtomic(path, text);
+    await writeTextAtomic(path, text);
     written.push(path);
   };
   if (history.length > 0) {
-    write('training-curves.svg', trainingCurvesSvg(history.map((h) => ({
+    await write('training-curves.svg', trainingCurvesSvg(history.map((h) => ({
       epoch: h.epoch, trainLoss: h.trainLoss, trainAccuracy: h.trainAccuracy,
       ...(h.valLoss === undefined ? {} : { validationLoss: h.valLoss }),
       ...(h.valAccuracy === undefined ? {} : { validationAccuracy: h.valAccuracy }),
     }))));
   }
-  write('confusion-matrix.svg', confusionHeatmapSvg(evaluated.matrix, classNames));
+  await write('confusion-matrix.svg', confusionHeatmapSvg(evaluated.matrix, classNames));
   const pixels = test.rows * test.cols;
   const wrong = findMisclassified(test.labels, predictions, 64).map((i) => ({
     image: test.images.subarray(i * pixels, (i + 1) * pixels), label: test.labels[i]!, predicted: predictions[i]!,
   }));
-  write('misclassified.svg', await misclassifiedGridSvg(wrong, { rows: test.rows, cols: test.cols, classNames }));
+  await write('misclassified.svg', await misclassifiedGridSvg(wrong, { rows: test.rows, cols: test.cols, classNames }));
   return written;
 }
