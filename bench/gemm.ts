@@ -1,0 +1,96 @@
+// GEMM throughput: webgrad's gemm() against TF.js's WebGPU matMul on the same Dawn adapter, side by
+// side in one process, for square products and the MNIST CNN's shapes. `npx tsx bench/gemm.ts`;
+// writes bench/results/gemm.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { createGpu } from '../src/gpu/device.ts';
+import { runDispatches, uploadBuffer, storageBuffer } from '../src/gpu/buffers.ts';
+import { chooseGemmVariant, describeVariant, gemm, gemmShape, tuneGemm, type GemmArgs } from '../src/kernels/gemm.ts';
+import { randomArray } from '../test/helpers/random.ts';
+import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+
+/** PyTorch/OpenBLAS fp32 GEMM measured on this machine's 2 cores: what the CPU can practically do. */
+const CPU_CEILING_GFLOPS = { low: 163, high: 185 };
+
+interface Case { name: string; m: number; n: number; k: number; transA?: boolean; transB?: boolean }
+
+const CASES: Case[] = [
+  ...[256, 512, 1024, 2048].map((s) => ({ name: `square ${s}`, m: s, n: s, k: s })),
+  { name: 'conv1 forward', m: 32, n: 43264, k: 9 },
+  { name: 'conv2 forward', m: 64, n: 7744, k: 288 },
+  { name: 'conv2 weight grad', m: 64, n: 288, k: 7744, transB: true },
+  { name: 'conv2 input grad', m: 288, n: 7744, k: 64, transA: true },
+  { name: 'dense forward', m: 64, n: 10, k: 1600, transB: true },
+  { name: 'dense weight grad', m: 10, n: 1600, k: 64, transA: true },
+  { name: 'dense input grad', m: 64, n: 1600, k: 10 },
+];
+
+/** Enough calls per timed round that one round takes ~0.3 s at `guessGflops`. */
+function repeatsFor(flops: number, guessGflops: number): number {
+  return Math.max(1, Math.round(0.3 / (flops / (guessGflops * 1e9))));
+}
+
+async function timeWebgrad(gpuRun: () => Promise<void>, repeats: number, runs: number): Promise<number> {
+  let best = Infinity;
+  for (let round = 0; round <= runs; round++) {
+    const start = performance.now();
+    await gpuRun();
+    if (round > 0) best = Math.min(best, (performance.now() - start) / repeats);
+  }
+  return best;
+}
+
+const gpu = await createGpu();
+const { tf, adapter: tfAdapter } = await tfjsWebgpu();
+console.log(`webgrad adapter: ${gpu.describe()}`);
+console.log(`TF.js ${tf.version_core} WebGPU adapter: ${tfAdapter}`);
+const tuneStart = performance.now();
+await tuneGemm(gpu);
+console.log(`tuneGemm: ${(performance.now() - tuneStart).toFixed(0)} ms (cached results return at once)`);
+console.log(`load average at start: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores, shared: best of rounds reported)\n`);
+
+const results = [];
+for (const c of CASES) {
+  const flops = 2 * c.m * c.n * c.k;
+  const aShape = c.transA ? [c.k, c.m] : [c.m, c.k], bShape = c.transB ? [c.n, c.k] : [c.k, c.n];
+  const aData = randomArray(c.m * c.k, 1), bData = randomArray(c.k * c.n, 2);
+  const a = uploadBuffer(gpu, aData, 'a'), b = uploadBuffer(gpu, bData, 'b'), out = storageBuffer(gpu, c.m * c.n * 4, 'c');
+  const args: GemmArgs = { a, b, c: out, m: c.m, n: c.n, k: c.k, transA: c.transA, transB: c.transB };
+  const variant = describeVariant(chooseGemmVariant(gpu, gemmShape(args)));
+  const dispatches = gemm(gpu, args);
+  const runs = flops > 4e9 ? 2 : 3;
+  const ourRepeats = repeatsFor(flops, 10);
+  const ours = await timeWebgrad(() => runDispatches(gpu, Array.from({ length: ourRepeats }, () => dispatches).flat()), ourRepeats, runs);
+  for (const buffer of [a, b, out]) gpu.destroyBuffer(buffer);
+
+  const ta = tf.tensor2d(aData, aShape as [number, number]), tb = tf.tensor2d(bData, bShape as [number, number]);
+  const theirs = await timeTfjs(() => tf.matMul(ta, tb, c.transA, c.transB), repeatsFor(flops, 2), runs);
+  ta.dispose(); tb.dispose();
+
+  const gflops = flops / ours / 1e6, tfGflops = flops / theirs / 1e6;
+  const row = {
+    name: c.name, m: c.m, n: c.n, k: c.k, transA: !!c.transA, transB: !!c.transB, variant,
+    webgradMs: +ours.toFixed(3), webgradGflops: +gflops.toFixed(2),
+    tfjsMs: +theirs.toFixed(3), tfjsGflops: +tfGflops.toFixed(2),
+    speedupOverTfjs: +(theirs / ours).toFixed(2),
+    fractionOfCpuCeiling: [+(gflops / CPU_CEILING_GFLOPS.high).toFixed(3), +(gflops / CPU_CEILING_GFLOPS.low).toFixed(3)],
+  };
+  results.push(row);
+  console.log(`${c.name.padEnd(18)} ${`${c.m}×${c.n}×${c.k}${c.transA ? ' Aᵀ' : ''}${c.transB ? ' Bᵀ' : ''}`.padEnd(22)} ` +
+    `webgrad ${ours.toFixed(2).padStart(8)} ms ${gflops.toFixed(2).padStart(6)} GFLOP/s | TF.js ${theirs.toFixed(2).padStart(8)} ms ${tfGflops.toFixed(2).padStart(6)} GFLOP/s | ` +
+    `×${row.speedupOverTfjs.toFixed(2)} vs TF.js | ${(100 * row.fractionOfCpuCeiling[0]!).toFixed(1)}–${(100 * row.fractionOfCpuCeiling[1]!).toFixed(1)}% of CPU ceiling | ${variant}`);
+}
+
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/gemm.json', import.meta.url), JSON.stringify({
+  date: new Date().toISOString(),
+  adapter: gpu.describe(),
+  tfjs: { version: tf.version_core, adapter: tfAdapter },
+  cpuCeilingGflops: CPU_CEILING_GFLOPS,
+  loadAverageAtEnd: loadavg(),
+  note: 'best of 2–3 timed rounds after a warm-up; the 2 cores are shared with other work, so absolute numbers are noisy and the side-by-side ratio is the robust figure',
+  results,
+}, null, 2) + '\n');
+console.log('\nwrote bench/results/gemm.json');
+gpu.destroy();
+process.exit(0);
