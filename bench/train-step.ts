@@ -53,6 +53,8 @@ async function measure(gpu: Gpu, name: string, batch: number): Promise<{ row: Ro
 /** The same cnn (Conv32-Pool-Conv64-Pool-Dense10, Adam, batch 64) trained by TF.js's WebGPU backend. */
 async function tfjsCnn(batch: number): Promise<{ imagesPerSecond: number; adapter: string }> {
   const { tf, adapter } = await tfjsWebgpu();
+  // tfjs-core alone registers no gradients; the union package registers them on the same engine.
+  await import('@tensorflow/tfjs');
   const v = <R extends TfCore.Rank>(shape: number[]) => tf.variable(tf.randomUniform(shape, -0.1, 0.1)) as unknown as TfCore.Variable<R>;
   const w1 = v<TfCore.Rank.R4>([3, 3, 1, 32]), b1 = v([32]), w2 = v<TfCore.Rank.R4>([3, 3, 32, 64]), b2 = v([64]), w3 = v<TfCore.Rank.R2>([1600, 10]), b3 = v([10]);
   const x = tf.randomUniform([batch, 28, 28, 1]) as TfCore.Tensor4D;
