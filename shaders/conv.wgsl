@@ -1,27 +1,23 @@
-// The data movement around the GEMMs that carry 2-D convolution: im2col (image → column matrix),
-// col2im (column gradients → image gradient, as a gather), and the layout changes the weight
-// gradient needs. Every entry is one invocation per output element, so no atomics and no barriers
-// except the per-channel sum.
-//
-// Column matrices have one row per (c, ky, kx) — C·KH·KW rows in OIHW weight order — and one column
-// per output pixel. Two layouts:
-//   batch-major: [N][C·KH·KW][OH·OW] — per-image GEMMs write NCHW directly (forward, input gradient);
-//   row-major:   [C·KH·KW][N·OH·OW]  — one GEMM reduces over the whole batch (weight gradient).
+// 2-D convolution kernels (PyTorch's Conv2d: cross-correlation, NCHW activations, OIHW weights).
+// All three passes are direct, register-blocked kernels that read the image and gradients in place:
+// on llvmpipe they beat im2col + GEMM (measured in bench/conv.ts), since no column matrix is
+// written and read back and small images waste no GEMM lanes. No pass needs atomics; only the
+// bias gradient uses workgroup barriers. im2col stays for consumers that need a column matrix
+// (the int8 convolution quantizes it).
 struct Params {
   batch: u32, inChannels: u32, height: u32, width: u32, outChannels: u32,
   kernelH: u32, kernelW: u32, strideH: i32, strideW: i32, padH: i32, padW: i32,
   outH: u32, outW: u32,
-  batchMajor: u32,   // 1: column layout [N][CKK][P]; 0: [CKK][N·P]
+  hasBias: u32, relu: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> image: array<f32>;
-@group(0) @binding(2) var<storage, read_write> columns: array<f32>;
-@group(0) @binding(3) var<storage, read> columnsIn: array<f32>;
-@group(0) @binding(4) var<storage, read_write> imageOut: array<f32>;
-@group(0) @binding(5) var<storage, read> nchw: array<f32>;
-@group(0) @binding(6) var<storage, read_write> rows: array<f32>;
-@group(0) @binding(7) var<storage, read_write> channelSum: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> gradOut: array<f32>;
+@group(0) @binding(5) var<storage, read> partials: array<f32>;
+@group(0) @binding(6) var<storage, read_write> output: array<f32>;
 
 const WG = 256u;
 
@@ -29,7 +25,8 @@ fn linearIndex(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * WG;
 }
 
-// Thread t writes column element t in either layout; only the decoding of (n, row) differs.
+// The batch-major column matrix [N][C·KH·KW][OH·OW]: rows in OIHW weight order, one column per
+// output pixel, zeros where a tap falls in the padding. Invocation t writes element t.
 @compute @workgroup_size(WG)
 fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let t = linearIndex(gid, groups);
@@ -38,63 +35,209 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) gr
   let rowCount = params.inChannels * taps;
   if (t >= params.batch * rowCount * pixels) { return; }
   let p = t % pixels;
-  let q = t / pixels;
-  var n: u32;
-  var row: u32;
-  if (params.batchMajor == 1u) { n = q / rowCount; row = q % rowCount; } else { n = q % params.batch; row = q / params.batch; }
+  let n = t / (rowCount * pixels);
+  let row = (t / pixels) % rowCount;
   let c = row / taps;
   let ky = (row % taps) / params.kernelW;
   let kx = row % params.kernelW;
   let iy = i32(p / params.outW) * params.strideH - params.padH + i32(ky);
   let ix = i32(p % params.outW) * params.strideW - params.padW + i32(kx);
-  var v = 0.0;
-  if (iy >= 0 && iy < i32(params.height) && ix >= 0 && ix < i32(params.width)) {
-    v = image[((n * params.inChannels + c) * params.height + u32(iy)) * params.width + u32(ix)];
-  }
-  columns[t] = v;
+  let inside = iy >= 0 && iy < i32(params.height) && ix >= 0 && ix < i32(params.width);
+  let index = ((n * params.inChannels + c) * params.height + u32(clamp(iy, 0, i32(params.height) - 1))) * params.width + u32(clamp(ix, 0, i32(params.width) - 1));
+  output[t] = select(0.0, image[index], inside);
 }
 
-// dx[n, c, iy, ix] = Σ over the taps (ky, kx) whose output pixel lands on the stride grid and inside
-// the output of the batch-major column gradient at that (row, pixel). Writes every dx element.
-@compute @workgroup_size(WG)
-fn col2im(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let index = linearIndex(gid, groups);
-  if (index >= params.batch * params.inChannels * params.height * params.width) { return; }
-  let ix = i32(index % params.width);
-  let iy = i32((index / params.width) % params.height);
-  let plane = index / (params.width * params.height);   // n * inChannels + c
+// Direct convolution, register-blocked like a GEMM whose B operand is gathered from the image on the
+// fly (no column matrix): a workgroup owns CHANNEL_BLOCK output channels; each invocation owns
+// PIXEL_BLOCK output pixels, strided by the workgroup size, over the flattened (n, oy, ox). Weight
+// loads are the same for every invocation of the workgroup, which llvmpipe turns into one scalar
+// load, and pixel blocks span images, so small images waste no lanes.
+override CHANNEL_BLOCK: u32 = 4u;   // ≤ MAX_BLOCK
+override PIXEL_BLOCK: u32 = 4u;     // ≤ MAX_BLOCK
+override DIRECT_WG: u32 = 64u;
+const MAX_BLOCK = 8u;
+
+@compute @workgroup_size(DIRECT_WG)
+fn forwardDirect(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let pixels = params.outH * params.outW;
+  let total = params.batch * pixels;
+  let plane = params.height * params.width;
+  let h = i32(params.height);
+  let w = i32(params.width);
   let taps = params.kernelH * params.kernelW;
-  // Batch-major: image plane (n, c) owns rows c·taps … of block n, which start at plane·taps·pixels.
-  let base = plane * taps * pixels;
-  var sum = 0.0;
-  for (var ky = 0; ky < i32(params.kernelH); ky++) {
-    let y = iy + params.padH - ky;
-    if (y < 0 || y % params.strideH != 0) { continue; }
-    let oy = y / params.strideH;
-    if (oy >= i32(params.outH)) { continue; }
-    for (var kx = 0; kx < i32(params.kernelW); kx++) {
-      let x = ix + params.padW - kx;
-      if (x < 0 || x % params.strideW != 0) { continue; }
-      let ox = x / params.strideW;
-      if (ox >= i32(params.outW)) { continue; }
-      let row = u32(ky) * params.kernelW + u32(kx);
-      sum += columnsIn[base + row * pixels + u32(oy) * params.outW + u32(ox)];
+  let o0 = wid.y * CHANNEL_BLOCK;
+  // Out-of-range pixels and channels are clamped to the last valid one, computed and not stored.
+  var imageBase: array<u32, MAX_BLOCK>;
+  var top: array<i32, MAX_BLOCK>;
+  var left: array<i32, MAX_BLOCK>;
+  for (var j = 0u; j < PIXEL_BLOCK; j++) {
+    let p = min(wid.x * DIRECT_WG * PIXEL_BLOCK + j * DIRECT_WG + lid.x, total - 1u);
+    let q = p % pixels;
+    imageBase[j] = (p / pixels) * params.inChannels * plane;
+    top[j] = i32(q / params.outW) * params.strideH - params.padH;
+    left[j] = i32(q % params.outW) * params.strideW - params.padW;
+  }
+  var weightRow: array<u32, MAX_BLOCK>;
+  for (var r = 0u; r < CHANNEL_BLOCK; r++) { weightRow[r] = min(o0 + r, params.outChannels - 1u) * params.inChannels * taps; }
+  var acc: array<array<f32, MAX_BLOCK>, MAX_BLOCK>;
+  for (var c = 0u; c < params.inChannels; c++) {
+    for (var ky = 0u; ky < params.kernelH; ky++) {
+      for (var kx = 0u; kx < params.kernelW; kx++) {
+        var xv: array<f32, MAX_BLOCK>;
+        for (var j = 0u; j < PIXEL_BLOCK; j++) {
+          let iy = top[j] + i32(ky);
+          let ix = left[j] + i32(kx);
+          let inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+          let index = imageBase[j] + c * plane + u32(clamp(iy, 0, h - 1) * w + clamp(ix, 0, w - 1));
+          xv[j] = select(0.0, image[index], inside);
+        }
+        let tap = c * taps + ky * params.kernelW + kx;
+        for (var r = 0u; r < CHANNEL_BLOCK; r++) {
+          let wv = weight[weightRow[r] + tap];
+          for (var j = 0u; j < PIXEL_BLOCK; j++) { acc[r][j] = fma(wv, xv[j], acc[r][j]); }
+        }
+      }
     }
   }
-  imageOut[index] = sum;
+  for (var j = 0u; j < PIXEL_BLOCK; j++) {
+    let p = wid.x * DIRECT_WG * PIXEL_BLOCK + j * DIRECT_WG + lid.x;
+    if (p >= total) { break; }
+    let outBase = (p / pixels) * params.outChannels * pixels + p % pixels;
+    for (var r = 0u; r < CHANNEL_BLOCK; r++) {
+      let o = o0 + r;
+      if (o >= params.outChannels) { break; }
+      var v = acc[r][j];
+      if (params.hasBias == 1u) { v += bias[o]; }
+      if (params.relu == 1u) { v = max(v, 0.0); }
+      output[outBase + o * pixels] = v;
+    }
+  }
 }
 
-// [N][OC][P] → [OC][N·P]: the output gradient as the left operand of the weight-gradient GEMM.
-@compute @workgroup_size(WG)
-fn nchwToRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let t = linearIndex(gid, groups);
+// The input gradient as a direct gather, blocked the same way: a workgroup owns CHANNEL_BLOCK input
+// channels, each invocation PIXEL_BLOCK input pixels; each sums w[o, c, ky, kx] · dy[n, o, oy, ox]
+// over the taps whose output pixel (oy, ox) exists and lands on the stride grid.
+@compute @workgroup_size(DIRECT_WG)
+fn backwardInputDirect(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let plane = params.height * params.width;
+  let total = params.batch * plane;
   let pixels = params.outH * params.outW;
-  if (t >= params.batch * params.outChannels * pixels) { return; }
-  let p = t % pixels;
-  let n = (t / pixels) % params.batch;
-  let o = t / (pixels * params.batch);
-  rows[t] = nchw[(n * params.outChannels + o) * pixels + p];
+  let taps = params.kernelH * params.kernelW;
+  let c0 = wid.y * CHANNEL_BLOCK;
+  var gradBase: array<u32, MAX_BLOCK>;
+  var down: array<i32, MAX_BLOCK>;    // iy + padH: the output row times stride plus ky
+  var across: array<i32, MAX_BLOCK>;
+  for (var j = 0u; j < PIXEL_BLOCK; j++) {
+    let p = min(wid.x * DIRECT_WG * PIXEL_BLOCK + j * DIRECT_WG + lid.x, total - 1u);
+    let q = p % plane;
+    gradBase[j] = (p / plane) * params.outChannels * pixels;
+    down[j] = i32(q / params.width) + params.padH;
+    across[j] = i32(q % params.width) + params.padW;
+  }
+  var weightRow: array<u32, MAX_BLOCK>;
+  for (var r = 0u; r < CHANNEL_BLOCK; r++) { weightRow[r] = min(c0 + r, params.inChannels - 1u) * taps; }
+  let outH = i32(params.outH);
+  let outW = i32(params.outW);
+  var acc: array<array<f32, MAX_BLOCK>, MAX_BLOCK>;
+  for (var ky = 0u; ky < params.kernelH; ky++) {
+    for (var kx = 0u; kx < params.kernelW; kx++) {
+      // Which output pixel each input pixel meets through this tap, the same for every channel.
+      var gradIndex: array<u32, MAX_BLOCK>;
+      var valid: array<bool, MAX_BLOCK>;
+      for (var j = 0u; j < PIXEL_BLOCK; j++) {
+        let y = down[j] - i32(ky);
+        let x = across[j] - i32(kx);
+        let oy = y / params.strideH;
+        let ox = x / params.strideW;
+        valid[j] = y >= 0 && x >= 0 && y % params.strideH == 0 && x % params.strideW == 0 && oy < outH && ox < outW;
+        gradIndex[j] = gradBase[j] + u32(clamp(oy, 0, outH - 1) * outW + clamp(ox, 0, outW - 1));
+      }
+      let tap = ky * params.kernelW + kx;
+      for (var o = 0u; o < params.outChannels; o++) {
+        var g: array<f32, MAX_BLOCK>;
+        for (var j = 0u; j < PIXEL_BLOCK; j++) { g[j] = select(0.0, gradOut[gradIndex[j] + o * pixels], valid[j]); }
+        let weightAt = o * params.inChannels * taps + tap;
+        for (var r = 0u; r < CHANNEL_BLOCK; r++) {
+          let wv = weight[weightAt + weightRow[r]];
+          for (var j = 0u; j < PIXEL_BLOCK; j++) { acc[r][j] = fma(wv, g[j], acc[r][j]); }
+        }
+      }
+    }
+  }
+  for (var j = 0u; j < PIXEL_BLOCK; j++) {
+    let p = wid.x * DIRECT_WG * PIXEL_BLOCK + j * DIRECT_WG + lid.x;
+    if (p >= total) { break; }
+    let outBase = (p / plane) * params.inChannels * plane + p % plane;
+    for (var r = 0u; r < CHANNEL_BLOCK; r++) {
+      let c = c0 + r;
+      if (c >= params.inChannels) { break; }
+      output[outBase + c * plane] = acc[r][j];
+    }
+  }
+}
+
+// The weight gradient in two passes without a column matrix. Pass 1: each invocation owns one image
+// (lanes run over the batch, so no cross-lane reduction is needed) and a block of CHANNEL_BLOCK
+// output channels × PIXEL_BLOCK consecutive kx taps of one (c, ky) kernel row, and sums
+// dy[n, o, oy, ox] · x[n, c, iy, ix] over the output pixels into per-image partials [N][OC·C·KH·KW].
+override WEIGHT_WG: u32 = 64u;
+
+@compute @workgroup_size(WEIGHT_WG)
+fn weightGradientPartials(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let n = wid.x * WEIGHT_WG + lid.x;
+  let image_n = min(n, params.batch - 1u);
+  let kxBlocks = (params.kernelW + PIXEL_BLOCK - 1u) / PIXEL_BLOCK;
+  let kx0 = (wid.y % kxBlocks) * PIXEL_BLOCK;
+  let ky = (wid.y / kxBlocks) % params.kernelH;
+  let c = wid.y / (kxBlocks * params.kernelH);
+  let o0 = wid.z * CHANNEL_BLOCK;
+  let pixels = params.outH * params.outW;
+  let h = i32(params.height);
+  let w = i32(params.width);
+  var gradBase: array<u32, MAX_BLOCK>;
+  for (var r = 0u; r < CHANNEL_BLOCK; r++) { gradBase[r] = (image_n * params.outChannels + min(o0 + r, params.outChannels - 1u)) * pixels; }
+  let imageBase = (image_n * params.inChannels + c) * params.height * params.width;
+  var acc: array<array<f32, MAX_BLOCK>, MAX_BLOCK>;
+  for (var oy = 0u; oy < params.outH; oy++) {
+    let iy = i32(oy) * params.strideH - params.padH + i32(ky);
+    let rowInside = iy >= 0 && iy < h;
+    let rowBase = imageBase + u32(clamp(iy, 0, h - 1) * w);
+    for (var ox = 0u; ox < params.outW; ox++) {
+      let left = i32(ox) * params.strideW - params.padW + i32(kx0);
+      var xv: array<f32, MAX_BLOCK>;
+      for (var j = 0u; j < PIXEL_BLOCK; j++) {
+        let ix = left + i32(j);
+        xv[j] = select(0.0, image[rowBase + u32(clamp(ix, 0, w - 1))], rowInside && ix >= 0 && ix < w);
+      }
+      let p = oy * params.outW + ox;
+      for (var r = 0u; r < CHANNEL_BLOCK; r++) {
+        let g = gradOut[gradBase[r] + p];
+        for (var j = 0u; j < PIXEL_BLOCK; j++) { acc[r][j] = fma(g, xv[j], acc[r][j]); }
+      }
+    }
+  }
+  if (n >= params.batch) { return; }
+  let weights = params.outChannels * params.inChannels * params.kernelH * params.kernelW;
+  for (var r = 0u; r < CHANNEL_BLOCK; r++) {
+    let o = o0 + r;
+    if (o >= params.outChannels) { break; }
+    let row = n * weights + ((o * params.inChannels + c) * params.kernelH + ky) * params.kernelW;
+    for (var j = 0u; j < PIXEL_BLOCK; j++) {
+      if (kx0 + j >= params.kernelW) { break; }
+      output[row + kx0 + j] = acc[r][j];
+    }
+  }
+}
+
+// Pass 2: dweight = Σ over images of the partials, one invocation per weight, overwriting dweight.
+@compute @workgroup_size(WG)
+fn sumPartials(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(gid, groups);
+  let weights = params.outChannels * params.inChannels * params.kernelH * params.kernelW;
+  if (i >= weights) { return; }
+  var sum = 0.0;
+  for (var n = 0u; n < params.batch; n++) { sum += partials[n * weights + i]; }
+  output[i] = sum;
 }
 
 const SUM_WG = 64u;
@@ -108,12 +251,12 @@ fn channelSums(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_in
   var sum = 0.0;
   for (var n = 0u; n < params.batch; n++) {
     let base = (n * params.outChannels + o) * pixels;
-    for (var p = lane; p < pixels; p += SUM_WG) { sum += nchw[base + p]; }
+    for (var p = lane; p < pixels; p += SUM_WG) { sum += gradOut[base + p]; }
   }
   partial[lane] = sum;
   for (var width = SUM_WG / 2u; width > 0u; width /= 2u) {
     workgroupBarrier();
     if (lane < width) { partial[lane] += partial[lane + width]; }
   }
-  if (lane == 0u) { channelSum[o] = partial[0]; }
+  if (lane == 0u) { output[o] = partial[0]; }
 }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape,
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dColumns, conv2dColumnsCount, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape,
 } from '../src/kernels/conv.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
 import { maxRelativeError, randomArray } from './helpers/random.ts';
-import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef, outputCount } from './reference/conv.ts';
+import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef, im2colRef, outputCount } from './reference/conv.ts';
 
 function conv(batch: number, inChannels: number, height: number, width: number, outChannels: number, kernel: [number, number], stride: [number, number] = [1, 1], pad: [number, number] = [0, 0]): Conv2dShape {
   return { batch, inChannels, height, width, outChannels, kernelH: kernel[0], kernelW: kernel[1], strideH: stride[0], strideW: stride[1], padH: pad[0], padW: pad[1] };
@@ -47,7 +47,7 @@ describe('conv2d shape helpers', () => {
 
   it('rejects a scratch buffer smaller than conv2dScratchBytes', async () => {
     const gpu = await testGpu();
-    const s = conv(1, 1, 8, 8, 2, [3, 3]);
+    const s = conv(4, 4, 8, 8, 8, [3, 3]);
     const small = storageBuffer(gpu, conv2dScratchBytes(s) - 256, 'scratch');
     expect(() => conv2dBackwardWeight(gpu, s, { x: small, dy: small, dweight: small, scratch: small })).toThrow(/conv2dScratchBytes/);
     gpu.destroyBuffer(small);
@@ -103,6 +103,18 @@ describe('GPU convolution matches the CPU references', () => {
 
     for (const b of [xb, wb, bb, dyb, scratch, yRelu, yPlain, dx, dw, db]) gpu.destroyBuffer(b);
     gpu.check();
+  });
+
+  it('conv2dColumns writes the im2col matrix exactly', async () => {
+    const gpu = await testGpu();
+    for (const s of [conv(2, 3, 9, 7, 4, [2, 3], [2, 1], [1, 0]), conv(3, 2, 6, 5, 1, [3, 3], [1, 1], [1, 1]), conv(1, 1, 5, 5, 1, [5, 5])]) {
+      const x = randomArray(s.batch * s.inChannels * s.height * s.width, 8);
+      const xb = uploadBuffer(gpu, x, 'x'), columns = poisoned(gpu, conv2dColumnsCount(s), 'columns');
+      await runDispatches(gpu, [conv2dColumns(gpu, s, { x: xb, columns })]);
+      // A pure copy with zeros for padding: exact.
+      expect(Array.from(await readFloat32(gpu, columns)), name(s)).toEqual(Array.from(im2colRef(s, x)));
+      gpu.destroyBuffer(xb); gpu.destroyBuffer(columns);
+    }
   });
 
   it('works on tensors placed at offsets inside larger buffers', async () => {

@@ -1,10 +1,9 @@
 // 2-D convolution (PyTorch's Conv2d: cross-correlation, NCHW activations, OIHW weights, bias per
-// output channel) as im2col + GEMM. Forward and input gradient are per-image GEMMs batched over N on
-// a batch-major column matrix, so they read and write NCHW without a transpose; the weight gradient
-// is one GEMM that reduces over the whole batch on a row-major column matrix.
+// output channel) as direct register-blocked kernels. They replaced im2col + GEMM, which lost on
+// llvmpipe for the MNIST CNN layers (bench/conv.ts): writing and re-reading the column matrix cost
+// as much as the product, and per-image GEMMs on 11×11 outputs left most lanes idle.
 import type { Gpu } from '../gpu/device.ts';
-import { grid1d, kernel, type BufferRef, type Dispatch, type UniformValues } from '../gpu/kernel.ts';
-import { gemm } from './gemm.ts';
+import { grid1d, kernel, type BufferRef, type Dispatch, type UniformValues, type Workgroups } from '../gpu/kernel.ts';
 
 export interface Conv2dShape {
   batch: number; inChannels: number; height: number; width: number; outChannels: number;
@@ -13,6 +12,8 @@ export interface Conv2dShape {
 
 const WORKGROUP_SIZE = 256;
 const FLOAT_BYTES = 4;
+/** The shader's register arrays hold at most this many channels or pixels per invocation. */
+const MAX_BLOCK = 8;
 
 export function conv2dOutputSize(s: Conv2dShape): { outH: number; outW: number } {
   return {
@@ -27,117 +28,103 @@ export function samePadding(kernel: number): number {
   return (kernel - 1) / 2;
 }
 
-interface Geometry {
-  outH: number; outW: number;
-  /** Output pixels per image. */
-  pixels: number;
-  /** Column-matrix rows: C·KH·KW. */
-  taps: number;
-  /** A 1×1, stride-1, unpadded kernel: the image already is the batch-major column matrix. */
-  pointwise: boolean;
-}
-
-function geometry(s: Conv2dShape): Geometry {
+function checkedOutputSize(s: Conv2dShape): { outH: number; outW: number } {
   const { outH, outW } = conv2dOutputSize(s);
-  const values = Object.values(s);
-  if (values.some((v) => !Number.isInteger(v) || v < 0) || s.strideH < 1 || s.strideW < 1 || outH < 1 || outW < 1 || s.batch < 1 || s.inChannels < 1 || s.outChannels < 1) {
+  const positive = [s.batch, s.inChannels, s.outChannels, s.height, s.width, s.kernelH, s.kernelW, s.strideH, s.strideW];
+  if (Object.values(s).some((v) => !Number.isInteger(v) || v < 0) || positive.some((v) => v < 1) || outH < 1 || outW < 1) {
     throw new Error(`conv2d: invalid shape ${JSON.stringify(s)}`);
   }
-  const pointwise = s.kernelH === 1 && s.kernelW === 1 && s.strideH === 1 && s.strideW === 1 && s.padH === 0 && s.padW === 0;
-  return { outH, outW, pixels: outH * outW, taps: s.inChannels * s.kernelH * s.kernelW, pointwise };
+  return { outH, outW };
 }
 
-function alignUp(bytes: number, alignment: number): number {
-  return Math.ceil(bytes / alignment) * alignment;
+function weightCount(s: Conv2dShape): number {
+  return s.outChannels * s.inChannels * s.kernelH * s.kernelW;
 }
 
-/** Scratch layout: the column matrix first, then (weight gradient only) dy as rows, offset-aligned. */
-const SCRATCH_ALIGNMENT = 256;
-
-function columnBytes(s: Conv2dShape, g: Geometry): number {
-  return s.batch * g.taps * g.pixels * FLOAT_BYTES;
-}
-
-function rowsBytes(s: Conv2dShape, g: Geometry): number {
-  return s.outChannels * s.batch * g.pixels * FLOAT_BYTES;
-}
-
+/** Scratch for the weight gradient's per-image partial sums; forward and input gradient need none. */
 export function conv2dScratchBytes(s: Conv2dShape): number {
-  const g = geometry(s);
-  // Forward and input gradient need one batch-major column matrix (none when pointwise); the
-  // weight gradient needs a row-major one plus dy in rows.
-  return alignUp(columnBytes(s, g), SCRATCH_ALIGNMENT) + rowsBytes(s, g);
+  checkedOutputSize(s);
+  return s.batch * weightCount(s) * FLOAT_BYTES;
 }
 
-/** Bytes [offset, offset + size) of `ref` as a binding of their own. */
-function slice(gpu: Gpu, ref: BufferRef, offset: number, size: number): GPUBufferBinding {
+/** The first `size` bytes of `ref` as a binding of their own. */
+function scratchSlice(ref: BufferRef, size: number): GPUBufferBinding {
   const binding: GPUBufferBinding = 'buffer' in ref ? ref : { buffer: ref };
-  const start = (binding.offset ?? 0) + offset;
-  const available = (binding.size ?? binding.buffer.size - (binding.offset ?? 0)) - offset;
-  if (size > available) throw new Error(`conv2d: scratch holds ${available + offset} bytes, needs ${offset + size}; size it with conv2dScratchBytes()`);
-  if (start % gpu.limits.minStorageBufferOffsetAlignment !== 0) throw new Error(`conv2d: scratch offset ${start} is not ${gpu.limits.minStorageBufferOffsetAlignment}-byte aligned`);
-  return { buffer: binding.buffer, offset: start, size };
+  const offset = binding.offset ?? 0;
+  const available = binding.size ?? binding.buffer.size - offset;
+  if (size > available) throw new Error(`conv2d: scratch holds ${available} bytes, needs ${size}; size it with conv2dScratchBytes()`);
+  return { buffer: binding.buffer, offset, size };
 }
 
-function params(s: Conv2dShape, g: Geometry, batchMajor: boolean): UniformValues {
-  return {
-    batch: s.batch, inChannels: s.inChannels, height: s.height, width: s.width, outChannels: s.outChannels,
-    kernelH: s.kernelH, kernelW: s.kernelW, strideH: s.strideH, strideW: s.strideW, padH: s.padH, padW: s.padW,
-    outH: g.outH, outW: g.outW, batchMajor: batchMajor ? 1 : 0,
-  };
+function params(s: Conv2dShape, epilogue = { hasBias: 0, relu: 0 }): UniformValues {
+  const { outH, outW } = checkedOutputSize(s);
+  return { ...s, outH, outW, ...epilogue };
 }
 
-function im2col(gpu: Gpu, s: Conv2dShape, g: Geometry, image: BufferRef, columns: BufferRef, batchMajor: boolean): Dispatch {
-  const count = s.batch * g.taps * g.pixels;
-  return kernel(gpu, 'conv', 'im2col').dispatch({ params: params(s, g, batchMajor), image, columns }, grid1d(gpu, count, WORKGROUP_SIZE), 'conv2d.im2col');
+/** Channels per invocation: 8 where there are that many, else the power of two that covers them. */
+function channelBlock(channels: number): number {
+  return Math.min(MAX_BLOCK, 2 ** Math.ceil(Math.log2(channels)));
+}
+
+/**
+ * Tiles of the two pixel-parallel kernels: a workgroup owns CHANNEL_BLOCK channels, an invocation
+ * PIXEL_BLOCK pixels; 8×8 over 32 lanes was the fastest measured for the MNIST layers.
+ */
+function pixelTile(channels: number): Record<string, number> {
+  return { CHANNEL_BLOCK: channelBlock(channels), PIXEL_BLOCK: 8, DIRECT_WG: 32 };
+}
+
+function pixelGrid(pixels: number, channels: number, tile: Record<string, number>): Workgroups {
+  return [Math.ceil(pixels / (tile.DIRECT_WG! * tile.PIXEL_BLOCK!)), Math.ceil(channels / tile.CHANNEL_BLOCK!), 1];
 }
 
 export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weight: BufferRef; bias?: BufferRef; y: BufferRef; scratch: BufferRef; activation?: 'none' | 'relu' }): Dispatch[] {
-  const g = geometry(s);
-  const dispatches: Dispatch[] = [];
-  let columns: BufferRef = io.x;
-  if (!g.pointwise) {
-    columns = slice(gpu, io.scratch, 0, columnBytes(s, g));
-    dispatches.push(im2col(gpu, s, g, io.x, columns, true));
-  }
-  // y[n] = W · columns[n]: [OC × taps] · [taps × pixels], bias per row (output channel).
-  dispatches.push(...gemm(gpu, {
-    a: io.weight, b: columns, c: io.y, m: s.outChannels, n: g.pixels, k: g.taps,
-    batch: s.batch, strideA: 0, strideB: g.taps * g.pixels, strideC: s.outChannels * g.pixels,
-    ...(io.bias ? { bias: io.bias, biasAxis: 'm' as const } : {}), activation: io.activation ?? 'none', label: 'conv2d.forward',
-  }));
-  return dispatches;
+  const { outH, outW } = checkedOutputSize(s);
+  const tile = pixelTile(s.outChannels);
+  const epilogue = { hasBias: io.bias ? 1 : 0, relu: io.activation === 'relu' ? 1 : 0 };
+  // Without a bias the shader never reads it; the weight stands in because a binding cannot be empty.
+  return [kernel(gpu, 'conv', 'forwardDirect', tile).dispatch(
+    { params: params(s, epilogue), image: io.x, weight: io.weight, bias: io.bias ?? io.weight, output: io.y },
+    pixelGrid(s.batch * outH * outW, s.outChannels, tile), 'conv2d.forward')];
 }
 
 export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRef; weight: BufferRef; dx: BufferRef; scratch: BufferRef }): Dispatch[] {
-  const g = geometry(s);
-  const columns = g.pointwise ? io.dx : slice(gpu, io.scratch, 0, columnBytes(s, g));
-  // columns[n] = Wᵀ · dy[n]: [taps × OC] · [OC × pixels].
-  const dispatches = gemm(gpu, {
-    a: io.weight, b: io.dy, c: columns, m: g.taps, n: g.pixels, k: s.outChannels, transA: true,
-    batch: s.batch, strideA: 0, strideB: s.outChannels * g.pixels, strideC: g.taps * g.pixels, label: 'conv2d.backwardInput',
-  });
-  if (!g.pointwise) {
-    const count = s.batch * s.inChannels * s.height * s.width;
-    dispatches.push(kernel(gpu, 'conv', 'col2im').dispatch({ params: params(s, g, true), columnsIn: columns, imageOut: io.dx }, grid1d(gpu, count, WORKGROUP_SIZE), 'conv2d.col2im'));
-  }
-  return dispatches;
+  const tile = pixelTile(s.inChannels);
+  return [kernel(gpu, 'conv', 'backwardInputDirect', tile).dispatch(
+    { params: params(s), gradOut: io.dy, weight: io.weight, output: io.dx },
+    pixelGrid(s.batch * s.height * s.width, s.inChannels, tile), 'conv2d.backwardInput')];
 }
 
+/** Floats in the column matrix conv2dColumns writes: N · C·KH·KW · OH·OW. */
+export function conv2dColumnsCount(s: Conv2dShape): number {
+  const { outH, outW } = checkedOutputSize(s);
+  return s.batch * s.inChannels * s.kernelH * s.kernelW * outH * outW;
+}
+
+/**
+ * im2col: the batch-major column matrix [N][C·KH·KW][OH·OW] (rows in OIHW weight order, zeros in the
+ * padding), for consumers that multiply it themselves (the int8 convolution).
+ */
+export function conv2dColumns(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; columns: BufferRef }): Dispatch {
+  return kernel(gpu, 'conv', 'im2col').dispatch({ params: params(s), image: io.x, output: io.columns },
+    grid1d(gpu, conv2dColumnsCount(s), WORKGROUP_SIZE), 'conv2d.im2col');
+}
+
+/** dweight and dbias are overwritten: per-image partials in scratch, then a sum over the batch. */
 export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; dbias?: BufferRef; scratch: BufferRef }): Dispatch[] {
-  const g = geometry(s);
-  const columnsAt = alignUp(columnBytes(s, g), SCRATCH_ALIGNMENT);
-  const columns = slice(gpu, io.scratch, 0, columnBytes(s, g));
-  const rows = slice(gpu, io.scratch, columnsAt, rowsBytes(s, g));
-  const count = s.outChannels * s.batch * g.pixels;
-  const dispatches: Dispatch[] = [
-    im2col(gpu, s, g, io.x, columns, false),
-    kernel(gpu, 'conv', 'nchwToRows').dispatch({ params: params(s, g, false), nchw: io.dy, rows }, grid1d(gpu, count, WORKGROUP_SIZE), 'conv2d.dyToRows'),
-    // dW = dyRows · columnsᵀ: [OC × N·pixels] · [N·pixels × taps], which sums over the batch.
-    ...gemm(gpu, { a: rows, b: columns, c: io.dweight, m: s.outChannels, n: g.taps, k: s.batch * g.pixels, transB: true, label: 'conv2d.backwardWeight' }),
+  const partials = scratchSlice(io.scratch, conv2dScratchBytes(s));
+  // Lanes run over images: a workgroup no wider than the batch (llvmpipe's SIMD is 8 wide).
+  const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(s.batch))));
+  const tile = { CHANNEL_BLOCK: 4, PIXEL_BLOCK: Math.min(MAX_BLOCK, s.kernelW), WEIGHT_WG: lanes };
+  const kernelRowBlocks = s.inChannels * s.kernelH * Math.ceil(s.kernelW / tile.PIXEL_BLOCK);
+  const dispatches = [
+    kernel(gpu, 'conv', 'weightGradientPartials', tile).dispatch(
+      { params: params(s), image: io.x, gradOut: io.dy, output: partials },
+      [Math.ceil(s.batch / lanes), kernelRowBlocks, Math.ceil(s.outChannels / tile.CHANNEL_BLOCK)], 'conv2d.weightGradientPartials'),
+    kernel(gpu, 'conv', 'sumPartials').dispatch({ params: params(s), partials, output: io.dweight }, grid1d(gpu, weightCount(s), WORKGROUP_SIZE), 'conv2d.sumPartials'),
   ];
   if (io.dbias) {
-    dispatches.push(kernel(gpu, 'conv', 'channelSums').dispatch({ params: params(s, g, false), nchw: io.dy, channelSum: io.dbias }, [s.outChannels, 1, 1], 'conv2d.biasGradient'));
+    dispatches.push(kernel(gpu, 'conv', 'channelSums').dispatch({ params: params(s), gradOut: io.dy, output: io.dbias }, [s.outChannels, 1, 1], 'conv2d.biasGradient'));
   }
   return dispatches;
 }

@@ -65,3 +65,15 @@ export function conv2dBackwardWeightRef(s: Conv2dShape, x: ArrayLike<number>, dy
   for (let o = 0; o < dy.length; o++) dbias[Math.floor(o / plane) % s.outChannels]! += dy[o]!;
   return { dweight, dbias };
 }
+
+/** The batch-major column matrix [N][C·KH·KW][OH·OW], zeros where a tap falls in the padding. */
+export function im2colRef(s: Conv2dShape, x: ArrayLike<number>): Float64Array {
+  const { outH, outW } = conv2dOutputSize(s);
+  const taps = s.inChannels * s.kernelH * s.kernelW, pixels = outH * outW;
+  const columns = new Float64Array(s.batch * taps * pixels);
+  forEachTap({ ...s, outChannels: 1 }, (input, weight, output) => {
+    const n = Math.floor(output / pixels);
+    columns[(n * taps + weight) * pixels + output % pixels] = x[input]!;
+  });
+  return columns;
+}
