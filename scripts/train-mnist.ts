@@ -4,22 +4,21 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu } from '../src/gpu/device.ts';
-import { loadDataset } from '../src/node/datasets.ts';
-import { loadImageFolder } from '../src/node/image-folder.ts';
+import { loadTrainingData } from '../src/node/training-data.ts';
+import { OPTIMIZER_NAMES, optimizerConfig, scheduleConfig } from '../src/node/optimizer-flags.ts';
 import { between, fraction, helpText, nonNegative, parseArgs, positive, UsageError } from '../src/node/args.ts';
 import { EpochProgress, formatEpochSummary } from '../src/report/progress.ts';
 import { formatClassificationReport, formatConfusionMatrix } from '../src/report/metrics.ts';
 import { openEventFile } from '../src/node/tensorboard-writer.ts';
 import { evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, type RunReport } from '../src/node/training-report.ts';
-import { pixelStats, seededPermutation, takeSamples } from '../src/data/split.ts';
+import { pixelStats } from '../src/data/split.ts';
 import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
-import { SCHEDULES, type OptimizerConfig, type Schedule } from '../src/graph/optim.ts';
+import { SCHEDULES } from '../src/graph/optim.ts';
 import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
 import { modelFromCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/io/checkpoint.ts';
 import { readCheckpoint, saveCheckpoint } from '../src/node/checkpoint-file.ts';
 import { range, uploadDataset } from '../src/graph/dataset.ts';
 import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
-import type { ImageSet } from '../src/data/idx.ts';
 
 const command = {
   name: 'train-mnist',
@@ -31,7 +30,7 @@ const command = {
     epochs: { type: 'int', default: 5, check: positive, help: 'passes over the training set' },
     'batch-size': { type: 'int', default: 64, check: positive, help: 'images per step' },
     lr: { type: 'float', default: 1e-3, check: positive, help: 'learning rate (peak rate for onecycle)' },
-    optimizer: { type: 'enum', choices: ['sgd', 'momentum', 'adam', 'adamw'], default: 'adam', help: 'sgd, momentum (SGD with Nesterov momentum 0.9), adam or adamw' },
+    optimizer: { type: 'enum', choices: OPTIMIZER_NAMES, default: 'adam', help: 'sgd, momentum (SGD with Nesterov momentum 0.9), adam or adamw' },
     momentum: { type: 'float', default: 0.9, check: between(0, 0.999), help: 'momentum for --optimizer momentum' },
     schedule: { type: 'enum', choices: SCHEDULES, default: 'constant', help: 'learning-rate schedule: step (×0.1 every third of the epochs), exponential (×0.9 per epoch), cosine, onecycle' },
     'weight-decay': { type: 'float', default: 0, check: nonNegative, help: 'L2 penalty (decoupled for adamw)' },
@@ -51,46 +50,6 @@ const command = {
   },
 } as const;
 
-interface LoadedData { train: ImageSet; test: ImageSet; classNames: string[]; name: string; source: string }
-
-async function loadData(dataset: string, dataDir: string | undefined, seed: number): Promise<LoadedData> {
-  if (dataset.startsWith('folder:')) {
-    const folder = loadImageFolder(dataset.slice('folder:'.length), { height: 28, width: 28 });
-    // A folder has no test split of its own: hold out a seeded 20%.
-    const order = seededPermutation(folder.count, seed);
-    const testCount = Math.max(1, Math.floor(folder.count * 0.2));
-    return {
-      train: takeSamples(folder, order.subarray(testCount)), test: takeSamples(folder, order.subarray(0, testCount)),
-      classNames: folder.classNames, name: dataset, source: dataset.slice('folder:'.length),
-    };
-  }
-  if (dataset !== 'mnist' && dataset !== 'fashion-mnist') {
-    throw new UsageError(`--dataset: "${dataset}" is not one of mnist, fashion-mnist, folder:PATH`);
-  }
-  const loaded = await loadDataset(dataset, { ...(dataDir ? { dataDir } : {}), log: (m) => console.log(m) });
-  return { ...loaded, name: dataset };
-}
-
-function optimizerConfig(flags: { optimizer: string; lr: number; momentum: number; 'weight-decay': number; l1: number }): OptimizerConfig {
-  const common = { lr: flags.lr, weightDecay: flags['weight-decay'], l1: flags.l1 };
-  switch (flags.optimizer) {
-    case 'sgd': return { kind: 'sgd', ...common };
-    case 'momentum': return { kind: 'sgd', ...common, momentum: flags.momentum, nesterov: true };
-    case 'adamw': return { kind: 'adamw', ...common };
-    default: return { kind: 'adam', ...common };
-  }
-}
-
-function scheduleConfig(name: string, epochs: number): Schedule {
-  switch (name) {
-    case 'step': return { kind: 'step', stepSize: Math.max(1, Math.ceil(epochs / 3)), gamma: 0.1 };
-    case 'exponential': return { kind: 'exponential', gamma: 0.9 };
-    case 'cosine': return { kind: 'cosine' };
-    case 'onecycle': return { kind: 'onecycle' };
-    default: return { kind: 'constant' };
-  }
-}
-
 async function main(): Promise<number> {
   const { flags, help } = parseArgs(process.argv.slice(2), command);
   if (help) {
@@ -99,7 +58,7 @@ async function main(): Promise<number> {
   }
   const log = (line: string) => { if (!flags.quiet) console.log(line); };
   const out = flags.out ?? join(process.cwd(), 'runs', `${flags.model}-${flags.dataset.replace(/[^\w-]+/g, '_')}`);
-  const data = await loadData(flags.dataset, flags.data, flags.seed);
+  const data = await loadTrainingData(flags.dataset, { ...(flags.data ? { dataDir: flags.data } : {}), seed: flags.seed, log: (m) => console.log(m) });
   const classes = data.classNames.length;
   const valCount = Math.floor(data.train.count * flags['val-split']);
   const trainCount = data.train.count - valCount;

@@ -1,0 +1,25 @@
+// The optimizer and schedule names the training commands accept, turned into their configurations.
+import type { OptimizerConfig, Schedule } from '../graph/optim.ts';
+
+export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam', 'adamw'] as const;
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+
+export function optimizerConfig(flags: { optimizer: string; lr: number; momentum: number; 'weight-decay': number; l1: number }): OptimizerConfig {
+  const common = { lr: flags.lr, weightDecay: flags['weight-decay'], l1: flags.l1 };
+  switch (flags.optimizer) {
+    case 'sgd': return { kind: 'sgd', ...common };
+    case 'momentum': return { kind: 'sgd', ...common, momentum: flags.momentum, nesterov: true };
+    case 'adamw': return { kind: 'adamw', ...common };
+    default: return { kind: 'adam', ...common };
+  }
+}
+
+export function scheduleConfig(name: string, epochs: number): Schedule {
+  switch (name) {
+    case 'step': return { kind: 'step', stepSize: Math.max(1, Math.ceil(epochs / 3)), gamma: 0.1 };
+    case 'exponential': return { kind: 'exponential', gamma: 0.9 };
+    case 'cosine': return { kind: 'cosine' };
+    case 'onecycle': return { kind: 'onecycle' };
+    default: return { kind: 'constant' };
+  }
+}
