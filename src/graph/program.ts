@@ -39,6 +39,8 @@ export interface ProgramOptions {
   frozen?: readonly string[];
   /** Learning-rate multipliers by parameter-name prefix; the longest matching prefix wins. */
   lrMultipliers?: Readonly<Record<string, number>>;
+  /** Evaluation only: keep the logits in their own buffer (`Program.logits`) for reading back. */
+  keepLogits?: boolean;
 }
 
 export interface MemoryReport { parameterBytes: number; optimizerBytes: number; activationBytes: number; peakBytes: number }
@@ -56,6 +58,8 @@ export interface Program {
   inputs: StepInputs;
   totals: GPUBuffer;
   predictions: GPUBuffer;
+  /** The last layer's output (before a final Softmax), when compiled with keepLogits. */
+  logits?: GPUBuffer;
   memory: MemoryReport;
   opNames: string[];
   /** Buffers this program owns (not parameters), destroyed with it. */
@@ -226,6 +230,7 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
       }
     }
   } else {
+    if (options.keepLogits) external.set(graph.info(logits).root, ownBuffer(batch * classes * 4, 'batch.logits'));
     const predictionsTensor = graph.tensor('batch.predictions', [batch], 'state', 'u32');
     external.set(predictionsTensor, predictions);
     graph.add({
@@ -246,8 +251,9 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
     return { buffer: slots[slot]!, offset: 0, size: Math.ceil(tensorBytes(graph, t) / 4) * 4 };
   };
   const dispatches = graph.ops.flatMap((o: Op) => o.emit(gpu, bufferOf));
+  const keptLogits = options.keepLogits ? external.get(graph.info(logits).root) as GPUBuffer : undefined;
   return {
-    dispatches, inputs, totals, predictions, owned,
+    dispatches, inputs, totals, predictions, owned, ...(keptLogits ? { logits: keptLogits } : {}),
     memory: memoryReport(model, persistent, plan, optimizerBytes),
     opNames: graph.ops.map((o) => o.name),
   };

@@ -198,30 +198,48 @@ export class Evaluator {
   private program(batch: number): Program {
     let p = this.programs.get(batch);
     if (!p) {
-      p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, new Map(), { batch, training: false, normalize: this.normalize });
+      p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, new Map(), { batch, training: false, normalize: this.normalize, keepLogits: true });
       this.programs.set(batch, p);
     }
     return p;
   }
 
+  /** Runs every batch of `indices`, copying `pick(program)` (bytes per row) into one buffer. */
+  private async run(indices: Uint32Array, rowBytes: number, pick: (p: Program) => GPUBuffer): Promise<{ all: GPUBuffer; used: Set<Program> }> {
+    const { gpu } = this;
+    const all = gpu.createBuffer({ label: 'eval.rows', size: Math.max(4, indices.length * rowBytes), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE });
+    const used = new Set<Program>();
+    for (let start = 0; start < indices.length; start += this.batchSize) {
+      const batch = Math.min(this.batchSize, indices.length - start);
+      const p = this.program(batch);
+      writeBuffer(gpu, p.inputs.indices, indices.subarray(start, start + batch));
+      const encoder = gpu.device.createCommandEncoder({ label: 'eval step' });
+      if (!used.has(p)) encoder.clearBuffer(p.totals);
+      used.add(p);
+      encodeDispatches(encoder, p.dispatches, 'eval step');
+      encoder.copyBufferToBuffer(pick(p), 0, all, start * rowBytes, batch * rowBytes);
+      gpu.device.queue.submit([encoder.finish()]);
+      await this.throttle.after();
+    }
+    await this.throttle.drain();
+    return { all, used };
+  }
+
+  /** The model's outputs before any final Softmax, indices.length × classes. */
+  async logits(indices: Uint32Array): Promise<Float32Array> {
+    const classes = this.model.outputShape[0]!;
+    const { all } = await this.run(indices, classes * 4, (p) => p.logits!);
+    try {
+      return await readFloat32(this.gpu, all, indices.length * classes);
+    } finally {
+      this.gpu.destroyBuffer(all);
+    }
+  }
+
   async evaluate(indices: Uint32Array): Promise<Evaluation> {
     const { gpu } = this;
-    const all = gpu.createBuffer({ label: 'eval.predictions', size: Math.max(4, indices.length * 4), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE });
-    const used = new Set<Program>();
+    const { all, used } = await this.run(indices, 4, (p) => p.predictions);
     try {
-      for (let start = 0; start < indices.length; start += this.batchSize) {
-        const batch = Math.min(this.batchSize, indices.length - start);
-        const p = this.program(batch);
-        writeBuffer(gpu, p.inputs.indices, indices.subarray(start, start + batch));
-        const encoder = gpu.device.createCommandEncoder({ label: 'eval step' });
-        if (!used.has(p)) encoder.clearBuffer(p.totals);
-        used.add(p);
-        encodeDispatches(encoder, p.dispatches, 'eval step');
-        encoder.copyBufferToBuffer(p.predictions, 0, all, start * 4, batch * 4);
-        gpu.device.queue.submit([encoder.finish()]);
-        await this.throttle.after();
-      }
-      await this.throttle.drain();
       let lossSum = 0, correct = 0, rows = 0, nonFinite = 0;
       for (const p of used) {
         const t = totalsFrom(await readFloat32(gpu, p.totals, 4));
