@@ -86,6 +86,11 @@ export class Gpu {
     return { buffers: this.liveBuffers.size, bytes };
   }
 
+  /** The WGSL language features of the GPU instance (navigator.gpu or Dawn's), e.g. packed_4x8_integer_dot_product. */
+  wgslLanguageFeatures(): ReadonlySet<string> {
+    return (this.instance as { wgslLanguageFeatures?: ReadonlySet<string> } | null)?.wgslLanguageFeatures ?? new Set();
+  }
+
   describe(): string {
     const a = this.adapter;
     const name = [a.vendor, a.architecture, a.device].filter(Boolean).join(' ');
