@@ -93,14 +93,18 @@ for _ in range(steps): step()
 print(batch * steps / (time.perf_counter() - t), torch.__version__)
 `;
 
+/** Debian's python3-torch lives under /usr/bin/python3, which a pyenv python3 on PATH may hide. */
 function pytorchCnn(batch: number): { imagesPerSecond: number; version: string } | null {
-  try {
-    const out = execFileSync('python3', ['-c', PYTORCH_CNN.replace('BATCH', String(batch)).replace('STEPS', String(steps * 2))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const [ips, version] = out.trim().split(/\s+/);
-    return { imagesPerSecond: Number(ips), version: version ?? '?' };
-  } catch {
-    return null;
+  for (const python of ['python3', '/usr/bin/python3']) {
+    try {
+      const out = execFileSync(python, ['-c', PYTORCH_CNN.replace('BATCH', String(batch)).replace('STEPS', String(steps * 2))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const [ips, version] = out.trim().split(/\s+/);
+      return { imagesPerSecond: Number(ips), version: version ?? '?' };
+    } catch {
+      // try the next interpreter
+    }
   }
+  return null;
 }
 
 const gpu = await createGpu();
