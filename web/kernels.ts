@@ -1,0 +1,36 @@
+// The kernel-checks page: runs runKernelChecks on the main thread's WebGPU and lists pass/fail.
+// window.webgradKernelChecks holds the results for the end-to-end test.
+import { createGpu } from '../src/gpu/device.ts';
+import { runKernelChecks, type CheckResult } from './kernel-checks.ts';
+
+declare global {
+  interface Window { webgradKernelChecks: { done: boolean; results: CheckResult[]; error: string | null } }
+}
+
+const state: Window['webgradKernelChecks'] = { done: false, results: [], error: null };
+window.webgradKernelChecks = state;
+const summary = document.getElementById('summary')!;
+
+async function main(): Promise<void> {
+  const gpu = await createGpu();
+  document.getElementById('adapter')!.textContent = `adapter: ${gpu.describe()}`;
+  state.results = await runKernelChecks(gpu);
+  const rows = state.results.map((r) => {
+    const row = document.createElement('tr');
+    row.innerHTML = `<td class="${r.pass ? 'pass' : 'fail'}">${r.pass ? 'pass' : 'FAIL'}</td><td></td><td></td>`;
+    row.children[1]!.textContent = r.name;
+    row.children[2]!.textContent = r.detail;
+    return row;
+  });
+  document.getElementById('results')!.replaceChildren(...rows);
+  const failed = state.results.filter((r) => !r.pass).length;
+  summary.textContent = failed ? `${failed} of ${state.results.length} checks FAILED` : `all ${state.results.length} checks passed`;
+  summary.className = failed ? 'fail' : 'pass';
+  gpu.destroy();
+}
+
+main().catch((error: unknown) => {
+  state.error = error instanceof Error ? error.message : String(error);
+  summary.textContent = state.error;
+  summary.className = 'fail';
+}).finally(() => { state.done = true; });
