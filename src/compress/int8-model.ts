@@ -76,13 +76,14 @@ export class Int8Evaluator {
       state: (layer, name) => f32Tensor(layer, name, 'state'),
     };
     const [, height, width] = model.inputShape;
-    let x = graph.tensor('batch.x', [batch, ...model.inputShape]);
+    const input = graph.tensor('batch.x', [batch, ...model.inputShape]);
     const labels = graph.tensor('batch.labels', [batch], 'temp', 'u32');
     const { mean, std } = this.normalize;
     graph.add({
-      name: 'gather batch', reads: [indices], writes: [x, labels],
-      emit: (g, b) => gatherBatch(g, { images: data.images, labels: data.labels, indices: b(indices), x: b(x), y: b(labels), batch, height: height!, width: width!, mean, std }),
+      name: 'gather batch', reads: [indices], writes: [input, labels],
+      emit: (g, b) => gatherBatch(g, { images: data.images, labels: data.labels, indices: b(indices), x: b(input), y: b(labels), batch, height: height!, width: width!, mean, std }),
     });
+    let x = input;
     for (const plan of model.plan) x = plan.layer instanceof Dense || plan.layer instanceof Conv2D ? this.int8Layer(graph, plan.layer, plan.input, plan.output, x, batch, bind, ctx) : plan.layer.forward(ctx, x);
 
     const classes = model.outputShape[0]!;
