@@ -2,7 +2,7 @@
 // takes. Everything below is the same library code scripts/train-mnist.ts runs in Node.
 import { createGpu, NoAdapterError, type Gpu } from '../src/gpu/device.ts';
 import { decodeIdxSplit, type ImageSet } from '../src/data/idx.ts';
-import { epochPermutation, pixelStats } from '../src/data/split.ts';
+import { pixelStats } from '../src/data/split.ts';
 import { zooModel } from '../src/graph/zoo.ts';
 import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
 import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
@@ -11,6 +11,7 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreCheckpo
 import type { Sequential } from '../src/graph/model.ts';
 import type { GpuDataset, Normalization } from '../src/graph/program.ts';
 import type { FromWorker, Samples, ToWorker, TrainRequest } from './protocol.ts';
+import { demoTrainerOptions, trainSteps } from './training.ts';
 
 const CLASSES = 10;
 const GRID_IMAGES = 32;
@@ -86,32 +87,11 @@ async function train(request: TrainRequest): Promise<void> {
   endSession();
   const model = zooModel(request.model, { classes: CLASSES });
   const state = new ModelState(gpu, model, model.initialValues(request.seed));
-  const trainer = new Trainer(gpu, model, state, mnist.gpuTrain, new Map(), {
-    batchSize: request.batchSize, seed: request.seed, optimizer: { kind: 'adam', lr: request.lr }, normalize: mnist.normalize,
-    stepsPerEpoch: Math.floor(mnist.train.count / request.batchSize), totalSteps: request.steps,
-  });
+  const trainer = new Trainer(gpu, model, state, mnist.gpuTrain, new Map(), demoTrainerOptions(request, mnist.train.count, mnist.normalize));
   session = { model, zoo: request.model, state, normalize: mnist.normalize, trainer };
   post({ type: 'status', text: `training ${request.model} (${model.parameterCount()} parameters)…` });
-  const perEpoch = trainer.options.stepsPerEpoch;
-  const batch = new Uint32Array(request.batchSize);
-  const started = performance.now();
-  let windowStart = started;
-  let order = epochPermutation(mnist.train.count, request.seed, 0);
-  for (let step = 0; step < request.steps; step++) {
-    const inEpoch = step % perEpoch;
-    if (step > 0 && inEpoch === 0) order = epochPermutation(mnist.train.count, request.seed, step / perEpoch);
-    for (let i = 0; i < request.batchSize; i++) batch[i] = order[inEpoch * request.batchSize + i]!;
-    await trainer.step(batch);
-    if ((step + 1) % request.every === 0 || step + 1 === request.steps) {
-      // Reading the totals waits for the GPU: the average of exactly this window's steps.
-      const totals = await trainer.totals();
-      trainer.resetTotals();
-      const now = performance.now();
-      post({ type: 'progress', step: step + 1, steps: request.steps, loss: totals.loss, accuracy: totals.accuracy, imagesPerSecond: totals.rows / ((now - windowStart) / 1000) });
-      windowStart = now;
-    }
-  }
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await trainSteps(trainer, mnist.train.count, request.steps, request.every,
+    (window) => post({ type: 'progress', steps: request.steps, ...window }));
   const { accuracy, samples } = await evaluate(gpu, mnist, session, request.testImages);
   post({ type: 'trained', testAccuracy: accuracy, testImages: Math.min(Math.max(request.testImages, GRID_IMAGES), mnist.test.count), imagesPerSecond: (request.steps * request.batchSize) / seconds, seconds, samples });
 }
