@@ -55,6 +55,9 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) gr
 override CHANNEL_BLOCK: u32 = 4u;   // ≤ MAX_BLOCK
 override PIXEL_BLOCK: u32 = 4u;     // ≤ MAX_BLOCK
 override DIRECT_WG: u32 = 64u;
+// Unpadded convolutions never read outside the image, so they skip the bounds checks and selects
+// that otherwise cost more than the multiply-adds they guard.
+override PADDED: bool = true;
 const MAX_BLOCK = 8u;
 
 @compute @workgroup_size(DIRECT_WG)
@@ -87,9 +90,13 @@ fn forwardDirect(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id
         for (var j = 0u; j < PIXEL_BLOCK; j++) {
           let iy = top[j] + i32(ky);
           let ix = left[j] + i32(kx);
-          let inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-          let index = imageBase[j] + c * plane + u32(clamp(iy, 0, h - 1) * w + clamp(ix, 0, w - 1));
-          xv[j] = select(0.0, image[index], inside);
+          if (PADDED) {
+            let inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            let index = imageBase[j] + c * plane + u32(clamp(iy, 0, h - 1) * w + clamp(ix, 0, w - 1));
+            xv[j] = select(0.0, image[index], inside);
+          } else {
+            xv[j] = image[imageBase[j] + c * plane + u32(iy * w + ix)];
+          }
         }
         let tap = c * taps + ky * params.kernelW + kx;
         for (var r = 0u; r < CHANNEL_BLOCK; r++) {
@@ -207,7 +214,11 @@ fn weightGradientPartials(@builtin(local_invocation_id) lid: vec3u, @builtin(wor
       var xv: array<f32, MAX_BLOCK>;
       for (var j = 0u; j < PIXEL_BLOCK; j++) {
         let ix = left + i32(j);
-        xv[j] = select(0.0, image[rowBase + u32(clamp(ix, 0, w - 1))], rowInside && ix >= 0 && ix < w);
+        if (PADDED) {
+          xv[j] = select(0.0, image[rowBase + u32(clamp(ix, 0, w - 1))], rowInside && ix >= 0 && ix < w);
+        } else {
+          xv[j] = image[rowBase + u32(min(ix, w - 1))];   // min: only the unused tail of a kx block reaches past
+        }
       }
       let p = oy * params.outW + ox;
       for (var r = 0u; r < CHANNEL_BLOCK; r++) {

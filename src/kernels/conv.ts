@@ -74,13 +74,17 @@ function pixelTile(channels: number): Record<string, number> {
   return { CHANNEL_BLOCK: channelBlock(channels), PIXEL_BLOCK: 8, DIRECT_WG: 32 };
 }
 
+function padded(s: Conv2dShape): number {
+  return Number(s.padH > 0 || s.padW > 0);
+}
+
 function pixelGrid(pixels: number, channels: number, tile: Record<string, number>): Workgroups {
   return [Math.ceil(pixels / (tile.DIRECT_WG! * tile.PIXEL_BLOCK!)), Math.ceil(channels / tile.CHANNEL_BLOCK!), 1];
 }
 
 export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weight: BufferRef; bias?: BufferRef; y: BufferRef; scratch: BufferRef; activation?: 'none' | 'relu' }): Dispatch[] {
   const { outH, outW } = checkedOutputSize(s);
-  const tile = pixelTile(s.outChannels);
+  const tile = { ...pixelTile(s.outChannels), PADDED: padded(s) };
   const epilogue = { hasBias: io.bias ? 1 : 0, relu: io.activation === 'relu' ? 1 : 0 };
   // Without a bias the shader never reads it; the weight stands in because a binding cannot be empty.
   return [kernel(gpu, 'conv', 'forwardDirect', tile).dispatch(
@@ -115,7 +119,7 @@ export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRe
   const partials = scratchSlice(io.scratch, conv2dScratchBytes(s));
   // Lanes run over images: a workgroup no wider than the batch (llvmpipe's SIMD is 8 wide).
   const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(s.batch))));
-  const tile = { CHANNEL_BLOCK: 4, PIXEL_BLOCK: Math.min(MAX_BLOCK, s.kernelW), WEIGHT_WG: lanes };
+  const tile = { CHANNEL_BLOCK: 4, PIXEL_BLOCK: Math.min(MAX_BLOCK, s.kernelW), WEIGHT_WG: lanes, PADDED: padded(s) };
   const kernelRowBlocks = s.inChannels * s.kernelH * Math.ceil(s.kernelW / tile.PIXEL_BLOCK);
   const dispatches = [
     kernel(gpu, 'conv', 'weightGradientPartials', tile).dispatch(
