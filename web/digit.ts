@@ -20,20 +20,20 @@ export function toMnistPixels(ink: Float32Array, width: number, height: number):
   const scale = BOX / Math.max(boxW, boxH);
   const outW = Math.max(1, Math.round(boxW * scale)), outH = Math.max(1, Math.round(boxH * scale));
 
-  // Area average: each small pixel is the mean of the drawing's pixels whose centres fall in it.
+  // Area average: each small pixel is the mean of the drawing's pixels it covers (at least one, so
+  // a drawing smaller than 20 px is enlarged without holes).
   const small = new Float64Array(outW * outH);
-  const counts = new Float64Array(outW * outH);
-  for (let y = top; y <= bottom; y++) {
-    const sy = Math.min(outH - 1, Math.floor((y - top + 0.5) * outH / boxH));
-    for (let x = left; x <= right; x++) {
-      const sx = Math.min(outW - 1, Math.floor((x - left + 0.5) * outW / boxW));
-      small[sy * outW + sx]! += ink[y * width + x]!;
-      counts[sy * outW + sx]! += 1;
+  for (let sy = 0; sy < outH; sy++) {
+    const y0 = top + Math.floor(sy * boxH / outH), y1 = Math.max(y0 + 1, top + Math.ceil((sy + 1) * boxH / outH));
+    for (let sx = 0; sx < outW; sx++) {
+      const x0 = left + Math.floor(sx * boxW / outW), x1 = Math.max(x0 + 1, left + Math.ceil((sx + 1) * boxW / outW));
+      let sum = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += ink[y * width + x]!;
+      small[sy * outW + sx] = sum / ((y1 - y0) * (x1 - x0));
     }
   }
   let mass = 0, massX = 0, massY = 0;
   for (let i = 0; i < small.length; i++) {
-    small[i] = counts[i]! ? small[i]! / counts[i]! : 0;
     mass += small[i]!;
     massX += small[i]! * (i % outW);
     massY += small[i]! * Math.floor(i / outW);
