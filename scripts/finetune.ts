@@ -31,7 +31,7 @@ const command = {
     epochs: { type: 'int', default: 5, check: positive, help: 'epochs over the labelled subset, per variant' },
     'unfreeze-after': { type: 'int', check: positive, help: 'head-then-all: epochs of head-only training before unfreezing everything (default: half of --epochs)' },
     'body-lr': { type: 'float', default: 0.1, check: positive, help: 'learning-rate multiplier for the pretrained body when it trains (1: same as the head)' },
-    'pretrain-epochs': { type: 'int', default: 2, check: positive, help: 'MNIST epochs when no --pretrained is given' },
+    'pretrain-epochs': { type: 'int', default: 2, check: positive, help: 'MNIST epochs (batch 64, on all 60,000 training images) when no --pretrained is given' },
     'batch-size': { type: 'int', default: 32, check: positive, help: 'images per step (capped at the subset size)' },
     lr: { type: 'float', default: 1e-3, check: positive, help: 'learning rate' },
     optimizer: { type: 'enum', choices: OPTIMIZER_NAMES, default: 'adam', help: 'sgd, momentum, adam or adamw' },
@@ -76,7 +76,7 @@ function markdownTable(target: string, rows: readonly Row[]): string {
   const lines = [
     `| target | labels | images | variant | trained params | test accuracy | test loss | seconds |`,
     `| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |`,
-    ...rows.map((r) => `| ${target} | ${(100 * r.fraction).toFixed(r.fraction < 0.01 ? 2 : 0)}% | ${r.images} | ${r.variant} | ${r.trainableParameters} | ${(100 * r.testAccuracy).toFixed(2)}% | ${r.testLoss.toFixed(4)} | ${r.seconds.toFixed(1)} |`),
+    ...rows.map((r) => `| ${target} | ${(100 * r.fraction).toFixed(r.fraction < 0.01 ? 2 : 0)}% | ${r.images} | ${r.variant} | ${r.trainableParameters.join(' → ')} | ${(100 * r.testAccuracy).toFixed(2)}% | ${r.testLoss.toFixed(4)} | ${r.seconds.toFixed(1)} |`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -98,13 +98,13 @@ describe('training', () => {
       const headOnly = await run(plans.get('head-only')!);
       expect(headOnly.result.loaded).toBe(2);
       expect(headOnly.result.reinitialized).toEqual(['fc2.weight', 'fc2.bias']);
-      expect(headOnly.result.trainableParameters).toBe(64 * 3 + 3);
+      expect(headOnly.result.trainableParameters).toEqual([64 * 3 + 3]);
       for (const name of ['fc1.weight', 'fc1.bias']) expect(headOnly.weights.get(name)!).toEqual(pretrained.get(name)!.data);
       for (const name of ['fc2.weight', 'fc2.bias']) expect(headOnly.weights.get(name)!).not.toEqual(initialHead.get(name)!);
 
       const full = await run(plans.get('full')!);
       expect(full.weights.get('fc1.weight')!).not.toEqual(pretrained.get('fc1.weight')!.data);
-      expect(full.result.trainableParameters).toBe(784 * 64 + 64 + 64 * 3 + 3);
+      expect(full.result.trainableParameters).toEqual([784 * 64 + 64 + 64 * 3 + 3]);
     } finally {
       destroyDataset(gpu, data);
     }
@@ -137,6 +137,7 @@ describe('scripts/finetune.ts end to end', () => {
     }
     const table = readFileSync(join(out, 'finetune.md'), 'utf8').trim().split('\n');
     expect(table).toHaveLength(2 + 8);
-    expect(table[2]).toMatch(/^\| folder:.* \| 25% \| 12 \| scratch \| \d+ \| \d+\.\d\d% \|/);
+    expect(table[2]).toMatch(/^\| folder:.* \| 25% \| 12 \| scratch \| 50435 \| \d+\.\d\d% \|/);
+    expect(table[5]).toMatch(/ \| head-then-all \| 195 → 50435 \| /);
   });
 });

@@ -115,8 +115,8 @@ export interface VariantContext {
 
 export interface VariantResult {
   variant: VariantName;
-  /** Parameters trained in the first phase. */
-  trainableParameters: number;
+  /** Parameters trained in each phase. */
+  trainableParameters: number[];
   /** Model tensors taken from the checkpoint (0 from scratch) and those left as initialized. */
   loaded: number;
   reinitialized: string[];
@@ -161,12 +161,11 @@ export async function trainVariant(gpu: Gpu, context: VariantContext, plan: Vari
     const seconds = (performance.now() - started) / 1000;
     const evaluator = new Evaluator(gpu, model, state, context.test, 500, context.normalize);
     const test = await evaluator.evaluate(context.testIndices).finally(() => evaluator.destroy());
-    const firstFrozen = plan.phases[0]!.frozen;
     return {
       state,
       result: {
         variant: plan.name,
-        trainableParameters: model.parameterSpecs().filter((s) => !isFrozen(s.name, firstFrozen)).reduce((sum, s) => sum + elementCount(s.shape), 0),
+        trainableParameters: plan.phases.map((phase) => model.parameterSpecs().filter((s) => !isFrozen(s.name, phase.frozen)).reduce((sum, s) => sum + elementCount(s.shape), 0)),
         loaded: partial?.loaded.length ?? 0,
         reinitialized: partial?.reinitialized ?? [],
         testAccuracy: test.accuracy, testLoss: test.loss, seconds,
