@@ -13,7 +13,8 @@ const BROWSER_HINT = 'Use a browser with WebGPU: Chrome/Edge 113+ (on Linux star
   'Firefox 141+ (Windows) / Nightly with dom.webgpu.enabled.';
 
 export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
-  return info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${info.device} ${info.description}`);
+  // SwiftShader names itself only in `architecture` in Chromium.
+  return info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${info.architecture} ${info.device} ${info.description}`);
 }
 
 export function backendFromEnv(): BackendChoice {
