@@ -58,6 +58,7 @@ override DIRECT_WG: u32 = 64u;
 // Unpadded convolutions never read outside the image, so they skip the bounds checks and selects
 // that otherwise cost more than the multiply-adds they guard.
 override PADDED: bool = true;
+override UNIT_STRIDE: bool = false;
 const MAX_BLOCK = 8u;
 
 @compute @workgroup_size(DIRECT_WG)
@@ -154,9 +155,16 @@ fn backwardInputDirect(@builtin(local_invocation_id) lid: vec3u, @builtin(workgr
       for (var j = 0u; j < PIXEL_BLOCK; j++) {
         let y = down[j] - i32(ky);
         let x = across[j] - i32(kx);
-        let oy = y / params.strideH;
-        let ox = x / params.strideW;
-        valid[j] = y >= 0 && x >= 0 && y % params.strideH == 0 && x % params.strideW == 0 && oy < outH && ox < outW;
+        var oy = y;
+        var ox = x;
+        var onGrid = true;
+        // Integer division has no SIMD form on x86, so llvmpipe runs it lane by lane: skip it at stride 1.
+        if (!UNIT_STRIDE) {
+          oy = y / params.strideH;
+          ox = x / params.strideW;
+          onGrid = y % params.strideH == 0 && x % params.strideW == 0;
+        }
+        valid[j] = y >= 0 && x >= 0 && onGrid && oy < outH && ox < outW;
         gradIndex[j] = gradBase[j] + u32(clamp(oy, 0, outH - 1) * outW + clamp(ox, 0, outW - 1));
       }
       let tap = ky * params.kernelW + kx;

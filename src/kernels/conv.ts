@@ -93,7 +93,7 @@ export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weig
 }
 
 export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRef; weight: BufferRef; dx: BufferRef; scratch: BufferRef }): Dispatch[] {
-  const tile = pixelTile(s.inChannels);
+  const tile = { ...pixelTile(s.inChannels), UNIT_STRIDE: Number(s.strideH === 1 && s.strideW === 1) };
   return [kernel(gpu, 'conv', 'backwardInputDirect', tile).dispatch(
     { params: params(s), gradOut: io.dy, weight: io.weight, output: io.dx },
     pixelGrid(s.batch * s.height * s.width, s.inChannels, tile), 'conv2d.backwardInput')];
