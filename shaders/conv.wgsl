@@ -1,7 +1,8 @@
 // 2-D convolution kernels (PyTorch's Conv2d: cross-correlation, NCHW activations, OIHW weights).
 // All three passes are direct, register-blocked kernels that read the image and gradients in place:
-// on llvmpipe they beat im2col + GEMM (measured in bench/conv.ts), since no column matrix is
-// written and read back and small images waste no GEMM lanes. No pass needs atomics; only the
+// on llvmpipe they beat the im2col + GEMM version of commit 2c81db3 for the MNIST CNN layers (see
+// src/kernels/conv.ts), since no column matrix is written and read back and 11×11 images waste
+// no GEMM lanes. No pass needs atomics; only the
 // bias gradient uses workgroup barriers. im2col stays for consumers that need a column matrix
 // (the int8 convolution quantizes it).
 struct Params {
