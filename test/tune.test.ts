@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { csvField, gridTrials, randomTrials, rankTrials, toCsv, type SearchSpace, type TrialResult } from '../src/node/tune.ts';
+import { csvField, gridTrials, randomTrials, rankTrials, toCsv, trialsCsv, type SearchSpace, type TrialResult } from '../src/node/tune.ts';
 import { writeBandFolder } from './helpers/png-folder.ts';
 
 const space: SearchSpace = { lr: [1e-3, 3e-3, 1e-2], batchSize: [16, 32], dropout: [0, 0.25], optimizer: ['adam', 'momentum', 'sgd'] };
@@ -68,6 +68,12 @@ describe('CSV', () => {
     expect(csvField('two\nlines')).toBe('"two\nlines"');
     expect(csvField('cr\r')).toBe('"cr\r"');
     expect(toCsv(['x', 'y'], [[1, 'a,b'], [2, '']])).toBe('x,y\r\n1,"a,b"\r\n2,\r\n');
+  });
+
+  it('a failed trial has empty metrics and its reason, quoted when it needs to be', () => {
+    const config = { lr: 10, batchSize: 8, dropout: 0, optimizer: 'sgd' } as const;
+    const csv = trialsCsv([{ trial: 2, config, valAccuracy: NaN, valLoss: NaN, trainLoss: NaN, trainAccuracy: NaN, epochs: 0, seconds: 0.5, failure: 'diverged, "NaN"' }]);
+    expect(csv.split('\r\n')[1]).toBe('1,2,10,8,0,sgd,,,,,0,0.5,"diverged, ""NaN"""');
   });
 });
 

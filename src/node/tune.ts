@@ -77,7 +77,8 @@ const COLUMNS = ['rank', 'trial', 'lr', 'batch_size', 'dropout', 'optimizer', 'v
 
 function row(r: TrialResult, rank: number): (string | number)[] {
   const { lr, batchSize, dropout, optimizer } = r.config;
-  return [rank, r.trial, lr, batchSize, dropout, optimizer, r.valAccuracy, r.valLoss, r.trainAccuracy, r.trainLoss, r.epochs, r.seconds, r.failure ?? ''];
+  const metrics = r.failure === undefined ? [r.valAccuracy, r.valLoss, r.trainAccuracy, r.trainLoss] : ['', '', '', ''];
+  return [rank, r.trial, lr, batchSize, dropout, optimizer, ...metrics, r.epochs, r.seconds, r.failure ?? ''];
 }
 
 /** The ranked results as CSV, one row per trial, best first. */
