@@ -11,7 +11,8 @@ import { EpochProgress, formatEpochSummary } from '../src/report/progress.ts';
 import { formatClassificationReport, formatConfusionMatrix } from '../src/report/metrics.ts';
 import { openEventFile } from '../src/node/tensorboard-writer.ts';
 import { evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, type RunReport } from '../src/node/training-report.ts';
-import { pixelStats } from '../src/data/split.ts';
+import { pixelStats, takeSamples } from '../src/data/split.ts';
+import type { ImageSet } from '../src/data/idx.ts';
 import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
 import { SCHEDULES } from '../src/graph/optim.ts';
 import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
@@ -41,6 +42,8 @@ const command = {
     augment: { type: 'bool', help: 'random affine augmentation on the GPU: rotation ±15°, translation ±2 px, scale 0.9–1.1' },
     standardize: { type: 'bool', default: true, help: 'subtract the training mean and divide by its std (--no-standardize: scale to [0,1] only)' },
     'val-split': { type: 'float', default: 0.1, check: fraction, help: 'fraction of the training set held out for validation (the last part, as Keras does)' },
+    'train-limit': { type: 'int', check: positive, help: 'use only the first N training images (before the validation split), for quick runs' },
+    'test-limit': { type: 'int', check: positive, help: 'evaluate on only the first N test images' },
     seed: { type: 'int', default: 1, check: nonNegative, help: 'seed for initialization, shuffling, dropout and augmentation' },
     out: { type: 'path', help: 'folder for the checkpoint, report and pictures (default runs/<model>-<dataset>)' },
     report: { type: 'path', help: 'also write the JSON report here' },
@@ -58,7 +61,9 @@ async function main(): Promise<number> {
   }
   const log = (line: string) => { if (!flags.quiet) console.log(line); };
   const out = flags.out ?? join(process.cwd(), 'runs', `${flags.model}-${flags.dataset.replace(/[^\w-]+/g, '_')}`);
-  const data = await loadTrainingData(flags.dataset, { ...(flags.data ? { dataDir: flags.data } : {}), seed: flags.seed, log: (m) => console.log(m) });
+  const loaded = await loadTrainingData(flags.dataset, { ...(flags.data ? { dataDir: flags.data } : {}), seed: flags.seed, log: (m) => console.log(m) });
+  const limit = (set: ImageSet, n: number | undefined) => (n === undefined || n >= set.count ? set : takeSamples(set, range(0, n)));
+  const data = { ...loaded, train: limit(loaded.train, flags['train-limit']), test: limit(loaded.test, flags['test-limit']) };
   const classes = data.classNames.length;
   const valCount = Math.floor(data.train.count * flags['val-split']);
   const trainCount = data.train.count - valCount;
