@@ -14,16 +14,9 @@ const WG = 256u;
 @group(0) @binding(4) var<storage, read> dy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 
-fn linearIndex(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+// #import grid
 
-// Split by sign so exp never overflows: both branches are exp of a non-positive number.
-fn sigmoid(v: f32) -> f32 {
-  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
-  let e = exp(v);
-  return e / (1.0 + e);
-}
+// #import sigmoid
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {

@@ -22,9 +22,7 @@ struct Params {
 
 const WG = 256u;
 
-fn linearIndex(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+// #import grid
 
 // The batch-major column matrix [N][C·KH·KW][OH·OW]: rows in OIHW weight order, one column per
 // output pixel, zeros where a tap falls in the padding. Invocation t writes element t.

@@ -18,9 +18,7 @@ struct Params {
 
 const WG = 256u;
 
-fn linearIndex(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+// #import grid
 
 // The kept-unit factor for element i: scale or 0. src/kernels/dropout.ts dropoutKeeps() is its twin.
 fn keepFactor(i: u32) -> f32 {

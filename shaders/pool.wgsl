@@ -20,9 +20,7 @@ struct Params {
 
 const WG = 256u;
 
-fn linearIndex(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+// #import grid
 
 // Output element `out` as (plane, first input row, first input column) of its window.
 struct Window { plane: u32, top: i32, left: i32 }

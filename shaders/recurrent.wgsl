@@ -31,16 +31,9 @@ struct Params {
 
 const WG = 64u;
 
-fn linearIndex(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+// #import grid
 
-// Split by sign so exp never overflows.
-fn sigmoid(v: f32) -> f32 {
-  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
-  let e = exp(v);
-  return e / (1.0 + e);
-}
+// #import sigmoid
 
 // tanh is exactly ±1 in f32 beyond |v| = 9; the clamp keeps exp-based tanh implementations finite.
 fn safeTanh(v: f32) -> f32 {
