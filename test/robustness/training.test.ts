@@ -63,6 +63,22 @@ describe('device limits', () => {
   });
 });
 
+describe('data that does not fit the model', () => {
+  it('images of another size, and more classes than the model has, are named at compile time', async () => {
+    const gpu = await testGpu();
+    const small = uploadDataset(gpu, { images: new Uint8Array(4 * 16 * 16), labels: new Uint8Array(4), count: 4, rows: 16, cols: 16 }, 10, 'tiny-16px');
+    const model = zooModel('cnn');
+    const state = new ModelState(gpu, model, model.initialValues(1));
+    const options = { batchSize: 2, seed: 1, optimizer: { kind: 'adam' as const, lr: 1e-3 }, normalize, stepsPerEpoch: 1, totalSteps: 1 };
+    expect(() => new Trainer(gpu, model, state, small, new Map(), options)).toThrow('model expects 28×28 images but dataset tiny-16px has 16×16');
+    const twelve = uploadDataset(gpu, syntheticMnist(4, 1), 12, 'twelve-classes');
+    expect(() => new Trainer(gpu, model, state, twelve, new Map(), options)).toThrow('model outputs [10] but dataset twelve-classes has 12 classes');
+    expect(() => uploadDataset(gpu, { ...syntheticMnist(4, 1), labels: new Uint8Array([0, 1, 10, 2]) }, 10, 'bad-labels'))
+      .toThrow('dataset bad-labels: label 10 at index 2 is outside 0..9');
+    state.destroy(); destroyDataset(gpu, small); destroyDataset(gpu, twelve);
+  });
+});
+
 describe('device loss', () => {
   it('device.destroy() mid-training surfaces as an error with the reason within one step', async () => {
     const gpu = await createGpu();
