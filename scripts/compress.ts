@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { createGpu } from '../src/gpu/device.ts';
 import { loadDataset } from '../src/node/datasets.ts';
-import { helpText, nonNegative, parseArgs, positive, UsageError } from '../src/node/args.ts';
+import { nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
 import { readCheckpoint } from '../src/node/checkpoint-file.ts';
 import { writeTextAtomic } from '../src/node/training-report.ts';
 import { modelFromCheckpoint, restoreCheckpoint } from '../src/io/checkpoint.ts';
@@ -38,12 +38,7 @@ const command = {
 
 const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
 
-async function main(): Promise<number> {
-  const { flags, help } = parseArgs(process.argv.slice(2), command);
-  if (help) {
-    console.log(helpText(command));
-    return 0;
-  }
+async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number> {
   if (!flags.ckpt) throw new UsageError('--ckpt is required');
   const sparsities = flags.sparsity.split(',').map((s) => Number(s.trim()));
   if (sparsities.some((s) => !(s >= 0 && s < 1))) throw new UsageError(`--sparsity: "${flags.sparsity}" must list numbers in [0, 1)`);
@@ -152,11 +147,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => process.exit(code), (error: unknown) => {
-  if (error instanceof UsageError) {
-    console.error(`compress: ${error.message}\nRun with --help for the flags.`);
-    process.exit(2);
-  }
-  console.error(`compress: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runCommand(command, main);

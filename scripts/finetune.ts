@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, type Gpu } from '../src/gpu/device.ts';
-import { helpText, nonNegative, parseArgs, positive, UsageError } from '../src/node/args.ts';
+import { nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
 import { numberList } from '../src/node/list-flags.ts';
 import { loadTrainingData, type TrainingData } from '../src/node/training-data.ts';
 import { OPTIMIZER_NAMES, optimizerConfig } from '../src/node/optimizer-flags.ts';
@@ -81,12 +81,7 @@ function markdownTable(target: string, rows: readonly Row[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function main(): Promise<number> {
-  const { flags, help } = parseArgs(process.argv.slice(2), command);
-  if (help) {
-    console.log(helpText(command));
-    return 0;
-  }
+async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number> {
   const log = (line: string) => { if (!flags.quiet) console.log(line); };
   const fractions = numberList('fractions', flags.fractions, { check: { describe: 'in (0, 1]', test: (v) => v > 0 && v <= 1 } });
   if (flags.target !== 'fashion-mnist' && !flags.target.startsWith('folder:')) throw new UsageError(`--target: "${flags.target}" is not one of fashion-mnist, folder:PATH`);
@@ -151,11 +146,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => process.exit(code), (error: unknown) => {
-  if (error instanceof UsageError) {
-    console.error(`finetune: ${error.message}\nRun with --help for the flags.`);
-    process.exit(2);
-  }
-  console.error(`finetune: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runCommand(command, main);

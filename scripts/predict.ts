@@ -10,7 +10,7 @@ import { predictLogits } from '../src/graph/logits.ts';
 import { modelFromCheckpoint, restoreCheckpoint } from '../src/io/checkpoint.ts';
 import { readCheckpoint } from '../src/node/checkpoint-file.ts';
 import { readGrayPng } from '../src/node/image-folder.ts';
-import { helpText, parseArgs, positive, UsageError, type CommandSpec } from '../src/node/args.ts';
+import { positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from '../src/node/args.ts';
 
 const flags = {
   ckpt: { type: 'path', help: 'checkpoint written by train-mnist (a .safetensors file)' },
@@ -34,12 +34,7 @@ function softmax(logits: Float32Array): Float64Array {
   return exps.map((v) => v / sum);
 }
 
-async function main(argv: string[]): Promise<void> {
-  const { flags: options, positionals: images, help } = parseArgs(argv, command(argv.length));
-  if (help) {
-    console.log(helpText(command(1)));
-    return;
-  }
+async function main({ flags: options, positionals: images }: ParsedArgs<ReturnType<typeof command>['flags']>): Promise<number> {
   if (!options.ckpt) throw new UsageError('--ckpt: needs the checkpoint file to predict with');
   const checkpoint = await readCheckpoint(options.ckpt);
   const model = modelFromCheckpoint(checkpoint);
@@ -63,13 +58,7 @@ async function main(argv: string[]): Promise<void> {
     const ranked = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]!).slice(0, options.top);
     console.log(`${path}: ${ranked.map((c) => `${names[c]} ${(100 * probabilities[c]!).toFixed(1)}%`).join(', ')}`);
   });
+  return 0;
 }
 
-try {
-  await main(process.argv.slice(2));
-  process.exit(0);
-} catch (error) {
-  console.error(`predict: ${(error as Error).message}`);
-  if (error instanceof UsageError) console.error('Run with --help for usage.');
-  process.exit(error instanceof UsageError ? 2 : 1);
-}
+runCommand(command(process.argv.length - 2), main);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createGpu } from '../src/gpu/device.ts';
 import { loadTrainingData } from '../src/node/training-data.ts';
 import { OPTIMIZER_NAMES, optimizerConfig, scheduleConfig } from '../src/node/optimizer-flags.ts';
-import { between, fraction, helpText, nonNegative, parseArgs, positive, UsageError } from '../src/node/args.ts';
+import { between, fraction, nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
 import { EpochProgress, formatEpochSummary } from '../src/report/progress.ts';
 import { formatClassificationReport, formatConfusionMatrix } from '../src/report/metrics.ts';
 import { openEventFile } from '../src/node/tensorboard-writer.ts';
@@ -53,12 +53,7 @@ const command = {
   },
 } as const;
 
-async function main(): Promise<number> {
-  const { flags, help } = parseArgs(process.argv.slice(2), command);
-  if (help) {
-    console.log(helpText(command));
-    return 0;
-  }
+async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number> {
   const log = (line: string) => { if (!flags.quiet) console.log(line); };
   const out = flags.out ?? join(process.cwd(), 'runs', `${flags.model}-${flags.dataset.replace(/[^\w-]+/g, '_')}`);
   const loaded = await loadTrainingData(flags.dataset, { ...(flags.data ? { dataDir: flags.data } : {}), seed: flags.seed, log: (m) => console.log(m) });
@@ -186,11 +181,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => process.exit(code), (error: unknown) => {
-  if (error instanceof UsageError) {
-    console.error(`train-mnist: ${error.message}\nRun with --help for the flags.`);
-    process.exit(2);
-  }
-  console.error(`train-mnist: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runCommand(command, main);

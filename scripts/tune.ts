@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu } from '../src/gpu/device.ts';
-import { fraction, helpText, nonNegative, parseArgs, positive, UsageError } from '../src/node/args.ts';
+import { fraction, nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
 import { choiceList, numberList } from '../src/node/list-flags.ts';
 import { loadTrainingData } from '../src/node/training-data.ts';
 import { OPTIMIZER_NAMES, optimizerConfig } from '../src/node/optimizer-flags.ts';
@@ -72,12 +72,7 @@ async function runTrial(gpu: Gpu, modelName: string, seed: number, epochs: numbe
   }
 }
 
-async function main(): Promise<number> {
-  const { flags, help } = parseArgs(process.argv.slice(2), command);
-  if (help) {
-    console.log(helpText(command));
-    return 0;
-  }
+async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number> {
   const log = (line: string) => { if (!flags.quiet) console.log(line); };
   const space: SearchSpace = {
     lr: numberList('lr', flags.lr, { check: positive }),
@@ -138,11 +133,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => process.exit(code), (error: unknown) => {
-  if (error instanceof UsageError) {
-    console.error(`tune: ${error.message}\nRun with --help for the flags.`);
-    process.exit(2);
-  }
-  console.error(`tune: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runCommand(command, main);

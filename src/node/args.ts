@@ -208,3 +208,22 @@ export function helpText<Flags extends Record<string, FlagSpec>>(command: Comman
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   return [`Usage: ${usage}`, '', command.summary, '', 'Options:', ...rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`), ''].join('\n');
 }
+
+/**
+ * A script's whole life: parse the flags, print --help, run `main`, exit with its code. A
+ * UsageError exits 2 and any other error 1, each printed after the command's name.
+ */
+export function runCommand<const Flags extends Record<string, FlagSpec>>(command: CommandSpec<Flags>,
+  main: (args: ParsedArgs<Flags>) => Promise<number>, argv: readonly string[] = process.argv.slice(2)): void {
+  const run = async (): Promise<number> => {
+    const args = parseArgs(argv, command);
+    if (!args.help) return main(args);
+    console.log(helpText(command));
+    return 0;
+  };
+  run().then((code) => process.exit(code), (error: unknown) => {
+    console.error(`${command.name}: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof UsageError) console.error('Run with --help for the flags.');
+    process.exit(error instanceof UsageError ? 2 : 1);
+  });
+}
