@@ -33,7 +33,7 @@ const command = {
     lr: { type: 'float', default: 1e-3, check: positive, help: 'learning rate (peak rate for onecycle)' },
     optimizer: { type: 'enum', choices: OPTIMIZER_NAMES, default: 'adam', help: 'sgd, momentum (SGD with Nesterov momentum 0.9), adam or adamw' },
     momentum: { type: 'float', default: 0.9, check: between(0, 0.999), help: 'momentum for --optimizer momentum' },
-    schedule: { type: 'enum', choices: SCHEDULES, default: 'constant', help: 'learning-rate schedule: step (×0.1 every third of the epochs), exponential (×0.9 per epoch), cosine, onecycle' },
+    schedule: { type: 'enum', choices: SCHEDULES, default: 'cosine', help: 'learning-rate schedule: cosine (decay to 0 over the run), constant, step (×0.1 every third of the epochs), exponential (×0.9 per epoch), onecycle' },
     'weight-decay': { type: 'float', default: 0, check: nonNegative, help: 'L2 penalty (decoupled for adamw)' },
     l1: { type: 'float', default: 0, check: nonNegative, help: 'L1 penalty on the weights' },
     dropout: { type: 'float', check: fraction, help: 'dropout rate before the classifier (default: the model\'s own)' },

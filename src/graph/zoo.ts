@@ -24,7 +24,7 @@ const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = 
     build: ({ classes, dropout }) => [new Flatten(), new Dense({ units: 100, activation: 'relu' }), new Dense({ units: 100, activation: 'relu' }), ...maybeDropout(dropout), new Dense({ units: classes })],
   },
   cnn: {
-    about: 'Conv 32@3×3 → MaxPool → Conv 64@3×3 → MaxPool → Dense (Keras "simple MNIST convnet"; the default)', dropout: 0.5,
+    about: 'Conv 32@3×3 → MaxPool → Conv 64@3×3 → MaxPool → Dense (Keras "simple MNIST convnet"; the default)', dropout: 0.25,
     build: ({ classes, dropout }) => [
       new Conv2D({ filters: 32, kernelSize: 3, activation: 'relu' }), new MaxPool2D(),
       new Conv2D({ filters: 64, kernelSize: 3, activation: 'relu' }), new MaxPool2D(),
