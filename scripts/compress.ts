@@ -4,7 +4,6 @@
 //   - post-training int8 quantization (per-output-channel weights, per-row activations), with the
 //     weight bytes and inference images/s against the fp32 Evaluator.
 //   npx tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
-import { join } from 'node:path';
 import { createGpu } from '../src/gpu/device.ts';
 import { loadDataset } from '../src/node/datasets.ts';
 import { nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
@@ -142,7 +141,7 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     recoverEpochs: flags['recover-epochs'], recoverLr: flags['recover-lr'], pruning, quantization,
   };
   await writeTextAtomic(flags.out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`wrote ${join(process.cwd(), flags.out)}`);
+  console.log(`wrote ${flags.out}`);
   gpu.destroy();
   return 0;
 }
