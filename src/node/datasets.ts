@@ -174,11 +174,19 @@ async function readFileChecked(path: string, digest: FileDigest | null): Promise
   return bytes;
 }
 
+/** Like Promise.all, but when several fail the error reported is the first in list order, not in time. */
+async function firstFailureInOrder<T>(work: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 export async function loadDataset(name: DatasetName, options: LoadDatasetOptions = {}): Promise<Dataset> {
   const info = DATASETS[name];
   if (!info) throw new Error(`unknown dataset "${name}" (known: ${Object.keys(DATASETS).join(', ')})`);
   const { dir, verify, source } = await locate(name, options);
-  const files = await Promise.all(
+  const files = await firstFailureInOrder(
     FILES.map(async (file) => {
       const path = join(dir, file);
       return { name: path, bytes: await readFileChecked(path, verify ? info.digests[file] : null) };
@@ -186,9 +194,9 @@ export async function loadDataset(name: DatasetName, options: LoadDatasetOptions
   );
   const [trainImages, trainLabels, testImages, testLabels] = files as [typeof files[0], typeof files[0], typeof files[0], typeof files[0]];
   const classes = info.classNames.length;
-  const [train, test] = await Promise.all([
+  const [train, test] = await firstFailureInOrder([
     decodeIdxSplit(trainImages, trainLabels, classes),
     decodeIdxSplit(testImages, testLabels, classes),
-  ]);
+  ]) as [ImageSet, ImageSet];
   return { train, test, classNames: [...info.classNames], source };
 }
