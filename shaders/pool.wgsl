@@ -41,6 +41,17 @@ fn coveringRange(i: i32, pad: i32, window: i32, stride: i32, outSize: u32) -> ve
   return vec2i(first, last);
 }
 
+// Input element `index` as its plane and the output rows and columns whose windows cover it.
+struct Covering { plane: u32, rows: vec2i, cols: vec2i }
+
+fn coveringWindows(index: u32) -> Covering {
+  let ix = i32(index % params.width);
+  let iy = i32((index / params.width) % params.height);
+  return Covering(index / (params.width * params.height),
+    coveringRange(iy, params.padH, params.windowH, params.strideH, params.outH),
+    coveringRange(ix, params.padW, params.windowW, params.strideW, params.outW));
+}
+
 @compute @workgroup_size(WG)
 fn maxPoolForward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let out = linearIndex(gid, groups);
@@ -71,11 +82,10 @@ fn maxPoolForward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 fn maxPoolBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let index = linearIndex(gid, groups);
   if (index >= params.planes * params.height * params.width) { return; }
-  let ix = i32(index % params.width);
-  let iy = i32((index / params.width) % params.height);
-  let plane = index / (params.width * params.height);
-  let rows = coveringRange(iy, params.padH, params.windowH, params.strideH, params.outH);
-  let cols = coveringRange(ix, params.padW, params.windowW, params.strideW, params.outW);
+  let cover = coveringWindows(index);
+  let plane = cover.plane;
+  let rows = cover.rows;
+  let cols = cover.cols;
   var sum = 0.0;
   for (var oy = rows.x; oy <= rows.y; oy++) {
     let rowBase = (plane * params.outH + u32(oy)) * params.outW;
@@ -111,11 +121,10 @@ fn avgPoolForward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 fn avgPoolBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let index = linearIndex(gid, groups);
   if (index >= params.planes * params.height * params.width) { return; }
-  let ix = i32(index % params.width);
-  let iy = i32((index / params.width) % params.height);
-  let plane = index / (params.width * params.height);
-  let rows = coveringRange(iy, params.padH, params.windowH, params.strideH, params.outH);
-  let cols = coveringRange(ix, params.padW, params.windowW, params.strideW, params.outW);
+  let cover = coveringWindows(index);
+  let plane = cover.plane;
+  let rows = cover.rows;
+  let cols = cover.cols;
   var sum = 0.0;
   for (var oy = rows.x; oy <= rows.y; oy++) {
     let rowBase = (plane * params.outH + u32(oy)) * params.outW;

@@ -57,7 +57,8 @@ export interface Program {
   dispatches: Dispatch[];
   inputs: StepInputs;
   totals: GPUBuffer;
-  predictions: GPUBuffer;
+  /** Evaluation only: the argmax class of each row. */
+  predictions?: GPUBuffer;
   /** The last layer's output (before a final Softmax), when compiled with keepLogits. */
   logits?: GPUBuffer;
   memory: MemoryReport;
@@ -163,9 +164,9 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
     emit: (g, b) => accumulateMetrics(g, { rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows: batch, totals: totals }),
   });
 
-  const predictions = ownBuffer(batch * 4, 'batch.predictions');
   const inputs: StepInputs = { indices: external.get(indices) as GPUBuffer, seed: external.get(seed) as GPUBuffer, hyper: [] };
   let optimizerBytes = 0;
+  let predictions: GPUBuffer | undefined;
   if (training) {
     if (!options.optimizer) throw new Error('compileProgram: training needs an optimizer');
     const grads = tape.backward(logits, dlogits);
@@ -231,11 +232,12 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
     }
   } else {
     if (options.keepLogits) external.set(graph.info(logits).root, ownBuffer(batch * classes * 4, 'batch.logits'));
+    predictions = ownBuffer(batch * 4, 'batch.predictions');
     const predictionsTensor = graph.tensor('batch.predictions', [batch], 'state', 'u32');
     external.set(predictionsTensor, predictions);
     graph.add({
       name: 'predictions', reads: [logits], writes: [predictionsTensor],
-      emit: (g, b) => argmaxRows(g, { x: b(logits), indices: predictions, rows: batch, cols: classes }),
+      emit: (g, b) => argmaxRows(g, { x: b(logits), indices: b(predictionsTensor), rows: batch, cols: classes }),
     });
   }
 
@@ -253,7 +255,7 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
   const dispatches = graph.ops.flatMap((o: Op) => o.emit(gpu, bufferOf));
   const keptLogits = options.keepLogits ? external.get(graph.info(logits).root) as GPUBuffer : undefined;
   return {
-    dispatches, inputs, totals, predictions, owned, ...(keptLogits ? { logits: keptLogits } : {}),
+    dispatches, inputs, totals, owned, ...(predictions ? { predictions } : {}), ...(keptLogits ? { logits: keptLogits } : {}),
     memory: memoryReport(model, persistent, plan, optimizerBytes),
     opNames: graph.ops.map((o) => o.name),
   };

@@ -238,7 +238,7 @@ export class Evaluator {
 
   async evaluate(indices: Uint32Array): Promise<Evaluation> {
     const { gpu } = this;
-    const { all, used } = await this.run(indices, 4, (p) => p.predictions);
+    const { all, used } = await this.run(indices, 4, (p) => p.predictions!);
     try {
       let lossSum = 0, correct = 0, rows = 0, nonFinite = 0;
       for (const p of used) {
