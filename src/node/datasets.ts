@@ -60,7 +60,7 @@ interface DatasetInfo {
   digests: Record<FileName, FileDigest>;
 }
 
-// sha256: the .gz files in /work/shared/data (SHA256SUMS). idxMd5: the published md5 of the decompressed files.
+// sha256: the .gz files in ../shared/data (SHA256SUMS). idxMd5: the published md5 of the decompressed files.
 const DATASETS: Record<DatasetName, DatasetInfo> = {
   mnist: {
     classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],

@@ -2,16 +2,18 @@ import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pixelStats } from '../../src/data/split.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 import { gzip, idxBytes, tinySplit } from '../helpers/idx.ts';
 
-const SHARED = '/work/shared/data';
+// The shared data sits beside the repository wherever it is cloned (CI clones elsewhere).
+const SHARED = resolve(fileURLToPath(new URL('../..', import.meta.url)), '../shared/data');
 const FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
-// From /work/shared/data/README.md.
+// From ../shared/data/README.md.
 const MNIST_TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
 
 function histogram(labels: Uint8Array, classes: number): number[] {
