@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { createGpu, type Gpu } from '../src/gpu/device.ts';
 import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
 import type { Dispatch } from '../src/gpu/kernel.ts';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, type Conv2dShape } from '../src/kernels/conv.ts';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from '../src/kernels/conv.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs, type Tf } from './tfjs.ts';
@@ -19,7 +19,7 @@ const LAYERS: { name: string; shape: Conv2dShape }[] = [
 interface Timings { forward: number; backwardInput: number; backwardWeight: number }
 interface Breakdown { [op: string]: { label: string; ms: number }[] }
 
-async function webgrad(gpu: Gpu, s: Conv2dShape): Promise<{ ms: Timings; breakdown: Breakdown }> {
+async function webgrad(gpu: Gpu, s: Conv2dShape, algorithm?: ConvAlgorithm): Promise<{ ms: Timings; breakdown: Breakdown }> {
   const { outH, outW } = conv2dOutputSize(s);
   const inputs = s.batch * s.inChannels * s.height * s.width, outputs = s.batch * s.outChannels * outH * outW;
   const weights = s.outChannels * s.inChannels * s.kernelH * s.kernelW;
@@ -27,11 +27,12 @@ async function webgrad(gpu: Gpu, s: Conv2dShape): Promise<{ ms: Timings; breakdo
   const bias = uploadBuffer(gpu, randomArray(s.outChannels, 3), 'bias'), dy = uploadBuffer(gpu, randomArray(outputs, 4), 'dy');
   const y = storageBuffer(gpu, outputs * 4, 'y'), dx = storageBuffer(gpu, inputs * 4, 'dx');
   const dweight = storageBuffer(gpu, weights * 4, 'dweight'), dbias = storageBuffer(gpu, s.outChannels * 4, 'dbias');
-  const scratch = storageBuffer(gpu, conv2dScratchBytes(s), 'scratch');
+  const scratch = conv2dScratchBytes(s, algorithm ? { algorithm } : {}).map((bytes, i) => storageBuffer(gpu, bytes, `scratch${i}`));
+  const choice = algorithm ? { algorithm } : {};
   const ops: Record<keyof Timings, Dispatch[]> = {
-    forward: conv2dForward(gpu, s, { x, weight, bias, y, scratch, activation: 'relu' }),
-    backwardInput: conv2dBackwardInput(gpu, s, { dy, weight, dx, scratch }),
-    backwardWeight: conv2dBackwardWeight(gpu, s, { x, dy, dweight, dbias, scratch }),
+    forward: conv2dForward(gpu, s, { x, weight, bias, y, scratch, activation: 'relu', ...choice }),
+    backwardInput: conv2dBackwardInput(gpu, s, { dy, weight, dx, scratch, ...choice }),
+    backwardWeight: conv2dBackwardWeight(gpu, s, { x, dy, dweight, dbias, scratch, ...choice }),
   };
   const ms = {} as Timings;
   const breakdown: Breakdown = {};
@@ -40,7 +41,7 @@ async function webgrad(gpu: Gpu, s: Conv2dShape): Promise<{ ms: Timings; breakdo
     breakdown[op] = [];
     for (const d of dispatches) breakdown[op].push({ label: d.label, ms: await timeDispatches(gpu, [d]) });
   }
-  for (const b of [x, weight, bias, dy, y, dx, dweight, dbias, scratch]) gpu.destroyBuffer(b);
+  for (const b of [x, weight, bias, dy, y, dx, dweight, dbias, ...scratch]) gpu.destroyBuffer(b);
   return { ms, breakdown };
 }
 
@@ -78,17 +79,26 @@ async function main(): Promise<void> {
   console.log('best of several trials, milliseconds per call; the machine is shared, so expect noise');
   const results = [];
   for (const { name, shape } of LAYERS) {
-    const ours = await webgrad(gpu, shape);
+    const direct = await webgrad(gpu, shape, 'direct');
+    const columns = await webgrad(gpu, shape, 'columns');
     const theirs = await tfjs(tf, shape);
     console.log(`\n${name} (batch ${shape.batch})`);
     const speedups = {} as Timings;
+    const webgradMs = {} as Timings;
+    const chosen = {} as Record<keyof Timings, ConvAlgorithm>;
     for (const op of ['forward', 'backwardInput', 'backwardWeight'] as const) {
+      chosen[op] = convAlgorithm(shape, op);
+      const ours = chosen[op] === 'direct' ? direct : columns;
+      webgradMs[op] = ours.ms[op];
+      speedups[op] = theirs[op] / ours.ms[op];
       const parts = ours.breakdown[op]!.map((p) => `${p.label} ${p.ms.toFixed(2)}`).join(', ');
-      const speedup = theirs[op] / ours.ms[op];
-      console.log(`  ${op.padEnd(15)} webgrad ${ours.ms[op].toFixed(2).padStart(7)} ms   TF.js ${theirs[op].toFixed(2).padStart(7)} ms   ${speedup.toFixed(1).padStart(5)}×   [${parts}]`);
-      speedups[op] = speedup;
+      console.log(`  ${op.padEnd(15)} direct ${direct.ms[op].toFixed(2).padStart(7)} ms   columns ${columns.ms[op].toFixed(2).padStart(7)} ms   TF.js ${theirs[op].toFixed(2).padStart(7)} ms   ` +
+        `default (${chosen[op]}) ${speedups[op].toFixed(1).padStart(5)}× TF.js   [${parts}]`);
     }
-    results.push({ layer: name, shape, webgradMs: ours.ms, tfjsMs: theirs, speedup: speedups, webgradBreakdownMs: ours.breakdown });
+    results.push({
+      layer: name, shape, algorithm: chosen, webgradMs, tfjsMs: theirs, speedup: speedups,
+      directMs: direct.ms, columnsMs: columns.ms, webgradBreakdownMs: { direct: direct.breakdown, columns: columns.breakdown },
+    });
   }
   writeFileSync(new URL('./results/conv.json', import.meta.url), `${JSON.stringify({ webgradAdapter: gpu.describe(), tfjsAdapter: tfAdapter, tfjsVersion: tf.version_core, command: 'npx tsx bench/conv.ts', date: new Date().toISOString(), results }, null, 2)}\n`);
   gpu.destroy();

@@ -31,7 +31,7 @@ function convCase(s: Conv2dShape): Variant[] {
   const bias = upload(randomArray(s.outChannels, 3));
   const int8 = (packedDot: boolean) => int8Conv2d(gpu, s, { x, weight: upload(q.packed), weightScale: upload(q.scales), bias, y, scratch: scratch(int8Conv2dScratchBytes(s)), activation: 'relu', packedDot });
   return [
-    { name: 'f32 conv2dForward', dispatches: conv2dForward(gpu, s, { x, weight: upload(w), bias, y, scratch: scratch(Math.max(4, conv2dScratchBytes(s))), activation: 'relu' }) },
+    { name: 'f32 conv2dForward', dispatches: conv2dForward(gpu, s, { x, weight: upload(w), bias, y, scratch: conv2dScratchBytes(s, { pass: 'forward' }).map(scratch), activation: 'relu' }) },
     { name: 'int8 packed dot', dispatches: int8(true) },
     { name: 'int8 shift fallback', dispatches: int8(false) },
   ];

@@ -10,6 +10,7 @@ import { ModelState, Trainer } from '../src/graph/runtime.ts';
 import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
 import { timeDispatches } from './helpers/time.ts';
 import { tfjsWebgpu } from './tfjs.ts';
+import { tuneGemm } from '../src/kernels/gemm.ts';
 import type * as TfCore from '@tensorflow/tfjs-core';
 
 function arg(name: string, fallback: string): string {
@@ -108,6 +109,8 @@ function pytorchCnn(batch: number): { imagesPerSecond: number; version: string }
 }
 
 const gpu = await createGpu();
+// As fit() does before compiling a step.
+await tuneGemm(gpu);
 console.log(`adapter: ${gpu.describe()}\n${steps} timed steps each, Adam; the machine is shared, so expect noise`);
 const rows: Row[] = [];
 for (const name of models) {

@@ -19,6 +19,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> gradOut: array<f32>;
 @group(0) @binding(5) var<storage, read> partials: array<f32>;
 @group(0) @binding(6) var<storage, read_write> output: array<f32>;
+@group(0) @binding(7) var<storage, read> columns: array<f32>;
 
 const WG = 256u;
 
@@ -44,6 +45,79 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) gr
   let inside = iy >= 0 && iy < i32(params.height) && ix >= 0 && ix < i32(params.width);
   let index = ((n * params.inChannels + c) * params.height + u32(clamp(iy, 0, i32(params.height) - 1))) * params.width + u32(clamp(ix, 0, i32(params.width) - 1));
   output[t] = select(0.0, image[index], inside);
+}
+
+// The column matrix of the whole batch, [C·KH·KW][N·OH·OW], so that one GEMM with the OIHW weight
+// matrix covers every image (a product per image would leave lanes idle on small images). The grid
+// runs over output pixels (folded as grid1d) and, in z, input channels; each invocation writes the
+// KH·KW rows of its channel, and neighbouring lanes write neighbouring words.
+@compute @workgroup_size(WG)
+fn im2colBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let column = linearIndex(gid, groups);
+  let pixels = params.outH * params.outW;
+  let width = params.batch * pixels;
+  if (column >= width) { return; }
+  let c = gid.z;
+  let h = i32(params.height);
+  let w = i32(params.width);
+  let q = column % pixels;
+  let base = ((column / pixels) * params.inChannels + c) * params.height * params.width;
+  let top = i32(q / params.outW) * params.strideH - params.padH;
+  let left = i32(q % params.outW) * params.strideW - params.padW;
+  var row = c * params.kernelH * params.kernelW;
+  for (var ky = 0; ky < i32(params.kernelH); ky++) {
+    let iy = top + ky;
+    for (var kx = 0; kx < i32(params.kernelW); kx++) {
+      let ix = left + kx;
+      if (PADDED) {
+        let inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+        output[row * width + column] = select(0.0, image[base + u32(clamp(iy, 0, h - 1) * w + clamp(ix, 0, w - 1))], inside);
+      } else {
+        output[row * width + column] = image[base + u32(iy * w + ix)];
+      }
+      row++;
+    }
+  }
+}
+
+// col2im for the input gradient, as a gather so no two invocations write one word: each input pixel
+// (n, c, iy, ix) sums the column-gradient entries [(c, ky, kx)][(n, oy, ox)] of the taps whose output
+// pixel exists and lands on the stride grid.
+@compute @workgroup_size(WG)
+fn col2imBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(gid, groups);
+  let plane = params.height * params.width;
+  if (index >= params.batch * plane) { return; }
+  let c = gid.z;
+  let n = index / plane;
+  let q = index % plane;
+  let pixels = params.outH * params.outW;
+  let width = params.batch * pixels;
+  let outH = i32(params.outH);
+  let outW = i32(params.outW);
+  let down = i32(q / params.width) + params.padH;
+  let across = i32(q % params.width) + params.padW;
+  var row = c * params.kernelH * params.kernelW;
+  var sum = 0.0;
+  for (var ky = 0; ky < i32(params.kernelH); ky++) {
+    for (var kx = 0; kx < i32(params.kernelW); kx++) {
+      let y = down - ky;
+      let x = across - kx;
+      var oy = y;
+      var ox = x;
+      var onGrid = true;
+      if (!UNIT_STRIDE) {
+        oy = y / params.strideH;
+        ox = x / params.strideW;
+        onGrid = y % params.strideH == 0 && x % params.strideW == 0;
+      }
+      let valid = y >= 0 && x >= 0 && onGrid && oy < outH && ox < outW;
+      let at = row * width + n * pixels + u32(clamp(oy, 0, outH - 1) * outW + clamp(ox, 0, outW - 1));
+      sum += select(0.0, columns[at], valid);
+      row++;
+    }
+  }
+  output[(n * params.inChannels + c) * plane + q] = sum;
 }
 
 // Direct convolution, register-blocked like a GEMM whose B operand is gathered from the image on the

@@ -3,12 +3,21 @@
 // write every element of dx, including those no window reaches.
 struct Params {
   planes: u32,   // batch * channels
-  height: u32, width: u32,
-  outH: u32, outW: u32,
-  windowH: i32, windowW: i32,
-  strideH: i32, strideW: i32,
-  padH: i32, padW: i32,
 }
+
+// The plane geometry is fixed per pipeline: divisions by these constants compile to multiplies and
+// shifts that vectorize, where divisions by uniforms run lane by lane on llvmpipe and cost more than
+// the memory traffic.
+override HEIGHT: u32;
+override WIDTH: u32;
+override OUT_H: u32;
+override OUT_W: u32;
+override WINDOW_H: i32;
+override WINDOW_W: i32;
+override STRIDE_H: i32;
+override STRIDE_W: i32;
+override PAD_H: i32;
+override PAD_W: i32;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -26,10 +35,10 @@ const WG = 256u;
 struct Window { plane: u32, top: i32, left: i32 }
 
 fn windowOf(out: u32) -> Window {
-  let ox = out % params.outW;
-  let oy = (out / params.outW) % params.outH;
-  let plane = out / (params.outW * params.outH);
-  return Window(plane, i32(oy) * params.strideH - params.padH, i32(ox) * params.strideW - params.padW);
+  let ox = out % OUT_W;
+  let oy = (out / OUT_W) % OUT_H;
+  let plane = out / (OUT_W * OUT_H);
+  return Window(plane, i32(oy) * STRIDE_H - PAD_H, i32(ox) * STRIDE_W - PAD_W);
 }
 
 // The outputs along one axis whose windows contain input coordinate `i`: [first, last], maybe empty.
@@ -45,27 +54,27 @@ fn coveringRange(i: i32, pad: i32, window: i32, stride: i32, outSize: u32) -> ve
 struct Covering { plane: u32, rows: vec2i, cols: vec2i }
 
 fn coveringWindows(index: u32) -> Covering {
-  let ix = i32(index % params.width);
-  let iy = i32((index / params.width) % params.height);
-  return Covering(index / (params.width * params.height),
-    coveringRange(iy, params.padH, params.windowH, params.strideH, params.outH),
-    coveringRange(ix, params.padW, params.windowW, params.strideW, params.outW));
+  let ix = i32(index % WIDTH);
+  let iy = i32((index / WIDTH) % HEIGHT);
+  return Covering(index / (WIDTH * HEIGHT),
+    coveringRange(iy, PAD_H, WINDOW_H, STRIDE_H, OUT_H),
+    coveringRange(ix, PAD_W, WINDOW_W, STRIDE_W, OUT_W));
 }
 
 @compute @workgroup_size(WG)
 fn maxPoolForward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let out = linearIndex(gid, groups);
-  if (out >= params.planes * params.outH * params.outW) { return; }
+  if (out >= params.planes * OUT_H * OUT_W) { return; }
   let w = windowOf(out);
-  let h = i32(params.height);
-  let wd = i32(params.width);
-  let base = w.plane * params.height * params.width;
+  let h = i32(HEIGHT);
+  let wd = i32(WIDTH);
+  let base = w.plane * HEIGHT * WIDTH;
   var best = -3.402823e38;
   var at = 0xffffffffu;
-  for (var wy = 0; wy < params.windowH; wy++) {
+  for (var wy = 0; wy < WINDOW_H; wy++) {
     let iy = w.top + wy;
     if (iy < 0 || iy >= h) { continue; }
-    for (var wx = 0; wx < params.windowW; wx++) {
+    for (var wx = 0; wx < WINDOW_W; wx++) {
       let ix = w.left + wx;
       if (ix < 0 || ix >= wd) { continue; }
       let index = base + u32(iy * wd + ix);
@@ -81,14 +90,14 @@ fn maxPoolForward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 @compute @workgroup_size(WG)
 fn maxPoolBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let index = linearIndex(gid, groups);
-  if (index >= params.planes * params.height * params.width) { return; }
+  if (index >= params.planes * HEIGHT * WIDTH) { return; }
   let cover = coveringWindows(index);
   let plane = cover.plane;
   let rows = cover.rows;
   let cols = cover.cols;
   var sum = 0.0;
   for (var oy = rows.x; oy <= rows.y; oy++) {
-    let rowBase = (plane * params.outH + u32(oy)) * params.outW;
+    let rowBase = (plane * OUT_H + u32(oy)) * OUT_W;
     for (var ox = cols.x; ox <= cols.y; ox++) {
       let out = rowBase + u32(ox);
       if (argmaxIn[out] == index) { sum += dy[out]; }
@@ -100,35 +109,35 @@ fn maxPoolBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 @compute @workgroup_size(WG)
 fn avgPoolForward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let out = linearIndex(gid, groups);
-  if (out >= params.planes * params.outH * params.outW) { return; }
+  if (out >= params.planes * OUT_H * OUT_W) { return; }
   let w = windowOf(out);
-  let h = i32(params.height);
-  let wd = i32(params.width);
-  let base = w.plane * params.height * params.width;
+  let h = i32(HEIGHT);
+  let wd = i32(WIDTH);
+  let base = w.plane * HEIGHT * WIDTH;
   var sum = 0.0;
-  for (var wy = max(0, -w.top); wy < min(params.windowH, h - w.top); wy++) {
+  for (var wy = max(0, -w.top); wy < min(WINDOW_H, h - w.top); wy++) {
     let row = base + u32((w.top + wy) * wd);
-    for (var wx = max(0, -w.left); wx < min(params.windowW, wd - w.left); wx++) {
+    for (var wx = max(0, -w.left); wx < min(WINDOW_W, wd - w.left); wx++) {
       sum += x[row + u32(w.left + wx)];
     }
   }
   // Padding counts toward the divisor (PyTorch's count_include_pad=True); with floor-sized outputs
   // no window runs past the padded edge, so the divisor is always the full window.
-  y[out] = sum / f32(params.windowH * params.windowW);
+  y[out] = sum / f32(WINDOW_H * WINDOW_W);
 }
 
 @compute @workgroup_size(WG)
 fn avgPoolBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let index = linearIndex(gid, groups);
-  if (index >= params.planes * params.height * params.width) { return; }
+  if (index >= params.planes * HEIGHT * WIDTH) { return; }
   let cover = coveringWindows(index);
   let plane = cover.plane;
   let rows = cover.rows;
   let cols = cover.cols;
   var sum = 0.0;
   for (var oy = rows.x; oy <= rows.y; oy++) {
-    let rowBase = (plane * params.outH + u32(oy)) * params.outW;
+    let rowBase = (plane * OUT_H + u32(oy)) * OUT_W;
     for (var ox = cols.x; ox <= cols.y; ox++) { sum += dy[rowBase + u32(ox)]; }
   }
-  dx[index] = sum / f32(params.windowH * params.windowW);
+  dx[index] = sum / f32(WINDOW_H * WINDOW_W);
 }

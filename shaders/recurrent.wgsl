@@ -7,8 +7,8 @@ struct Params {
   batch: u32,
   steps: u32,
   step: u32,     // t, the time step this dispatch computes
-  width: u32,    // H for the cell kernels; the row length for the layout changes
-  offset: u32,   // element offset of this step's output gradient (backward) or of the source rows (toBatchMajor)
+  width: u32,    // H
+  offset: u32,   // element offset of this step's output gradient (backward)
   has_dy: u32,   // backward: whether an output gradient reaches this step
 }
 
@@ -25,9 +25,7 @@ struct Params {
 @group(0) @binding(10) var<storage, read> dy: array<f32>;
 @group(0) @binding(11) var<storage, read_write> dgates: array<f32>;
 @group(0) @binding(12) var<storage, read_write> dcell: array<f32>;
-@group(0) @binding(13) var<storage, read> src: array<f32>;
-@group(0) @binding(14) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(15) var<storage, read> weight_hh_t: array<f32>;
+@group(0) @binding(13) var<storage, read> weight_hh_t: array<f32>;
 
 const WG = 64u;
 
@@ -209,30 +207,4 @@ fn rnnStepBackward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     let h = hidden_in[((t + 1u) * B + b) * H + j];
     dgates[(t * B + b) * H + j] = dh * (1.0 - h * h);
   }
-}
-
-// [B, T, width] → [T, B, width].
-@compute @workgroup_size(WG)
-fn toTimeMajor(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let index = linearIndex(gid, groups);
-  let W = params.width;
-  if (index >= params.batch * params.steps * W) { return; }
-  let row = index / W;
-  let e = index - row * W;
-  let t = row / params.batch;
-  let b = row - t * params.batch;
-  dst[index] = src[(b * params.steps + t) * W + e];
-}
-
-// [T, B, width] starting at src[offset] → [B, T, width].
-@compute @workgroup_size(WG)
-fn toBatchMajor(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let index = linearIndex(gid, groups);
-  let W = params.width;
-  if (index >= params.batch * params.steps * W) { return; }
-  let row = index / W;
-  let e = index - row * W;
-  let b = row / params.steps;
-  let t = row - b * params.steps;
-  dst[index] = src[params.offset + (t * params.batch + b) * W + e];
 }

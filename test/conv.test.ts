@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dColumns, conv2dColumnsCount, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape,
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dColumns, conv2dColumnsCount, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape, type ConvAlgorithm,
 } from '../src/kernels/conv.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
@@ -30,6 +30,9 @@ const SHAPES: Conv2dShape[] = [
 const name = (s: Conv2dShape): string =>
   `${s.batch}x${s.inChannels}x${s.height}x${s.width} → ${s.outChannels} kernel ${s.kernelH}x${s.kernelW} stride ${s.strideH}x${s.strideW} pad ${s.padH}x${s.padW}`;
 
+/** Both ways every pass can run, each checked on every shape whatever the default would pick. */
+const ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'columns'];
+
 type TestGpu = Awaited<ReturnType<typeof testGpu>>;
 
 /** An output buffer prefilled with NaN, so an element the kernels forget to write fails the comparison. */
@@ -48,9 +51,14 @@ describe('conv2d shape helpers', () => {
   it('rejects a scratch buffer smaller than conv2dScratchBytes', async () => {
     const gpu = await testGpu();
     const s = conv(4, 4, 8, 8, 8, [3, 3]);
-    const small = storageBuffer(gpu, conv2dScratchBytes(s) - 256, 'scratch');
-    expect(() => conv2dBackwardWeight(gpu, s, { x: small, dy: small, dweight: small, scratch: small })).toThrow(/conv2dScratchBytes/);
-    gpu.destroyBuffer(small);
+    for (const algorithm of ALGORITHMS) {
+      const sizes = conv2dScratchBytes(s, { pass: 'backwardWeight', algorithm });
+      const small = sizes.map((bytes, i) => storageBuffer(gpu, bytes - 4 * i - 256, `scratch${i}`));
+      const x = small[0]!;
+      expect(() => conv2dBackwardWeight(gpu, s, { x, dy: x, dweight: x, scratch: small, algorithm }), algorithm).toThrow(/conv2dScratchBytes/);
+      expect(() => conv2dBackwardWeight(gpu, s, { x, dy: x, dweight: x, scratch: [], algorithm }), algorithm).toThrow(/conv2dScratchBytes/);
+      for (const b of small) gpu.destroyBuffer(b);
+    }
   });
 });
 
@@ -75,7 +83,8 @@ describe('GPU convolution matches the CPU references', () => {
   // to the terms; 1e-4 relative to max(|ref|, 1) leaves a wide margin for K up to a few thousand.
   const TOLERANCE = 1e-4;
 
-  it.each(SHAPES.map((s) => [name(s), s] as const))('%s', async (_label, s) => {
+  const cases = SHAPES.flatMap((s) => ALGORITHMS.map((algorithm) => [`${name(s)}, ${algorithm}`, s, algorithm] as const));
+  it.each(cases)('%s', async (_label, s, algorithm) => {
     const gpu = await testGpu();
     const inputs = s.batch * s.inChannels * s.height * s.width;
     const weights = s.outChannels * s.inChannels * s.kernelH * s.kernelW;
@@ -83,16 +92,16 @@ describe('GPU convolution matches the CPU references', () => {
     const x = randomArray(inputs, inputs + 1), w = randomArray(weights, weights + 2);
     const bias = randomArray(s.outChannels, 3), dy = randomArray(outputs, outputs + 4);
     const xb = uploadBuffer(gpu, x, 'x'), wb = uploadBuffer(gpu, w, 'weight'), bb = uploadBuffer(gpu, bias, 'bias'), dyb = uploadBuffer(gpu, dy, 'dy');
-    const scratch = storageBuffer(gpu, conv2dScratchBytes(s), 'scratch');
+    const scratch = conv2dScratchBytes(s, { algorithm }).map((bytes, i) => storageBuffer(gpu, bytes, `scratch${i}`));
     const yRelu = poisoned(gpu, outputs, 'yRelu'), yPlain = poisoned(gpu, outputs, 'yPlain');
     const dx = poisoned(gpu, inputs, 'dx'), dw = poisoned(gpu, weights, 'dweight'), db = poisoned(gpu, s.outChannels, 'dbias');
 
     // Each launcher may reuse the whole scratch buffer, so they run one after another in one pass.
     await runDispatches(gpu, [
-      ...conv2dForward(gpu, s, { x: xb, weight: wb, bias: bb, y: yRelu, scratch, activation: 'relu' }),
-      ...conv2dForward(gpu, s, { x: xb, weight: wb, y: yPlain, scratch }),
-      ...conv2dBackwardInput(gpu, s, { dy: dyb, weight: wb, dx, scratch }),
-      ...conv2dBackwardWeight(gpu, s, { x: xb, dy: dyb, dweight: dw, dbias: db, scratch }),
+      ...conv2dForward(gpu, s, { x: xb, weight: wb, bias: bb, y: yRelu, scratch, activation: 'relu', algorithm }),
+      ...conv2dForward(gpu, s, { x: xb, weight: wb, y: yPlain, scratch, algorithm }),
+      ...conv2dBackwardInput(gpu, s, { dy: dyb, weight: wb, dx, scratch, algorithm }),
+      ...conv2dBackwardWeight(gpu, s, { x: xb, dy: dyb, dweight: dw, dbias: db, scratch, algorithm }),
     ]);
     const grads = conv2dBackwardWeightRef(s, x, dy);
     expect(maxRelativeError(await readFloat32(gpu, yRelu, outputs), conv2dForwardRef(s, x, w, bias, 'relu')), 'forward, bias + relu').toBeLessThan(TOLERANCE);
@@ -101,7 +110,7 @@ describe('GPU convolution matches the CPU references', () => {
     expect(maxRelativeError(await readFloat32(gpu, dw, weights), grads.dweight), 'weight gradient').toBeLessThan(TOLERANCE);
     expect(maxRelativeError(await readFloat32(gpu, db, s.outChannels), grads.dbias), 'bias gradient').toBeLessThan(TOLERANCE);
 
-    for (const b of [xb, wb, bb, dyb, scratch, yRelu, yPlain, dx, dw, db]) gpu.destroyBuffer(b);
+    for (const b of [xb, wb, bb, dyb, ...scratch, yRelu, yPlain, dx, dw, db]) gpu.destroyBuffer(b);
     gpu.check();
   });
 
@@ -117,7 +126,7 @@ describe('GPU convolution matches the CPU references', () => {
     }
   });
 
-  it('works on tensors placed at offsets inside larger buffers', async () => {
+  it.each(ALGORITHMS)('works on tensors placed at offsets inside larger buffers (%s)', async (algorithm) => {
     const gpu = await testGpu();
     const s = conv(2, 3, 9, 7, 4, [3, 3], [2, 1], [1, 1]);
     const inputs = s.batch * s.inChannels * s.height * s.width, outputs = outputCount(s);
@@ -133,13 +142,13 @@ describe('GPU convolution matches the CPU references', () => {
       return { buffer, offset: OFFSET, size: count * 4 };
     };
     const xr = placed(x, 'x'), wr = placed(w, 'weight'), dyr = placed(dy, 'dy'), dxr = placed(inputs, 'dx'), dwr = placed(weights, 'dweight');
-    const scratch = placed(conv2dScratchBytes(s) / 4, 'scratch');
+    const scratch = conv2dScratchBytes(s, { algorithm }).map((bytes, i) => placed(bytes / 4, `scratch${i}`));
     await runDispatches(gpu, [
-      ...conv2dBackwardInput(gpu, s, { dy: dyr, weight: wr, dx: dxr, scratch }),
-      ...conv2dBackwardWeight(gpu, s, { x: xr, dy: dyr, dweight: dwr, scratch }),
+      ...conv2dBackwardInput(gpu, s, { dy: dyr, weight: wr, dx: dxr, scratch, algorithm }),
+      ...conv2dBackwardWeight(gpu, s, { x: xr, dy: dyr, dweight: dwr, scratch, algorithm }),
     ]);
     expect(maxRelativeError(await readFloat32(gpu, dxr.buffer, inputs, OFFSET / 4), conv2dBackwardInputRef(s, dy, w))).toBeLessThan(TOLERANCE);
     expect(maxRelativeError(await readFloat32(gpu, dwr.buffer, weights, OFFSET / 4), conv2dBackwardWeightRef(s, x, dy).dweight)).toBeLessThan(TOLERANCE);
-    for (const r of [xr, wr, dyr, dxr, dwr, scratch]) gpu.destroyBuffer(r.buffer);
+    for (const r of [xr, wr, dyr, dxr, dwr, ...scratch]) gpu.destroyBuffer(r.buffer);
   });
 });

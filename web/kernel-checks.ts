@@ -55,11 +55,11 @@ async function checkConv(gpu: Gpu, buffers: TestBuffers, s: Conv2dShape): Promis
   const weight = randomArray(s.outChannels * s.inChannels * s.kernelH * s.kernelW, 6);
   const bias = randomArray(s.outChannels, 7);
   const y = buffers.output(outputCount(s));
-  const scratch = storageBuffer(gpu, Math.max(4, conv2dScratchBytes(s)), 'conv.scratch');
+  const scratch = conv2dScratchBytes(s, { pass: 'forward' }).map((bytes, i) => storageBuffer(gpu, bytes, `conv.scratch${i}`));
   try {
     await runDispatches(gpu, conv2dForward(gpu, s, { x: buffers.upload(x), weight: buffers.upload(weight), bias: buffers.upload(bias), y, scratch, activation: 'relu' }));
   } finally {
-    gpu.destroyBuffer(scratch);
+    for (const buffer of scratch) gpu.destroyBuffer(buffer);
   }
   const expected = conv2dForwardRef(s, x, weight, bias, 'relu');
   const error = maxRelativeError(await readFloat32(gpu, y, expected.length), expected);

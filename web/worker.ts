@@ -12,6 +12,7 @@ import type { Sequential } from '../src/graph/model.ts';
 import type { GpuDataset, Normalization } from '../src/graph/program.ts';
 import type { FromWorker, Samples, ToWorker, TrainRequest } from './protocol.ts';
 import { demoTrainerOptions, trainSteps } from './training.ts';
+import { tuneGemm } from '../src/kernels/gemm.ts';
 
 const CLASSES = 10;
 const GRID_IMAGES = 32;
@@ -26,7 +27,9 @@ let session: Session | undefined;
 const post = (message: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(message, transfer);
 
 async function gpuReady(): Promise<Gpu> {
-  gpuPromise ??= createGpu().then((gpu) => {
+  gpuPromise ??= createGpu().then(async (gpu) => {
+    post({ type: 'status', text: 'timing GEMM kernels on this GPU…', adapter: gpu.describe() });
+    await tuneGemm(gpu);
     post({ type: 'status', text: 'WebGPU ready', adapter: gpu.describe() });
     return gpu;
   });

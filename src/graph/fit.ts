@@ -5,6 +5,7 @@ import { epochPermutation } from '../data/split.ts';
 import { Evaluator, Trainer, type ModelState, type Snapshot, type TrainerOptions } from './runtime.ts';
 import type { GpuDataset } from './program.ts';
 import type { Sequential } from './model.ts';
+import { tuneGemm } from '../kernels/gemm.ts';
 
 export interface EpochResult {
   epoch: number;
@@ -60,6 +61,9 @@ export async function fit(gpu: Gpu, model: Sequential, state: ModelState, data: 
   const { epochs, batchSize, trainIndices } = options;
   const perEpoch = stepsPerEpoch(trainIndices.length, batchSize);
   if (perEpoch < 1) throw new Error(`batch size ${batchSize} is larger than the ${trainIndices.length} training samples`);
+  // Kernel variants are picked when the step is compiled, so the timed GEMM choice (cached per
+  // adapter after its first run) must be known before.
+  if (!existing) await tuneGemm(gpu);
   const trainer = existing ?? new Trainer(gpu, model, state, data, new Map(), { ...options, stepsPerEpoch: perEpoch, totalSteps: perEpoch * epochs });
   const evaluator = options.validationIndices?.length
     ? new Evaluator(gpu, model, state, data, options.evalBatchSize ?? 500, options.normalize)

@@ -2,7 +2,7 @@
 // Shapes here are per sample (no batch axis); graph tensors carry the batch as their first axis.
 import type { Gpu } from '../gpu/device.ts';
 import { gemm } from '../kernels/gemm.ts';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape } from '../kernels/conv.ts';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape, type ConvPass } from '../kernels/conv.ts';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputSize, type Pool2dShape } from '../kernels/pool.ts';
 import { activationBackward, activationForward, type ActivationKind } from '../kernels/activation.ts';
 import { biasGradient } from '../kernels/reduce.ts';
@@ -206,13 +206,13 @@ export class Conv2D extends Layer {
     const w = ctx.param(this, 'weight');
     const bias = this.useBias ? ctx.param(this, 'bias') : undefined;
     const y = graph.tensor(`${this.name}.out`, [batch, ...out]);
-    const scratchFloats = Math.ceil(conv2dScratchBytes(s) / 4);
-    const scratch = () => graph.tensor(`${this.name}.scratch`, [scratchFloats]);
-    const fwdScratch = scratch();
+    // Each pass gets its own scratch tensors, sized for the algorithm it runs.
+    const scratch = (pass: ConvPass) => conv2dScratchBytes(s, { pass }).map((bytes, i) => graph.tensor(`${this.name}.${pass}.scratch${i}`, [bytes / 4]));
+    const fwdScratch = scratch('forward');
     const reads = bias === undefined ? [x, w] : [x, w, bias];
     const activation = this.activation;
-    op(graph, `${this.name}.forward`, reads, [y, fwdScratch], (gpu, b) => conv2dForward(gpu, s, {
-      x: b(x), weight: b(w), y: b(y), scratch: b(fwdScratch), activation,
+    op(graph, `${this.name}.forward`, reads, [y, ...fwdScratch], (gpu, b) => conv2dForward(gpu, s, {
+      x: b(x), weight: b(w), y: b(y), scratch: fwdScratch.map(b), activation,
       ...(bias === undefined ? {} : { bias: b(bias) }),
     }));
     ctx.tape.record(reads, [y], (g) => {
@@ -221,9 +221,9 @@ export class Conv2D extends Layer {
       if (g.wants(w)) {
         const dw = g.gradTarget(w);
         const db = wantsBias ? g.gradTarget(bias) : undefined;
-        const sc = scratch();
-        op(graph, `${this.name}.backward.weight`, [x, dz], db === undefined ? [dw, sc] : [dw, db, sc], (gpu, b) => conv2dBackwardWeight(gpu, s, {
-          x: b(x), dy: b(dz), dweight: b(dw), scratch: b(sc), ...(db === undefined ? {} : { dbias: b(db) }),
+        const sc = scratch('backwardWeight');
+        op(graph, `${this.name}.backward.weight`, [x, dz], db === undefined ? [dw, ...sc] : [dw, db, ...sc], (gpu, b) => conv2dBackwardWeight(gpu, s, {
+          x: b(x), dy: b(dz), dweight: b(dw), scratch: sc.map(b), ...(db === undefined ? {} : { dbias: b(db) }),
         }));
       } else if (wantsBias) {
         const db = g.gradTarget(bias);
@@ -231,8 +231,8 @@ export class Conv2D extends Layer {
       }
       if (g.wants(x)) {
         const dx = g.gradTarget(x);
-        const sc = scratch();
-        op(graph, `${this.name}.backward.input`, [dz, w], [dx, sc], (gpu, b) => conv2dBackwardInput(gpu, s, { dy: b(dz), weight: b(w), dx: b(dx), scratch: b(sc) }));
+        const sc = scratch('backwardInput');
+        op(graph, `${this.name}.backward.input`, [dz, w], [dx, ...sc], (gpu, b) => conv2dBackwardInput(gpu, s, { dy: b(dz), weight: b(w), dx: b(dx), scratch: sc.map(b) }));
       }
     });
     return y;

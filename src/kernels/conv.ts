@@ -7,6 +7,8 @@
 // had almost no parallelism (≈ 700 → 9 ms).
 import type { Gpu } from '../gpu/device.ts';
 import { grid1d, kernel, type BufferRef, type Dispatch, type UniformValues, type Workgroups } from '../gpu/kernel.ts';
+import { gemm } from './gemm.ts';
+import { swapOuterAxes } from './layout.ts';
 
 export interface Conv2dShape {
   batch: number; inChannels: number; height: number; width: number; outChannels: number;
@@ -17,6 +19,8 @@ const WORKGROUP_SIZE = 256;
 const FLOAT_BYTES = 4;
 /** The shader's register arrays hold at most this many channels or pixels per invocation. */
 const MAX_BLOCK = 8;
+/** GEMM depth from which the column path is used by default (see convAlgorithm). */
+const COLUMNS_MIN_DEPTH = 32;
 
 export function conv2dOutputSize(s: Conv2dShape): { outH: number; outW: number } {
   return {
@@ -44,19 +48,57 @@ function weightCount(s: Conv2dShape): number {
   return s.outChannels * s.inChannels * s.kernelH * s.kernelW;
 }
 
-/** Scratch for the weight gradient's per-image partial sums; forward and input gradient need none. */
-export function conv2dScratchBytes(s: Conv2dShape): number {
-  checkedOutputSize(s);
-  return s.batch * weightCount(s) * FLOAT_BYTES;
+/** The three passes of a convolution, each of which may run direct or through a column matrix. */
+export type ConvPass = 'forward' | 'backwardInput' | 'backwardWeight';
+export type ConvAlgorithm = 'direct' | 'columns';
+
+/**
+ * The algorithm a pass runs unless the caller names one: columns (im2col + one GEMM over the batch)
+ * where the GEMM has enough depth to pay for writing and re-reading the column matrix.
+ */
+export function convAlgorithm(s: Conv2dShape, pass: ConvPass): ConvAlgorithm {
+  const depth = pass === 'backwardInput' ? s.outChannels : s.inChannels * s.kernelH * s.kernelW;
+  return depth >= COLUMNS_MIN_DEPTH ? 'columns' : 'direct';
 }
 
-/** The first `size` bytes of `ref` as a binding of their own. */
-function scratchSlice(ref: BufferRef, size: number): GPUBufferBinding {
+/**
+ * Byte sizes of the scratch buffers a pass needs (every pass's needs when none is named), one entry per
+ * buffer. They must be distinct buffers, since a dispatch reads one while it writes another: the
+ * column path keeps its column matrix [C·KH·KW][N·OH·OW] in the first and a channel-major copy
+ * [OC][N·OH·OW] of the output or its gradient in the second; the direct weight gradient keeps
+ * per-image partial sums in the first.
+ */
+export function conv2dScratchBytes(s: Conv2dShape, options: { pass?: ConvPass; algorithm?: ConvAlgorithm } = {}): number[] {
+  const { outH, outW } = checkedOutputSize(s);
+  const { pass, algorithm } = options;
+  if (pass === undefined) {
+    const each = PASSES.map((p) => conv2dScratchBytes(s, { pass: p, ...(algorithm ? { algorithm } : {}) }));
+    return [0, 1].map((i) => Math.max(...each.map((sizes) => sizes[i] ?? 0))).filter((bytes) => bytes > 0);
+  }
+  if ((algorithm ?? convAlgorithm(s, pass)) === 'columns') {
+    const width = s.batch * outH * outW;
+    return [s.inChannels * s.kernelH * s.kernelW * width * FLOAT_BYTES, s.outChannels * width * FLOAT_BYTES];
+  }
+  return pass === 'backwardWeight' ? [s.batch * weightCount(s) * FLOAT_BYTES] : [];
+}
+
+const PASSES: readonly ConvPass[] = ['forward', 'backwardInput', 'backwardWeight'];
+
+/** Scratch buffer `index`, checked against the size `bytes` the pass needs. */
+function scratchBuffer(scratch: readonly BufferRef[], index: number, bytes: number): GPUBufferBinding {
+  const ref = scratch[index];
+  if (!ref) throw new Error(`conv2d: scratch buffer ${index} is missing; allocate them with conv2dScratchBytes()`);
   const binding: GPUBufferBinding = 'buffer' in ref ? ref : { buffer: ref };
   const offset = binding.offset ?? 0;
   const available = binding.size ?? binding.buffer.size - offset;
-  if (size > available) throw new Error(`conv2d: scratch holds ${available} bytes, needs ${size}; size it with conv2dScratchBytes()`);
-  return { buffer: binding.buffer, offset, size };
+  if (bytes > available) throw new Error(`conv2d: scratch buffer ${index} holds ${available} bytes, needs ${bytes}; size it with conv2dScratchBytes()`);
+  return { buffer: binding.buffer, offset, size: bytes };
+}
+
+/** The column matrix and the channel-major tensor of the column path. */
+function columnBuffers(s: Conv2dShape, scratch: readonly BufferRef[]): { columns: GPUBufferBinding; channelMajor: GPUBufferBinding } {
+  const [columnBytes, channelMajorBytes] = conv2dScratchBytes(s, { pass: 'forward', algorithm: 'columns' }) as [number, number];
+  return { columns: scratchBuffer(scratch, 0, columnBytes), channelMajor: scratchBuffer(scratch, 1, channelMajorBytes) };
 }
 
 function params(s: Conv2dShape, epilogue = { hasBias: 0, relu: 0 }): UniformValues {
@@ -85,8 +127,22 @@ function pixelGrid(pixels: number, channels: number, tile: Record<string, number
   return [Math.ceil(pixels / (tile.DIRECT_WG! * tile.PIXEL_BLOCK!)), Math.ceil(channels / tile.CHANNEL_BLOCK!), 1];
 }
 
-export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weight: BufferRef; bias?: BufferRef; y: BufferRef; scratch: BufferRef; activation?: 'none' | 'relu' }): Dispatch[] {
+export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weight: BufferRef; bias?: BufferRef; y: BufferRef; scratch: readonly BufferRef[]; activation?: 'none' | 'relu'; algorithm?: ConvAlgorithm }): Dispatch[] {
   const { outH, outW } = checkedOutputSize(s);
+  const algorithm = io.algorithm ?? convAlgorithm(s, 'forward');
+  if (algorithm === 'columns') {
+    // Y[OC][N·P] = W[OC][C·KH·KW] · columns, bias and activation in the GEMM's epilogue, then NCHW.
+    const { columns, channelMajor } = columnBuffers(s, io.scratch);
+    const pixels = outH * outW;
+    return [
+      im2colBatch(gpu, s, io.x, columns),
+      ...gemm(gpu, {
+        a: io.weight, b: columns, c: channelMajor, m: s.outChannels, n: s.batch * pixels, k: s.inChannels * s.kernelH * s.kernelW,
+        ...(io.bias ? { bias: io.bias, biasAxis: 'm' as const } : {}), activation: io.activation ?? 'none', label: 'conv2d.forward.gemm',
+      }),
+      swapOuterAxes(gpu, { src: channelMajor, dst: io.y, outer: s.outChannels, inner: s.batch, width: pixels }, 'conv2d.forward.toNCHW'),
+    ];
+  }
   const tile = { ...pixelTile(s.outChannels), PADDED: padded(s) };
   const epilogue = { hasBias: io.bias ? 1 : 0, relu: io.activation === 'relu' ? 1 : 0 };
   // Without a bias the shader never reads it; the weight stands in because a binding cannot be empty.
@@ -95,8 +151,32 @@ export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weig
     pixelGrid(s.batch * outH * outW, s.outChannels, tile), 'conv2d.forward')];
 }
 
-export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRef; weight: BufferRef; dx: BufferRef; scratch: BufferRef }): Dispatch[] {
-  const tile = { ...pixelTile(s.inChannels), UNIT_STRIDE: Number(s.strideH === 1 && s.strideW === 1) };
+/** The batch's column matrix [C·KH·KW][N·OH·OW] (shaders/conv.wgsl im2colBatch). */
+function im2colBatch(gpu: Gpu, s: Conv2dShape, x: BufferRef, columns: BufferRef): Dispatch {
+  const { outH, outW } = checkedOutputSize(s);
+  const [gx, gy] = grid1d(gpu, s.batch * outH * outW, WORKGROUP_SIZE);
+  return kernel(gpu, 'conv', 'im2colBatch', { PADDED: padded(s) }).dispatch({ params: params(s), image: x, output: columns }, [gx, gy, s.inChannels], 'conv2d.im2colBatch');
+}
+
+/** dY [N][OC][P] → [OC][N·P], the layout the column GEMMs multiply. */
+function channelMajorGradient(s: Conv2dShape, gpu: Gpu, dy: BufferRef, channelMajor: BufferRef): Dispatch {
+  const { outH, outW } = checkedOutputSize(s);
+  return swapOuterAxes(gpu, { src: dy, dst: channelMajor, outer: s.batch, inner: s.outChannels, width: outH * outW }, 'conv2d.gradient.channelMajor');
+}
+
+export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRef; weight: BufferRef; dx: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm }): Dispatch[] {
+  const unitStride = Number(s.strideH === 1 && s.strideW === 1);
+  if ((io.algorithm ?? convAlgorithm(s, 'backwardInput')) === 'columns') {
+    // dColumns[C·KH·KW][N·P] = Wᵀ · dY[OC][N·P], then each input pixel gathers its taps (col2im).
+    const { columns, channelMajor } = columnBuffers(s, io.scratch);
+    const [gx, gy] = grid1d(gpu, s.batch * s.height * s.width, WORKGROUP_SIZE);
+    return [
+      channelMajorGradient(s, gpu, io.dy, channelMajor),
+      ...gemm(gpu, { a: io.weight, b: channelMajor, c: columns, m: s.inChannels * s.kernelH * s.kernelW, n: s.batch * conv2dOutputSize(s).outH * conv2dOutputSize(s).outW, k: s.outChannels, transA: true, label: 'conv2d.backwardInput.gemm' }),
+      kernel(gpu, 'conv', 'col2imBatch', { UNIT_STRIDE: unitStride }).dispatch({ params: params(s), columns, output: io.dx }, [gx, gy, s.inChannels], 'conv2d.col2imBatch'),
+    ];
+  }
+  const tile = { ...pixelTile(s.inChannels), UNIT_STRIDE: unitStride };
   return [kernel(gpu, 'conv', 'backwardInputDirect', tile).dispatch(
     { params: params(s), gradOut: io.dy, weight: io.weight, output: io.dx },
     pixelGrid(s.batch * s.height * s.width, s.inChannels, tile), 'conv2d.backwardInput')];
@@ -117,21 +197,38 @@ export function conv2dColumns(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; colu
     grid1d(gpu, conv2dColumnsCount(s), WORKGROUP_SIZE), 'conv2d.im2col');
 }
 
-/** dweight and dbias are overwritten: per-image partials in scratch, then a sum over the batch. */
-export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; dbias?: BufferRef; scratch: BufferRef }): Dispatch[] {
-  const partials = scratchSlice(io.scratch, conv2dScratchBytes(s));
+/** dweight and dbias are overwritten. */
+export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; dbias?: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm }): Dispatch[] {
+  const dispatches = (io.algorithm ?? convAlgorithm(s, 'backwardWeight')) === 'columns'
+    ? columnWeightGradient(gpu, s, io) : directWeightGradient(gpu, s, io);
+  if (io.dbias) {
+    dispatches.push(kernel(gpu, 'conv', 'channelSums').dispatch({ params: params(s), gradOut: io.dy, output: io.dbias }, [s.outChannels, 1, 1], 'conv2d.biasGradient'));
+  }
+  return dispatches;
+}
+
+/** dW[OC][C·KH·KW] = dY[OC][N·P] · columnsᵀ: one GEMM whose depth is every output pixel of the batch. */
+function columnWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; scratch: readonly BufferRef[] }): Dispatch[] {
+  const { outH, outW } = checkedOutputSize(s);
+  const { columns, channelMajor } = columnBuffers(s, io.scratch);
+  return [
+    im2colBatch(gpu, s, io.x, columns),
+    channelMajorGradient(s, gpu, io.dy, channelMajor),
+    ...gemm(gpu, { a: channelMajor, b: columns, c: io.dweight, m: s.outChannels, n: s.inChannels * s.kernelH * s.kernelW, k: s.batch * outH * outW, transB: true, label: 'conv2d.backwardWeight.gemm' }),
+  ];
+}
+
+/** Per-image partial sums in scratch, then a sum over the batch. */
+function directWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; scratch: readonly BufferRef[] }): Dispatch[] {
+  const partials = scratchBuffer(io.scratch, 0, s.batch * weightCount(s) * FLOAT_BYTES);
   // Lanes run over images: a workgroup no wider than the batch (llvmpipe's SIMD is 8 wide).
   const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(s.batch))));
   const tile = { CHANNEL_BLOCK: 4, PIXEL_BLOCK: Math.min(MAX_BLOCK, s.kernelW), WEIGHT_WG: lanes, PADDED: padded(s) };
   const kernelRowBlocks = s.inChannels * s.kernelH * Math.ceil(s.kernelW / tile.PIXEL_BLOCK);
-  const dispatches = [
+  return [
     kernel(gpu, 'conv', 'weightGradientPartials', tile).dispatch(
       { params: params(s), image: io.x, gradOut: io.dy, output: partials },
       [Math.ceil(s.batch / lanes), kernelRowBlocks, Math.ceil(s.outChannels / tile.CHANNEL_BLOCK)], 'conv2d.weightGradientPartials'),
     kernel(gpu, 'conv', 'sumPartials').dispatch({ params: params(s), partials, output: io.dweight }, grid1d(gpu, weightCount(s), WORKGROUP_SIZE), 'conv2d.sumPartials'),
   ];
-  if (io.dbias) {
-    dispatches.push(kernel(gpu, 'conv', 'channelSums').dispatch({ params: params(s), gradOut: io.dy, output: io.dbias }, [s.outChannels, 1, 1], 'conv2d.biasGradient'));
-  }
-  return dispatches;
 }

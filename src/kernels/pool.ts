@@ -25,38 +25,43 @@ function checkShape(s: Pool2dShape): { outH: number; outW: number } {
   return { outH, outW };
 }
 
-function params(s: Pool2dShape, outH: number, outW: number): UniformValues {
+function params(s: Pool2dShape): UniformValues {
+  return { planes: s.batch * s.channels };
+}
+
+/** The pipeline constants of a plane geometry (see shaders/pool.wgsl). */
+function geometry(s: Pool2dShape, outH: number, outW: number): Record<string, number> {
   return {
-    planes: s.batch * s.channels, height: s.height, width: s.width, outH, outW,
-    windowH: s.windowH, windowW: s.windowW, strideH: s.strideH, strideW: s.strideW, padH: s.padH, padW: s.padW,
+    HEIGHT: s.height, WIDTH: s.width, OUT_H: outH, OUT_W: outW, WINDOW_H: s.windowH, WINDOW_W: s.windowW,
+    STRIDE_H: s.strideH, STRIDE_W: s.strideW, PAD_H: s.padH, PAD_W: s.padW,
   };
 }
 
 export function maxPool2dForward(gpu: Gpu, s: Pool2dShape, io: { x: BufferRef; y: BufferRef; argmax: BufferRef }): Dispatch[] {
   const { outH, outW } = checkShape(s);
   const outputs = s.batch * s.channels * outH * outW;
-  const k = kernel(gpu, 'pool', 'maxPoolForward');
-  return [k.dispatch({ params: params(s, outH, outW), ...io }, grid1d(gpu, outputs, WORKGROUP_SIZE), 'maxPool2dForward')];
+  const k = kernel(gpu, 'pool', 'maxPoolForward', geometry(s, outH, outW));
+  return [k.dispatch({ params: params(s), ...io }, grid1d(gpu, outputs, WORKGROUP_SIZE), 'maxPool2dForward')];
 }
 
 /** dx gets each output's gradient at its recorded argmax; every element of dx is written. */
 export function maxPool2dBackward(gpu: Gpu, s: Pool2dShape, io: { dy: BufferRef; argmax: BufferRef; dx: BufferRef }): Dispatch[] {
   const { outH, outW } = checkShape(s);
   const inputs = s.batch * s.channels * s.height * s.width;
-  const k = kernel(gpu, 'pool', 'maxPoolBackward');
-  return [k.dispatch({ params: params(s, outH, outW), dy: io.dy, argmaxIn: io.argmax, dx: io.dx }, grid1d(gpu, inputs, WORKGROUP_SIZE), 'maxPool2dBackward')];
+  const k = kernel(gpu, 'pool', 'maxPoolBackward', geometry(s, outH, outW));
+  return [k.dispatch({ params: params(s), dy: io.dy, argmaxIn: io.argmax, dx: io.dx }, grid1d(gpu, inputs, WORKGROUP_SIZE), 'maxPool2dBackward')];
 }
 
 export function avgPool2dForward(gpu: Gpu, s: Pool2dShape, io: { x: BufferRef; y: BufferRef }): Dispatch[] {
   const { outH, outW } = checkShape(s);
   const outputs = s.batch * s.channels * outH * outW;
-  const k = kernel(gpu, 'pool', 'avgPoolForward');
-  return [k.dispatch({ params: params(s, outH, outW), ...io }, grid1d(gpu, outputs, WORKGROUP_SIZE), 'avgPool2dForward')];
+  const k = kernel(gpu, 'pool', 'avgPoolForward', geometry(s, outH, outW));
+  return [k.dispatch({ params: params(s), ...io }, grid1d(gpu, outputs, WORKGROUP_SIZE), 'avgPool2dForward')];
 }
 
 export function avgPool2dBackward(gpu: Gpu, s: Pool2dShape, io: { dy: BufferRef; dx: BufferRef }): Dispatch[] {
   const { outH, outW } = checkShape(s);
   const inputs = s.batch * s.channels * s.height * s.width;
-  const k = kernel(gpu, 'pool', 'avgPoolBackward');
-  return [k.dispatch({ params: params(s, outH, outW), ...io }, grid1d(gpu, inputs, WORKGROUP_SIZE), 'avgPool2dBackward')];
+  const k = kernel(gpu, 'pool', 'avgPoolBackward', geometry(s, outH, outW));
+  return [k.dispatch({ params: params(s), ...io }, grid1d(gpu, inputs, WORKGROUP_SIZE), 'avgPool2dBackward')];
 }

@@ -1,7 +1,8 @@
 // Launchers for the recurrent step kernels (LSTM and SimpleRNN, forward and BPTT) and the layout
 // changes between a layer's batch-major input/output and its time-major internal sequences.
 import type { Gpu } from '../gpu/device.ts';
-import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
+import { kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
+import { swapOuterAxes } from './layout.ts';
 
 export type CellKind = 'lstm' | 'rnn';
 
@@ -103,16 +104,12 @@ export interface LayoutIO {
 
 /** [B, T, width] → [T, B, width]. */
 export function toTimeMajor(gpu: Gpu, io: LayoutIO): Dispatch[] {
-  const count = io.batch * io.steps * io.width;
-  const params = { batch: io.batch, steps: io.steps, step: 0, width: io.width, offset: 0, has_dy: 0 };
-  return [kernel(gpu, 'recurrent', 'toTimeMajor').dispatch({ src: io.src, dst: io.dst, params }, grid1d(gpu, count, WORKGROUP_SIZE), 'toTimeMajor')];
+  return [swapOuterAxes(gpu, { src: io.src, dst: io.dst, outer: io.batch, inner: io.steps, width: io.width }, 'toTimeMajor')];
 }
 
 /** [T, B, width] read from element `offset` of src → [B, T, width]; T = 1 copies one step's rows. */
 export function toBatchMajor(gpu: Gpu, io: LayoutIO & { offset?: number }): Dispatch[] {
-  const count = io.batch * io.steps * io.width;
-  const params = { batch: io.batch, steps: io.steps, step: 0, width: io.width, offset: io.offset ?? 0, has_dy: 0 };
-  return [kernel(gpu, 'recurrent', 'toBatchMajor').dispatch({ src: io.src, dst: io.dst, params }, grid1d(gpu, count, WORKGROUP_SIZE), 'toBatchMajor')];
+  return [swapOuterAxes(gpu, { src: io.src, dst: io.dst, outer: io.steps, inner: io.batch, width: io.width, offset: io.offset ?? 0 }, 'toBatchMajor')];
 }
 
 /** [rows, cols] → [cols, rows]: the layout change with one element per row. */

@@ -1,0 +1,42 @@
+// Layout changes that move whole rows: src[offset..] seen as [outer][inner][width] is written to dst
+// as [inner][outer][width]. Recurrent layers use it to go between batch-major and time-major
+// sequences, the column convolution between NCHW and channel-major [C][N][H·W].
+struct Params {
+  outer: u32,
+  inner: u32,
+  width: u32,
+  offset: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+const WG = 64u;
+
+// #import grid
+
+// For rows of at least a workgroup: the grid is [width / WG, outer, inner], so there is no integer
+// division per element (llvmpipe runs those lane by lane) and neighbouring lanes move neighbouring words.
+@compute @workgroup_size(WG)
+fn swapOuterAxes(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= params.width) { return; }
+  let o = gid.y;
+  let i = gid.z;
+  dst[(i * params.outer + o) * params.width + e] = src[params.offset + (o * params.inner + i) * params.width + e];
+}
+
+// For narrow rows (a matrix transpose has width 1): one invocation per element of dst over a 1-D
+// grid, paying the divisions instead of leaving most lanes of every workgroup idle.
+@compute @workgroup_size(WG)
+fn swapOuterAxesNarrow(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(gid, groups);
+  let width = params.width;
+  if (index >= params.outer * params.inner * width) { return; }
+  let row = index / width;
+  let e = index - row * width;
+  let i = row / params.outer;
+  let o = row - i * params.outer;
+  dst[index] = src[params.offset + (o * params.inner + i) * width + e];
+}

@@ -1,0 +1,28 @@
+// Row-moving layout changes (shaders/layout.wgsl).
+import type { Gpu } from '../gpu/device.ts';
+import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
+
+const WORKGROUP_SIZE = 64;
+
+export interface SwapOuterAxesIO {
+  src: BufferRef;
+  dst: BufferRef;
+  outer: number;
+  inner: number;
+  /** Elements per row, the axis that stays innermost. */
+  width: number;
+  /** Element of src where the [outer][inner][width] block starts; default 0. */
+  offset?: number;
+}
+
+/** src [outer][inner][width] → dst [inner][outer][width]. */
+export function swapOuterAxes(gpu: Gpu, io: SwapOuterAxesIO, label = 'swapOuterAxes'): Dispatch {
+  const params = { outer: io.outer, inner: io.inner, width: io.width, offset: io.offset ?? 0 };
+  const limit = gpu.limits.maxComputeWorkgroupsPerDimension;
+  if (io.width >= WORKGROUP_SIZE / 2 && io.outer <= limit && io.inner <= limit) {
+    return kernel(gpu, 'layout', 'swapOuterAxes').dispatch({ src: io.src, dst: io.dst, params },
+      [Math.ceil(io.width / WORKGROUP_SIZE), io.outer, io.inner], label);
+  }
+  return kernel(gpu, 'layout', 'swapOuterAxesNarrow').dispatch({ src: io.src, dst: io.dst, params },
+    grid1d(gpu, io.outer * io.inner * io.width, WORKGROUP_SIZE), label);
+}

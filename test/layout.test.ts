@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { readFloat32, runDispatches, uploadBuffer } from '../src/gpu/buffers.ts';
+import { swapOuterAxes } from '../src/kernels/layout.ts';
+import { testGpu } from './helpers/gpu.ts';
+import { randomArray } from './helpers/random.ts';
+import { swapOuterAxesRef } from './reference/layout.ts';
+
+// [outer, inner, width, offset]: widths below, at and above the 32 where the launcher switches from
+// the 1-D grid to the row grid, a matrix transpose (width 1), 1×1 axes, and a read from an offset.
+const CASES: [number, number, number, number][] = [
+  [1, 1, 1, 0], [3, 5, 1, 0], [129, 17, 1, 0], [2, 3, 31, 0], [4, 3, 32, 0], [3, 4, 33, 0],
+  [64, 3, 121, 0], [3, 64, 676, 0], [1, 7, 65, 0], [7, 1, 65, 0], [5, 6, 40, 13], [6, 5, 3, 7],
+];
+
+describe('swapOuterAxes', () => {
+  it.each(CASES)('[%i][%i][%i] from offset %i matches the CPU reference exactly', async (outer, inner, width, offset) => {
+    const gpu = await testGpu();
+    const count = outer * inner * width;
+    const src = randomArray(offset + count, count + offset);
+    const srcBuffer = uploadBuffer(gpu, src, 'src');
+    // NaN-filled, so an element the kernel forgets to write fails the comparison.
+    const dst = uploadBuffer(gpu, new Float32Array(count).fill(NaN), 'dst');
+    await runDispatches(gpu, [swapOuterAxes(gpu, { src: srcBuffer, dst, outer, inner, width, offset })]);
+    // A pure copy: exact.
+    expect(Array.from(await readFloat32(gpu, dst, count))).toEqual(Array.from(swapOuterAxesRef(src, outer, inner, width, offset)));
+    gpu.destroyBuffer(srcBuffer);
+    gpu.destroyBuffer(dst);
+  });
+});
