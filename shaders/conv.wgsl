@@ -1,10 +1,8 @@
-// 2-D convolution kernels (PyTorch's Conv2d: cross-correlation, NCHW activations, OIHW weights).
-// All three passes are direct, register-blocked kernels that read the image and gradients in place:
-// on llvmpipe they beat the im2col + GEMM version of commit 2c81db3 for the MNIST CNN layers (see
-// src/kernels/conv.ts), since no column matrix is written and read back and 11×11 images waste
-// no GEMM lanes. No pass needs atomics; only the
-// bias gradient uses workgroup barriers. im2col stays for consumers that need a column matrix
-// (the int8 convolution quantizes it).
+// 2-D convolution kernels (PyTorch's Conv2d: cross-correlation, NCHW activations, OIHW weights):
+// the direct register-blocked passes, and the im2col / col2im halves of the column path whose
+// products run in shaders/gemm.wgsl (src/kernels/conv.ts picks per pass). No pass needs atomics;
+// only the bias gradient uses workgroup barriers. The per-image im2col stays for the int8
+// convolution, which quantizes its column matrix.
 struct Params {
   batch: u32, inChannels: u32, height: u32, width: u32, outChannels: u32,
   kernelH: u32, kernelW: u32, strideH: i32, strideW: i32, padH: i32, padW: i32,
