@@ -141,3 +141,28 @@ fn avgPoolBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   }
   dx[index] = sum / f32(WINDOW_H * WINDOW_W);
 }
+
+// Max-pool backward when windows tile the plane (stride equal to the window, no padding): output
+// window (oy, ox) owns the input block from its own corner up to the next window's (the last row
+// and column of windows also own any remainder no window reaches), so one invocation per output
+// writes its block: the gradient at the argmax, zero elsewhere. A quarter of the invocations of the
+// gather for 2×2 windows, and no search over covering windows.
+@compute @workgroup_size(WG)
+fn maxPoolBackwardTiled(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let out = linearIndex(gid, groups);
+  if (out >= params.planes * OUT_H * OUT_W) { return; }
+  let w = windowOf(out);
+  let ox = u32(w.left) / u32(STRIDE_W);
+  let oy = u32(w.top) / u32(STRIDE_H);
+  let rowEnd = select(u32(w.top + STRIDE_H), HEIGHT, oy + 1u == OUT_H);
+  let colEnd = select(u32(w.left + STRIDE_W), WIDTH, ox + 1u == OUT_W);
+  let base = w.plane * HEIGHT * WIDTH;
+  let at = argmaxIn[out];
+  let g = dy[out];
+  for (var iy = u32(w.top); iy < rowEnd; iy++) {
+    for (var ix = u32(w.left); ix < colEnd; ix++) {
+      let index = base + iy * WIDTH + ix;
+      dx[index] = select(0.0, g, index == at);
+    }
+  }
+}

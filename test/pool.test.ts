@@ -22,6 +22,8 @@ const SHAPES: Pool2dShape[] = [
   pool(1, 1, 5, 5, [5, 5], [1, 1]),           // one output
   pool(2, 1, 3, 3, [1, 1], [1, 1]),           // identity
   pool(1, 2, 129, 3, [4, 2], [3, 1], [2, 1]), // stride past the window along y, padding of half the window
+  pool(2, 3, 10, 8, [3, 3], [3, 3]),          // tiling 3×3 windows leave one row and two columns over
+  pool(1, 2, 7, 9, [2, 3], [2, 3]),           // tiling non-square windows, one row over
 ];
 
 const name = (s: Pool2dShape): string =>

@@ -44,12 +44,22 @@ export function maxPool2dForward(gpu: Gpu, s: Pool2dShape, io: { x: BufferRef; y
   return [k.dispatch({ params: params(s), ...io }, grid1d(gpu, outputs, WORKGROUP_SIZE), 'maxPool2dForward')];
 }
 
+/** Windows that partition the plane (the usual 2×2, stride 2), which maxPoolBackwardTiled relies on. */
+function windowsTile(s: Pool2dShape): boolean {
+  return s.strideH === s.windowH && s.strideW === s.windowW && s.padH === 0 && s.padW === 0;
+}
+
 /** dx gets each output's gradient at its recorded argmax; every element of dx is written. */
 export function maxPool2dBackward(gpu: Gpu, s: Pool2dShape, io: { dy: BufferRef; argmax: BufferRef; dx: BufferRef }): Dispatch[] {
   const { outH, outW } = checkShape(s);
   const inputs = s.batch * s.channels * s.height * s.width;
+  const bindings = { params: params(s), dy: io.dy, argmaxIn: io.argmax, dx: io.dx };
+  if (windowsTile(s)) {
+    const outputs = s.batch * s.channels * outH * outW;
+    return [kernel(gpu, 'pool', 'maxPoolBackwardTiled', geometry(s, outH, outW)).dispatch(bindings, grid1d(gpu, outputs, WORKGROUP_SIZE), 'maxPool2dBackward')];
+  }
   const k = kernel(gpu, 'pool', 'maxPoolBackward', geometry(s, outH, outW));
-  return [k.dispatch({ params: params(s), dy: io.dy, argmaxIn: io.argmax, dx: io.dx }, grid1d(gpu, inputs, WORKGROUP_SIZE), 'maxPool2dBackward')];
+  return [k.dispatch(bindings, grid1d(gpu, inputs, WORKGROUP_SIZE), 'maxPool2dBackward')];
 }
 
 export function avgPool2dForward(gpu: Gpu, s: Pool2dShape, io: { x: BufferRef; y: BufferRef }): Dispatch[] {
