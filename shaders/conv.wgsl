@@ -45,6 +45,13 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) gr
   output[t] = select(0.0, image[index], inside);
 }
 
+// The image and output sizes the column kernels divide by, as pipeline constants: llvmpipe turns
+// division by a constant into multiplies, but divides by a uniform lane by lane.
+override IMAGE_H: u32 = 1u;
+override IMAGE_W: u32 = 1u;
+override OUT_H: u32 = 1u;
+override OUT_W: u32 = 1u;
+
 // The column matrix of the whole batch, [C·KH·KW][N·OH·OW], so that one GEMM with the OIHW weight
 // matrix covers every image (a product per image would leave lanes idle on small images). The grid
 // runs over output pixels (folded as grid1d) and, in z, input channels; each invocation writes the
@@ -52,7 +59,7 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) gr
 @compute @workgroup_size(WG)
 fn im2colBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let column = linearIndex(gid, groups);
-  let pixels = params.outH * params.outW;
+  let pixels = OUT_H * OUT_W;
   let width = params.batch * pixels;
   if (column >= width) { return; }
   let c = gid.z;
@@ -60,8 +67,8 @@ fn im2colBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let w = i32(params.width);
   let q = column % pixels;
   let base = ((column / pixels) * params.inChannels + c) * params.height * params.width;
-  let top = i32(q / params.outW) * params.strideH - params.padH;
-  let left = i32(q % params.outW) * params.strideW - params.padW;
+  let top = i32(q / OUT_W) * params.strideH - params.padH;
+  let left = i32(q % OUT_W) * params.strideW - params.padW;
   var row = c * params.kernelH * params.kernelW;
   for (var ky = 0; ky < i32(params.kernelH); ky++) {
     let iy = top + ky;
@@ -84,17 +91,17 @@ fn im2colBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 @compute @workgroup_size(WG)
 fn col2imBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let index = linearIndex(gid, groups);
-  let plane = params.height * params.width;
+  let plane = IMAGE_H * IMAGE_W;
   if (index >= params.batch * plane) { return; }
   let c = gid.z;
   let n = index / plane;
   let q = index % plane;
-  let pixels = params.outH * params.outW;
+  let pixels = OUT_H * OUT_W;
   let width = params.batch * pixels;
   let outH = i32(params.outH);
   let outW = i32(params.outW);
-  let down = i32(q / params.width) + params.padH;
-  let across = i32(q % params.width) + params.padW;
+  let down = i32(q / IMAGE_W) + params.padH;
+  let across = i32(q % IMAGE_W) + params.padW;
   var row = c * params.kernelH * params.kernelW;
   var sum = 0.0;
   for (var ky = 0; ky < i32(params.kernelH); ky++) {

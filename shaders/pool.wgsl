@@ -5,19 +5,20 @@ struct Params {
   planes: u32,   // batch * channels
 }
 
-// The plane geometry is fixed per pipeline: divisions by these constants compile to multiplies and
+// The plane geometry is fixed per pipeline (the launcher always sets it; the defaults only let a
+// generic pipeline build): divisions by these constants compile to multiplies and
 // shifts that vectorize, where divisions by uniforms run lane by lane on llvmpipe and cost more than
 // the memory traffic.
-override HEIGHT: u32;
-override WIDTH: u32;
-override OUT_H: u32;
-override OUT_W: u32;
-override WINDOW_H: i32;
-override WINDOW_W: i32;
-override STRIDE_H: i32;
-override STRIDE_W: i32;
-override PAD_H: i32;
-override PAD_W: i32;
+override HEIGHT: u32 = 1u;
+override WIDTH: u32 = 1u;
+override OUT_H: u32 = 1u;
+override OUT_W: u32 = 1u;
+override WINDOW_H: i32 = 1;
+override WINDOW_W: i32 = 1;
+override STRIDE_H: i32 = 1;
+override STRIDE_W: i32 = 1;
+override PAD_H: i32 = 0;
+override PAD_W: i32 = 0;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -8,8 +8,9 @@ import { maxRelativeError, randomArray } from './helpers/random.ts';
 import { activationBackwardRef, activationForwardRef, softmaxRowsRef } from './reference/activation.ts';
 
 const KINDS: ActivationKind[] = ['relu', 'sigmoid', 'tanh'];
-// 256·300 + 5 elements need 301 workgroups and a ragged last one.
-const COUNTS = [1, 3, 17, 129, 784, 256 * 300 + 5];
+// Counts that are multiples of 4 take the vec4 kernels (784, and 4·(256·70 + 3) with a ragged last
+// workgroup), the others the scalar ones (256·300 + 5 needs 301 workgroups and a ragged last one).
+const COUNTS = [1, 3, 17, 129, 784, 4 * (256 * 70 + 3), 256 * 300 + 5];
 
 describe('CPU activation backward matches float64 finite differences', () => {
   it.each(KINDS)('%s', (kind) => {

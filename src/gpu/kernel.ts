@@ -18,6 +18,18 @@ export type UniformValues = Record<string, number>;
 export type BufferRef = GPUBuffer | GPUBufferBinding;
 export type Resource = BufferRef | UniformValues;
 
+/** Bytes a buffer reference binds: the whole buffer, or the binding's range. */
+export function bindingBytes(ref: BufferRef): number {
+  if ('buffer' in ref) return ref.size ?? ref.buffer.size - (ref.offset ?? 0);
+  return ref.size;
+}
+
+/** Whether a reference can be bound as array<vec4f> of `count` floats: whole vec4s, starting on one. */
+export function holdsVec4s(ref: BufferRef, count: number): boolean {
+  const offset = 'buffer' in ref ? ref.offset ?? 0 : 0;
+  return count % 4 === 0 && offset % 16 === 0 && bindingBytes(ref) % 16 === 0;
+}
+
 function isBuffer(value: Resource): value is GPUBuffer {
   return typeof (value as GPUBuffer).mapAsync === 'function';
 }

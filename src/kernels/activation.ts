@@ -1,6 +1,6 @@
 // Elementwise activations (forward from x, backward from the forward output y) and row softmax.
 import type { Gpu } from '../gpu/device.ts';
-import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
+import { grid1d, holdsVec4s, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
 
 export type ActivationKind = 'relu' | 'sigmoid' | 'tanh';
 
@@ -10,14 +10,19 @@ const WORKGROUP_SIZE = 256;
 const ROWS_PER_GROUP = 64;
 
 export function activationForward(gpu: Gpu, kind: ActivationKind, io: { x: BufferRef; y: BufferRef; count: number }): Dispatch[] {
-  const k = kernel(gpu, 'activation', 'forward', { KIND: KIND_CODE[kind] });
-  return [k.dispatch({ x: io.x, y: io.y, params: { count: io.count, cols: 1 } }, grid1d(gpu, io.count, WORKGROUP_SIZE), `${kind}Forward`)];
+  const vec4 = [io.x, io.y].every((ref) => holdsVec4s(ref, io.count));
+  const count = vec4 ? io.count / 4 : io.count;
+  const k = kernel(gpu, 'activation', vec4 ? 'forward4' : 'forward', { KIND: KIND_CODE[kind] });
+  return [k.dispatch({ [vec4 ? 'x4' : 'x']: io.x, [vec4 ? 'y4' : 'y']: io.y, params: { count, cols: 1 } }, grid1d(gpu, count, WORKGROUP_SIZE), `${kind}Forward`)];
 }
 
 /** dx = dy · f′, with f′ written in terms of y = f(x): relu y>0, sigmoid y(1−y), tanh 1−y². */
 export function activationBackward(gpu: Gpu, kind: ActivationKind, io: { y: BufferRef; dy: BufferRef; dx: BufferRef; count: number }): Dispatch[] {
-  const k = kernel(gpu, 'activation', 'backward', { KIND: KIND_CODE[kind] });
-  return [k.dispatch({ yIn: io.y, dy: io.dy, dx: io.dx, params: { count: io.count, cols: 1 } }, grid1d(gpu, io.count, WORKGROUP_SIZE), `${kind}Backward`)];
+  const vec4 = [io.y, io.dy, io.dx].every((ref) => holdsVec4s(ref, io.count));
+  const count = vec4 ? io.count / 4 : io.count;
+  const k = kernel(gpu, 'activation', vec4 ? 'backward4' : 'backward', { KIND: KIND_CODE[kind] });
+  const suffix = vec4 ? '4' : '';
+  return [k.dispatch({ [`yIn${suffix}`]: io.y, [`dy${suffix}`]: io.dy, [`dx${suffix}`]: io.dx, params: { count, cols: 1 } }, grid1d(gpu, count, WORKGROUP_SIZE), `${kind}Backward`)];
 }
 
 /** Numerically stable softmax of each row of a row-major [rows, cols] matrix. */

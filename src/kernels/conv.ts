@@ -153,11 +153,17 @@ export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weig
     pixelGrid(s.batch * outH * outW, s.outChannels, tile), 'conv2d.forward')];
 }
 
+/** The sizes the column kernels divide by, as pipeline constants (see shaders/conv.wgsl). */
+function columnGeometry(s: Conv2dShape): Record<string, number> {
+  const { outH, outW } = checkedOutputSize(s);
+  return { IMAGE_H: s.height, IMAGE_W: s.width, OUT_H: outH, OUT_W: outW };
+}
+
 /** The batch's column matrix [C·KH·KW][N·OH·OW] (shaders/conv.wgsl im2colBatch). */
 function im2colBatch(gpu: Gpu, s: Conv2dShape, x: BufferRef, columns: BufferRef): Dispatch {
   const { outH, outW } = checkedOutputSize(s);
   const [gx, gy] = grid1d(gpu, s.batch * outH * outW, WORKGROUP_SIZE);
-  return kernel(gpu, 'conv', 'im2colBatch', { PADDED: padded(s) }).dispatch({ params: params(s), image: x, output: columns }, [gx, gy, s.inChannels], 'conv2d.im2colBatch');
+  return kernel(gpu, 'conv', 'im2colBatch', { PADDED: padded(s), ...columnGeometry(s) }).dispatch({ params: params(s), image: x, output: columns }, [gx, gy, s.inChannels], 'conv2d.im2colBatch');
 }
 
 /** dY [N][OC][P] → [OC][N·P], the layout the column GEMMs multiply. */
@@ -175,7 +181,7 @@ export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRe
     return [
       channelMajorGradient(s, gpu, io.dy, channelMajor),
       ...gemm(gpu, { a: io.weight, b: channelMajor, c: columns, m: s.inChannels * s.kernelH * s.kernelW, n: s.batch * conv2dOutputSize(s).outH * conv2dOutputSize(s).outW, k: s.outChannels, transA: true, label: 'conv2d.backwardInput.gemm' }),
-      kernel(gpu, 'conv', 'col2imBatch', { UNIT_STRIDE: unitStride }).dispatch({ params: params(s), columns, output: io.dx }, [gx, gy, s.inChannels], 'conv2d.col2imBatch'),
+      kernel(gpu, 'conv', 'col2imBatch', { UNIT_STRIDE: unitStride, ...columnGeometry(s) }).dispatch({ params: params(s), columns, output: io.dx }, [gx, gy, s.inChannels], 'conv2d.col2imBatch'),
     ];
   }
   const tile = { ...pixelTile(s.inChannels), UNIT_STRIDE: unitStride };

@@ -2,7 +2,7 @@
 // indices. Optionally each image goes through a random affine (rotation, scale, translation) drawn
 // from the shared counter-based RNG with (seed, step, row), sampled bilinearly in the same pass.
 import type { Gpu } from '../gpu/device.ts';
-import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
+import { bindingBytes, grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
 
 export interface AugmentOptions {
   /** Rotation angle drawn uniformly from ±this, counter-clockwise positive (e.g. 15). */
@@ -50,13 +50,8 @@ export function packBytes(bytes: Uint8Array): Uint32Array {
   return new Uint32Array(padded.buffer);
 }
 
-function boundBytes(ref: BufferRef): number {
-  if ('mapAsync' in ref) return ref.size;
-  return ref.size ?? ref.buffer.size - (ref.offset ?? 0);
-}
-
 function checkBinding(gpu: Gpu, name: string, ref: BufferRef, neededBytes: number): void {
-  const bytes = boundBytes(ref);
+  const bytes = bindingBytes(ref);
   const limit = gpu.limits.maxStorageBufferBindingSize;
   if (bytes > limit) {
     throw new Error(`gatherBatch: tensor "${name}" binds ${bytes} bytes, more than this device's storage binding limit of ${limit} bytes`);

@@ -2,7 +2,7 @@
 // their gradients): picks a kernel variant per shape, from autotuning when it has run on this
 // adapter, otherwise a default that suits llvmpipe.
 import type { Gpu } from '../gpu/device.ts';
-import { kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
+import { bindingBytes, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
 import { runDispatches, storageBuffer } from '../gpu/buffers.ts';
 import { readCached, writeCached } from '#platform';
 
@@ -165,11 +165,6 @@ export function gemmShape(args: GemmArgs): GemmShape {
     m, n, k, transA: args.transA ?? false, transB: args.transB ?? false,
     strideA: args.strideA ?? m * k, strideB: args.strideB ?? k * n, bBytes: bindingBytes(args.b),
   };
-}
-
-function bindingBytes(ref: BufferRef): number {
-  if ('buffer' in ref) return ref.size ?? ref.buffer.size - (ref.offset ?? 0);
-  return ref.size;
 }
 
 export function describeVariant(variant: GemmVariant): string {
