@@ -24,30 +24,37 @@ const WG = 256u;
 
 // #import sigmoid
 
+fn activate(v: f32) -> f32 {
+  switch KIND {
+    case 0u: { return max(v, 0.0); }
+    case 1u: { return sigmoid(v); }
+    // tanh is exactly ±1 in f32 beyond |v| = 9; clamping keeps exp-based tanh implementations
+    // from computing inf/inf.
+    default: { return tanh(clamp(v, -15.0, 15.0)); }
+  }
+}
+
+// dx from dy and the forward output.
+fn gradient(out: f32, g: f32) -> f32 {
+  switch KIND {
+    case 0u: { return select(0.0, g, out > 0.0); }
+    case 1u: { return g * out * (1.0 - out); }
+    default: { return g * (1.0 - out * out); }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = linearIndex(gid, groups);
   if (i >= params.count) { return; }
-  let v = x[i];
-  switch KIND {
-    case 0u: { y[i] = max(v, 0.0); }
-    case 1u: { y[i] = sigmoid(v); }
-    // tanh is exactly ±1 in f32 beyond |v| = 9; clamping keeps exp-based tanh implementations
-    // from computing inf/inf.
-    default: { y[i] = tanh(clamp(v, -15.0, 15.0)); }
-  }
+  y[i] = activate(x[i]);
 }
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = linearIndex(gid, groups);
   if (i >= params.count) { return; }
-  let out = yIn[i];
-  switch KIND {
-    case 0u: { dx[i] = select(0.0, dy[i], out > 0.0); }
-    case 1u: { dx[i] = dy[i] * out * (1.0 - out); }
-    default: { dx[i] = dy[i] * (1.0 - out * out); }
-  }
+  dx[i] = gradient(yIn[i], dy[i]);
 }
 
 // forward and backward on four elements per invocation, for tensors whose length and bindings are
@@ -58,11 +65,7 @@ fn forward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   let i = linearIndex(gid, groups);
   if (i >= params.count) { return; }
   let v = x4[i];
-  switch KIND {
-    case 0u: { y4[i] = max(v, vec4f(0.0)); }
-    case 1u: { y4[i] = vec4f(sigmoid(v.x), sigmoid(v.y), sigmoid(v.z), sigmoid(v.w)); }
-    default: { y4[i] = tanh(clamp(v, vec4f(-15.0), vec4f(15.0))); }
-  }
+  y4[i] = vec4f(activate(v.x), activate(v.y), activate(v.z), activate(v.w));
 }
 
 @compute @workgroup_size(WG)
@@ -70,11 +73,8 @@ fn backward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let i = linearIndex(gid, groups);
   if (i >= params.count) { return; }
   let out = yIn4[i];
-  switch KIND {
-    case 0u: { dx4[i] = select(vec4f(0.0), dy4[i], out > vec4f(0.0)); }
-    case 1u: { dx4[i] = dy4[i] * out * (1.0 - out); }
-    default: { dx4[i] = dy4[i] * (1.0 - out * out); }
-  }
+  let g = dy4[i];
+  dx4[i] = vec4f(gradient(out.x, g.x), gradient(out.y, g.y), gradient(out.z, g.z), gradient(out.w, g.w));
 }
 
 // One invocation per row: rows are short (class counts), and a workgroup-wide reduction would cost

@@ -85,6 +85,27 @@ fn im2colBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   }
 }
 
+// The output pixel an input pixel meets through one tap, given y = iy + padH − ky and
+// x = ix + padW − kx: its index in the output plane (clamped into range) and whether it exists and
+// lies on the stride grid.
+struct TapTarget { pixel: u32, valid: bool }
+
+fn tapTarget(y: i32, x: i32) -> TapTarget {
+  let outH = i32(params.outH);
+  let outW = i32(params.outW);
+  var oy = y;
+  var ox = x;
+  var onGrid = true;
+  // Integer division has no SIMD form on x86, so llvmpipe runs it lane by lane: skip it at stride 1.
+  if (!UNIT_STRIDE) {
+    oy = y / params.strideH;
+    ox = x / params.strideW;
+    onGrid = y % params.strideH == 0 && x % params.strideW == 0;
+  }
+  let valid = y >= 0 && x >= 0 && onGrid && oy < outH && ox < outW;
+  return TapTarget(u32(clamp(oy, 0, outH - 1) * outW + clamp(ox, 0, outW - 1)), valid);
+}
+
 // col2im for the input gradient, as a gather so no two invocations write one word: each input pixel
 // (n, c, iy, ix) sums the column-gradient entries [(c, ky, kx)][(n, oy, ox)] of the taps whose output
 // pixel exists and lands on the stride grid.
@@ -98,27 +119,14 @@ fn col2imBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let q = index % plane;
   let pixels = OUT_H * OUT_W;
   let width = params.batch * pixels;
-  let outH = i32(params.outH);
-  let outW = i32(params.outW);
   let down = i32(q / IMAGE_W) + params.padH;
   let across = i32(q % IMAGE_W) + params.padW;
   var row = c * params.kernelH * params.kernelW;
   var sum = 0.0;
   for (var ky = 0; ky < i32(params.kernelH); ky++) {
     for (var kx = 0; kx < i32(params.kernelW); kx++) {
-      let y = down - ky;
-      let x = across - kx;
-      var oy = y;
-      var ox = x;
-      var onGrid = true;
-      if (!UNIT_STRIDE) {
-        oy = y / params.strideH;
-        ox = x / params.strideW;
-        onGrid = y % params.strideH == 0 && x % params.strideW == 0;
-      }
-      let valid = y >= 0 && x >= 0 && onGrid && oy < outH && ox < outW;
-      let at = row * width + n * pixels + u32(clamp(oy, 0, outH - 1) * outW + clamp(ox, 0, outW - 1));
-      sum += select(0.0, columns[at], valid);
+      let reached = tapTarget(down - ky, across - kx);
+      sum += select(0.0, columns[row * width + n * pixels + reached.pixel], reached.valid);
       row++;
     }
   }
@@ -222,8 +230,6 @@ fn backwardInputDirect(@builtin(local_invocation_id) lid: vec3u, @builtin(workgr
   }
   var weightRow: array<u32, MAX_BLOCK>;
   for (var r = 0u; r < CHANNEL_BLOCK; r++) { weightRow[r] = min(c0 + r, params.inChannels - 1u) * taps; }
-  let outH = i32(params.outH);
-  let outW = i32(params.outW);
   var acc: array<array<f32, MAX_BLOCK>, MAX_BLOCK>;
   for (var ky = 0u; ky < params.kernelH; ky++) {
     for (var kx = 0u; kx < params.kernelW; kx++) {
@@ -231,19 +237,9 @@ fn backwardInputDirect(@builtin(local_invocation_id) lid: vec3u, @builtin(workgr
       var gradIndex: array<u32, MAX_BLOCK>;
       var valid: array<bool, MAX_BLOCK>;
       for (var j = 0u; j < PIXEL_BLOCK; j++) {
-        let y = down[j] - i32(ky);
-        let x = across[j] - i32(kx);
-        var oy = y;
-        var ox = x;
-        var onGrid = true;
-        // Integer division has no SIMD form on x86, so llvmpipe runs it lane by lane: skip it at stride 1.
-        if (!UNIT_STRIDE) {
-          oy = y / params.strideH;
-          ox = x / params.strideW;
-          onGrid = y % params.strideH == 0 && x % params.strideW == 0;
-        }
-        valid[j] = y >= 0 && x >= 0 && onGrid && oy < outH && ox < outW;
-        gradIndex[j] = gradBase[j] + u32(clamp(oy, 0, outH - 1) * outW + clamp(ox, 0, outW - 1));
+        let reached = tapTarget(down[j] - i32(ky), across[j] - i32(kx));
+        valid[j] = reached.valid;
+        gradIndex[j] = gradBase[j] + reached.pixel;
       }
       let tap = ky * params.kernelW + kx;
       for (var o = 0u; o < params.outChannels; o++) {
