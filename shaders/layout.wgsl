@@ -16,15 +16,20 @@ const WG = 64u;
 
 // #import grid
 
-// For rows of at least a workgroup: the grid is [width / WG, outer, inner], so there is no integer
-// division per element (llvmpipe runs those lane by lane) and neighbouring lanes move neighbouring words.
+// For rows of at least a workgroup: the grid is [width / ROW_SPAN, outer, inner] and each
+// workgroup moves up to ROW_SPAN words of one row, neighbouring lanes neighbouring words. No integer
+// division per element (llvmpipe runs those lane by lane), and few enough workgroups that their
+// start-up cost on llvmpipe does not dominate.
+const ROW_SPAN = 1024u;
+
 @compute @workgroup_size(WG)
-fn swapOuterAxes(@builtin(global_invocation_id) gid: vec3u) {
-  let e = gid.x;
-  if (e >= params.width) { return; }
-  let o = gid.y;
-  let i = gid.z;
-  dst[(i * params.outer + o) * params.width + e] = src[params.offset + (o * params.inner + i) * params.width + e];
+fn swapOuterAxes(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.y;
+  let i = wid.z;
+  let srcRow = params.offset + (o * params.inner + i) * params.width;
+  let dstRow = (i * params.outer + o) * params.width;
+  let end = min(params.width, (wid.x + 1u) * ROW_SPAN);
+  for (var e = wid.x * ROW_SPAN + lid.x; e < end; e += WG) { dst[dstRow + e] = src[srcRow + e]; }
 }
 
 // For narrow rows (a matrix transpose has width 1): one invocation per element of dst over a 1-D

@@ -6,10 +6,11 @@ import { randomArray } from './helpers/random.ts';
 import { swapOuterAxesRef } from './reference/layout.ts';
 
 // [outer, inner, width, offset]: widths below, at and above the 32 where the launcher switches from
-// the 1-D grid to the row grid, a matrix transpose (width 1), 1×1 axes, and a read from an offset.
+// the 1-D grid to the row grid, rows longer than one workgroup span of 1024, a matrix transpose
+// (width 1), 1×1 axes, and reads from an offset.
 const CASES: [number, number, number, number][] = [
   [1, 1, 1, 0], [3, 5, 1, 0], [129, 17, 1, 0], [2, 3, 31, 0], [4, 3, 32, 0], [3, 4, 33, 0],
-  [64, 3, 121, 0], [3, 64, 676, 0], [1, 7, 65, 0], [7, 1, 65, 0], [5, 6, 40, 13], [6, 5, 3, 7],
+  [64, 3, 121, 0], [3, 64, 676, 0], [2, 3, 2500, 5], [3, 2, 1024, 0], [1, 7, 65, 0], [7, 1, 65, 0], [5, 6, 40, 13], [6, 5, 3, 7],
 ];
 
 describe('swapOuterAxes', () => {

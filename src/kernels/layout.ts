@@ -3,6 +3,8 @@ import type { Gpu } from '../gpu/device.ts';
 import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
 
 const WORKGROUP_SIZE = 64;
+/** Words of a row one workgroup of swapOuterAxes moves (ROW_SPAN in shaders/layout.wgsl). */
+const ROW_SPAN = 1024;
 
 export interface SwapOuterAxesIO {
   src: BufferRef;
@@ -21,7 +23,7 @@ export function swapOuterAxes(gpu: Gpu, io: SwapOuterAxesIO, label = 'swapOuterA
   const limit = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (io.width >= WORKGROUP_SIZE / 2 && io.outer <= limit && io.inner <= limit) {
     return kernel(gpu, 'layout', 'swapOuterAxes').dispatch({ src: io.src, dst: io.dst, params },
-      [Math.ceil(io.width / WORKGROUP_SIZE), io.outer, io.inner], label);
+      [Math.ceil(io.width / ROW_SPAN), io.outer, io.inner], label);
   }
   return kernel(gpu, 'layout', 'swapOuterAxesNarrow').dispatch({ src: io.src, dst: io.dst, params },
     grid1d(gpu, io.outer * io.inner * io.width, WORKGROUP_SIZE), label);
