@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dColumns, conv2dColumnsCount, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape, type ConvAlgorithm,
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dColumns, conv2dColumnsCount, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, convAlgorithm, type Conv2dShape, type ConvAlgorithm, type ConvPass,
 } from '../src/kernels/conv.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
@@ -46,6 +46,16 @@ describe('conv2d shape helpers', () => {
     expect(conv2dOutputSize(conv(1, 1, 17, 16, 1, [5, 5], [2, 2], [2, 2]))).toEqual({ outH: 9, outW: 8 });
     for (const k of [1, 3, 5, 7]) expect(conv2dOutputSize(conv(1, 1, 9, 10, 1, [k, k], [1, 1], [samePadding(k), samePadding(k)]))).toEqual({ outH: 9, outW: 10 });
     expect(() => samePadding(4)).toThrow(/even/);
+  });
+
+  it('picks the column path for deep passes whose column matrix fits 128 MiB, direct kernels otherwise', () => {
+    const conv2 = conv(64, 32, 13, 13, 64, [3, 3]);
+    expect(['forward', 'backwardInput', 'backwardWeight'].map((p) => convAlgorithm(conv2, p as ConvPass))).toEqual(['columns', 'columns', 'columns']);
+    // conv1: a 9-deep forward and weight gradient; its input gradient sums over 32 channels.
+    const conv1 = conv(64, 1, 28, 28, 32, [3, 3]);
+    expect(['forward', 'backwardInput', 'backwardWeight'].map((p) => convAlgorithm(conv1, p as ConvPass))).toEqual(['direct', 'columns', 'direct']);
+    // 288 × 1000·121 floats = 139 MB of columns.
+    expect(convAlgorithm({ ...conv2, batch: 1000 }, 'forward')).toBe('direct');
   });
 
   it('rejects a scratch buffer smaller than conv2dScratchBytes', async () => {

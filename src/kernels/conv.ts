@@ -23,6 +23,11 @@ const FLOAT_BYTES = 4;
 const MAX_BLOCK = 8;
 /** GEMM depth from which the column path is used by default (see convAlgorithm). */
 const COLUMNS_MIN_DEPTH = 32;
+/**
+ * The largest column matrix the column path writes: WebGPU's default maxStorageBufferBindingSize,
+ * which every device supports. Bigger batches (evaluation runs 500 images at a time) go direct.
+ */
+const COLUMNS_MAX_BYTES = 128 * 2 ** 20;
 
 export function conv2dOutputSize(s: Conv2dShape): { outH: number; outW: number } {
   return {
@@ -60,7 +65,8 @@ export type ConvAlgorithm = 'direct' | 'columns';
  */
 export function convAlgorithm(s: Conv2dShape, pass: ConvPass): ConvAlgorithm {
   const depth = pass === 'backwardInput' ? s.outChannels : s.inChannels * s.kernelH * s.kernelW;
-  return depth >= COLUMNS_MIN_DEPTH ? 'columns' : 'direct';
+  const [columnBytes] = conv2dScratchBytes(s, { pass, algorithm: 'columns' }) as [number];
+  return depth >= COLUMNS_MIN_DEPTH && columnBytes <= COLUMNS_MAX_BYTES ? 'columns' : 'direct';
 }
 
 /**
