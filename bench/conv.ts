@@ -6,6 +6,7 @@ import { createGpu, type Gpu } from '../src/gpu/device.ts';
 import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
 import type { Dispatch } from '../src/gpu/kernel.ts';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from '../src/kernels/conv.ts';
+import { tuneGemm } from '../src/kernels/gemm.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs, type Tf } from './tfjs.ts';
@@ -73,6 +74,8 @@ async function tfjs(tf: Tf, s: Conv2dShape): Promise<Timings> {
 
 async function main(): Promise<void> {
   const gpu = await createGpu();
+  // The GEMM variants training uses: fit() tunes before it compiles.
+  await tuneGemm(gpu);
   const { tf, adapter: tfAdapter } = await tfjsWebgpu();
   console.log(`webgrad adapter: ${gpu.describe()}`);
   console.log(`TF.js ${tf.version_core} WebGPU adapter: ${tfAdapter}`);
