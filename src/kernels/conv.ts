@@ -173,7 +173,7 @@ function im2colBatch(gpu: Gpu, s: Conv2dShape, x: BufferRef, columns: BufferRef)
 }
 
 /** dY [N][OC][P] → [OC][N·P], the layout the column GEMMs multiply. */
-function channelMajorGradient(s: Conv2dShape, gpu: Gpu, dy: BufferRef, channelMajor: BufferRef): Dispatch {
+function channelMajorGradient(gpu: Gpu, s: Conv2dShape, dy: BufferRef, channelMajor: BufferRef): Dispatch {
   const { outH, outW } = checkedOutputSize(s);
   return swapOuterAxes(gpu, { src: dy, dst: channelMajor, outer: s.batch, inner: s.outChannels, width: outH * outW }, 'conv2d.gradient.channelMajor');
 }
@@ -181,12 +181,13 @@ function channelMajorGradient(s: Conv2dShape, gpu: Gpu, dy: BufferRef, channelMa
 export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRef; weight: BufferRef; dx: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm }): Dispatch[] {
   const unitStride = Number(s.strideH === 1 && s.strideW === 1);
   if ((io.algorithm ?? convAlgorithm(s, 'backwardInput')) === 'columns') {
+    const { outH, outW } = checkedOutputSize(s);
     // dColumns[C·KH·KW][N·P] = Wᵀ · dY[OC][N·P], then each input pixel gathers its taps (col2im).
     const { columns, channelMajor } = columnBuffers(s, io.scratch);
     const [gx, gy] = grid1d(gpu, s.batch * s.height * s.width, WORKGROUP_SIZE);
     return [
-      channelMajorGradient(s, gpu, io.dy, channelMajor),
-      ...gemm(gpu, { a: io.weight, b: channelMajor, c: columns, m: s.inChannels * s.kernelH * s.kernelW, n: s.batch * conv2dOutputSize(s).outH * conv2dOutputSize(s).outW, k: s.outChannels, transA: true, label: 'conv2d.backwardInput.gemm' }),
+      channelMajorGradient(gpu, s, io.dy, channelMajor),
+      ...gemm(gpu, { a: io.weight, b: channelMajor, c: columns, m: s.inChannels * s.kernelH * s.kernelW, n: s.batch * outH * outW, k: s.outChannels, transA: true, label: 'conv2d.backwardInput.gemm' }),
       kernel(gpu, 'conv', 'col2imBatch', { UNIT_STRIDE: unitStride, ...columnGeometry(s) }).dispatch({ params: params(s), columns, output: io.dx }, [gx, gy, s.inChannels], 'conv2d.col2imBatch'),
     ];
   }
@@ -227,7 +228,7 @@ function columnWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: 
   const { columns, channelMajor } = columnBuffers(s, io.scratch);
   return [
     im2colBatch(gpu, s, io.x, columns),
-    channelMajorGradient(s, gpu, io.dy, channelMajor),
+    channelMajorGradient(gpu, s, io.dy, channelMajor),
     ...gemm(gpu, { a: channelMajor, b: columns, c: io.dweight, m: s.outChannels, n: s.inChannels * s.kernelH * s.kernelW, k: s.batch * outH * outW, transB: true, label: 'conv2d.backwardWeight.gemm' }),
   ];
 }
