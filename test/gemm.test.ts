@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../src/gpu/device.ts';
@@ -209,5 +209,18 @@ describe('gemm autotuning', () => {
     expect(Date.now() - again).toBeLessThan(Math.max(50, tuneMs / 4));
     expect(chooseGemmVariant(gpu, square)).toEqual(tunedChoice);
     expect(gemmShapeClass(square)).toBe('general');
+  });
+
+  it('retunes when the cached record was made with other candidates', async () => {
+    process.env.WEBGRAD_CACHE = dir;
+    const gpu = await testGpu();
+    await tuneGemm(gpu);
+    const path = join(dir, readdirSync(dir)[0]!);
+    const record = JSON.parse(readFileSync(path, 'utf8')) as { candidates: string[] };
+    expect(record.candidates).toEqual(GEMM_VARIANTS.map(describeVariant));
+    // As an older version would have left it: one variant fewer, so its winners may be stale.
+    writeFileSync(path, JSON.stringify({ ...record, candidates: record.candidates.slice(1) }));
+    await tuneGemm(gpu);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { candidates: string[] }).candidates).toEqual(GEMM_VARIANTS.map(describeVariant));
   });
 });

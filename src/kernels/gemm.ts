@@ -77,12 +77,14 @@ const ENTRIES: { [E in GemmVariant['entry']]: EntrySpec<E> } = {
 
 // Eight invocations per workgroup: llvmpipe runs a workgroup as 8-lane SIMD chunks, so one chunk per
 // workgroup wastes no lanes when n is small, and costs nothing measurable on large products.
+const ROWS4_16x8: GemmVariant = { entry: 'gemm_rows4', tile: { ROWS: 16, COLS4: 2, WG: 8 } };
 const ROWS4_8x8: GemmVariant = { entry: 'gemm_rows4', tile: { ROWS: 8, COLS4: 2, WG: 8 } };
 const ROWS4_4x4: GemmVariant = { entry: 'gemm_rows4', tile: { ROWS: 4, COLS4: 1, WG: 8 } };
 const ROWS_8x8: GemmVariant = { entry: 'gemm_rows', tile: { ROWS: 8, COLS: 8, WG: 8 } };
 
 /** The variants autotuning chooses among (the defaults included); each one is tested. */
 export const GEMM_VARIANTS: readonly GemmVariant[] = [
+  ROWS4_16x8,
   ROWS4_8x8,
   ROWS4_4x4,
   ROWS_8x8,
@@ -90,12 +92,13 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
 ];
 
 /**
- * Without tuning: 8×8 blocks per invocation with B read as vec4 where its layout allows, 4×4 when
- * n is too small to give eight invocations 8 columns each. Measured best on llvmpipe for the square
- * and MNIST shapes (bench/gemm.ts).
+ * Without tuning: 16×8 blocks per invocation with B read as vec4 where its layout allows (8×8 when m
+ * is under 64, where taller blocks would compute more clamped rows only to drop them), 4×4 when n is
+ * too small to give eight invocations 8 columns each. Measured best on llvmpipe for the square and MNIST shapes
+ * (bench/gemm.ts).
  */
 export function defaultGemmVariant(shape: GemmShape): GemmVariant {
-  const vec4 = shape.n < 64 ? ROWS4_4x4 : ROWS4_8x8;
+  const vec4 = shape.n < 64 ? ROWS4_4x4 : shape.m < 64 ? ROWS4_8x8 : ROWS4_16x8;
   return gemmVariantValid(vec4, shape) ? vec4 : ROWS_8x8;
 }
 
@@ -180,20 +183,24 @@ const TUNING_SHAPES: Record<GemmShapeClass, Pick<GemmShape, 'm' | 'n' | 'k' | 't
   thin: { m: 10, n: 1600, k: 64, transA: true, transB: false },
 };
 
-interface TuningRecord { adapter: string; choices: Partial<Record<GemmShapeClass, GemmVariant>> }
+interface TuningRecord { adapter: string; candidates: string[]; choices: Partial<Record<GemmShapeClass, GemmVariant>> }
 
 function cacheName(gpu: Gpu): string {
   return `gemm-${gpu.describe().replace(/[^A-Za-z0-9]+/g, '-').slice(0, 120)}.json`;
 }
 
-/** A cached record is trusted only for the same adapter and for variants this version still has. */
+const CANDIDATES = GEMM_VARIANTS.map(describeVariant);
+
+/**
+ * A cached record is trusted only for the same adapter and the same candidates: a version that adds
+ * a variant must time it rather than keep a winner chosen without it.
+ */
 function parseRecord(gpu: Gpu, text: string | null): TuningRecord | null {
   if (text === null) return null;
   try {
     const record = JSON.parse(text) as TuningRecord;
-    const known = new Set(GEMM_VARIANTS.map(describeVariant));
-    const choices = Object.values(record.choices ?? {});
-    if (record.adapter !== gpu.describe() || !choices.every((v) => known.has(describeVariant(v)))) return null;
+    const sameCandidates = Array.isArray(record.candidates) && record.candidates.join(';') === CANDIDATES.join(';');
+    if (record.adapter !== gpu.describe() || !sameCandidates || typeof record.choices !== 'object') return null;
     return record;
   } catch {
     return null;
@@ -231,7 +238,7 @@ export async function tuneGemm(gpu: Gpu): Promise<void> {
     for (const buffer of [a, b, c]) gpu.destroyBuffer(buffer);
   }
   tuned.set(gpu, choices);
-  await writeCached(cacheName(gpu), JSON.stringify({ adapter: gpu.describe(), choices } satisfies TuningRecord, null, 2));
+  await writeCached(cacheName(gpu), JSON.stringify({ adapter: gpu.describe(), candidates: CANDIDATES, choices } satisfies TuningRecord, null, 2));
 }
 
 /** Wall time of one submission of `dispatches`, waiting for the queue to drain. */
