@@ -94,7 +94,7 @@ fn gemm_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
 
 // gemm_rows4: gemm_rows with B read as vec4 — along n (each invocation owns COLS4 groups of four
 // adjacent columns, groups strided by the workgroup size) or, when TRANS_B, along k. One vec4 load
-// per lane costs llvmpipe about what one scalar load does. The launcher picks it only when B's
+// per lane costs llvmpipe less than four scalar loads do. The launcher picks it only when B's
 // rows (n, or k when TRANS_B), its batch stride and its binding size are multiples of four floats.
 @compute @workgroup_size(WG)
 fn gemm_rows4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {

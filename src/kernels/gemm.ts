@@ -94,8 +94,8 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
 /**
  * Without tuning: 16×8 blocks per invocation with B read as vec4 where its layout allows (8×8 when m
  * is under 64, where taller blocks would compute more clamped rows only to drop them), 4×4 when n is
- * too small to give eight invocations 8 columns each. Measured best on llvmpipe for the square and MNIST shapes
- * (bench/gemm.ts).
+ * too small to give eight invocations 8 columns each. Measured best on llvmpipe for the square and
+ * MNIST shapes (bench/gemm.ts).
  */
 export function defaultGemmVariant(shape: GemmShape): GemmVariant {
   const vec4 = shape.n < 64 ? ROWS4_4x4 : shape.m < 64 ? ROWS4_8x8 : ROWS4_16x8;
