@@ -4,19 +4,8 @@
 //   - post-training int8 quantization (per-output-channel weights, per-row activations), with the
 //     weight bytes and inference images/s against the fp32 Evaluator.
 //   npx tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
-import { createGpu } from '../src/gpu/device.ts';
-import { loadDataset } from '../src/node/datasets.ts';
-import { nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
-import { readCheckpoint } from '../src/node/checkpoint-file.ts';
-import { writeTextAtomic } from '../src/node/training-report.ts';
-import { modelFromCheckpoint, restoreCheckpoint } from '../src/io/checkpoint.ts';
-import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
-import { range, uploadDataset } from '../src/graph/dataset.ts';
-import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
-import { applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, type PruneScope } from '../src/compress/prune.ts';
-import { linearWeightNames, modelBytes, quantizeModel } from '../src/compress/quantize.ts';
-import { accuracyOf, Int8Evaluator } from '../src/compress/int8-model.ts';
-import { packedDotSupported } from '../src/kernels/int8.ts';
+import { createGpu, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope } from 'webgrad';
+import { loadDataset, nonNegative, positive, UsageError, runCommand, readCheckpoint, writeTextAtomic, type ParsedArgs } from 'webgrad/node';
 
 const command = {
   name: 'compress',

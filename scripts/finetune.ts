@@ -4,21 +4,8 @@
 //   npx tsx scripts/finetune.ts --model mlp --target fashion-mnist --fractions 0.01,0.1 --epochs 5
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, type Gpu } from '../src/gpu/device.ts';
-import { nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
-import { numberList } from '../src/node/list-flags.ts';
-import { loadTrainingData, type TrainingData } from '../src/node/training-data.ts';
-import { OPTIMIZER_NAMES, optimizerConfig } from '../src/node/optimizer-flags.ts';
-import { classBalancedSubset, planVariants, trainVariant, type VariantResult } from '../src/node/finetune.ts';
-import { writeTextAtomic } from '../src/node/training-report.ts';
-import { readCheckpoint, saveCheckpoint } from '../src/node/checkpoint-file.ts';
-import { pixelStats, takeSamples } from '../src/data/split.ts';
-import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
-import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
-import type { Checkpoint } from '../src/io/checkpoint.ts';
-import type { OptimizerConfig } from '../src/graph/optim.ts';
+import { createGpu, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig } from 'webgrad';
+import { nonNegative, positive, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type TrainingData, type VariantResult } from 'webgrad/node';
 
 const command = {
   name: 'finetune',

@@ -3,14 +3,8 @@
 // inverted to MNIST's light-on-dark), and the top classes are printed with their probabilities.
 //
 //   npx tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
-import { createGpu } from '../src/gpu/device.ts';
-import { ModelState } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { predictLogits } from '../src/graph/logits.ts';
-import { modelFromCheckpoint, restoreCheckpoint } from '../src/io/checkpoint.ts';
-import { readCheckpoint } from '../src/node/checkpoint-file.ts';
-import { readGrayPng } from '../src/node/image-folder.ts';
-import { positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from '../src/node/args.ts';
+import { createGpu, ModelState, destroyDataset, range, uploadDataset, predictLogits, modelFromCheckpoint, restoreCheckpoint } from 'webgrad';
+import { readCheckpoint, readGrayPng, positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from 'webgrad/node';
 
 const flags = {
   ckpt: { type: 'path', help: 'checkpoint written by train-mnist (a .safetensors file)' },

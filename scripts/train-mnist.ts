@@ -3,23 +3,8 @@
 //   npx tsx scripts/train-mnist.ts --help
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu } from '../src/gpu/device.ts';
-import { loadTrainingData } from '../src/node/training-data.ts';
-import { OPTIMIZER_NAMES, optimizerConfig, scheduleConfig } from '../src/node/optimizer-flags.ts';
-import { between, fraction, nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
-import { EpochProgress, formatEpochSummary } from '../src/report/progress.ts';
-import { formatClassificationReport, formatConfusionMatrix } from '../src/report/metrics.ts';
-import { openEventFile } from '../src/node/tensorboard-writer.ts';
-import { evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, type RunReport } from '../src/node/training-report.ts';
-import { pixelStats, takeSamples } from '../src/data/split.ts';
-import type { ImageSet } from '../src/data/idx.ts';
-import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
-import { SCHEDULES } from '../src/graph/optim.ts';
-import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
-import { modelFromCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/io/checkpoint.ts';
-import { readCheckpoint, saveCheckpoint } from '../src/node/checkpoint-file.ts';
-import { range, uploadDataset } from '../src/graph/dataset.ts';
-import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
+import { createGpu, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, type ImageSet, type Checkpoint } from 'webgrad';
+import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type RunReport } from 'webgrad/node';
 
 const command = {
   name: 'train-mnist',

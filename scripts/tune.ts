@@ -3,20 +3,8 @@
 //   npx tsx scripts/tune.ts --model mlp --lr 1e-3,3e-3 --batch-size 32,64 --epochs 2 --subset 6000
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu } from '../src/gpu/device.ts';
-import { fraction, nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
-import { choiceList, numberList } from '../src/node/list-flags.ts';
-import { loadTrainingData } from '../src/node/training-data.ts';
-import { OPTIMIZER_NAMES, optimizerConfig } from '../src/node/optimizer-flags.ts';
-import { formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, type SearchSpace, type TrialConfig, type TrialResult } from '../src/node/tune.ts';
-import { writeTextAtomic } from '../src/node/training-report.ts';
-import { pixelStats, takeSamples } from '../src/data/split.ts';
-import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
-import { ModelState, NonFiniteLossError, Trainer } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
-import type { Gpu } from '../src/gpu/device.ts';
-import type { GpuDataset, Normalization } from '../src/graph/program.ts';
+import { createGpu, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';
+import { fraction, nonNegative, positive, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
 
 const command = {
   name: 'tune',

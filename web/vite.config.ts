@@ -41,6 +41,9 @@ function mnistData(): Plugin {
 export default defineConfig({
   root: webRoot,
   plugins: [mnistData()],
+  // The page imports the library by its package name, as a user's app would; Vite does not resolve a
+  // package's own name from inside it, so point it at the entry file.
+  resolve: { alias: [{ find: /^webgrad$/, replacement: join(repoRoot, 'src', 'index.ts') }] },
   server: { host: '127.0.0.1', fs: { allow: [repoRoot] } },
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },

@@ -14,10 +14,10 @@ import { activationForward, type ActivationKind } from '../kernels/activation.ts
 import { samePadding, type Conv2dShape } from '../kernels/conv.ts';
 import { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, type Int8Options } from '../kernels/int8.ts';
 import { Graph, Tape, elementCount } from '../graph/graph.ts';
-import { planMemory, tensorBytes } from '../graph/memory.ts';
-import { Conv2D, Dense, type BuildContext, type Layer } from '../graph/layers.ts';
-import type { Sequential } from '../graph/model.ts';
-import type { GpuDataset, Normalization } from '../graph/program.ts';
+import { planMemory, tensorBytes } from '../compiler/memory.ts';
+import { Conv2D, Dense, type BuildContext, type Layer } from '../layers/layers.ts';
+import type { Sequential } from '../model/model.ts';
+import type { GpuDataset, Normalization } from '../compiler/program.ts';
 import type { QuantizedModel, QuantizedTensor } from './quantize.ts';
 
 interface Int8Program {

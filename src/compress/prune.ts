@@ -6,8 +6,8 @@
 import type { Gpu } from '../gpu/device.ts';
 import { uploadBuffer } from '../gpu/buffers.ts';
 import { applyMask, packMask } from '../kernels/prune.ts';
-import type { Sequential } from '../graph/model.ts';
-import type { Trainer } from '../graph/runtime.ts';
+import type { Sequential } from '../model/model.ts';
+import type { Trainer } from '../runtime/runtime.ts';
 import { linearWeightNames } from './quantize.ts';
 
 export type PruneScope = 'global' | 'layer';

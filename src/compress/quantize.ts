@@ -1,9 +1,9 @@
 // Post-training int8 quantization of weights: symmetric, one scale per output channel (a Dense row
 // [out, in] or a Conv2D filter OIHW), scale = max|w| / 127, codes packed 4 per u32 (byte i of word j
 // = code 4j + i, rows zero-padded to whole words). Biases and every other tensor stay f32.
-import { Conv2D, Dense } from '../graph/layers.ts';
+import { Conv2D, Dense } from '../layers/layers.ts';
 import { elementCount } from '../graph/graph.ts';
-import type { Sequential } from '../graph/model.ts';
+import type { Sequential } from '../model/model.ts';
 import { int8Words } from '../kernels/int8.ts';
 
 export interface QuantizedTensor {

@@ -28,11 +28,11 @@
 import packageJson from '../../package.json' with { type: 'json' };
 import { elementCount, formatShape } from '../graph/graph.ts';
 import { readFloat32, writeBuffer } from '../gpu/buffers.ts';
-import { zooModel, type ZooOptions } from '../graph/zoo.ts';
-import type { Sequential } from '../graph/model.ts';
-import type { ModelState, Trainer, TrainerOptions } from '../graph/runtime.ts';
-import type { Normalization } from '../graph/program.ts';
-import type { OptimizerConfig, Schedule } from '../graph/optim.ts';
+import { zooModel, type ZooOptions } from '../model/zoo.ts';
+import type { Sequential } from '../model/model.ts';
+import type { ModelState, Trainer, TrainerOptions } from '../runtime/runtime.ts';
+import type { Normalization } from '../compiler/program.ts';
+import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.ts';
 
 export const WEBGRAD_VERSION: string = packageJson.version;

@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type Checkpoint, type SaveInfo } from '../io/checkpoint.ts';
 import { decodeSafetensors, type SafetensorsFile } from '../io/safetensors.ts';
-import type { ModelState, Trainer } from '../graph/runtime.ts';
+import type { ModelState, Trainer } from '../runtime/runtime.ts';
 
 /** `data` may be produced piecewise (chunks are written as they arrive). */
 export async function writeFileAtomic(path: string, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {

@@ -6,15 +6,15 @@
 // class count, the target's class i has nothing to do with the source's class i.
 import type { Gpu } from '../gpu/device.ts';
 import { seededPermutation } from '../data/split.ts';
-import { Dense } from '../graph/layers.ts';
-import { zooModel } from '../graph/zoo.ts';
+import { Dense } from '../layers/layers.ts';
+import { zooModel } from '../model/zoo.ts';
 import { elementCount } from '../graph/graph.ts';
-import { Evaluator, ModelState, Trainer } from '../graph/runtime.ts';
-import { fit, stepsPerEpoch } from '../graph/fit.ts';
-import { isFrozen, type GpuDataset, type Normalization } from '../graph/program.ts';
+import { Evaluator, ModelState, Trainer } from '../runtime/runtime.ts';
+import { fit, stepsPerEpoch } from '../runtime/fit.ts';
+import { isFrozen, type GpuDataset, type Normalization } from '../compiler/program.ts';
 import { loadMatchingWeights, type ModelDescription } from '../io/checkpoint.ts';
-import type { Sequential } from '../graph/model.ts';
-import type { OptimizerConfig } from '../graph/optim.ts';
+import type { Sequential } from '../model/model.ts';
+import type { OptimizerConfig } from '../optim/optim.ts';
 import type { SafeTensor } from '../io/safetensors.ts';
 
 /**

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { ImageSet } from '../data/idx.ts';
-import type { EpochResult } from '../graph/fit.ts';
+import type { EpochResult } from '../runtime/fit.ts';
 import { classificationReport, confusionMatrix, type ClassificationReport, type ConfusionMatrix } from '../report/metrics.ts';
 import { trainingCurvesSvg } from '../report/training-curves.ts';
 import { confusionHeatmapSvg } from '../report/confusion-heatmap.ts';

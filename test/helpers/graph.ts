@@ -5,9 +5,9 @@ import type { Gpu } from '../../src/gpu/device.ts';
 import type { BufferRef } from '../../src/gpu/kernel.ts';
 import { readFloat32, runDispatches, storageBuffer, uploadBuffer } from '../../src/gpu/buffers.ts';
 import { elementCount, Graph, Tape } from '../../src/graph/graph.ts';
-import { planMemory, tensorBytes } from '../../src/graph/memory.ts';
-import type { BuildContext, Layer } from '../../src/graph/layers.ts';
-import type { Sequential } from '../../src/graph/model.ts';
+import { planMemory, tensorBytes } from '../../src/compiler/memory.ts';
+import type { BuildContext, Layer } from '../../src/layers/layers.ts';
+import type { Sequential } from '../../src/model/model.ts';
 
 export interface ModelGradients {
   y: Float32Array;

@@ -1,7 +1,7 @@
 // A float64 CPU twin of a compiled training step for a Sequential model, assembled from the kernel
 // references: the executor's GPU step must agree with it.
-import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax, type Layer } from '../../src/graph/layers.ts';
-import type { Sequential } from '../../src/graph/model.ts';
+import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax, type Layer } from '../../src/layers/layers.ts';
+import type { Sequential } from '../../src/model/model.ts';
 import { samePadding, type Conv2dShape } from '../../src/kernels/conv.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
 import { activationBackwardRef, activationForwardRef } from './activation.ts';
@@ -11,7 +11,7 @@ import { batchNormBackwardRef, batchNormForwardTrainRef } from './batchnorm.ts';
 import { dropoutRef } from './dropout.ts';
 import { softmaxCrossEntropyRef } from './loss.ts';
 import { adamStepReference, sgdStepReference } from './optimizer.ts';
-import type { OptimizerConfig } from '../../src/graph/optim.ts';
+import type { OptimizerConfig } from '../../src/optim/optim.ts';
 
 type Params = Map<string, Float64Array>;
 type Backward = (dy: Float64Array) => Float64Array;

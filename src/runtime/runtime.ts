@@ -4,10 +4,10 @@ import type { Gpu } from '../gpu/device.ts';
 import { encodeDispatches } from '../gpu/kernel.ts';
 import { readFloat32, readUint32, storageBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { writeHyper } from '../kernels/optimizer.ts';
-import { elementCount, formatShape } from './graph.ts';
-import { compileProgram, type GpuDataset, type MemoryReport, type Normalization, type Program, type ProgramOptions } from './program.ts';
-import { learningRate, type Schedule } from './optim.ts';
-import type { Sequential } from './model.ts';
+import { elementCount, formatShape } from '../graph/graph.ts';
+import { compileProgram, type GpuDataset, type MemoryReport, type Normalization, type Program, type ProgramOptions } from '../compiler/program.ts';
+import { learningRate, type Schedule } from '../optim/optim.ts';
+import type { Sequential } from '../model/model.ts';
 
 /** Parameters and persistent state (batch-norm running stats) of a model, on the GPU. */
 export class ModelState {

@@ -8,11 +8,11 @@ import { accumulateMetrics, softmaxCrossEntropy } from '../kernels/loss.ts';
 import { argmaxRows } from '../kernels/reduce.ts';
 import { adamUpdate, sgdUpdate } from '../kernels/optimizer.ts';
 import { clipGradNorm, clipGradNormScratchBytes } from '../kernels/grad_norm.ts';
-import { elementCount, Graph, Tape, type Op } from './graph.ts';
+import { elementCount, Graph, Tape, type Op } from '../graph/graph.ts';
 import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
-import type { BuildContext, Layer } from './layers.ts';
-import type { Sequential } from './model.ts';
-import type { OptimizerConfig } from './optim.ts';
+import type { BuildContext, Layer } from '../layers/layers.ts';
+import type { Sequential } from '../model/model.ts';
+import type { OptimizerConfig } from '../optim/optim.ts';
 
 /** A dataset resident on the GPU as u8, gathered by index each step. */
 export interface GpuDataset {

@@ -8,7 +8,7 @@ import { activationBackward, activationForward, type ActivationKind } from '../k
 import { biasGradient } from '../kernels/reduce.ts';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
 import { batchNormBackward, batchNormForwardInference, batchNormForwardTrain } from '../kernels/batchnorm.ts';
-import { elementCount, formatShape, type Graph, type GradContext, type Op, type Tape } from './graph.ts';
+import { elementCount, formatShape, type Graph, type GradContext, type Op, type Tape } from '../graph/graph.ts';
 import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
 import type { Initializer } from './init.ts';
 

@@ -1,8 +1,8 @@
 // Sequential models: layer naming (PyTorch state_dict style), shape inference with errors that name
 // the layer, and seeded initial parameter values.
-import { Dropout, Layer, Softmax, type ParamSpec, type Shape, type StateSpec } from './layers.ts';
-import { initialize } from './init.ts';
-import { elementCount, formatShape } from './graph.ts';
+import { Dropout, Layer, Softmax, type ParamSpec, type Shape, type StateSpec } from '../layers/layers.ts';
+import { initialize } from '../layers/init.ts';
+import { elementCount, formatShape } from '../graph/graph.ts';
 
 export interface NamedTensor { name: string; shape: Shape }
 

@@ -3,8 +3,8 @@
 import type { Gpu } from '../gpu/device.ts';
 import { epochPermutation } from '../data/split.ts';
 import { Evaluator, Trainer, type ModelState, type Snapshot, type TrainerOptions } from './runtime.ts';
-import type { GpuDataset } from './program.ts';
-import type { Sequential } from './model.ts';
+import type { GpuDataset } from '../compiler/program.ts';
+import type { Sequential } from '../model/model.ts';
 import { tuneGemm } from '../kernels/gemm.ts';
 
 export interface EpochResult {

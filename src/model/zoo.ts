@@ -1,7 +1,7 @@
 // The networks of the classic Keras and PyTorch MNIST tutorials, by name, for 1×28×28 inputs.
-import { BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, type Layer } from './layers.ts';
+import { BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, type Layer } from '../layers/layers.ts';
 import { Sequential } from './model.ts';
-import { LSTM, SimpleRNN } from './recurrent.ts';
+import { LSTM, SimpleRNN } from '../layers/recurrent.ts';
 
 export interface ZooOptions {
   classes?: number;

@@ -3,7 +3,7 @@ import type { Gpu } from '../gpu/device.ts';
 import { uploadBuffer } from '../gpu/buffers.ts';
 import { packBytes } from '../kernels/gather.ts';
 import type { ImageSet } from '../data/idx.ts';
-import type { GpuDataset } from './program.ts';
+import type { GpuDataset } from '../compiler/program.ts';
 
 export function uploadDataset(gpu: Gpu, set: ImageSet, classes: number, name: string): GpuDataset {
   for (let i = 0; i < set.count; i++) {

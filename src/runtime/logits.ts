@@ -1,9 +1,9 @@
 // Inference that returns the model's logits (a final Softmax layer is left out, as in training, so
 // callers apply softmax themselves), for prediction and for comparing against other frameworks.
 import type { Gpu } from '../gpu/device.ts';
-import type { Sequential } from './model.ts';
+import type { Sequential } from '../model/model.ts';
 import { Evaluator, type ModelState } from './runtime.ts';
-import type { GpuDataset, Normalization } from './program.ts';
+import type { GpuDataset, Normalization } from '../compiler/program.ts';
 
 /** One forward pass over `indices`: dropout off, batch norm on running statistics. */
 export async function predictLogits(gpu: Gpu, model: Sequential, state: ModelState, data: GpuDataset, indices: Uint32Array,
