@@ -4,7 +4,8 @@ export { createGpu, Gpu, DeviceLostError, NoAdapterError, type AdapterSummary, t
 export { kernel, grid1d, encodeDispatches, Kernel, type Dispatch, type Workgroups, type BufferRef } from './gpu/kernel.ts';
 export { storageBuffer, uploadBuffer, writeBuffer, readFloat32, readUint32, readInt32, readBytes, runDispatches } from './gpu/buffers.ts';
 
-export { Layer, Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm } from './layers/layers.ts';
+export { Layer, SymbolicTensor, input, type Shape, type BuildContext } from './layers/layer.ts';
+export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
 export { Sequential } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';

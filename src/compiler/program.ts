@@ -1,4 +1,4 @@
-// Compiles a Sequential model into a static program: the graph of one training (or evaluation) step,
+// Compiles a model into a static program: the graph of one training (or evaluation) step,
 // its backward ops, the optimizer updates, a memory plan, and finally the recorded dispatches.
 import type { Gpu } from '../gpu/device.ts';
 import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
@@ -10,8 +10,8 @@ import { adamUpdate, sgdUpdate } from '../kernels/optimizer.ts';
 import { clipGradNorm, clipGradNormScratchBytes } from '../kernels/grad_norm.ts';
 import { elementCount, Graph, Tape, type Op } from '../graph/graph.ts';
 import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
-import type { BuildContext, Layer } from '../layers/layers.ts';
-import type { Sequential } from '../model/model.ts';
+import type { BuildContext, Layer } from '../layers/layer.ts';
+import type { Model } from '../model/model.ts';
 import type { OptimizerConfig } from '../optim/optim.ts';
 
 /** A dataset resident on the GPU as u8, gathered by index each step. */
@@ -81,7 +81,7 @@ function lrMultiplier(name: string, multipliers: Readonly<Record<string, number>
  * Builds and plans one step. `persistent` maps parameter/state names to their buffers (owned by
  * the model state); optimizer moments come from `optimizerState`, created on first use.
  */
-export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, persistent: ReadonlyMap<string, GPUBuffer>,
+export function compileProgram(gpu: Gpu, model: Model, data: GpuDataset, persistent: ReadonlyMap<string, GPUBuffer>,
   optimizerState: Map<string, GPUBuffer>, options: ProgramOptions): Program {
   const { batch, training } = options;
   const graph = new Graph();
@@ -145,8 +145,7 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
     }),
   });
 
-  let logits = x;
-  for (const layer of model.layers) logits = layer.forward(ctx, logits);
+  const [logits] = model.forward(ctx, [x]) as [number];
 
   const totals = ownBuffer(16, 'metrics.totals');
   const totalsTensor = graph.tensor('metrics.totals', [4], 'state');
@@ -273,7 +272,7 @@ function checkTensorLimits(gpu: Gpu, graph: Graph, batch: number): void {
   }
 }
 
-function memoryReport(model: Sequential, persistent: ReadonlyMap<string, GPUBuffer>, plan: MemoryPlan, optimizerBytes: number): MemoryReport {
+function memoryReport(model: Model, persistent: ReadonlyMap<string, GPUBuffer>, plan: MemoryPlan, optimizerBytes: number): MemoryReport {
   let parameterBytes = 0;
   for (const spec of [...model.parameterSpecs(), ...model.stateSpecs()]) parameterBytes += persistent.get(spec.name)?.size ?? 0;
   return { parameterBytes, optimizerBytes, activationBytes: plan.activationBytes, peakBytes: plan.peakBytes };

@@ -29,7 +29,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { elementCount, formatShape } from '../graph/graph.ts';
 import { readFloat32, writeBuffer } from '../gpu/buffers.ts';
 import { zooModel, type ZooOptions } from '../model/zoo.ts';
-import type { Sequential } from '../model/model.ts';
+import type { Model } from '../model/model.ts';
 import type { ModelState, Trainer, TrainerOptions } from '../runtime/runtime.ts';
 import type { Normalization } from '../compiler/program.ts';
 import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
@@ -79,7 +79,7 @@ const MOMENT_SUFFIXES = ['exp_avg', 'exp_avg_sq', 'momentum_buffer'];
 const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names'];
 const FORMAT = 'webgrad-checkpoint/1';
 
-function parameterShape(model: Sequential, name: string): number[] {
+function parameterShape(model: Model, name: string): number[] {
   const spec = [...model.parameterSpecs(), ...model.stateSpecs()].find((s) => s.name === name);
   if (!spec) throw new Error(`internal: model has no tensor ${name}`);
   return [...spec.shape];
@@ -185,7 +185,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   };
 }
 
-export function modelFromCheckpoint(checkpoint: Checkpoint): Sequential {
+export function modelFromCheckpoint(checkpoint: Checkpoint): Model {
   return zooModel(checkpoint.model.zoo, checkpoint.model.options);
 }
 

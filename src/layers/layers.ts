@@ -1,5 +1,5 @@
-// Layers: shape inference, parameters, and how each emits its forward ops and records its backward.
-// Shapes here are per sample (no batch axis); graph tensors carry the batch as their first axis.
+// The classic layers: Dense, Conv2D, pooling, Flatten, activations, Softmax, Dropout, BatchNorm —
+// shape inference, parameters, and how each emits its forward ops and records its backward.
 import type { Gpu } from '../gpu/device.ts';
 import { gemm } from '../kernels/gemm.ts';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape, type ConvPass } from '../kernels/conv.ts';
@@ -8,47 +8,14 @@ import { activationBackward, activationForward, type ActivationKind } from '../k
 import { biasGradient } from '../kernels/reduce.ts';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
 import { batchNormBackward, batchNormForwardInference, batchNormForwardTrain } from '../kernels/batchnorm.ts';
-import { elementCount, formatShape, type Graph, type GradContext, type Op, type Tape } from '../graph/graph.ts';
+import { elementCount, formatShape, type Graph, type GradContext, type Op } from '../graph/graph.ts';
 import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
-import type { Initializer } from './init.ts';
-
-export type Shape = readonly number[];
-
-export interface ParamSpec { name: string; shape: Shape; init: Initializer }
-export interface StateSpec { name: string; shape: Shape; value: number }
-
-/** What a layer sees while the step is being built. */
-export interface BuildContext {
-  graph: Graph;
-  tape: Tape;
-  training: boolean;
-  batch: number;
-  /** Graph tensor of this layer's parameter or persistent state `name`. */
-  param(layer: Layer, name: string): number;
-  state(layer: Layer, name: string): number;
-  /** u32[2] = [seed, step], rewritten each step; drives dropout and augmentation. */
-  seed: number;
-}
-
-export abstract class Layer {
-  name = '';
-  /** Prefix for automatic names: conv → conv1, conv2, … (PyTorch state_dict style). */
-  abstract readonly kind: string;
-  abstract outputShape(input: Shape): Shape;
-  params(_input: Shape): ParamSpec[] { return []; }
-  states(_input: Shape): StateSpec[] { return []; }
-  abstract forward(ctx: BuildContext, x: number): number;
-  describe(): string { return this.kind; }
-}
+import { Layer, shapeError, type BuildContext, type ParamSpec, type Shape, type StateSpec } from './layer.ts';
 
 type Emit = (gpu: Gpu, buffer: (t: number) => BufferRef) => Dispatch[];
 
 function op(graph: Graph, name: string, reads: number[], writes: number[], emit: Emit): void {
   graph.add({ name, reads, writes, emit } satisfies Op);
-}
-
-function shapeError(layer: Layer, expected: string, input: Shape): Error {
-  return new Error(`layer ${layer.name} (${layer.describe()}) expects ${expected}, got input shape ${formatShape(input)}`);
 }
 
 /** Applies an activation's backward in front of a linear layer's own backward, when one is fused. */

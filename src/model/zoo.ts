@@ -1,5 +1,6 @@
 // The networks of the classic Keras and PyTorch MNIST tutorials, by name, for 1×28×28 inputs.
-import { BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, type Layer } from '../layers/layers.ts';
+import { BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU } from '../layers/layers.ts';
+import type { Layer } from '../layers/layer.ts';
 import { Sequential } from './model.ts';
 import { LSTM, SimpleRNN } from '../layers/recurrent.ts';
 

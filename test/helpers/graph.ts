@@ -6,8 +6,8 @@ import type { BufferRef } from '../../src/gpu/kernel.ts';
 import { readFloat32, runDispatches, storageBuffer, uploadBuffer } from '../../src/gpu/buffers.ts';
 import { elementCount, Graph, Tape } from '../../src/graph/graph.ts';
 import { planMemory, tensorBytes } from '../../src/compiler/memory.ts';
-import type { BuildContext, Layer } from '../../src/layers/layers.ts';
-import type { Sequential } from '../../src/model/model.ts';
+import type { BuildContext, Layer } from '../../src/layers/layer.ts';
+import type { Model } from '../../src/model/model.ts';
 
 export interface ModelGradients {
   y: Float32Array;
@@ -16,7 +16,7 @@ export interface ModelGradients {
   grads: Map<string, Float32Array>;
 }
 
-export async function modelGradients(gpu: Gpu, model: Sequential, batch: number, x: Float32Array, dy: Float32Array,
+export async function modelGradients(gpu: Gpu, model: Model, batch: number, x: Float32Array, dy: Float32Array,
   params: ReadonlyMap<string, Float32Array>): Promise<ModelGradients> {
   const graph = new Graph();
   const tape = new Tape(graph);
@@ -46,7 +46,7 @@ export async function modelGradients(gpu: Gpu, model: Sequential, batch: number,
     state: () => { throw new Error('modelGradients: layers with persistent state are not supported'); },
     seed: upload(graph.tensor('seed', [2], 'input', 'u32'), new Uint32Array(2)),
   };
-  const y = model.layers.reduce((t, layer) => layer.forward(ctx, t), input);
+  const [y] = model.forward(ctx, [input]) as [number];
   const seed = upload(graph.tensor('dy', graph.shape(y), 'input'), dy);
   const grads = tape.backward(y, seed);
   const dx = grads.get(input);

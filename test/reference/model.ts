@@ -1,6 +1,7 @@
 // A float64 CPU twin of a compiled training step for a Sequential model, assembled from the kernel
 // references: the executor's GPU step must agree with it.
-import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax, type Layer } from '../../src/layers/layers.ts';
+import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax } from '../../src/layers/layers.ts';
+import type { Layer } from '../../src/layers/layer.ts';
 import type { Sequential } from '../../src/model/model.ts';
 import { samePadding, type Conv2dShape } from '../../src/kernels/conv.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
