@@ -2,7 +2,9 @@
 // how it emits forward ops and records backward ones, and how it is applied to symbolic tensors to
 // draw a model (Keras's functional style). Shapes here have no batch axis; graph tensors carry the
 // batch as their first axis.
-import { formatShape, type DType, type Graph, type Tape } from '../graph/graph.ts';
+import type { Gpu } from '../gpu/device.ts';
+import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
+import { formatShape, type DType, type Graph, type Op, type Tape } from '../graph/graph.ts';
 import type { Initializer } from './init.ts';
 
 export type Shape = readonly number[];
@@ -82,4 +84,29 @@ export function shapeError(layer: Layer, expected: string, input: Shape): Error 
   const label = layer.name ? `layer ${layer.name} (${layer.describe()})` : layer.describe();
   const hint = input.length === 3 && input[2]! <= 4 && input[0]! > 4 ? ' (webgrad images are channels-first [C, H, W]; this looks channels-last)' : '';
   return new Error(`${label} expects ${expected}, got input shape ${formatShape(input)}${hint}`);
+}
+
+export type Emit = (gpu: Gpu, buffer: (t: number) => BufferRef) => Dispatch[];
+
+/** Adds one op to the graph: what it reads, what it writes, and how it becomes dispatches. */
+export function op(graph: Graph, name: string, reads: number[], writes: number[], emit: Emit): void {
+  graph.add({ name, reads, writes, emit } satisfies Op);
+}
+
+// Option checks for layer constructors: plain-JavaScript callers get no type checking, so a wrong
+// option must fail here, naming the layer, the field and what it accepts.
+
+/** Refuses options the layer does not know (a misspelt one would otherwise be silently ignored). */
+export function checkOptions(layer: string, options: object, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null) throw new Error(`${layer}: options must be an object, got ${JSON.stringify(options)}`);
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length) throw new Error(`${layer}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; it takes ${known.join(', ')}`);
+}
+
+export function checkChoice(layer: string, field: string, value: unknown, choices: readonly string[], hint = ''): void {
+  if (value !== undefined && !choices.includes(value as string)) throw new Error(`${layer}: ${field} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}${hint}`);
+}
+
+export function checkBoolean(layer: string, field: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') throw new Error(`${layer}: ${field} must be true or false, got ${JSON.stringify(value)}`);
 }
