@@ -4,7 +4,7 @@
 //   - post-training int8 quantization (per-output-channel weights, per-row activations), with the
 //     weight bytes and inference images/s against the fp32 Evaluator.
 //   npx tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
-import { createGpu, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope } from 'webgrad';
+import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope } from 'webgrad';
 import { loadDataset, nonNegative, positive, UsageError, runCommand, readCheckpoint, writeTextAtomic, type ParsedArgs } from 'webgrad/node';
 
 const command = {
@@ -36,6 +36,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const datasetName = (extraDataset ?? 'mnist') as 'mnist' | 'fashion-mnist';
   const data = await loadDataset(datasetName, { ...(flags.data ? { dataDir: flags.data } : {}), log: (m) => console.log(m) });
   const gpu = await createGpu();
+  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
+  await tuneGemm(gpu);
   console.log(`adapter: ${gpu.describe()}; dot4I8Packed: ${packedDotSupported(gpu) ? 'yes' : 'no (shift fallback)'}`);
   const model = modelFromCheckpoint(checkpoint);
   const normalize = checkpoint.normalize;

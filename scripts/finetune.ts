@@ -4,7 +4,7 @@
 //   npx tsx scripts/finetune.ts --model mlp --target fashion-mnist --fractions 0.01,0.1 --epochs 5
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig } from 'webgrad';
+import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig } from 'webgrad';
 import { nonNegative, positive, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type TrainingData, type VariantResult } from 'webgrad/node';
 
 const command = {
@@ -83,6 +83,10 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const classes = target.classNames.length;
 
   const gpu = await createGpu();
+
+  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
+
+  await tuneGemm(gpu);
   log(`adapter: ${gpu.describe()}`);
   mkdirSync(out, { recursive: true });
   const optimizer = optimizerConfig({ optimizer: flags.optimizer, lr: flags.lr, momentum: 0.9, 'weight-decay': 0, l1: 0 });

@@ -3,7 +3,7 @@
 // inverted to MNIST's light-on-dark), and the top classes are printed with their probabilities.
 //
 //   npx tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
-import { createGpu, ModelState, destroyDataset, range, uploadDataset, predictLogits, modelFromCheckpoint, restoreCheckpoint } from 'webgrad';
+import { createGpu, tuneGemm, ModelState, destroyDataset, range, uploadDataset, predictLogits, modelFromCheckpoint, restoreCheckpoint } from 'webgrad';
 import { readCheckpoint, readGrayPng, positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from 'webgrad/node';
 
 const flags = {
@@ -39,6 +39,10 @@ async function main({ flags: options, positionals: images }: ParsedArgs<ReturnTy
   images.forEach((path, i) => pixels.set(readGrayPng(path, { height, width, invertLight: true }), i * height * width));
 
   const gpu = await createGpu();
+
+  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
+
+  await tuneGemm(gpu);
   const state = new ModelState(gpu, model);
   restoreCheckpoint(checkpoint, state);
   const data = uploadDataset(gpu, { images: pixels, labels: new Uint8Array(images.length), count: images.length, rows: height, cols: width }, classes, 'images');

@@ -3,7 +3,7 @@
 //   npx tsx scripts/train-mnist.ts --help
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, type ImageSet, type Checkpoint } from 'webgrad';
+import { createGpu, tuneGemm, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, type ImageSet, type Checkpoint } from 'webgrad';
 import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type RunReport } from 'webgrad/node';
 
 const command = {
@@ -53,6 +53,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const resumed: Checkpoint | undefined = flags.resume ? await readCheckpoint(flags.resume) : undefined;
   if (resumed && !resumed.training) throw new UsageError(`--resume: ${flags.resume} holds weights only (no training state); it cannot be resumed`);
   const gpu = await createGpu();
+  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
+  await tuneGemm(gpu);
   log(`adapter: ${gpu.describe()}`);
   log(`data: ${data.name} from ${data.source}: ${trainCount} train / ${valCount} validation / ${data.test.count} test images, ${classes} classes`);
   const modelDescription = { zoo: flags.model, options: { classes, ...(flags.dropout === undefined ? {} : { dropout: flags.dropout }) } };

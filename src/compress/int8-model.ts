@@ -11,7 +11,6 @@ import { readUint32, storageBuffer, uploadBuffer, writeBuffer } from '../gpu/buf
 import { gatherBatch } from '../kernels/gather.ts';
 import { argmaxRows } from '../kernels/reduce.ts';
 import { activationForward, type ActivationKind } from '../kernels/activation.ts';
-import { samePadding, type Conv2dShape } from '../kernels/conv.ts';
 import { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, type Int8Options } from '../kernels/int8.ts';
 import { Graph, Tape, elementCount } from '../graph/graph.ts';
 import { planMemory, tensorBytes } from '../compiler/memory.ts';
@@ -26,15 +25,6 @@ interface Int8Program {
   indices: GPUBuffer;
   predictions: GPUBuffer;
   owned: GPUBuffer[];
-}
-
-function convShape(layer: Conv2D, input: readonly number[], batch: number): Conv2dShape {
-  const [kh, kw] = layer.kernel;
-  const pad = (k: number) => (layer.padding === 'valid' ? 0 : layer.padding === 'same' ? samePadding(k) : layer.padding);
-  return {
-    batch, inChannels: input[0]!, height: input[1]!, width: input[2]!, outChannels: layer.filters,
-    kernelH: kh, kernelW: kw, strideH: layer.strides[0], strideW: layer.strides[1], padH: pad(kh), padW: pad(kw),
-  };
 }
 
 /** Predictions of a quantized model over a GPU-resident dataset, one compiled program per batch size. */
@@ -129,7 +119,7 @@ export class Int8Evaluator {
         }),
       });
     } else {
-      const s = convShape(layer, input, batch);
+      const s = layer.convShape(input, batch);
       const scratch = graph.tensor(`${layer.name}.scratch`, [Math.ceil(int8Conv2dScratchBytes(s) / 4)]);
       graph.add({
         name: `${layer.name}.int8`, reads, writes: [z, scratch],

@@ -1,6 +1,5 @@
 // The classic layers: Dense, Conv2D, pooling, Flatten, activations, Softmax, Dropout, BatchNorm —
 // shape inference, parameters, and how each emits its forward ops and records its backward.
-import type { Gpu } from '../gpu/device.ts';
 import { gemm } from '../kernels/gemm.ts';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape, type ConvPass } from '../kernels/conv.ts';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputSize, type Pool2dShape } from '../kernels/pool.ts';
@@ -8,8 +7,7 @@ import { activationBackward, activationForward, type ActivationKind } from '../k
 import { biasGradient } from '../kernels/reduce.ts';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
 import { batchNormBackward, batchNormForwardInference, batchNormForwardTrain } from '../kernels/batchnorm.ts';
-import { elementCount, formatShape, type Graph, type GradContext, type Op } from '../graph/graph.ts';
-import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
+import { elementCount, type GradContext } from '../graph/graph.ts';
 import { checkBoolean, checkChoice, checkOptions, Layer, op, shapeError, type BuildContext, type ParamSpec, type Shape, type StateSpec } from './layer.ts';
 
 
@@ -155,7 +153,8 @@ export class Conv2D extends Layer {
 
   override describe(): string { return `Conv2D(${this.filters}, ${this.kernel.join('×')}${this.activation === 'none' ? '' : `, ${this.activation}`})`; }
 
-  private convShape(input: Shape, batch: number): Conv2dShape {
+  /** The kernels' geometry for this layer on a per-sample input shape: the one place it is computed. */
+  convShape(input: Shape, batch: number): Conv2dShape {
     const [kh, kw] = this.kernel;
     const pad = (k: number) => (this.padding === 'valid' ? 0 : this.padding === 'same' ? samePadding(k) : this.padding);
     return {

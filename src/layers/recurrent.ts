@@ -7,7 +7,7 @@
 import { gemm } from '../kernels/gemm.ts';
 import { biasGradient } from '../kernels/reduce.ts';
 import { GATE_COUNT, recurrentStepBackward, recurrentStepForward, toBatchMajor, toTimeMajor, transposeMatrix, type CellKind, type RecurrentShape } from '../kernels/recurrent.ts';
-import { formatShape, type Graph, type Op } from '../graph/graph.ts';
+import { formatShape } from '../graph/graph.ts';
 import { Layer, op, type BuildContext, type ParamSpec, type Shape } from './layer.ts';
 
 export interface RecurrentOptions {

@@ -5,7 +5,6 @@ import type { Layer } from '../../src/layers/layer.ts';
 import type { Model, ModelNode } from '../../src/model/model.ts';
 import { Concatenate, Elementwise, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
 import { binaryRef, concatRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
-import { samePadding, type Conv2dShape } from '../../src/kernels/conv.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
 import { activationBackwardRef, activationForwardRef } from './activation.ts';
 import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef } from './conv.ts';
@@ -18,14 +17,6 @@ import type { OptimizerConfig } from '../../src/optim/optim.ts';
 
 type Params = Map<string, Float64Array>;
 type Backward = (dy: Float64Array) => Float64Array;
-
-function convShape(layer: Conv2D, input: readonly number[], batch: number): Conv2dShape {
-  const pad = (k: number) => (layer.padding === 'valid' ? 0 : layer.padding === 'same' ? samePadding(k) : layer.padding);
-  return {
-    batch, inChannels: input[0]!, height: input[1]!, width: input[2]!, outChannels: layer.filters, kernelH: layer.kernel[0], kernelW: layer.kernel[1],
-    strideH: layer.strides[0], strideW: layer.strides[1], padH: pad(layer.kernel[0]), padW: pad(layer.kernel[1]),
-  };
-}
 
 function poolShape(layer: MaxPool2D | AvgPool2D, input: readonly number[], batch: number): Pool2dShape {
   return {
@@ -134,7 +125,7 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
     };
   }
   if (layer instanceof Conv2D) {
-    const s = convShape(layer, input, batch);
+    const s = layer.convShape(input, batch);
     const z = conv2dForwardRef(s, x, param('weight'), layer.useBias ? param('bias') : undefined);
     const activation = layer.activation;
     const y = activation === 'none' ? z : activationForwardRef(activation, z);
