@@ -12,7 +12,7 @@ const AUGMENT: AugmentOptions = { maxRotationDegrees: 15, maxTranslatePixels: 2,
 const gpu = await createGpu();
 const next = rng(1);
 const images = uploadBuffer(gpu, packBytes(Uint8Array.from({ length: COUNT * HEIGHT * WIDTH }, () => Math.floor(next() * 256))), 'images');
-const labels = uploadBuffer(gpu, packBytes(Uint8Array.from({ length: COUNT }, () => Math.floor(next() * 10))), 'labels');
+const labels = uploadBuffer(gpu, Uint32Array.from({ length: COUNT }, () => Math.floor(next() * 10)), 'labels');
 const seed = uploadBuffer(gpu, new Uint32Array([7, 1]), 'seed');
 
 const rows: { batch: number; plainMs: number; augmentMs: number }[] = [];

@@ -87,7 +87,7 @@ describe('on MNIST', () => {
   let gpu: Gpu;
   let train: GpuDataset;
   let test: GpuDataset;
-  let testLabels: Uint8Array;
+  let testLabels: ArrayLike<number>;
   const normalize = { mean: 0.1307, std: 0.3081 };
   const model = zooModel('lenet');
   let state: ModelState;

@@ -14,12 +14,13 @@ import type { BuildContext, Layer } from '../layers/layer.ts';
 import type { Model } from '../model/model.ts';
 import type { OptimizerConfig } from '../optim/optim.ts';
 
-/** A dataset resident on the GPU as u8, gathered by index each step. */
+/** An image dataset resident on the GPU (u8 pixels, u32 labels), gathered by index each step. */
 export interface GpuDataset {
   name: string;
   images: GPUBuffer;
   labels: GPUBuffer;
   count: number;
+  channels: number;
   height: number;
   width: number;
   classes: number;
@@ -86,12 +87,10 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuDataset, persist
   const { batch, training } = options;
   const graph = new Graph();
   const tape = new Tape(graph);
-  const [channels, height, width] = model.inputShape;
-  if (channels === undefined || height === undefined || width === undefined || model.inputShape.length !== 3 || channels !== 1) {
-    throw new Error(`model input shape [${model.inputShape.join(', ')}] does not fit dataset ${data.name} (1×${data.height}×${data.width} images)`);
-  }
-  if (height !== data.height || width !== data.width) {
-    throw new Error(`model expects ${height}×${width} images but dataset ${data.name} has ${data.height}×${data.width}`);
+  const { channels, height, width } = data;
+  const shape = model.inputShape;
+  if (shape.length !== 3 || shape[0] !== channels || shape[1] !== height || shape[2] !== width) {
+    throw new Error(`model input shape [${shape.join(', ')}] does not fit dataset ${data.name} (${channels}×${height}×${width} images)`);
   }
   const classes = model.outputShape[0]!;
   if (model.outputShape.length !== 1 || classes !== data.classes) {
@@ -140,7 +139,7 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuDataset, persist
   graph.add({
     name: 'gather batch', reads: [indices, seed], writes: [x, labels],
     emit: (g, b) => gatherBatch(g, {
-      images: data.images, labels: data.labels, indices: b(indices), x: b(x), y: b(labels), batch, height, width, mean, std,
+      images: data.images, labels: data.labels, indices: b(indices), x: b(x), y: b(labels), batch, channels, height, width, mean, std,
       ...(augment ? { augment, seed: b(seed) } : {}),
     }),
   });

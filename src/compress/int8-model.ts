@@ -72,7 +72,7 @@ export class Int8Evaluator {
     const { mean, std } = this.normalize;
     graph.add({
       name: 'gather batch', reads: [indices], writes: [input, labels],
-      emit: (g, b) => gatherBatch(g, { images: data.images, labels: data.labels, indices: b(indices), x: b(input), y: b(labels), batch, height: height!, width: width!, mean, std }),
+      emit: (g, b) => gatherBatch(g, { images: data.images, labels: data.labels, indices: b(indices), x: b(input), y: b(labels), batch, channels: data.channels, height: height!, width: width!, mean, std }),
     });
     const [x] = model.forward(ctx, [input], (node, xs) => (node.layer instanceof Dense || node.layer instanceof Conv2D
       ? this.int8Layer(graph, node.layer, node.inputs[0]!.shape, node.output.shape, xs[0]!, batch, bind, ctx)

@@ -8,13 +8,18 @@
 // half-validated is returned.
 import { gunzip } from '#platform';
 
-/** One split of an image-classification dataset: `count` images of rows×cols u8 pixels, row-major. */
+/**
+ * One split of an image-classification dataset: `count` images of channels×rows×cols u8 pixels
+ * (channels first, each plane row-major) and a class label per image.
+ */
 export interface ImageSet {
   images: Uint8Array;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint32Array;
   count: number;
   rows: number;
   cols: number;
+  /** Planes per image; 1 (gray) when absent. */
+  channels?: number;
 }
 
 /** A file's name (used in error messages) and its bytes, gzipped or raw. */

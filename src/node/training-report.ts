@@ -38,7 +38,7 @@ export interface RunReport {
 
 export interface Evaluated { matrix: ConfusionMatrix; report: ClassificationReport }
 
-export function evaluatePredictions(labels: Uint8Array, predictions: Uint32Array, classes: number): Evaluated {
+export function evaluatePredictions(labels: ArrayLike<number>, predictions: Uint32Array, classes: number): Evaluated {
   const matrix = confusionMatrix(labels, predictions, classes);
   return { matrix, report: classificationReport(matrix) };
 }

@@ -16,7 +16,7 @@ const FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k
 // From ../shared/data/README.md.
 const MNIST_TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
 
-function histogram(labels: Uint8Array, classes: number): number[] {
+function histogram(labels: Iterable<number>, classes: number): number[] {
   const counts = new Array<number>(classes).fill(0);
   for (const label of labels) counts[label]!++;
   return counts;
