@@ -40,6 +40,9 @@ const KNOWN_UNSUPPORTED = ['F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F6_E
 
 const METADATA_KEY = '__metadata__';
 
+/** The reference implementation's cap on the JSON header, checked before any of it is read. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
 const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 function isDtype(dtype: string): dtype is SafetensorsDtype {
@@ -87,6 +90,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   const fail = (message: string): Error => new Error(`${source}: ${message}`);
   if (bytes.length < 8) throw fail(`${bytes.length} bytes is too short for a safetensors file (an 8-byte header length comes first)`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) throw fail(`header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte cap on safetensors headers`);
   if (headerLength > BigInt(bytes.length - 8)) {
     throw fail(`header length ${headerLength} runs beyond the file's ${bytes.length} bytes (truncated, or not a safetensors file)`);
   }

@@ -1,0 +1,168 @@
+// Files that cost far more to decode than to send: gzip bombs given as IDX files, headers that
+// promise gigabytes, PNGs whose IHDR claims huge dimensions, an interlaced PNG whose image data
+// inflates without end, a safetensors header length of hundreds of MB. Each case builds its input
+// here, checks the error names the file and the limit, and measures the memory the refusal cost.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeIdx, MAX_IDX_BYTES } from '../../src/data/idx.ts';
+import { MAX_PNG_PIXELS, readGrayPng } from '../../src/node/image-folder.ts';
+import { decodeSafetensors, MAX_HEADER_BYTES } from '../../src/io/safetensors.ts';
+import * as browser from '../../src/platform/browser.ts';
+import { idxBytes } from '../helpers/idx.ts';
+import { ihdr, pngChunk, pngFile } from '../helpers/png-chunks.ts';
+
+const MiB = 1024 * 1024;
+/** What a refusal may cost in resident memory; every bomb below would need at least 250 MiB decoded. */
+const PEAK_BOUND = 64 * MiB;
+
+/**
+ * How far resident memory rose while `work` ran: sampled every few milliseconds (the async cases
+ * inflate on zlib's threads, leaving the event loop free to sample), and, where the process's
+ * high-water mark rose during the work, that mark (it also sees the synchronous cases).
+ */
+async function peakRssGrowth(work: () => Promise<unknown>): Promise<number> {
+  const before = process.memoryUsage.rss();
+  const markBefore = process.resourceUsage().maxRSS * 1024;
+  let sampled = before;
+  const timer = setInterval(() => { sampled = Math.max(sampled, process.memoryUsage.rss()); }, 2);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  const markAfter = process.resourceUsage().maxRSS * 1024;
+  return Math.max(sampled, markAfter > markBefore ? markAfter : 0) - before;
+}
+
+const peaks: Record<string, number> = {};
+async function expectBoundedRefusal(what: string, work: () => Promise<unknown>, message: string | RegExp): Promise<void> {
+  let error: unknown;
+  peaks[what] = await peakRssGrowth(async () => {
+    try {
+      await work();
+    } catch (thrown) {
+      error = thrown;
+    }
+  });
+  expect(error, what).toBeInstanceOf(Error);
+  expect((error as Error).message).toMatch(message);
+  expect(peaks[what], `${what}: peak RSS growth`).toBeLessThan(PEAK_BOUND);
+}
+
+/**
+ * A gzip that inflates to `prefix` then `zeros` zero bytes, about 1 KB per MiB: one member holding
+ * the prefix and 16 MiB of zeros, then copies of a member of 16 MiB of zeros (gzip allows members
+ * back to back), so building a 2 GiB bomb never holds more than 16 MiB.
+ */
+function zeroBomb(prefix: Uint8Array, zeros: number): Uint8Array {
+  const block = 16 * MiB;
+  const first = gzipSync(Buffer.concat([prefix, Buffer.alloc(block)]), { level: 9 });
+  const rest = gzipSync(Buffer.alloc(block), { level: 9 });
+  return Buffer.concat([first, ...Array.from({ length: Math.ceil(zeros / block) - 1 }, () => rest)]);
+}
+
+let temp = '';
+beforeAll(async () => {
+  temp = await mkdtemp(join(tmpdir(), 'webgrad-bombs-'));
+});
+afterAll(async () => {
+  await rm(temp, { recursive: true, force: true });
+  console.log(`peak RSS growth per case (MiB): ${Object.entries(peaks).map(([what, bytes]) => `${what} ${(bytes / MiB).toFixed(1)}`).join('; ')}`);
+});
+
+describe('the measurement', () => {
+  it('sees memory that work holds, asynchronous or not', async () => {
+    const held = async () => {
+      const bytes = new Uint8Array(128 * MiB).fill(1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return bytes.length;
+    };
+    expect(await peakRssGrowth(held)).toBeGreaterThan(100 * MiB);
+    expect(await peakRssGrowth(async () => new Uint8Array(192 * MiB).fill(1).length)).toBeGreaterThan(50 * MiB);
+  });
+});
+
+describe('IDX files', () => {
+  const name = 'train-images-idx3-ubyte.gz';
+
+  it('a 2 MB gzip that inflates to 2 GiB behind an honest header stops at the first byte past the header\'s promise', async () => {
+    const bomb = zeroBomb(idxBytes([10, 28, 28], []), 2048 * MiB);
+    expect(bomb.length).toBeLessThan(3 * MiB);
+    await expectBoundedRefusal('IDX gzip bomb', () => decodeIdx(name, bomb),
+      `${name}: trailing bytes: header says 10×28×28 = 7840 bytes of data, file has at least`);
+  });
+
+  it('a header promising more than MAX_IDX_BYTES is refused before the data behind it is inflated', async () => {
+    const bomb = zeroBomb(idxBytes([65536, 256, 256], []), 1024 * MiB);
+    await expectBoundedRefusal('IDX header over the limit', () => decodeIdx(name, bomb),
+      `${name}: header says 65536×256×256 = 4294967296 bytes of data, more than the ${MAX_IDX_BYTES} bytes an IDX file may hold`);
+    const raw = idxBytes([1 << 20, 1 << 10], []);
+    await expect(decodeIdx('raw.idx', raw)).rejects.toThrow(`raw.idx: header says 1048576×1024 = 1073741824 bytes of data, more than the ${MAX_IDX_BYTES}`);
+  });
+
+  it('a header within the limit given less data is truncated, not padded', async () => {
+    await expect(decodeIdx(name, gzipSync(idxBytes([1000, 28, 28], [1, 2, 3])))).rejects.toThrow(`${name}: truncated: header says 1000×28×28 = 784000 bytes of data, file has 3`);
+  });
+
+  it('the browser edge stops inflating when its reader stops', async () => {
+    const bomb = zeroBomb(new Uint8Array(), 2048 * MiB);
+    await expectBoundedRefusal('browser gunzip stopped after 1 MiB', async () => {
+      let inflated = 0;
+      for await (const chunk of browser.gunzipChunks(bomb)) {
+        inflated += chunk.length;
+        if (inflated > MiB) throw new Error(`stopped after ${inflated} bytes`);
+      }
+    }, /^stopped after \d+ bytes$/);
+  });
+});
+
+describe('PNG images', () => {
+  it(`a PNG claiming 20000×20000 pixels is refused from its IHDR, before pngjs decodes it (limit ${MAX_PNG_PIXELS} pixels)`, async () => {
+    // Real image data for that size (400 MB of gray scanlines) deflated to about 400 KB.
+    const rows = Buffer.alloc(20000 * 20001);
+    const path = join(temp, 'huge.png');
+    await writeFile(path, pngFile(ihdr(20000, 20000), pngChunk('IDAT', deflateSync(rows, { level: 9 }))));
+    await expectBoundedRefusal('PNG 20000×20000', async () => readGrayPng(path, { height: 28, width: 28 }),
+      `${path}: 20000×20000 = 400000000 pixels is more than the ${MAX_PNG_PIXELS} a PNG may have here (4096×4096)`);
+  });
+
+  it('an interlaced PNG whose image data inflates past its size is refused before pngjs inflates it whole', async () => {
+    const path = join(temp, 'interlaced-bomb.png');
+    await writeFile(path, pngFile(ihdr(64, 64, { interlaced: true }), pngChunk('IDAT', deflateSync(Buffer.alloc(256 * MiB), { level: 9 }))));
+    await expectBoundedRefusal('interlaced PNG bomb', async () => readGrayPng(path, { height: 28, width: 28 }),
+      `${path}: image data inflates past the 4216 bytes a 64×64 interlaced PNG holds`); // 4096 pixels + 120 rows over the 7 passes
+  });
+
+  it('an interlaced PNG of exactly its size decodes; one byte more is refused', async () => {
+    // Adam7 over 13×11 gray: pass sizes (columns×rows) 2×2, 2×2, 4×1, 3×3, 7×3, 6×6, 13×5 (143 pixels), a filter byte per row.
+    const passes = [[2, 2], [2, 2], [4, 1], [3, 3], [7, 3], [6, 6], [13, 5]] as const;
+    const scanlines = passes.flatMap(([columns, rows]) => Array.from({ length: rows }, () => [0, ...new Array(columns).fill(200)]).flat());
+    const exact = join(temp, 'interlaced.png');
+    await writeFile(exact, pngFile(ihdr(13, 11, { interlaced: true }), pngChunk('IDAT', deflateSync(Uint8Array.from(scanlines)))));
+    expect(Array.from(readGrayPng(exact, { height: 11, width: 13 }))).toEqual(new Array(143).fill(200));
+    const over = join(temp, 'interlaced-over.png');
+    await writeFile(over, pngFile(ihdr(13, 11, { interlaced: true }), pngChunk('IDAT', deflateSync(Uint8Array.from([...scanlines, 0])))));
+    expect(() => readGrayPng(over, { height: 11, width: 13 })).toThrow(`${over}: image data inflates past the ${scanlines.length} bytes a 13×11 interlaced PNG holds`);
+  });
+
+  it('refuses zero dimensions and unknown colour types from IHDR', async () => {
+    const zero = join(temp, 'zero.png');
+    await writeFile(zero, pngFile(ihdr(0, 5)));
+    expect(() => readGrayPng(zero, { height: 28, width: 28 })).toThrow(`${zero}: not a valid PNG (IHDR says 0×5 pixels)`);
+    const colour = join(temp, 'colour.png');
+    await writeFile(colour, pngFile(ihdr(5, 5, { colourType: 5 })));
+    expect(() => readGrayPng(colour, { height: 28, width: 28 })).toThrow(`${colour}: not a valid PNG (IHDR colour type 5 is not one PNG defines)`);
+  });
+});
+
+describe('safetensors headers', () => {
+  it(`a header length over the reference implementation's cap (${MAX_HEADER_BYTES} bytes) is refused before the header is read`, async () => {
+    const bytes = new Uint8Array(16);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(MAX_HEADER_BYTES + 1), true);
+    await expectBoundedRefusal('safetensors header length', async () => decodeSafetensors(bytes, 'big.safetensors'),
+      `big.safetensors: header length ${MAX_HEADER_BYTES + 1} is over the ${MAX_HEADER_BYTES}-byte cap on safetensors headers`);
+  });
+});
