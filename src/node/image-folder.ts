@@ -15,7 +15,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import type { ImageSet } from '../data/idx.ts';
+import { MAX_IDX_BYTES, type ImageSet } from '../data/idx.ts';
 import { resizeGray } from '../data/resize.ts';
 
 export interface ImageSize {
@@ -33,6 +33,9 @@ export interface ReadPngOptions extends ImageSize {
  * pixel, so this keeps one image under 64 MiB of RGBA however small its file is.
  */
 export const MAX_PNG_PIXELS = 4096 * 4096;
+
+/** The largest PNG file read: far more than any image within MAX_PNG_PIXELS needs, even stored uncompressed at 16-bit RGBA. */
+export const MAX_PNG_FILE_BYTES = 256 * 1024 * 1024;
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Samples per pixel by PNG colour type (gray, RGB, palette index, gray+alpha, RGBA). */
@@ -105,6 +108,9 @@ function checkInterlacedInflation(path: string, bytes: Uint8Array, header: PngHe
 }
 
 function decodeGray(path: string): { pixels: Uint8Array; height: number; width: number } {
+  const size = statSync(path, { throwIfNoEntry: false })?.size;
+  if (size === undefined) throw new Error(`${path}: no such file`);
+  if (size > MAX_PNG_FILE_BYTES) throw new Error(`${path}: ${size} bytes is more than the ${MAX_PNG_FILE_BYTES} a PNG file may have here`);
   const bytes = readFileSync(path);
   checkInterlacedInflation(path, bytes, readPngHeader(path, bytes));
   let png: PNG;
@@ -156,6 +162,10 @@ export function loadImageFolder(root: string, size: ImageSize): ImageSet & { cla
   });
   const count = files.reduce((sum, list) => sum + list.length, 0);
   const pixels = size.height * size.width;
+  // The whole set becomes one array (and one GPU buffer), held to the limit an IDX file has.
+  if (count * pixels > MAX_IDX_BYTES) {
+    throw new Error(`${root}: ${count} images of ${size.height}×${size.width} make ${count * pixels} bytes, more than the ${MAX_IDX_BYTES} a dataset may hold`);
+  }
   const images = new Uint8Array(count * pixels);
   const labels = new Uint8Array(count);
   let next = 0;

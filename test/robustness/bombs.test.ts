@@ -2,13 +2,13 @@
 // promise gigabytes, PNGs whose IHDR claims huge dimensions, an interlaced PNG whose image data
 // inflates without end, a safetensors header length of hundreds of MB. Each case builds its input
 // here, checks the error names the file and the limit, and measures the memory the refusal cost.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeIdx, MAX_IDX_BYTES } from '../../src/data/idx.ts';
-import { MAX_PNG_PIXELS, readGrayPng } from '../../src/node/image-folder.ts';
+import { loadImageFolder, MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readGrayPng } from '../../src/node/image-folder.ts';
 import { decodeSafetensors, MAX_HEADER_BYTES } from '../../src/io/safetensors.ts';
 import * as browser from '../../src/platform/browser.ts';
 import { idxBytes } from '../helpers/idx.ts';
@@ -155,6 +155,27 @@ describe('PNG images', () => {
     const colour = join(temp, 'colour.png');
     await writeFile(colour, pngFile(ihdr(5, 5, { colourType: 5 })));
     expect(() => readGrayPng(colour, { height: 28, width: 28 })).toThrow(`${colour}: not a valid PNG (IHDR colour type 5 is not one PNG defines)`);
+  });
+});
+
+describe('PNG files and folders', () => {
+  it(`a PNG file over ${MAX_PNG_FILE_BYTES} bytes is refused from its size, before it is read`, async () => {
+    const path = join(temp, 'padded.png');
+    await writeFile(path, pngFile(ihdr(28, 28)));
+    await truncate(path, MAX_PNG_FILE_BYTES + 1); // sparse: costs no disk
+    await expectBoundedRefusal('PNG file over the size limit', async () => readGrayPng(path, { height: 28, width: 28 }),
+      `${path}: ${MAX_PNG_FILE_BYTES + 1} bytes is more than the ${MAX_PNG_FILE_BYTES} a PNG file may have here`);
+  });
+
+  it('a folder whose images would make more than MAX_IDX_BYTES is refused before any is decoded', async () => {
+    const root = join(temp, 'folder');
+    for (const name of ['a', 'b']) {
+      await mkdir(join(root, name), { recursive: true });
+      // Not even valid PNGs: the count alone decides.
+      for (let i = 0; i < 9; i++) await writeFile(join(root, name, `${i}.png`), 'not a png');
+    }
+    expect(() => loadImageFolder(root, { height: 4096, width: 4096 })).toThrow(
+      `${root}: 18 images of 4096×4096 make 301989888 bytes, more than the ${MAX_IDX_BYTES} a dataset may hold`);
   });
 });
 
