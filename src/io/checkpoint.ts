@@ -33,9 +33,8 @@ import { readFloat32, writeBuffer } from '../gpu/buffers.ts';
 import type { Sequential } from '../graph/model.ts';
 import type { ModelState, Trainer, TrainerOptions } from '../graph/runtime.ts';
 import type { Normalization } from '../graph/program.ts';
-import type { OptimizerConfig, Schedule } from '../graph/optim.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.ts';
-import { checkCheckpointMetadata, checkFiniteTensors, modelFromDescription, type ModelDescription } from './checkpoint-schema.ts';
+import { checkCheckpointMetadata, checkFiniteTensors, modelFromDescription, type CheckedMetadata, type ModelDescription } from './checkpoint-schema.ts';
 
 export type { ModelDescription } from './checkpoint-schema.ts';
 
@@ -52,20 +51,12 @@ export interface SaveInfo {
   extra?: Record<string, string>;
 }
 
-export interface Checkpoint {
+/** The checked metadata (src/io/checkpoint-schema.ts), the tensors, and where they came from. */
+export interface Checkpoint extends Omit<CheckedMetadata, 'trainer'> {
   /** Where it was read from (a path or a file name); errors about it start with this. */
   source: string;
-  webgradVersion: string;
-  model: ModelDescription;
-  epoch: number;
-  step: number;
-  seed: number;
-  normalize: Normalization;
-  optimizer?: OptimizerConfig;
-  schedule?: Schedule;
   /** The Trainer options it was saved with (absent when saved without a trainer). */
   training?: TrainerOptions;
-  classNames?: string[];
   extra: Record<string, string>;
   /** Parameters and persistent state under state_dict names, F32. */
   weights: Map<string, SafeTensor>;

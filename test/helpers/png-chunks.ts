@@ -27,12 +27,5 @@ export function ihdr(width: number, height: number, options: { bitDepth?: number
 
 /** Signature, the given chunks in order, IEND. */
 export function pngFile(...chunks: Uint8Array[]): Uint8Array {
-  const parts = [SIGNATURE, ...chunks, pngChunk('IEND', new Uint8Array())];
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return Buffer.concat([SIGNATURE, ...chunks, pngChunk('IEND', new Uint8Array())]);
 }
