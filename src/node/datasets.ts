@@ -129,6 +129,29 @@ function completeFolder(dir: string, name: DatasetName): string | null {
   return null;
 }
 
+// Over twice the largest file the mirrors serve (Fashion-MNIST's training images, 26 MB): a
+// download can only be kept if it matches a known digest, so a longer one is cut off, not held.
+const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;
+
+/** The response body, refused once it passes `limit` bytes. */
+async function readBody(response: Response, limit: number): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > limit) throw new Error(`serves ${declared} bytes, more than the ${limit} any dataset file has`);
+  const reader = response.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks, size);
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`serves more than the ${limit} bytes any dataset file has`);
+    }
+    chunks.push(value);
+  }
+}
+
 async function download(file: FileName, info: DatasetInfo, mirrors: string[], dest: string, log: (message: string) => void): Promise<string> {
   const failures: string[] = [];
   for (const base of mirrors) {
@@ -138,7 +161,7 @@ async function download(file: FileName, info: DatasetInfo, mirrors: string[], de
       log(`downloading ${url}`);
       const response = await fetch(url);
       if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-      const bytes = new Uint8Array(await response.arrayBuffer());
+      const bytes = await readBody(response, MAX_DOWNLOAD_BYTES);
       await writeFile(temp, bytes);
       const mismatch = await digestMismatch(bytes, info.digests[file]);
       if (mismatch) throw new Error(mismatch);
