@@ -148,12 +148,11 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   const weights = weightsFromSafetensors(file, source);
   checkFiniteTensors(source, weights);
   checkFiniteTensors(source, moments, OPTIMIZER_PREFIX);
-  const { trainer, optimizer, schedule, seed, normalize, ...rest } = checked;
+  const { trainer, ...described } = checked;
+  const { seed, normalize, optimizer, schedule } = described;
   const extra = Object.fromEntries(Object.entries(m).filter(([key]) => !KNOWN_KEYS.includes(key)));
   return {
-    source, ...rest, seed, normalize, extra,
-    ...(optimizer ? { optimizer } : {}),
-    ...(schedule ? { schedule } : {}),
+    source, ...described, extra,
     ...(trainer && optimizer ? { training: { ...trainer, seed, normalize, optimizer, ...(schedule ? { schedule } : {}) } } : {}),
     weights,
     moments,
