@@ -117,8 +117,9 @@ async function load(name: string, bytes: Uint8Array, testImages: number): Promis
   const gpu = await gpuReady();
   const mnist = await mnistReady(gpu);
   const checkpoint = decodeCheckpoint(bytes, name);
-  endSession();
   const model = modelFromCheckpoint(checkpoint);
+  if (model.outputShape[0] !== CLASSES) throw new Error(`${name}: the model has ${model.outputShape[0]} classes; the demo evaluates it on MNIST's ${CLASSES}`);
+  endSession();
   const state = new ModelState(gpu, model);
   restoreCheckpoint(checkpoint, state);
   session = { model, zoo: checkpoint.model.zoo, state, normalize: checkpoint.normalize };

@@ -62,11 +62,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
 
 export async function loadCheckpoint(path: string, state: ModelState, trainer?: Trainer): Promise<Checkpoint> {
   const checkpoint = await readCheckpoint(path);
-  try {
-    restoreCheckpoint(checkpoint, state, trainer);
-  } catch (error) {
-    throw new Error(`${path}: ${(error as Error).message}`);
-  }
+  restoreCheckpoint(checkpoint, state, trainer);
   return checkpoint;
 }
 
