@@ -24,6 +24,11 @@ function quitAtOnce(command: string, name: StopSignal, why: string): never {
   process.exit(SIGNAL_EXIT_CODES[name]);
 }
 
+/** tsx's CLI starts the script with its preflight module required, which `node --import tsx` does not. */
+function startedByTsxCli(): boolean {
+  return process.execArgv.some((arg) => /[\\/]tsx[\\/]dist[\\/]preflight\.c?js$/.test(arg));
+}
+
 function listen(): void {
   let last: { name: StopSignal; at: number } | undefined;
   for (const name of Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]) {
@@ -55,6 +60,7 @@ export interface StopRequest {
  */
 export function stopAfterStepOnSignal(command: string, then: string): StopRequest {
   if (answer === undefined) exitOnSignals(command);
+  if (startedByTsxCli()) console.error(`${command}: started by tsx's CLI (npx tsx, tsx): a signal sent to npx never gets here and one sent to tsx can end in SIGKILL before anything is saved; run node --import tsx scripts/${command}.ts to stop cleanly`);
   const previous = answer;
   const request = {
     signal: null as StopSignal | null,

@@ -48,6 +48,7 @@ const STEPS_PER_EPOCH = 10;
 let folder = '';
 const training = (out: string, epochs: number, extra: string[] = []) =>
   documented('train-mnist.ts', ['--dataset', `folder:${folder}`, '--model', 'mlp', '--epochs', String(epochs), '--batch-size', '8', '--test-limit', '30', '--out', out, ...extra]);
+const TSX_CLI_WARNING = /train-mnist: started by tsx's CLI .* run node --import tsx scripts\/train-mnist\.ts to stop cleanly/;
 const interrupted = /stopped by (SIG\w+) after (\d+) steps; saved (.*checkpoint\.safetensors) \((\d+) epochs complete/;
 
 beforeAll(async () => {
@@ -102,6 +103,14 @@ describe('train-mnist under signals', () => {
     expect(output).toMatch(new RegExp(`${signal}: finishing the current step, then saving a checkpoint`));
     expect(code).toBe(exitCode);
     await interruptedCheckpoint(output, signal);
+    expect(output).not.toMatch(TSX_CLI_WARNING);
+  });
+
+  it('warns when tsx\'s CLI stands between the user and the trainer', () => {
+    const out = mkdtempSync(join(tmpdir(), 'webgrad-tsx-cli-'));
+    const result = run([join(root, 'node_modules/.bin/tsx'), ...training(out, 1).slice(3)]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(TSX_CLI_WARNING);
   });
 
   it('a second signal before the step ends quits at once with its own code and keeps the last completed epoch', async () => {
