@@ -34,7 +34,7 @@ beforeAll(async () => {
 
 describe('bad configuration is refused before anything starts', () => {
   it.each([
-    [['--model', 'resnet'], /--model: "resnet" is not one of mlp, mlp2, cnn, lenet/],
+    [['--model', 'vgg16'], /--model: "vgg16" is not one of mlp, mlp2, cnn, lenet/],
     [['--optimizer', 'rmsprop'], /--optimizer: "rmsprop" is not one of sgd, momentum, adam, adamw/],
     [['--schedule', 'linear'], /--schedule: "linear" is not one of constant, step, exponential, cosine, onecycle/],
     [['--lr', '-1'], /--lr: must be a positive number, got "-1"/],
