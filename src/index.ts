@@ -10,7 +10,7 @@ export { storageBuffer, uploadBuffer, writeBuffer, readFloat32, readUint32, read
 export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type InputOptions } from './layers/layer.ts';
 export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
-export { Elementwise, Unary, Concatenate, Slice, Reshape, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape } from './layers/ops.ts';
+export { Elementwise, Unary, Concatenate, Slice, Reshape, Permute, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape, permute, transpose } from './layers/ops.ts';
 export { Model, Sequential, type ModelConfig, type ModelNode } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 
@@ -42,7 +42,7 @@ export { batchNormBackward, batchNormForwardTrain, type BatchNormShape } from '.
 export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from './kernels/conv.ts';
 export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, type GemmArgs } from './kernels/gemm.ts';
 export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
-export { binaryOp, unaryOp, sumToShape, fillBuffer, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
+export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
 export { gatherBatch, packBytes, type AugmentOptions } from './kernels/gather.ts';
 export { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, packedDotSupported } from './kernels/int8.ts';
 export { accumulateMetrics, softmaxCrossEntropy } from './kernels/loss.ts';

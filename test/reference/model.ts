@@ -3,8 +3,8 @@
 import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax } from '../../src/layers/layers.ts';
 import type { Layer } from '../../src/layers/layer.ts';
 import type { Model, ModelNode } from '../../src/model/model.ts';
-import { Concatenate, Elementwise, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
-import { binaryRef, concatRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
+import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
+import { binaryRef, concatRef, permuteRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
 import { activationBackwardRef, activationForwardRef } from './activation.ts';
 import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef } from './conv.ts';
@@ -92,6 +92,11 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
     };
   }
   if (layer instanceof Reshape) return { y: xs[0]!, backward: (dy) => [dy] };
+  if (layer instanceof Permute) {
+    const perm = [0, ...layer.perm.map((p) => p + 1)];
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    return { y: permuteRef(xs[0]!, shapes[0]!, perm), backward: (dy) => [permuteRef(dy, outShape, inverse)] };
+  }
   return undefined;
 }
 
@@ -99,10 +104,11 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
 function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batch: number, p: Params, grads: Params, seed: number, step: number): { y: Float64Array; backward: Backward } {
   const param = (name: string) => p.get(`${layer.name}.${name}`)!;
   if (layer instanceof Dense) {
-    const inF = input[0]!, out = layer.units;
+    // A sequence [tokens, features] is projected token by token: every token is a row.
+    const inF = input.at(-1)!, out = layer.units, rows = batch * input.slice(0, -1).reduce((a, d) => a * d, 1);
     const w = param('weight'), b = layer.useBias ? param('bias') : undefined;
-    const z = new Float64Array(batch * out);
-    for (let n = 0; n < batch; n++) for (let o = 0; o < out; o++) {
+    const z = new Float64Array(rows * out);
+    for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
       let s = b ? b[o]! : 0;
       for (let i = 0; i < inF; i++) s += x[n * inF + i]! * w[o * inF + i]!;
       z[n * out + o] = s;
@@ -112,8 +118,8 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
       y,
       backward: (dy) => {
         const dz = layer.activation === 'none' ? dy : activationBackwardRef(layer.activation, y, dy);
-        const dw = new Float64Array(out * inF), dx = new Float64Array(batch * inF), db = new Float64Array(out);
-        for (let n = 0; n < batch; n++) for (let o = 0; o < out; o++) {
+        const dw = new Float64Array(out * inF), dx = new Float64Array(rows * inF), db = new Float64Array(out);
+        for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
           const g = dz[n * out + o]!;
           db[o]! += g;
           for (let i = 0; i < inF; i++) { dw[o * inF + i]! += g * x[n * inF + i]!; dx[n * inF + i]! += g * w[o * inF + i]!; }
