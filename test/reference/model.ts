@@ -4,6 +4,7 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import type { Layer } from '../../src/layers/layer.ts';
 import type { Model, ModelNode } from '../../src/model/model.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
+import { ClassToken, PositionalEmbedding } from '../../src/layers/tokens.ts';
 import { binaryRef, concatRef, permuteRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
 import { activationBackwardRef, activationForwardRef } from './activation.ts';
@@ -177,6 +178,39 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
         addInto(grads, `${layer.name}.weight`, g.dgamma);
         addInto(grads, `${layer.name}.bias`, g.dbeta);
         return g.dx;
+      },
+    };
+  }
+  if (layer instanceof PositionalEmbedding) {
+    const table = param('weight');
+    return {
+      y: x.map((v, i) => v + table[i % table.length]!),
+      backward: (dy) => {
+        const dt = new Float64Array(table.length);
+        dy.forEach((g, i) => { dt[i % table.length]! += g; });
+        addInto(grads, `${layer.name}.weight`, dt);
+        return Float64Array.from(dy);
+      },
+    };
+  }
+  if (layer instanceof ClassToken) {
+    const token = param('weight');
+    const rowIn = input[0]! * input[1]!, width = input[1]!;
+    const y = new Float64Array(batch * (rowIn + width));
+    for (let n = 0; n < batch; n++) {
+      y.set(token, n * (rowIn + width));
+      y.set(x.subarray(n * rowIn, (n + 1) * rowIn), n * (rowIn + width) + width);
+    }
+    return {
+      y,
+      backward: (dy) => {
+        const dt = new Float64Array(width), dx = new Float64Array(batch * rowIn);
+        for (let n = 0; n < batch; n++) {
+          for (let e = 0; e < width; e++) dt[e]! += dy[n * (rowIn + width) + e]!;
+          dx.set(dy.subarray(n * (rowIn + width) + width, (n + 1) * (rowIn + width)), n * rowIn);
+        }
+        addInto(grads, `${layer.name}.weight`, dt);
+        return dx;
       },
     };
   }
