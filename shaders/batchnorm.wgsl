@@ -28,6 +28,7 @@ struct Params {
 @group(0) @binding(16) var<storage, read_write> dbeta: array<f32>;
 
 const WG = 64u;
+var<workgroup> partial: array<vec2f, WG>;
 
 // The lane's share of a channel's batch·spatial elements is walked as (first element, step, count)
 // runs: for planes of at least a workgroup, lanes stride along each image's plane (no division per
@@ -48,7 +49,48 @@ fn planeBase(channel: u32, n: u32) -> u32 {
   return (n * params.channels + channel) * params.spatial;
 }
 
-// #import workgroup_reduce
+// Workgroup sum in a fixed tree order; every lane gets the result.
+fn workgroupSum(lane: u32, value: vec2f) -> vec2f {
+  partial[lane] = value;
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    workgroupBarrier();
+    if (lane < width) { partial[lane] += partial[lane + width]; }
+  }
+  workgroupBarrier();
+  return partial[0];
+}
+
+// Count, mean and sum of squared deviations of a set of values.
+struct Moments { n: f32, mean: f32, m2: f32 }
+var<workgroup> lanesMoments: array<Moments, WG>;
+
+// Welford's update with one more value.
+fn welford(m: Moments, v: f32) -> Moments {
+  let n = m.n + 1.0;
+  let delta = v - m.mean;
+  let mean = m.mean + delta / n;
+  return Moments(n, mean, m.m2 + delta * (v - mean));
+}
+
+// Chan et al.'s pairwise combination; lanes that saw no values (n = 0) merge as the identity.
+fn merged(a: Moments, b: Moments) -> Moments {
+  if (b.n == 0.0) { return a; }
+  let n = a.n + b.n;
+  let delta = b.mean - a.mean;
+  let share = b.n / n;
+  return Moments(n, a.mean + delta * share, a.m2 + b.m2 + delta * delta * a.n * share);
+}
+
+// The same fixed tree for moments; every lane gets the result.
+fn workgroupMoments(lane: u32, value: Moments) -> Moments {
+  lanesMoments[lane] = value;
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    workgroupBarrier();
+    if (lane < width) { lanesMoments[lane] = merged(lanesMoments[lane], lanesMoments[lane + width]); }
+  }
+  workgroupBarrier();
+  return lanesMoments[0];
+}
 
 fn channelOf(wid: vec3u, groups: vec3u) -> u32 {
   return wid.x + wid.y * groups.x;

@@ -58,7 +58,7 @@ describe('layer norm on the GPU matches the CPU reference', () => {
     };
     await runDispatches(gpu, layerNormForward(gpu, s, io));
     const expected = layerNormForwardRef(s, x, gamma, beta, EPS);
-    // f32 Welford over ≤ 1000 values per row: ~1e-6 relative; the normalized output is O(1)
+    // f32 two-pass sums over ≤ 1000 values per row: ~1e-6 relative; the normalized output is O(1)
     // (floor 1). 1e-4 is the fp32 budget. rstd is up to 1/√eps ≈ 316 for the one-value rows.
     expect(maxRelativeError(await readFloat32(gpu, io.y, sizeOf(s)), expected.y)).toBeLessThan(1e-4);
     expect(maxRelativeError(await readFloat32(gpu, io.mean, s.rows), expected.mean)).toBeLessThan(1e-4);

@@ -16,9 +16,11 @@ function checkShape(who: string, s: LayerNormShape): void {
   }
 }
 
-/** One workgroup per row, folded into y past the per-dimension limit. */
+/** Rows per workgroup (WG in layernorm.wgsl); one invocation per row. */
+const ROWS_PER_GROUP = 64;
+
 function perRowGrid(gpu: Gpu, s: LayerNormShape): readonly [number, number, number] {
-  return grid1d(gpu, s.rows, 1);
+  return grid1d(gpu, s.rows, ROWS_PER_GROUP);
 }
 
 /** Writes y and saves each row's mean and rstd = 1/√(var + eps) for the backward pass. */
