@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
-import { embeddingBackward, embeddingForward, type EmbeddingShape } from '../src/kernels/embedding.ts';
+import { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from '../src/kernels/embedding.ts';
 import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
@@ -15,6 +15,7 @@ const SHAPES: EmbeddingShape[] = [
   { tokens: 64, vocab: 65, width: 63 },     // a character vocabulary, width just under a workgroup
   { tokens: 257, vocab: 11, width: 130 },   // lanes own three columns, many repeats per id
   { tokens: 2048, vocab: 96, width: 48 },
+  { tokens: 300, vocab: 1000, width: 5 },   // most table rows get no token
   { tokens: 70_000, vocab: 2, width: 1 },   // more token rows than workgroups per grid dimension
 ];
 
@@ -44,7 +45,7 @@ describe('embedding on the GPU matches the CPU reference', () => {
     const out = buffers.output(s.tokens * s.width), dTable = buffers.output(s.vocab * s.width);
     await runDispatches(gpu, [
       ...embeddingForward(gpu, s, { ids: idsBuffer, table: buffers.upload(table), out }),
-      ...embeddingBackward(gpu, s, { ids: idsBuffer, dOut: buffers.upload(dOut), dTable }),
+      ...embeddingBackward(gpu, s, { ids: idsBuffer, dOut: buffers.upload(dOut), dTable, scratch: buffers.output(embeddingScratchWords(s)) }),
     ]);
     // The gather copies bits.
     expect(Array.from(await readFloat32(gpu, out, s.tokens * s.width))).toEqual(Array.from(embeddingForwardRef(s, ids, table)));
@@ -64,7 +65,7 @@ describe('embedding on the GPU matches the CPU reference', () => {
     const out = buffers.output(8), dTable = buffers.output(6);
     await runDispatches(gpu, [
       ...embeddingForward(gpu, s, { ids: buffers.upload(ids), table: buffers.upload(table), out }),
-      ...embeddingBackward(gpu, s, { ids: buffers.upload(ids), dOut: buffers.upload(Float32Array.from([1, 1, 10, 10, 100, 100, 2, 2])), dTable }),
+      ...embeddingBackward(gpu, s, { ids: buffers.upload(ids), dOut: buffers.upload(Float32Array.from([1, 1, 10, 10, 100, 100, 2, 2])), dTable, scratch: buffers.output(embeddingScratchWords(s)) }),
     ]);
     expect(Array.from(await readFloat32(gpu, out, 8))).toEqual([3, 4, 0, 0, 0, 0, 5, 6]);
     expect(Array.from(await readFloat32(gpu, dTable, 6))).toEqual([0, 0, 1, 1, 2, 2]);
