@@ -27,7 +27,6 @@ override CAUSAL: bool = false;     // query i sees keys j ≤ i only
 override DROPOUT: bool = false;
 
 const MAX_HEAD_DIM = 128u;
-const KEY_BLOCK = 16u;
 const WG = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -76,15 +75,15 @@ fn keyEnd(i: u32) -> u32 {
   return select(params.seq, i + 1u, CAUSAL);
 }
 
-// Online softmax over keys in blocks of KEY_BLOCK: per block, the scores, their maximum, one rescale
-// of the running sum and output, then the weighted values.
+// Online softmax, one key at a time: the running maximum, the running sum and the output rescaled
+// whenever the maximum grows. (Blocks of keys with one rescale each were slower on llvmpipe: the
+// block's scores live in a dynamically indexed private array, which it keeps in memory.)
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u) {
   let me = ownerOf(gid);
   if (me.row >= params.seq) { return; }
   var qRow: array<f32, MAX_HEAD_DIM>;
   var acc: array<f32, MAX_HEAD_DIM>;
-  var scores: array<f32, KEY_BLOCK>;
   let qBase = rowBase(me.head, me.row);
   for (var d = 0u; d < params.dim; d++) {
     qRow[d] = q[qBase + d] * params.scale;
@@ -95,29 +94,18 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
   var runningSum = 0.0;
   var rowSeed = 0u;
   if (DROPOUT) { rowSeed = dropoutRowSeed(me.head, me.row); }
-  let end = keyEnd(me.row);
-  for (var j0 = 0u; j0 < end; j0 += KEY_BLOCK) {
-    let count = min(KEY_BLOCK, end - j0);
-    var blockMax = runningMax;
-    for (var jj = 0u; jj < count; jj++) {
-      let kBase = rowBase(me.head, j0 + jj);
-      var s = 0.0;
-      for (var d = 0u; d < params.dim; d++) { s += qRow[d] * k[kBase + d]; }
-      scores[jj] = s;
-      blockMax = max(blockMax, s);
-    }
-    let correction = exp(runningMax - blockMax);
-    runningSum *= correction;
-    for (var d = 0u; d < params.dim; d++) { acc[d] *= correction; }
-    for (var jj = 0u; jj < count; jj++) {
-      let p = exp(scores[jj] - blockMax);
-      runningSum += p;
-      var weight = p;
-      if (DROPOUT) { weight *= keepFactor(rowSeed, j0 + jj); }
-      let vBase = rowBase(me.head, j0 + jj);
-      for (var d = 0u; d < params.dim; d++) { acc[d] += weight * v[vBase + d]; }
-    }
-    runningMax = blockMax;
+  for (var j = 0u; j < keyEnd(me.row); j++) {
+    let kvBase = rowBase(me.head, j);
+    var score = 0.0;
+    for (var d = 0u; d < params.dim; d++) { score += qRow[d] * k[kvBase + d]; }
+    let newMax = max(runningMax, score);
+    let correction = exp(runningMax - newMax);
+    let p = exp(score - newMax);
+    runningSum = runningSum * correction + p;
+    var weight = p;
+    if (DROPOUT) { weight *= keepFactor(rowSeed, j); }
+    for (var d = 0u; d < params.dim; d++) { acc[d] = acc[d] * correction + weight * v[kvBase + d]; }
+    runningMax = newMax;
   }
   let inverse = 1.0 / runningSum;
   for (var d = 0u; d < params.dim; d++) { o[qBase + d] = acc[d] * inverse; }
