@@ -5,28 +5,33 @@
 // Every sum has one owner and a fixed order (a key pass for dk and dv, a query pass for dq), so
 // there are no float atomics and results repeat bit for bit.
 //
-// One invocation per query row (forward, dq) or key row (dk, dv), its rows held in private arrays;
-// the lanes of a workgroup are consecutive rows of one head, so at each step of the stream they all
-// read the same key (or query) row. No workgroup memory and no barriers: on llvmpipe, register
-// blocking beats workgroup tiling, and a barrier costs more than the loads it would share.
+// One invocation per query row (forward, dq) or key row (dk, dv), its rows held as vec4 chunks in
+// private arrays; the lanes of a workgroup are consecutive rows of one head, so at each step of the
+// stream they all read the same key (or query) row. No workgroup memory and no barriers: on
+// llvmpipe, register blocking beats workgroup tiling, and a barrier costs more than the loads it
+// would share. For heads up to UNROLLED_CHUNKS chunks the chunk count is a pipeline constant, so
+// the loops over it unroll and the private arrays stay in registers (with a runtime bound llvmpipe
+// keeps them in memory, several times slower); wider heads use the runtime count, because unrolling
+// them made pipeline builds take minutes.
 // #import rng
 
 struct Params {
   heads: u32,        // batch · heads
   seq: u32,          // T
-  // D, 1 … MAX_HEAD_DIM. A uniform, not a pipeline constant: with a constant bound llvmpipe unrolls
-  // every loop over D, and building a pipeline per head width cost far more than it saved.
-  dim: u32,
+  dim: u32,          // D, 1 … 4·MAX_CHUNKS
+  chunks: u32,       // ⌈D/4⌉, read when CHUNKS = 0
   scale: f32,        // 1/√D
   rate: f32,         // dropout rate on the attention weights (DROPOUT only)
   keepScale: f32,    // 1/(1 − rate)
   stream: u32,       // distinct per attention layer, so layers draw independent masks
 }
 
+override CHUNKS: u32 = 0u;         // ⌈D/4⌉ when it is at most UNROLLED_CHUNKS, else 0 (use params.chunks)
+override ALIGNED: bool = false;    // D % 4 = 0: rows are whole vec4s, read and written through the vec4 views
 override CAUSAL: bool = false;     // query i sees keys j ≤ i only
 override DROPOUT: bool = false;
 
-const MAX_HEAD_DIM = 128u;
+const MAX_CHUNKS = 32u;            // D ≤ 128
 const WG = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -44,6 +49,17 @@ const WG = 64u;
 @group(0) @binding(12) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(13) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(14) var<storage, read_write> dv: array<f32>;
+// The same tensors seen four floats at a time, used when ALIGNED.
+@group(0) @binding(15) var<storage, read> q4: array<vec4f>;
+@group(0) @binding(16) var<storage, read> k4: array<vec4f>;
+@group(0) @binding(17) var<storage, read> v4: array<vec4f>;
+@group(0) @binding(18) var<storage, read> dO4: array<vec4f>;
+@group(0) @binding(19) var<storage, read> oIn4: array<vec4f>;
+
+// Chunks per row: a constant where CHUNKS is set, so loops over it unroll.
+fn chunkCount() -> u32 {
+  return select(params.chunks, CHUNKS, CHUNKS > 0u);
+}
 
 // The (head, row) an invocation owns; row ≥ T for the ragged last workgroup.
 struct Owner { head: u32, row: u32 }
@@ -55,6 +71,48 @@ fn ownerOf(gid: vec3u) -> Owner {
 // Index of element 0 of row `row` of `head`.
 fn rowBase(head: u32, row: u32) -> u32 {
   return (head * params.seq + row) * params.dim;
+}
+
+// Which of chunk c's four elements lie inside the row; the ones past D read as 0 (select, not a
+// product, so whatever a read past the row returns cannot turn into NaN).
+fn inRow(c: u32) -> vec4<bool> {
+  return vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u) < vec4u(params.dim);
+}
+
+// Chunk c of the row starting at `base`, one function per tensor (WGSL cannot pass a storage array).
+fn qChunk(base: u32, c: u32) -> vec4f {
+  if (ALIGNED) { return q4[base / 4u + c]; }
+  let i = base + 4u * c;
+  return select(vec4f(0.0), vec4f(q[i], q[i + 1u], q[i + 2u], q[i + 3u]), inRow(c));
+}
+
+fn kChunk(base: u32, c: u32) -> vec4f {
+  if (ALIGNED) { return k4[base / 4u + c]; }
+  let i = base + 4u * c;
+  return select(vec4f(0.0), vec4f(k[i], k[i + 1u], k[i + 2u], k[i + 3u]), inRow(c));
+}
+
+fn vChunk(base: u32, c: u32) -> vec4f {
+  if (ALIGNED) { return v4[base / 4u + c]; }
+  let i = base + 4u * c;
+  return select(vec4f(0.0), vec4f(v[i], v[i + 1u], v[i + 2u], v[i + 3u]), inRow(c));
+}
+
+fn dOChunk(base: u32, c: u32) -> vec4f {
+  if (ALIGNED) { return dO4[base / 4u + c]; }
+  let i = base + 4u * c;
+  return select(vec4f(0.0), vec4f(dO[i], dO[i + 1u], dO[i + 2u], dO[i + 3u]), inRow(c));
+}
+
+fn oInChunk(base: u32, c: u32) -> vec4f {
+  if (ALIGNED) { return oIn4[base / 4u + c]; }
+  let i = base + 4u * c;
+  return select(vec4f(0.0), vec4f(oIn[i], oIn[i + 1u], oIn[i + 2u], oIn[i + 3u]), inRow(c));
+}
+
+// The elements of chunk c that lie inside the row, as (first index, count) for the stores.
+fn storeCount(c: u32) -> u32 {
+  return min(4u, params.dim - 4u * c);
 }
 
 // The dropout mask of a head's query row i is drawn from its own seed, so a pass that visits the
@@ -76,18 +134,17 @@ fn keyEnd(i: u32) -> u32 {
 }
 
 // Online softmax, one key at a time: the running maximum, the running sum and the output rescaled
-// whenever the maximum grows. (Blocks of keys with one rescale each were slower on llvmpipe: the
-// block's scores live in a dynamically indexed private array, which it keeps in memory.)
+// whenever the maximum grows.
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u) {
   let me = ownerOf(gid);
   if (me.row >= params.seq) { return; }
-  var qRow: array<f32, MAX_HEAD_DIM>;
-  var acc: array<f32, MAX_HEAD_DIM>;
+  var qRow: array<vec4f, MAX_CHUNKS>;
+  var acc: array<vec4f, MAX_CHUNKS>;
   let qBase = rowBase(me.head, me.row);
-  for (var d = 0u; d < params.dim; d++) {
-    qRow[d] = q[qBase + d] * params.scale;
-    acc[d] = 0.0;
+  for (var c = 0u; c < chunkCount(); c++) {
+    qRow[c] = qChunk(qBase, c) * params.scale;
+    acc[c] = vec4f(0.0);
   }
   // A finite floor rather than −∞, so the first rescale is exp(floor − max) = 0, never NaN.
   var runningMax = -3.0e38;
@@ -97,18 +154,21 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
   for (var j = 0u; j < keyEnd(me.row); j++) {
     let kvBase = rowBase(me.head, j);
     var score = 0.0;
-    for (var d = 0u; d < params.dim; d++) { score += qRow[d] * k[kvBase + d]; }
+    for (var c = 0u; c < chunkCount(); c++) { score += dot(qRow[c], kChunk(kvBase, c)); }
     let newMax = max(runningMax, score);
     let correction = exp(runningMax - newMax);
     let p = exp(score - newMax);
     runningSum = runningSum * correction + p;
     var weight = p;
     if (DROPOUT) { weight *= keepFactor(rowSeed, j); }
-    for (var d = 0u; d < params.dim; d++) { acc[d] = acc[d] * correction + weight * v[kvBase + d]; }
+    for (var c = 0u; c < chunkCount(); c++) { acc[c] = acc[c] * correction + weight * vChunk(kvBase, c); }
     runningMax = newMax;
   }
   let inverse = 1.0 / runningSum;
-  for (var d = 0u; d < params.dim; d++) { o[qBase + d] = acc[d] * inverse; }
+  for (var c = 0u; c < chunkCount(); c++) {
+    let value = acc[c] * inverse;
+    for (var e = 0u; e < storeCount(c); e++) { o[qBase + 4u * c + e] = value[e]; }
+  }
   lse[me.head * params.seq + me.row] = runningMax + log(runningSum);
 }
 
@@ -119,7 +179,7 @@ fn backwardDelta(@builtin(global_invocation_id) gid: vec3u) {
   if (me.row >= params.seq) { return; }
   let base = rowBase(me.head, me.row);
   var sum = 0.0;
-  for (var d = 0u; d < params.dim; d++) { sum += dO[base + d] * oIn[base + d]; }
+  for (var c = 0u; c < chunkCount(); c++) { sum += dot(dOChunk(base, c), oInChunk(base, c)); }
   delta[me.head * params.seq + me.row] = sum;
 }
 
@@ -129,25 +189,25 @@ fn backwardDelta(@builtin(global_invocation_id) gid: vec3u) {
 fn backwardKeys(@builtin(global_invocation_id) gid: vec3u) {
   let me = ownerOf(gid);
   if (me.row >= params.seq) { return; }
-  var kRow: array<f32, MAX_HEAD_DIM>;
-  var vRow: array<f32, MAX_HEAD_DIM>;
-  var dkAcc: array<f32, MAX_HEAD_DIM>;
-  var dvAcc: array<f32, MAX_HEAD_DIM>;
+  var kRow: array<vec4f, MAX_CHUNKS>;
+  var vRow: array<vec4f, MAX_CHUNKS>;
+  var dkAcc: array<vec4f, MAX_CHUNKS>;
+  var dvAcc: array<vec4f, MAX_CHUNKS>;
   let base = rowBase(me.head, me.row);
-  for (var d = 0u; d < params.dim; d++) {
-    kRow[d] = k[base + d];
-    vRow[d] = v[base + d];
-    dkAcc[d] = 0.0;
-    dvAcc[d] = 0.0;
+  for (var c = 0u; c < chunkCount(); c++) {
+    kRow[c] = kChunk(base, c);
+    vRow[c] = vChunk(base, c);
+    dkAcc[c] = vec4f(0.0);
+    dvAcc[c] = vec4f(0.0);
   }
   let j = me.row;
   for (var i = select(0u, j, CAUSAL); i < params.seq; i++) {
     let iBase = rowBase(me.head, i);
     var s = 0.0;
     var dp = 0.0;
-    for (var d = 0u; d < params.dim; d++) {
-      s += q[iBase + d] * kRow[d];
-      dp += dO[iBase + d] * vRow[d];
+    for (var c = 0u; c < chunkCount(); c++) {
+      s += dot(qChunk(iBase, c), kRow[c]);
+      dp += dot(dOChunk(iBase, c), vRow[c]);
     }
     let row = me.head * params.seq + i;
     let p = exp(s * params.scale - lseIn[row]);
@@ -155,14 +215,17 @@ fn backwardKeys(@builtin(global_invocation_id) gid: vec3u) {
     if (DROPOUT) { z = keepFactor(dropoutRowSeed(me.head, i), j); }
     let ds = p * (z * dp - deltaIn[row]);
     let pv = p * z;
-    for (var d = 0u; d < params.dim; d++) {
-      dvAcc[d] += pv * dO[iBase + d];
-      dkAcc[d] += ds * q[iBase + d];
+    for (var c = 0u; c < chunkCount(); c++) {
+      dvAcc[c] += pv * dOChunk(iBase, c);
+      dkAcc[c] += ds * qChunk(iBase, c);
     }
   }
-  for (var d = 0u; d < params.dim; d++) {
-    dk[base + d] = dkAcc[d] * params.scale;
-    dv[base + d] = dvAcc[d];
+  for (var c = 0u; c < chunkCount(); c++) {
+    let dkValue = dkAcc[c] * params.scale;
+    for (var e = 0u; e < storeCount(c); e++) {
+      dk[base + 4u * c + e] = dkValue[e];
+      dv[base + 4u * c + e] = dvAcc[c][e];
+    }
   }
 }
 
@@ -171,14 +234,14 @@ fn backwardKeys(@builtin(global_invocation_id) gid: vec3u) {
 fn backwardQueries(@builtin(global_invocation_id) gid: vec3u) {
   let me = ownerOf(gid);
   if (me.row >= params.seq) { return; }
-  var qRow: array<f32, MAX_HEAD_DIM>;
-  var dORow: array<f32, MAX_HEAD_DIM>;
-  var dqAcc: array<f32, MAX_HEAD_DIM>;
+  var qRow: array<vec4f, MAX_CHUNKS>;
+  var dORow: array<vec4f, MAX_CHUNKS>;
+  var dqAcc: array<vec4f, MAX_CHUNKS>;
   let base = rowBase(me.head, me.row);
-  for (var d = 0u; d < params.dim; d++) {
-    qRow[d] = q[base + d];
-    dORow[d] = dO[base + d];
-    dqAcc[d] = 0.0;
+  for (var c = 0u; c < chunkCount(); c++) {
+    qRow[c] = qChunk(base, c);
+    dORow[c] = dOChunk(base, c);
+    dqAcc[c] = vec4f(0.0);
   }
   let row = me.head * params.seq + me.row;
   let rowLse = lseIn[row];
@@ -189,15 +252,18 @@ fn backwardQueries(@builtin(global_invocation_id) gid: vec3u) {
     let jBase = rowBase(me.head, j);
     var s = 0.0;
     var dp = 0.0;
-    for (var d = 0u; d < params.dim; d++) {
-      s += qRow[d] * k[jBase + d];
-      dp += dORow[d] * v[jBase + d];
+    for (var c = 0u; c < chunkCount(); c++) {
+      s += dot(qRow[c], kChunk(jBase, c));
+      dp += dot(dORow[c], vChunk(jBase, c));
     }
     let p = exp(s * params.scale - rowLse);
     var z = 1.0;
     if (DROPOUT) { z = keepFactor(rowSeed, j); }
     let ds = p * (z * dp - rowDelta);
-    for (var d = 0u; d < params.dim; d++) { dqAcc[d] += ds * k[jBase + d]; }
+    for (var c = 0u; c < chunkCount(); c++) { dqAcc[c] += ds * kChunk(jBase, c); }
   }
-  for (var d = 0u; d < params.dim; d++) { dq[base + d] = dqAcc[d] * params.scale; }
+  for (var c = 0u; c < chunkCount(); c++) {
+    let value = dqAcc[c] * params.scale;
+    for (var e = 0u; e < storeCount(c); e++) { dq[base + 4u * c + e] = value[e]; }
+  }
 }
