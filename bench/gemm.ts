@@ -3,11 +3,9 @@
 // writes bench/results/gemm.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createGpu } from '../src/gpu/device.ts';
-import { runDispatches, uploadBuffer, storageBuffer } from '../src/gpu/buffers.ts';
-import { chooseGemmVariant, describeVariant, gemm, gemmShape, tuneGemm, type GemmArgs } from '../src/kernels/gemm.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+import { createGpu, runDispatches, uploadBuffer, storageBuffer, chooseGemmVariant, describeVariant, gemm, gemmShape, tuneGemm, type GemmArgs } from 'webgrad';
 
 /** PyTorch/OpenBLAS fp32 GEMM measured on this machine's 2 cores: what the CPU can practically do. */
 const CPU_CEILING_GFLOPS = { low: 163, high: 185 };
