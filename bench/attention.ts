@@ -3,15 +3,11 @@
 // out), and against the same composition in TensorFlow.js WebGPU ops on the same adapter. The
 // composed webgrad rows are unmasked only: softmaxRows takes no mask, and webgrad has no row-softmax
 // backward kernel to compose a backward from. `npx tsx bench/attention.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { softmaxRows } from '../src/kernels/activation.ts';
-import { attentionBackward, attentionForward, type AttentionShape } from '../src/kernels/attention.ts';
-import { gemm } from '../src/kernels/gemm.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { createGpu, storageBuffer, uploadBuffer, softmaxRows, attentionBackward, attentionForward, gemm, type AttentionShape } from 'webgrad';
 
 const SHAPES: AttentionShape[] = [
   { batch: 4, heads: 4, seq: 64, headDim: 32 },

@@ -1,12 +1,10 @@
 // Token embedding of batch·T = 4096 ids from a character vocabulary (65 × 128) and a larger one
 // (1024 × 128): webgrad's gather and bucketed gradient against TensorFlow.js WebGPU's gather
 // and unsortedSegmentSum (its gather gradient) on the same adapter. `npx tsx bench/embedding.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from '../src/kernels/embedding.ts';
 import { randomArray, rng } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+import { createGpu, storageBuffer, uploadBuffer, embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from 'webgrad';
 
 const SHAPES: EmbeddingShape[] = [{ tokens: 4096, vocab: 65, width: 128 }, { tokens: 4096, vocab: 1024, width: 128 }];
 

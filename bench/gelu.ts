@@ -1,13 +1,11 @@
 // GELU (tanh form) on a transformer MLP's hidden activations (4096 tokens × 512, and an odd-sized
 // 1000 × 129 that takes the scalar kernels): webgrad against the same formula in TensorFlow.js
 // WebGPU ops on the same adapter (tfjs-core has no GELU op). `npx tsx bench/gelu.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { geluBackward, geluForward } from '../src/kernels/gelu.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs, type Tf } from './tfjs.ts';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { createGpu, storageBuffer, uploadBuffer, geluBackward, geluForward } from 'webgrad';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 

@@ -2,13 +2,11 @@
 // GPT-2's 768): webgrad's fused forward and backward against TensorFlow.js WebGPU (moments over the
 // last axis then the affine map in TF.js ops, and the same backward formula in TF.js ops) on the same adapter.
 // `npx tsx bench/layernorm.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { layerNormBackward, layerNormForward, type LayerNormShape } from '../src/kernels/layernorm.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { createGpu, storageBuffer, uploadBuffer, layerNormBackward, layerNormForward, type LayerNormShape } from 'webgrad';
 
 const SHAPES: { name: string; shape: LayerNormShape }[] = [
   { name: '4096 tokens × 128', shape: { rows: 4096, cols: 128 } },
