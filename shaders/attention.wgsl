@@ -133,43 +133,88 @@ fn keyEnd(i: u32) -> u32 {
   return select(params.seq, i + 1u, CAUSAL);
 }
 
+// The running state of one query row's online softmax.
+struct Softmax { largest: f32, sum: f32 }
+
+// Folds one more score into a row's running maximum and sum; returns the factor that rescales the
+// row's output accumulated so far, and (in .y) the new weight before dropout.
+fn foldScore(state: ptr<function, Softmax>, score: f32) -> vec2f {
+  let newMax = max((*state).largest, score);
+  let correction = exp((*state).largest - newMax);
+  let p = exp(score - newMax);
+  (*state).sum = (*state).sum * correction + p;
+  (*state).largest = newMax;
+  return vec2f(correction, p);
+}
+
 // Online softmax, one key at a time: the running maximum, the running sum and the output rescaled
-// whenever the maximum grows.
+// whenever the maximum grows. Each invocation owns two consecutive query rows, so every key and
+// value chunk it loads serves both (register blocking: the loads, not the arithmetic, bound this
+// loop on llvmpipe). For an odd T the last invocation's second row repeats its first and is not stored.
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u) {
-  let me = ownerOf(gid);
-  if (me.row >= params.seq) { return; }
-  var qRow: array<vec4f, MAX_CHUNKS>;
-  var acc: array<vec4f, MAX_CHUNKS>;
-  let qBase = rowBase(me.head, me.row);
+  let head = gid.y;
+  let row0 = 2u * gid.x;
+  if (row0 >= params.seq) { return; }
+  let hasRow1 = row0 + 1u < params.seq;
+  let row1 = select(row0, row0 + 1u, hasRow1);
+  var q0: array<vec4f, MAX_CHUNKS>;
+  var q1: array<vec4f, MAX_CHUNKS>;
+  var acc0: array<vec4f, MAX_CHUNKS>;
+  var acc1: array<vec4f, MAX_CHUNKS>;
+  let base0 = rowBase(head, row0);
+  let base1 = rowBase(head, row1);
   for (var c = 0u; c < chunkCount(); c++) {
-    qRow[c] = qChunk(qBase, c) * params.scale;
-    acc[c] = vec4f(0.0);
+    q0[c] = qChunk(base0, c) * params.scale;
+    q1[c] = qChunk(base1, c) * params.scale;
+    acc0[c] = vec4f(0.0);
+    acc1[c] = vec4f(0.0);
   }
   // A finite floor rather than −∞, so the first rescale is exp(floor − max) = 0, never NaN.
-  var runningMax = -3.0e38;
-  var runningSum = 0.0;
-  var rowSeed = 0u;
-  if (DROPOUT) { rowSeed = dropoutRowSeed(me.head, me.row); }
-  for (var j = 0u; j < keyEnd(me.row); j++) {
-    let kvBase = rowBase(me.head, j);
-    var score = 0.0;
-    for (var c = 0u; c < chunkCount(); c++) { score += dot(qRow[c], kChunk(kvBase, c)); }
-    let newMax = max(runningMax, score);
-    let correction = exp(runningMax - newMax);
-    let p = exp(score - newMax);
-    runningSum = runningSum * correction + p;
-    var weight = p;
-    if (DROPOUT) { weight *= keepFactor(rowSeed, j); }
-    for (var c = 0u; c < chunkCount(); c++) { acc[c] = acc[c] * correction + weight * vChunk(kvBase, c); }
-    runningMax = newMax;
+  var state0 = Softmax(-3.0e38, 0.0);
+  var state1 = Softmax(-3.0e38, 0.0);
+  var seed0 = 0u;
+  var seed1 = 0u;
+  if (DROPOUT) {
+    seed0 = dropoutRowSeed(head, row0);
+    seed1 = dropoutRowSeed(head, row1);
   }
-  let inverse = 1.0 / runningSum;
+  // Under the causal mask row 1 sees one key more than row 0 (the row0 + 1 key, row 1's own).
+  let end0 = keyEnd(row0);
+  for (var j = 0u; j < keyEnd(row1); j++) {
+    let kvBase = rowBase(head, j);
+    var score0 = 0.0;
+    var score1 = 0.0;
+    for (var c = 0u; c < chunkCount(); c++) {
+      let key = kChunk(kvBase, c);
+      score0 += dot(q0[c], key);
+      score1 += dot(q1[c], key);
+    }
+    var fold0 = vec2f(1.0, 0.0);
+    if (j < end0) { fold0 = foldScore(&state0, score0); }
+    var fold1 = foldScore(&state1, score1);
+    if (DROPOUT) {
+      fold0.y *= keepFactor(seed0, j);
+      fold1.y *= keepFactor(seed1, j);
+    }
+    for (var c = 0u; c < chunkCount(); c++) {
+      let value = vChunk(kvBase, c);
+      acc0[c] = acc0[c] * fold0.x + fold0.y * value;
+      acc1[c] = acc1[c] * fold1.x + fold1.y * value;
+    }
+  }
+  let inverse0 = 1.0 / state0.sum;
+  let inverse1 = 1.0 / state1.sum;
   for (var c = 0u; c < chunkCount(); c++) {
-    let value = acc[c] * inverse;
-    for (var e = 0u; e < storeCount(c); e++) { o[qBase + 4u * c + e] = value[e]; }
+    let value0 = acc0[c] * inverse0;
+    let value1 = acc1[c] * inverse1;
+    for (var e = 0u; e < storeCount(c); e++) {
+      o[base0 + 4u * c + e] = value0[e];
+      if (hasRow1) { o[base1 + 4u * c + e] = value1[e]; }
+    }
   }
-  lse[me.head * params.seq + me.row] = runningMax + log(runningSum);
+  lse[head * params.seq + row0] = state0.largest + log(state0.sum);
+  if (hasRow1) { lse[head * params.seq + row1] = state1.largest + log(state1.sum); }
 }
 
 // delta_i = Σ_d dO[i, d]·O[i, d] = Σ_j P̃_ij·dP̃_ij, the row term of the softmax backward.

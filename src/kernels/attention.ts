@@ -13,8 +13,10 @@ export interface AttentionShape { batch: number; heads: number; seq: number; hea
 export const MAX_HEAD_DIM = 128;
 /** Heads of up to this many vec4 chunks get a pipeline with the chunk count built in (see attention.wgsl). */
 const UNROLLED_CHUNKS = 8;
-/** Rows (queries or keys) per workgroup (WG in attention.wgsl). */
+/** Invocations per workgroup (WG in attention.wgsl). */
 const ROWS_PER_GROUP = 64;
+/** Query rows each forward invocation owns (two, register-blocked, in attention.wgsl's forward). */
+const FORWARD_ROWS_PER_INVOCATION = 2;
 
 export interface AttentionDropout {
   /** Probability of dropping each attention weight, in [0, 1). */
@@ -74,9 +76,9 @@ function unreadVec4View(gpu: Gpu): GPUBuffer {
   return buffer;
 }
 
-/** One invocation per row: row blocks along x, batch·heads along y. */
-function rowGrid(s: AttentionShape): Workgroups {
-  return [Math.ceil(s.seq / ROWS_PER_GROUP), s.batch * s.heads, 1];
+/** `rowsPerInvocation` rows per invocation: row blocks along x, batch·heads along y. */
+function rowGrid(s: AttentionShape, rowsPerInvocation = 1): Workgroups {
+  return [Math.ceil(s.seq / (ROWS_PER_GROUP * rowsPerInvocation)), s.batch * s.heads, 1];
 }
 
 /**
@@ -92,7 +94,7 @@ export function attentionForward(gpu: Gpu, s: AttentionShape, io: AttentionOptio
   const { kernel: pass, views: { q4, k4, v4 } } = attentionPasses(gpu, s, { q: io.q, k: io.k, v: io.v, dO: io.q, oIn: io.q }, [io.o], io);
   // Without dropout the shader never reads the seed; q stands in because a binding cannot be left empty.
   const seed = io.dropout?.seed ?? io.q;
-  return [pass('forward').dispatch({ q: io.q, k: io.k, v: io.v, q4, k4, v4, o: io.o, lse: io.lse, seed, params }, rowGrid(s), 'attentionForward')];
+  return [pass('forward').dispatch({ q: io.q, k: io.k, v: io.v, q4, k4, v4, o: io.o, lse: io.lse, seed, params }, rowGrid(s, FORWARD_ROWS_PER_INVOCATION), 'attentionForward')];
 }
 
 /**
