@@ -50,3 +50,7 @@ export { accumulateMetrics, softmaxCrossEntropy } from './kernels/loss.ts';
 export { maxPool2dForward, pool2dOutputSize, type Pool2dShape } from './kernels/pool.ts';
 export { biasGradient } from './kernels/reduce.ts';
 export { copyBlocks, swapOuterAxes } from './kernels/layout.ts';
+export { layerNormBackward, layerNormForward, LAYER_NORM_EPS, type LayerNormShape } from './kernels/layernorm.ts';
+export { geluBackward, geluForward } from './kernels/gelu.ts';
+export { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from './kernels/embedding.ts';
+export { attentionBackward, attentionDropoutKeeps, attentionForward, MAX_HEAD_DIM, type AttentionDropout, type AttentionOptions, type AttentionShape } from './kernels/attention.ts';
