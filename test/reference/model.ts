@@ -5,6 +5,10 @@ import type { Layer } from '../../src/layers/layer.ts';
 import type { Model, ModelNode } from '../../src/model/model.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
 import { ClassToken, PositionalEmbedding } from '../../src/layers/tokens.ts';
+import { GELU, LayerNorm, ScaledDotProductAttention } from '../../src/layers/transformer.ts';
+import { layerNormBackwardRef, layerNormForwardRef } from './layernorm.ts';
+import { geluBackwardRef, geluForwardRef } from './gelu.ts';
+import { attentionBackwardRef, attentionForwardRef, causalMask } from './attention.ts';
 import { binaryRef, concatRef, permuteRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
 import { activationBackwardRef, activationForwardRef } from './activation.ts';
@@ -93,6 +97,16 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
     };
   }
   if (layer instanceof Reshape) return { y: xs[0]!, backward: (dy) => [dy] };
+  if (layer instanceof ScaledDotProductAttention) {
+    const [heads, seq, headDim] = node.inputs[0]!.shape as [number, number, number];
+    const s = { batch, heads, seq, headDim };
+    const options = layer.causal ? { mask: causalMask } : {};
+    const [q, k, v] = xs as [Float64Array, Float64Array, Float64Array];
+    return {
+      y: attentionForwardRef(s, q, k, v, options).o,
+      backward: (dO) => { const g = attentionBackwardRef(s, q, k, v, dO, options); return [g.dq, g.dk, g.dv]; },
+    };
+  }
   if (layer instanceof Permute) {
     const perm = [0, ...layer.perm.map((p) => p + 1)];
     const inverse = perm.map((_, i) => perm.indexOf(i));
@@ -181,6 +195,20 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
       },
     };
   }
+  if (layer instanceof LayerNorm) {
+    const s = { rows: batch * input.slice(0, -1).reduce((a, d) => a * d, 1), cols: input.at(-1)! };
+    const r = layerNormForwardRef(s, x, param('weight'), param('bias'), layer.eps);
+    return {
+      y: r.y,
+      backward: (dy) => {
+        const g = layerNormBackwardRef(s, x, dy, param('weight'), r.mean, r.rstd);
+        addInto(grads, `${layer.name}.weight`, g.dgamma);
+        addInto(grads, `${layer.name}.bias`, g.dbeta);
+        return g.dx;
+      },
+    };
+  }
+  if (layer instanceof GELU) return { y: geluForwardRef(x), backward: (dy) => geluBackwardRef(x, dy) };
   if (layer instanceof PositionalEmbedding) {
     const table = param('weight');
     return {
