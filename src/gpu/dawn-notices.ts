@@ -50,7 +50,13 @@ function reopenStderr(): { fd: number; flags: number } | null {
 export function filterDawnNotices<T>(call: () => T): T {
   const original = reopenStderr();
   if (original === null) return call();
-  const folder = mkdtempSync(join(tmpdir(), 'webgrad-dawn-'));
+  let folder: string;
+  try {
+    folder = mkdtempSync(join(tmpdir(), 'webgrad-dawn-'));
+  } catch {
+    closeSync(original.fd);
+    return call();
+  }
   const capturePath = join(folder, 'stderr');
   closeSync(STDERR);
   const capture = openSync(capturePath, 'w+');
@@ -58,12 +64,19 @@ export function filterDawnNotices<T>(call: () => T): T {
     return call();
   } finally {
     closeSync(capture);
-    if (capture === STDERR) {
-      openSync(`/dev/fd/${original.fd}`, original.flags);
-      const rest = withoutLimitNotices(readFileSync(capturePath, 'utf8'));
-      if (rest) writeSync(STDERR, rest);
-    }
+    if (capture === STDERR) restoreStderr(original, capturePath);
     closeSync(original.fd);
     rmSync(folder, { recursive: true, force: true });
   }
+}
+
+/** Puts the reopened stderr back on descriptor 2 and passes on what was captured, less the notices. */
+function restoreStderr(original: { fd: number; flags: number }, capturePath: string): void {
+  try {
+    openSync(`/dev/fd/${original.fd}`, original.flags);
+  } catch {
+    return; // the reader of stderr's pipe went away: there is nowhere left to write
+  }
+  const rest = withoutLimitNotices(readFileSync(capturePath, 'utf8'));
+  if (rest) writeSync(STDERR, rest);
 }
