@@ -4,6 +4,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import { bindingBytes, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
 import { runDispatches, storageBuffer } from '../gpu/buffers.ts';
+import { entryInfo } from '../gpu/reflect.ts';
 import { readCached, writeCached } from '#platform';
 
 export type GemmActivation = 'none' | 'relu';
@@ -85,14 +86,15 @@ const ENTRIES: { [E in GemmVariant['entry']]: EntrySpec<E> } = {
     a: 'a', b: 'b',
   },
   gemm_tiled4: {
-    grid: (t, m, n) => [Math.ceil(n / (TILED4_SIDE * t.TN)), Math.ceil(m / (TILED4_SIDE * t.TM))],
+    grid: (t, m, n) => {
+      const [x, y] = entryInfo('gemm', 'gemm_tiled4').workgroupSize;
+      return [Math.ceil(n / (x * t.TN)), Math.ceil(m / (y * t.TM))];
+    },
     valid: (s) => aVec4(s) && bVec4(s),
     a: 'a4', b: 'b4',
   },
 };
 
-/** gemm_tiled4's workgroup is TILED4_SIDE × TILED4_SIDE invocations (a WGSL constant there). */
-const TILED4_SIDE = 16;
 
 // Eight invocations per workgroup: llvmpipe runs a workgroup as 8-lane SIMD chunks, so one chunk per
 // workgroup wastes no lanes when n is small, and costs nothing measurable on large products.
