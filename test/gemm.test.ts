@@ -6,7 +6,7 @@ import type { Gpu } from '../src/gpu/device.ts';
 import { readFloat32, runDispatches, storageBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import {
   chooseGemmVariant, describeVariant, gemm, gemmShape, gemmShapeClass, gemmVariantValid, gemmWith, tuneGemm,
-  GEMM_VARIANTS, type GemmArgs, type GemmVariant,
+  GEMM_VARIANTS, type GemmArgs, type GemmShape, type GemmVariant,
 } from '../src/kernels/gemm.ts';
 import { gemmReference, type GemmReferenceArgs } from './reference/gemm.ts';
 import { testGpu } from './helpers/gpu.ts';
@@ -179,6 +179,27 @@ describe('gemm matches the float64 reference', () => {
       }
     }
     await expectAllVariants(cases);
+  });
+
+  it('offers the vec4 tiles only where both operands can be read four floats at a time', () => {
+    const tiled4 = GEMM_VARIANTS.filter((v) => v.entry === 'gemm_tiled4');
+    expect(tiled4.length).toBe(2);
+    const shape = (over: Partial<GemmShape>): GemmShape => ({
+      m: 64, n: 128, k: 32, transA: false, transB: false, strideA: 64 * 32, strideB: 32 * 128, aBytes: 4 * 64 * 32, bBytes: 4 * 32 * 128, ...over,
+    });
+    const cases: [Partial<GemmShape>, boolean][] = [
+      [{}, true],
+      [{ k: 9, strideA: 64 * 9, strideB: 9 * 128, aBytes: 4 * 64 * 9, bBytes: 4 * 9 * 128 }, false], // A's rows are k = 9 floats
+      [{ transA: true, m: 10, strideA: 10 * 32, aBytes: 4 * 10 * 32 }, false], // A stored k×m with m = 10
+      [{ transA: true }, true],
+      [{ n: 130, strideB: 32 * 130, bBytes: 4 * 32 * 130 }, false], // B's rows are n = 130 floats
+      [{ transB: true, n: 130, strideB: 32 * 130, bBytes: 4 * 32 * 130 }, true], // B stored n×k: rows of k = 32
+      [{ strideA: 64 * 32 + 2 }, false], // a batch item of A starts off a 4-float boundary
+      [{ bBytes: 4 * 32 * 128 + 8 }, false], // B bound with a ragged length
+    ];
+    for (const [over, valid] of cases) {
+      for (const variant of tiled4) expect(gemmVariantValid(variant, shape(over)), `${JSON.stringify(over)} ${describeVariant(variant)}`).toBe(valid);
+    }
   });
 
   it('rejects shapes it cannot run', async () => {
