@@ -1,12 +1,10 @@
 // Activations on the MNIST CNN's conv1 output (64×32×26×26) and a Dense layer (64×128), and row
 // softmax on logits: webgrad against TensorFlow.js WebGPU on the same adapter.
 // `npx tsx bench/activation.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { activationBackward, activationForward, softmaxRows, type ActivationKind } from '../src/kernels/activation.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+import { createGpu, storageBuffer, uploadBuffer, activationBackward, activationForward, softmaxRows, type ActivationKind } from 'webgrad';
 
 const gpu = await createGpu();
 const { tf, adapter } = await tfjsWebgpu();

@@ -1,6 +1,6 @@
 // Names the WebGPU adapter webgrad picks here and what it offers, as one JSON line on stdout: the
 // backend, whether it is software, the device's features (subgroups, shader-f16, …), the WGSL
-// language features and the limits the kernels care about. `npx tsx bench/adapter.ts`; used by
+// language features and the limits the kernels care about. `node --import tsx bench/adapter.ts`; used by
 // bench/device-check.sh.
 import { createGpu } from 'webgrad';
 

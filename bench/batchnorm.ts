@@ -1,13 +1,11 @@
 // Batch norm on the MNIST CNN's conv1 output (batch 64, 32 channels, 26×26) and a Dense layer:
 // webgrad's training forward and backward against TensorFlow.js WebGPU (moments + batchNorm, and
 // the same backward formula in TF.js ops) on the same adapter. `npx tsx bench/batchnorm.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { batchNormBackward, batchNormForwardTrain, type BatchNormShape } from '../src/kernels/batchnorm.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { createGpu, storageBuffer, uploadBuffer, batchNormBackward, batchNormForwardTrain, type BatchNormShape } from 'webgrad';
 
 const SHAPES: { name: string; shape: BatchNormShape }[] = [
   { name: 'conv1 output 64×32×26×26', shape: { batch: 64, channels: 32, spatial: 26 * 26 } },

@@ -2,15 +2,11 @@
 // weight gradient against TensorFlow.js WebGPU on the same adapter, in the same process.
 // `npx tsx bench/conv.ts` prints a table and writes bench/results/conv.json.
 import { writeFileSync } from 'node:fs';
-import { createGpu, type Gpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import type { Dispatch } from '../src/gpu/kernel.ts';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from '../src/kernels/conv.ts';
-import { tuneGemm } from '../src/kernels/gemm.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs, type Tf } from './tfjs.ts';
 import type * as TfCore from '@tensorflow/tfjs-core';
+import { createGpu, storageBuffer, uploadBuffer, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, tuneGemm, type Gpu, type Dispatch, type Conv2dShape, type ConvAlgorithm } from 'webgrad';
 
 const LAYERS: { name: string; shape: Conv2dShape }[] = [
   { name: 'conv1 1→32 3×3 28×28', shape: { batch: 64, inChannels: 1, height: 28, width: 28, outChannels: 32, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 0, padW: 0 } },

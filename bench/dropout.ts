@@ -1,12 +1,10 @@
 // Inverted dropout (rate 0.5) on a Dense activation and on the MNIST CNN's conv1 output: webgrad's
 // recompute-the-mask kernels against TensorFlow.js WebGPU's dropout on the same adapter.
 // `npx tsx bench/dropout.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { dropoutBackward, dropoutForward } from '../src/kernels/dropout.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+import { createGpu, storageBuffer, uploadBuffer, dropoutBackward, dropoutForward } from 'webgrad';
 
 const gpu = await createGpu();
 const { tf, adapter } = await tfjsWebgpu();

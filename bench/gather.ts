@@ -2,11 +2,9 @@
 // 256): the plain gather and the gather with fused random-affine augmentation.
 // `npx tsx bench/gather.ts` prints a table and writes bench/results/gather.json.
 import { writeFileSync } from 'node:fs';
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { gatherBatch, packBytes, type AugmentOptions } from '../src/kernels/gather.ts';
 import { rng } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
+import { createGpu, storageBuffer, uploadBuffer, gatherBatch, packBytes, type AugmentOptions } from 'webgrad';
 
 const COUNT = 60_000, HEIGHT = 28, WIDTH = 28;
 const AUGMENT: AugmentOptions = { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 };
@@ -14,7 +12,7 @@ const AUGMENT: AugmentOptions = { maxRotationDegrees: 15, maxTranslatePixels: 2,
 const gpu = await createGpu();
 const next = rng(1);
 const images = uploadBuffer(gpu, packBytes(Uint8Array.from({ length: COUNT * HEIGHT * WIDTH }, () => Math.floor(next() * 256))), 'images');
-const labels = uploadBuffer(gpu, packBytes(Uint8Array.from({ length: COUNT }, () => Math.floor(next() * 10))), 'labels');
+const labels = uploadBuffer(gpu, Uint32Array.from({ length: COUNT }, () => Math.floor(next() * 10)), 'labels');
 const seed = uploadBuffer(gpu, new Uint32Array([7, 1]), 'seed');
 
 const rows: { batch: number; plainMs: number; augmentMs: number }[] = [];

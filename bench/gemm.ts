@@ -1,17 +1,17 @@
 // GEMM throughput: webgrad's gemm() against TF.js's WebGPU matMul on the same Dawn adapter, side by
 // side in one process, for square products and the MNIST CNN's shapes. `npx tsx bench/gemm.ts`;
-// writes bench/results/gemm.json.
+// writes bench/results/gemm.json. `--variants` also times every GEMM variant that can run each product
+// (what tuning chooses among); `--quick` keeps three small cases; `--out FILE` writes the JSON there.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createGpu } from '../src/gpu/device.ts';
-import { runDispatches, uploadBuffer, storageBuffer } from '../src/gpu/buffers.ts';
-import {
-  chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, tuneGemm, GEMM_VARIANTS, type GemmArgs,
-} from '../src/kernels/gemm.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+import {
+  createGpu, runDispatches, uploadBuffer, storageBuffer, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, tuneGemm,
+  GEMM_VARIANTS, type GemmArgs,
+} from 'webgrad';
 
 /** PyTorch/OpenBLAS fp32 GEMM measured on this machine's 2 cores: what the CPU can practically do. */
 const CPU_CEILING_GFLOPS = { low: 163, high: 185 };

@@ -3,15 +3,9 @@
 // / gemm. `npx tsx bench/int8.ts`; writes bench/results/int8.json. Best of several trials each.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import type { Dispatch } from '../src/gpu/kernel.ts';
-import { conv2dForward, conv2dScratchBytes, type Conv2dShape } from '../src/kernels/conv.ts';
-import { gemm } from '../src/kernels/gemm.ts';
-import { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes } from '../src/kernels/int8.ts';
-import { quantizePerChannel } from '../src/compress/quantize.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
+import { createGpu, storageBuffer, uploadBuffer, conv2dForward, conv2dScratchBytes, gemm, int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, quantizePerChannel, type Dispatch, type Conv2dShape } from 'webgrad';
 
 const BATCH = 500;
 const gpu = await createGpu();

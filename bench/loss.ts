@@ -1,12 +1,10 @@
 // The fused softmax cross-entropy (loss, gradient and correctness in one dispatch) and the metric
 // totals on a 128×10 batch of logits, against the same work as TensorFlow.js WebGPU ops on the same
 // adapter. `npx tsx bench/loss.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { accumulateMetrics, softmaxCrossEntropy } from '../src/kernels/loss.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+import { createGpu, storageBuffer, uploadBuffer, accumulateMetrics, softmaxCrossEntropy } from 'webgrad';
 
 const [ROWS, CLASSES] = [128, 10];
 

@@ -2,15 +2,11 @@
 // with Adam, and where a step's time goes by kernel. `npx tsx bench/recurrent.ts` prints and writes
 // bench/results/recurrent.json.
 import { writeFileSync } from 'node:fs';
-import { createGpu, type Gpu } from '../src/gpu/device.ts';
-import { zooModel } from '../src/graph/zoo.ts';
-import { ModelState, Trainer } from '../src/graph/runtime.ts';
-import { destroyDataset, uploadDataset } from '../src/graph/dataset.ts';
-import { loadDataset } from '../src/node/datasets.ts';
-import type { GpuDataset } from '../src/graph/program.ts';
 import { timeDispatches } from './helpers/time.ts';
 import { tfjsWebgpu } from './tfjs.ts';
 import type * as TfCore from '@tensorflow/tfjs-core';
+import { createGpu, zooModel, ModelState, Trainer, destroyDataset, uploadDataset, type Gpu, type GpuDataset } from 'webgrad';
+import { loadDataset } from 'webgrad/node';
 
 const BATCH = 64;
 

@@ -1,12 +1,10 @@
 // Bias gradients of the MNIST CNN's conv1 (64×32×26×26) and of Dense layers: webgrad's
 // deterministic per-channel reduction against TensorFlow.js WebGPU's sum on the same adapter.
 // `npx tsx bench/reduce.ts`.
-import { createGpu } from '../src/gpu/device.ts';
-import { storageBuffer, uploadBuffer } from '../src/gpu/buffers.ts';
-import { biasGradient } from '../src/kernels/reduce.ts';
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
+import { createGpu, storageBuffer, uploadBuffer, biasGradient } from 'webgrad';
 
 const SHAPES = [
   { name: 'conv1 dy 64×32×26×26', batch: 64, channels: 32, spatial: 26 * 26 },

@@ -4,14 +4,10 @@
 //   npx tsx bench/train-step.ts [--models cnn,mlp] [--batches 32,64] [--steps 30] [--profile cnn] [--out FILE]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createGpu, type Gpu } from '../src/gpu/device.ts';
-import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
-import { ModelState, Trainer } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
 import { timeDispatches } from './helpers/time.ts';
 import { tfjsWebgpu } from './tfjs.ts';
-import { tuneGemm } from '../src/kernels/gemm.ts';
 import type * as TfCore from '@tensorflow/tfjs-core';
+import { createGpu, ZOO_NAMES, zooModel, ModelState, Trainer, destroyDataset, range, uploadDataset, tuneGemm, type Gpu } from 'webgrad';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -3,20 +3,9 @@
 //     recovery fine-tune that keeps the pruned weights at zero every step;
 //   - post-training int8 quantization (per-output-channel weights, per-row activations), with the
 //     weight bytes and inference images/s against the fp32 Evaluator.
-//   npx tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
-import { createGpu } from '../src/gpu/device.ts';
-import { loadDataset } from '../src/node/datasets.ts';
-import { nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
-import { readCheckpoint } from '../src/node/checkpoint-file.ts';
-import { writeTextAtomic } from '../src/node/training-report.ts';
-import { modelFromCheckpoint, restoreCheckpoint } from '../src/io/checkpoint.ts';
-import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
-import { range, uploadDataset } from '../src/graph/dataset.ts';
-import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
-import { applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, type PruneScope } from '../src/compress/prune.ts';
-import { linearWeightNames, modelBytes, quantizeModel } from '../src/compress/quantize.ts';
-import { accuracyOf, Int8Evaluator } from '../src/compress/int8-model.ts';
-import { packedDotSupported } from '../src/kernels/int8.ts';
+//   node --import tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
+import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope } from 'webgrad';
+import { loadDataset, nonNegative, positive, UsageError, runCommand, readCheckpoint, writeTextAtomic, type ParsedArgs } from 'webgrad/node';
 
 const command = {
   name: 'compress',
@@ -47,6 +36,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const datasetName = (extraDataset ?? 'mnist') as 'mnist' | 'fashion-mnist';
   const data = await loadDataset(datasetName, { ...(flags.data ? { dataDir: flags.data } : {}), log: (m) => console.log(m) });
   const gpu = await createGpu();
+  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
+  await tuneGemm(gpu);
   console.log(`adapter: ${gpu.describe()}; dot4I8Packed: ${packedDotSupported(gpu) ? 'yes' : 'no (shift fallback)'}`);
   const model = modelFromCheckpoint(checkpoint);
   const normalize = checkpoint.normalize;

@@ -1,24 +1,11 @@
 // Transfer learning with few labels: an MNIST-pretrained model trained on Fashion-MNIST or a PNG
 // folder with 1% / 10% of the target's training labels, from scratch vs head only vs everything vs
 // head first then everything, each scored on the target's test set.
-//   npx tsx scripts/finetune.ts --model mlp --target fashion-mnist --fractions 0.01,0.1 --epochs 5
+//   node --import tsx scripts/finetune.ts --model mlp --target fashion-mnist --fractions 0.01,0.1 --epochs 5
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, type Gpu } from '../src/gpu/device.ts';
-import { nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
-import { numberList } from '../src/node/list-flags.ts';
-import { loadTrainingData, type TrainingData } from '../src/node/training-data.ts';
-import { OPTIMIZER_NAMES, optimizerConfig } from '../src/node/optimizer-flags.ts';
-import { classBalancedSubset, planVariants, trainVariant, type VariantResult } from '../src/node/finetune.ts';
-import { writeTextAtomic } from '../src/node/training-report.ts';
-import { readCheckpoint, saveCheckpoint } from '../src/node/checkpoint-file.ts';
-import { pixelStats, takeSamples } from '../src/data/split.ts';
-import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
-import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
-import type { Checkpoint } from '../src/io/checkpoint.ts';
-import type { OptimizerConfig } from '../src/graph/optim.ts';
+import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig } from 'webgrad';
+import { nonNegative, positive, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type TrainingData, type VariantResult } from 'webgrad/node';
 
 const command = {
   name: 'finetune',
@@ -96,6 +83,10 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const classes = target.classNames.length;
 
   const gpu = await createGpu();
+
+  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
+
+  await tuneGemm(gpu);
   log(`adapter: ${gpu.describe()}`);
   mkdirSync(out, { recursive: true });
   const optimizer = optimizerConfig({ optimizer: flags.optimizer, lr: flags.lr, momentum: 0.9, 'weight-decay': 0, l1: 0 });

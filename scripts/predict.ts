@@ -2,15 +2,9 @@
 // metadata, each image becomes a gray 28×28 (any size is resized; a dark digit on light paper is
 // inverted to MNIST's light-on-dark), and the top classes are printed with their probabilities.
 //
-//   npx tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
-import { createGpu } from '../src/gpu/device.ts';
-import { ModelState } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { predictLogits } from '../src/graph/logits.ts';
-import { modelFromCheckpoint, restoreCheckpoint } from '../src/io/checkpoint.ts';
-import { readCheckpoint } from '../src/node/checkpoint-file.ts';
-import { readGrayPng } from '../src/node/image-folder.ts';
-import { positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from '../src/node/args.ts';
+//   node --import tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
+import { createGpu, tuneGemm, ModelState, destroyDataset, range, uploadDataset, predictLogits, modelFromCheckpoint, restoreCheckpoint } from 'webgrad';
+import { readCheckpoint, readGrayPng, positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from 'webgrad/node';
 
 const flags = {
   ckpt: { type: 'path', help: 'checkpoint written by train-mnist (a .safetensors file)' },
@@ -45,6 +39,10 @@ async function main({ flags: options, positionals: images }: ParsedArgs<ReturnTy
   images.forEach((path, i) => pixels.set(readGrayPng(path, { height, width, invertLight: true }), i * height * width));
 
   const gpu = await createGpu();
+
+  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
+
+  await tuneGemm(gpu);
   const state = new ModelState(gpu, model);
   restoreCheckpoint(checkpoint, state);
   const data = uploadDataset(gpu, { images: pixels, labels: new Uint8Array(images.length), count: images.length, rows: height, cols: width }, classes, 'images');

@@ -1,22 +1,10 @@
 // Hyperparameter search: train one short run per combination of learning rate, batch size, dropout
 // and optimizer on a validation split of the training set (the test set is never touched), then rank.
-//   npx tsx scripts/tune.ts --model mlp --lr 1e-3,3e-3 --batch-size 32,64 --epochs 2 --subset 6000
+//   node --import tsx scripts/tune.ts --model mlp --lr 1e-3,3e-3 --batch-size 32,64 --epochs 2 --subset 6000
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu } from '../src/gpu/device.ts';
-import { fraction, nonNegative, positive, UsageError, runCommand, type ParsedArgs } from '../src/node/args.ts';
-import { choiceList, numberList } from '../src/node/list-flags.ts';
-import { loadTrainingData } from '../src/node/training-data.ts';
-import { OPTIMIZER_NAMES, optimizerConfig } from '../src/node/optimizer-flags.ts';
-import { formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, type SearchSpace, type TrialConfig, type TrialResult } from '../src/node/tune.ts';
-import { writeTextAtomic } from '../src/node/training-report.ts';
-import { pixelStats, takeSamples } from '../src/data/split.ts';
-import { ZOO_NAMES, zooModel } from '../src/graph/zoo.ts';
-import { ModelState, NonFiniteLossError, Trainer } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { fit, stepsPerEpoch } from '../src/graph/fit.ts';
-import type { Gpu } from '../src/gpu/device.ts';
-import type { GpuDataset, Normalization } from '../src/graph/program.ts';
+import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';
+import { fraction, nonNegative, positive, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
 
 const command = {
   name: 'tune',
@@ -99,6 +87,10 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   if (largest > trainCount) throw new UsageError(`--batch-size: ${largest} is larger than the ${trainCount} training images`);
 
   const gpu = await createGpu();
+
+  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
+
+  await tuneGemm(gpu);
   log(`adapter: ${gpu.describe()}`);
   log(`data: ${loaded.name}: ${trainCount} train / ${valCount} validation images, ${loaded.classNames.length} classes; ${trials.length} trials (${flags.search}) of ${flags.epochs} epochs`);
   const stats = pixelStats(pool.images.subarray(0, trainCount * pool.rows * pool.cols));

@@ -1,4 +1,5 @@
-// Batch assembly from a dataset resident on the GPU as u8 (4 per u32, images back to back): gathers
+// Batch assembly from a dataset resident on the GPU as u8 (4 per u32, images back to back) with u32
+// class labels (any number of classes): gathers
 // the rows named by `indices`, optionally through a random affine augmentation, and scales each
 // value v ∈ [0, 255] as (v − 255·mean) · 1/(255·std) = (v/255 − mean)/std. That is a subtraction
 // then a product, both correctly rounded in WGSL and with nothing to fuse, so the plain path gives
@@ -29,10 +30,6 @@ fn image_byte(b: u32) -> u32 {
   return (images[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
 }
 
-fn label_byte(b: u32) -> u32 {
-  return (labels[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
-}
-
 // Each invocation writes a contiguous run of up to RUN values within one row: the row's index
 // lookup and the division are paid once per run.
 const RUN = 16u;
@@ -52,7 +49,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) gr
   for (var pixel = first; pixel < last; pixel++) {
     x[out + pixel] = (f32(image_byte(source + pixel)) - p.offset) * p.scale;
   }
-  if (first == 0u) { y[row] = label_byte(image); }
+  if (first == 0u) { y[row] = labels[image]; }
 }
 
 // One source pixel of a plane, zero outside the image.
@@ -113,5 +110,5 @@ fn gather_augment(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
     let v = clamp((1.0 - fy) * top + fy * bottom, 0.0, 255.0);
     x[out_base + ox] = (v - p.offset) * p.scale;
   }
-  if (channel == 0u && oy == 0u) { y[row] = label_byte(image); }
+  if (channel == 0u && oy == 0u) { y[row] = labels[image]; }
 }

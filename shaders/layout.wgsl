@@ -1,11 +1,17 @@
-// Layout changes that move whole rows: src[offset..] seen as [outer][inner][width] is written to dst
-// as [inner][outer][width]. Recurrent layers use it to go between batch-major and time-major
-// sequences, the column convolution between NCHW and channel-major [C][N][H·W].
+// Layout changes that move whole rows. swapOuterAxes: src[offset..] seen as [outer][inner][width]
+// is written to dst as [inner][outer][width]; recurrent layers use it to go between batch-major and
+// time-major sequences, the column convolution between NCHW and channel-major [C][N][H·W].
+// copyBlocks: `outer` rows of `width` words from a strided place in src to a strided place in dst;
+// concatenation and slicing along any axis are this.
 struct Params {
   outer: u32,
   inner: u32,
   width: u32,
   offset: u32,
+  // copyBlocks only: row strides of src and dst, and where the first dst row starts.
+  srcStride: u32,
+  dstStride: u32,
+  dstOffset: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -44,4 +50,15 @@ fn swapOuterAxesNarrow(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
   let i = row / params.outer;
   let o = row - i * params.outer;
   dst[index] = src[params.offset + (o * params.inner + i) * width + e];
+}
+
+// One invocation per word moved: dst[dstOffset + o·dstStride + e] = src[offset + o·srcStride + e].
+@compute @workgroup_size(WG)
+fn copyBlocks(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let index = linearIndex(gid, groups);
+  let width = params.width;
+  if (index >= params.outer * width) { return; }
+  let o = index / width;
+  let e = index - o * width;
+  dst[params.dstOffset + o * params.dstStride + e] = src[params.offset + o * params.srcStride + e];
 }

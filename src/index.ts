@@ -1,22 +1,51 @@
 // webgrad's public API, the same in Node and in browsers. Node-only helpers (dataset files,
-// checkpoint files, PNG folders) are in 'webgrad/node'.
+// checkpoint files, PNG folders, command-line flags) are in 'webgrad/node'.
+
+// Device and buffers.
 export { createGpu, Gpu, DeviceLostError, NoAdapterError, type AdapterSummary, type GpuOptions } from './gpu/device.ts';
 export { kernel, grid1d, encodeDispatches, Kernel, type Dispatch, type Workgroups, type BufferRef } from './gpu/kernel.ts';
 export { storageBuffer, uploadBuffer, writeBuffer, readFloat32, readUint32, readInt32, readBytes, runDispatches } from './gpu/buffers.ts';
 
-export { Layer, Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm } from './graph/layers.ts';
-export { SimpleRNN, LSTM } from './graph/recurrent.ts';
-export { Sequential } from './graph/model.ts';
-export { zooModel, ZOO_NAMES, type ZooOptions } from './graph/zoo.ts';
-export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './graph/optim.ts';
-export { ModelState, Trainer, Evaluator, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './graph/runtime.ts';
-export { fit, stepsPerEpoch, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './graph/fit.ts';
-export { uploadDataset, destroyDataset, range } from './graph/dataset.ts';
-export { predictLogits } from './graph/logits.ts';
-export type { GpuDataset, Normalization, MemoryReport } from './graph/program.ts';
+// Drawing models: symbolic inputs, layers, tensor ops, Model and Sequential, the zoo.
+export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type InputOptions } from './layers/layer.ts';
+export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
+export { SimpleRNN, LSTM } from './layers/recurrent.ts';
+export { Elementwise, Unary, Concatenate, Slice, Reshape, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape } from './layers/ops.ts';
+export { Model, Sequential, type ModelConfig, type ModelNode } from './model/model.ts';
+export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 
+// Training and evaluation.
+export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
+export { ModelState, Trainer, Evaluator, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
+export { fit, stepsPerEpoch, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
+export { uploadDataset, destroyDataset, range } from './runtime/dataset.ts';
+export { predictLogits } from './runtime/logits.ts';
+export type { GpuDataset, Normalization, MemoryReport } from './compiler/program.ts';
+
+// Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
+export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
 export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats } from './data/split.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
-export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights } from './io/checkpoint.ts';
-export { confusionMatrix, classificationReport } from './report/metrics.ts';
+export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, type Checkpoint } from './io/checkpoint.ts';
+export { confusionMatrix, classificationReport, formatClassificationReport, formatConfusionMatrix } from './report/metrics.ts';
+export { EpochProgress, formatEpochSummary } from './report/progress.ts';
+
+// Compression.
+export { quantizePerChannel, linearWeightNames, modelBytes, quantizeModel } from './compress/quantize.ts';
+export { applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, type PruneScope } from './compress/prune.ts';
+export { accuracyOf, Int8Evaluator } from './compress/int8-model.ts';
+
+// Kernel launchers, for benchmarks and for building new layers.
+export { activationBackward, activationForward, softmaxRows, type ActivationKind } from './kernels/activation.ts';
+export { batchNormBackward, batchNormForwardTrain, type BatchNormShape } from './kernels/batchnorm.ts';
+export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from './kernels/conv.ts';
+export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
+export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
+export { binaryOp, unaryOp, sumToShape, fillBuffer, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
+export { gatherBatch, packBytes, type AugmentOptions } from './kernels/gather.ts';
+export { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, packedDotSupported } from './kernels/int8.ts';
+export { accumulateMetrics, softmaxCrossEntropy } from './kernels/loss.ts';
+export { maxPool2dForward, pool2dOutputSize, type Pool2dShape } from './kernels/pool.ts';
+export { biasGradient } from './kernels/reduce.ts';
+export { copyBlocks, swapOuterAxes } from './kernels/layout.ts';

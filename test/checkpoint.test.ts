@@ -4,12 +4,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../src/gpu/device.ts';
-import { zooModel } from '../src/graph/zoo.ts';
-import { ModelState, Trainer, type TrainerOptions } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { fit } from '../src/graph/fit.ts';
-import { predictLogits } from '../src/graph/logits.ts';
-import type { GpuDataset } from '../src/graph/program.ts';
+import { zooModel } from '../src/model/zoo.ts';
+import { ModelState, Trainer, type TrainerOptions } from '../src/runtime/runtime.ts';
+import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
+import { fit } from '../src/runtime/fit.ts';
+import { predictLogits } from '../src/runtime/logits.ts';
+import type { GpuDataset } from '../src/compiler/program.ts';
 import type { ImageSet } from '../src/data/idx.ts';
 import { loadDataset } from '../src/node/datasets.ts';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
@@ -23,6 +23,7 @@ import { maxRelativeError } from './helpers/random.ts';
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'pytorch-lenet');
 const REPO = join(import.meta.dirname, '..');
 const NORMALIZE = { mean: 0.1307, std: 0.3081 };
+const CLASS_NAMES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
 
 let gpu: Gpu;
 let mnist: GpuDataset;
@@ -57,7 +58,7 @@ describe('checkpoint contents', () => {
     const options = trainerOptions({ schedule: { kind: 'cosine' }, frozen: [] });
     const trainer = new Trainer(gpu, model, state, mnist, new Map(), options);
     await trainEpochs(model, state, trainer, 0, 1);
-    const bytes = await encodeCheckpoint(state, { model: { zoo: 'lenet', options: {} }, epoch: 1, classNames: ['a', 'b'], extra: { dataset: 'mnist' } }, trainer);
+    const bytes = await encodeCheckpoint(state, { model: { zoo: 'lenet', options: {} }, epoch: 1, classNames: CLASS_NAMES, extra: { dataset: 'mnist' } }, trainer);
     const raw = decodeSafetensors(bytes);
     expect(raw.tensors.get('conv1.weight')!.shape).toEqual([10, 1, 5, 5]);
     expect(raw.tensors.get('fc1.weight')!.shape).toEqual([50, 320]);
@@ -66,7 +67,7 @@ describe('checkpoint contents', () => {
 
     const ckpt = decodeCheckpoint(bytes, 'lenet.safetensors');
     expect(WEBGRAD_VERSION).toBe(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version);
-    expect(ckpt).toMatchObject({ webgradVersion: WEBGRAD_VERSION, model: { zoo: 'lenet', options: {} }, epoch: 1, step: 8, seed: 11, normalize: NORMALIZE, classNames: ['a', 'b'], extra: { dataset: 'mnist' } });
+    expect(ckpt).toMatchObject({ webgradVersion: WEBGRAD_VERSION, model: { zoo: 'lenet', options: {} }, epoch: 1, step: 8, seed: 11, normalize: NORMALIZE, classNames: CLASS_NAMES, extra: { dataset: 'mnist' } });
     expect(ckpt.training).toEqual(options);
     const values = await state.read();
     expect([...ckpt.weights.keys()].sort()).toEqual([...values.keys()].sort());
@@ -81,9 +82,11 @@ describe('checkpoint contents', () => {
     const lenet = zooModel('lenet');
     const state = new ModelState(gpu, lenet);
     const ckpt = decodeCheckpoint(await encodeCheckpoint(state, { model: { zoo: 'lenet', options: {} }, epoch: 0, normalize: NORMALIZE }));
+    await expect(encodeCheckpoint(state, { model: { zoo: 'lenet', options: {} }, epoch: 0, normalize: NORMALIZE, classNames: ['a', 'b'] }))
+      .rejects.toThrow("encodeCheckpoint: metadata class_names has 2 names but the model's head has 10 classes");
     const mlp = zooModel('mlp');
     const mlpState = new ModelState(gpu, mlp);
-    expect(() => restoreCheckpoint(ckpt, mlpState)).toThrow(/unexpected \[conv1\.bias, conv1\.weight, conv2\.bias, conv2\.weight\]; mis-shaped \[fc1\.weight \(model \[64, 784\].*fc1\.bias .*fc2\.weight /);
+    expect(() => restoreCheckpoint(ckpt, mlpState)).toThrow(/^checkpoint: weights do not fit the model: .*unexpected \[conv1\.bias, conv1\.weight, conv2\.bias, conv2\.weight\]; mis-shaped \[fc1\.weight \(model \[64, 784\].*fc1\.bias .*fc2\.weight /);
     const partial = new Map(ckpt.weights);
     partial.delete('conv2.bias');
     partial.delete('fc1.weight');

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device.ts';
 import { loadDataset } from '../src/node/datasets.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import type { GpuDataset } from '../src/graph/program.ts';
-import { zooModel } from '../src/graph/zoo.ts';
-import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
-import { fit } from '../src/graph/fit.ts';
+import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
+import type { GpuDataset } from '../src/compiler/program.ts';
+import { zooModel } from '../src/model/zoo.ts';
+import { Evaluator, ModelState, Trainer } from '../src/runtime/runtime.ts';
+import { fit } from '../src/runtime/fit.ts';
 import { dequantize, linearWeightNames, modelBytes, packInt8, quantizeModel, quantizePerChannel, unpackInt8 } from '../src/compress/quantize.ts';
 import { applyMasks, keepPrunedAtZero, magnitudeMasks, pruneModelMasks, sparsityOf } from '../src/compress/prune.ts';
 import { accuracyOf, Int8Evaluator } from '../src/compress/int8-model.ts';
@@ -87,7 +87,7 @@ describe('on MNIST', () => {
   let gpu: Gpu;
   let train: GpuDataset;
   let test: GpuDataset;
-  let testLabels: Uint8Array;
+  let testLabels: ArrayLike<number>;
   const normalize = { mean: 0.1307, std: 0.3081 };
   const model = zooModel('lenet');
   let state: ModelState;

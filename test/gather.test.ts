@@ -39,7 +39,7 @@ interface Run { x: Float32Array; y: Uint32Array }
 async function runGather(gpu: Gpu, d: Dataset, indices: Uint32Array, norm: { mean: number; std: number }, augment?: { options: AugmentOptions; seed: number; step: number }): Promise<Run> {
   const total = indices.length * d.channels * d.height * d.width;
   const images = uploadBuffer(gpu, packBytes(d.images), 'images');
-  const labels = uploadBuffer(gpu, packBytes(d.labels), 'labels');
+  const labels = uploadBuffer(gpu, Uint32Array.from(d.labels), 'labels');
   const indexBuffer = uploadBuffer(gpu, indices, 'indices');
   const xBuffer = storageBuffer(gpu, GUARD + total * 4 + GUARD, 'x');
   writeBuffer(gpu, xBuffer, new Float32Array(xBuffer.size / 4).fill(SENTINEL));

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Dense } from '../src/graph/layers.ts';
-import { LSTM, SimpleRNN } from '../src/graph/recurrent.ts';
-import { Sequential } from '../src/graph/model.ts';
-import { zooModel } from '../src/graph/zoo.ts';
-import { ModelState } from '../src/graph/runtime.ts';
-import { fit } from '../src/graph/fit.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
+import { Dense } from '../src/layers/layers.ts';
+import { LSTM, SimpleRNN } from '../src/layers/recurrent.ts';
+import { Sequential } from '../src/model/model.ts';
+import { zooModel } from '../src/model/zoo.ts';
+import { ModelState } from '../src/runtime/runtime.ts';
+import { fit } from '../src/runtime/fit.ts';
+import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
 import { loadDataset } from '../src/node/datasets.ts';
 import type { CellKind } from '../src/kernels/recurrent.ts';
 import { lstmCell, recurrentBackwardRef, recurrentForwardRef, rnnCell, type RecurrentParams, type SequenceShape } from './reference/recurrent.ts';

@@ -78,9 +78,16 @@ describe('safetensors', () => {
     expect(() => encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }]]))).toThrow(/w: shape \[2, 2\] holds 4 values, data has 3/);
   });
 
+  it('keeps prototype-named keys as plain keys', () => {
+    const decoded = decodeSafetensors(rawFile('{"__metadata__": {"__proto__": "x", "constructor": "y"}, "__proto__": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}', 1));
+    expect(Object.getPrototypeOf(decoded.metadata)).toBe(Object.prototype);
+    expect(Object.entries(decoded.metadata)).toEqual([['__proto__', 'x'], ['constructor', 'y']]);
+    expect([...decoded.tensors.keys()]).toEqual(['__proto__']);
+  });
+
   const faults: [string, () => Uint8Array, RegExp][] = [
     ['too short', () => new Uint8Array(5), /model\.st: 5 bytes is too short/],
-    ['header length beyond the file', () => { const b = encodeSafetensors(sample()); new DataView(b.buffer).setBigUint64(0, 1n << 40n, true); return b; }, /model\.st: header length 1099511627776 runs beyond the file/],
+    ['header length beyond the file', () => { const b = encodeSafetensors(sample()); new DataView(b.buffer).setBigUint64(0, 1n << 20n, true); return b; }, /model\.st: header length 1048576 runs beyond the file/],
     ['truncated data', () => encodeSafetensors(sample()).subarray(0, -3), /model\.st: tensor fc1\.weight: data_offsets \[\d+, \d+\] are outside the \d+-byte data section/],
     ['bad JSON', () => rawFile('{"w": {', 0), /model\.st: header is not valid JSON/],
     ['JSON that is not an object', () => rawFile('[1, 2]', 0), /model\.st: header is not a JSON object/],
@@ -93,6 +100,16 @@ describe('safetensors', () => {
     ['reversed offsets', () => rawFile('{"w": {"dtype": "F32", "shape": [0], "data_offsets": [4, 0]}}', 8), /tensor w: data_offsets \[4, 0\] are outside/],
     ['overlapping tensors', () => rawFile('{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}', 12), /tensor b: data_offsets \[4, 12\] overlap tensor a \[0, 8\]/],
     ['metadata that is not strings', () => rawFile('{"__metadata__": {"epoch": 3}}', 0), /__metadata__\.epoch is not a string/],
+    ['a tensor name given twice', () => rawFile('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8),
+      /^model\.st: tensor name "w" appears twice in the header \(JSON readers would silently keep only the last\)$/],
+    ['a tensor name given twice under another spelling', () => rawFile('{"w": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]}, "\\u0077": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]}}', 0),
+      /tensor name "w" appears twice in the header/],
+    ['a metadata key given twice', () => rawFile('{"__metadata__": {"epoch": "1", "epoch": "2"}}', 0), /^model\.st: __metadata__ key "epoch" appears twice/],
+    ['a field given twice inside a tensor entry', () => rawFile('{"w": {"dtype": "F32", "dtype": "U8", "shape": [1], "data_offsets": [0, 4]}}', 4), /^model\.st: key "dtype" appears twice in w/],
+    ['negative data_offsets', () => rawFile('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]}}', 4), /^model\.st: tensor w: data_offsets \[-4,0\]: -4 is not a whole number ≥ 0$/],
+    ['fractional data_offsets', () => rawFile('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 3.5]}}', 4), /^model\.st: tensor w: data_offsets \[0,3\.5\]: 3\.5 is not a whole number ≥ 0$/],
+    ['data_offsets that are not a pair', () => rawFile('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4, 8]}}', 4), /^model\.st: tensor w: data_offsets must be \[begin, end\], got \[0,4,8\]$/],
+    ['a negative size in the shape', () => rawFile('{"w": {"dtype": "F32", "shape": [2, -1], "data_offsets": [0, 4]}}', 4), /^model\.st: tensor w: shape \[2,-1\]: -1 is not a whole number ≥ 0$/],
   ];
   for (const [what, make, message] of faults) {
     it(`names the file and the tensor for ${what}`, () => {

@@ -3,14 +3,14 @@ import { testGpu } from './helpers/gpu.ts';
 import { rng } from './helpers/random.ts';
 import { gatherReference } from './reference/gather.ts';
 import { cpuTrainer } from './reference/model.ts';
-import { Sequential } from '../src/graph/model.ts';
-import { AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Tanh } from '../src/graph/layers.ts';
-import { ModelState, Trainer } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { zooModel } from '../src/graph/zoo.ts';
-import { fit } from '../src/graph/fit.ts';
+import { Sequential } from '../src/model/model.ts';
+import { AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Tanh } from '../src/layers/layers.ts';
+import { ModelState, Trainer } from '../src/runtime/runtime.ts';
+import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
+import { zooModel } from '../src/model/zoo.ts';
+import { fit } from '../src/runtime/fit.ts';
 import { loadDataset } from '../src/node/datasets.ts';
-import type { OptimizerConfig } from '../src/graph/optim.ts';
+import type { OptimizerConfig } from '../src/optim/optim.ts';
 import type { Gpu } from '../src/gpu/device.ts';
 
 function syntheticSet(count: number, size: number, classes: number, seed: number) {

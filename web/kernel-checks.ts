@@ -1,17 +1,12 @@
 // GPU kernels against their float64 CPU references (the same ones test/ uses in Node), run in the
 // browser so "unchanged in browsers" is checked on the browser's own WebGPU implementation.
-import type { Gpu } from '../src/gpu/device.ts';
-import { readFloat32, readUint32, runDispatches, storageBuffer } from '../src/gpu/buffers.ts';
-import { gemm } from '../src/kernels/gemm.ts';
-import { softmaxCrossEntropy } from '../src/kernels/loss.ts';
-import { conv2dForward, conv2dScratchBytes, type Conv2dShape } from '../src/kernels/conv.ts';
-import { maxPool2dForward, pool2dOutputSize, type Pool2dShape } from '../src/kernels/pool.ts';
 import { gemmReference } from '../test/reference/gemm.ts';
 import { softmaxCrossEntropyRef } from '../test/reference/loss.ts';
 import { conv2dForwardRef, outputCount } from '../test/reference/conv.ts';
 import { maxPool2dForwardRef } from '../test/reference/pool.ts';
 import { maxRelativeError, randomArray, rng } from '../test/helpers/random.ts';
 import { TestBuffers } from '../test/helpers/buffers.ts';
+import { readFloat32, readUint32, runDispatches, storageBuffer, gemm, softmaxCrossEntropy, conv2dForward, conv2dScratchBytes, maxPool2dForward, pool2dOutputSize, type Gpu, type Conv2dShape, type Pool2dShape } from 'webgrad';
 
 export interface CheckResult { name: string; pass: boolean; detail: string }
 

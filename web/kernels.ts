@@ -1,7 +1,7 @@
 // The kernel-checks page: runs runKernelChecks on the main thread's WebGPU and lists pass/fail.
 // window.webgradKernelChecks holds the results for the end-to-end test.
-import { createGpu } from '../src/gpu/device.ts';
 import { runKernelChecks, type CheckResult } from './kernel-checks.ts';
+import { createGpu } from 'webgrad';
 
 declare global {
   interface Window { webgradKernelChecks: { done: boolean; results: CheckResult[]; error: string | null } }

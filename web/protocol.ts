@@ -22,7 +22,7 @@ export type ToWorker =
 /** Test images with what the model made of them, for the prediction grid. */
 export interface Samples {
   images: Uint8Array;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint32Array;
   predictions: Uint32Array;
   count: number;
 }

@@ -1,9 +1,7 @@
 // The demo's training loop, shared by the worker and the end-to-end test (which runs it in Node to
 // check the browser computes the same losses): shuffled batches, with loss and accuracy averaged
 // over each window of `every` steps.
-import { epochPermutation } from '../src/data/split.ts';
-import type { Trainer, TrainerOptions } from '../src/graph/runtime.ts';
-import type { Normalization } from '../src/graph/program.ts';
+import { epochPermutation, type Trainer, type TrainerOptions, type Normalization } from 'webgrad';
 
 /** Adam at a constant rate, the way the demo trains. */
 export function demoTrainerOptions(o: { batchSize: number; seed: number; lr: number; steps: number }, count: number, normalize: Normalization): TrainerOptions {

@@ -24,7 +24,7 @@ function mnistData(): Plugin {
     if (!name || !request.url?.startsWith('/data/mnist/') || !MNIST_FILES.includes(name)) return next();
     if (!folder) {
       response.statusCode = 404;
-      response.end('MNIST not found: put the four IDX .gz files in ./data/mnist (npx tsx scripts/train-mnist.ts downloads them)');
+      response.end('MNIST not found: put the four IDX .gz files in ./data/mnist (node --import tsx scripts/train-mnist.ts downloads them)');
       return;
     }
     // application/octet-stream, not gzip encoding: the browser must not inflate it on the way in.
@@ -41,6 +41,9 @@ function mnistData(): Plugin {
 export default defineConfig({
   root: webRoot,
   plugins: [mnistData()],
+  // The page imports the library by its package name, as a user's app would; Vite does not resolve a
+  // package's own name from inside it, so point it at the entry file.
+  resolve: { alias: [{ find: /^webgrad$/, replacement: join(repoRoot, 'src', 'index.ts') }] },
   server: { host: '127.0.0.1', fs: { allow: [repoRoot] } },
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },

@@ -1,18 +1,8 @@
 // The demo's training worker: WebGPU lives here, so the page stays responsive however long a step
 // takes. Everything below is the same library code scripts/train-mnist.ts runs in Node.
-import { createGpu, NoAdapterError, type Gpu } from '../src/gpu/device.ts';
-import { decodeIdxSplit, type ImageSet } from '../src/data/idx.ts';
-import { pixelStats } from '../src/data/split.ts';
-import { zooModel } from '../src/graph/zoo.ts';
-import { Evaluator, ModelState, Trainer } from '../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/graph/dataset.ts';
-import { predictLogits } from '../src/graph/logits.ts';
-import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreCheckpoint } from '../src/io/checkpoint.ts';
-import type { Sequential } from '../src/graph/model.ts';
-import type { GpuDataset, Normalization } from '../src/graph/program.ts';
 import type { FromWorker, Samples, ToWorker, TrainRequest } from './protocol.ts';
 import { demoTrainerOptions, trainSteps } from './training.ts';
-import { tuneGemm } from '../src/kernels/gemm.ts';
+import { createGpu, NoAdapterError, decodeIdxSplit, pixelStats, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, predictLogits, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, tuneGemm, type Gpu, type ImageSet, type Sequential, type GpuDataset, type Normalization } from 'webgrad';
 
 const CLASSES = 10;
 const GRID_IMAGES = 32;
@@ -127,8 +117,9 @@ async function load(name: string, bytes: Uint8Array, testImages: number): Promis
   const gpu = await gpuReady();
   const mnist = await mnistReady(gpu);
   const checkpoint = decodeCheckpoint(bytes, name);
-  endSession();
   const model = modelFromCheckpoint(checkpoint);
+  if (model.outputShape[0] !== CLASSES) throw new Error(`${name}: the model has ${model.outputShape[0]} classes; the demo evaluates it on MNIST's ${CLASSES}`);
+  endSession();
   const state = new ModelState(gpu, model);
   restoreCheckpoint(checkpoint, state);
   session = { model, zoo: checkpoint.model.zoo, state, normalize: checkpoint.normalize };

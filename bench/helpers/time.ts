@@ -1,8 +1,7 @@
 // Timing recorded dispatches the way the executor replays them: many runs in one submit, best of
 // several trials (the machine is shared, so the minimum is the least noisy estimate).
 import { writeFileSync } from 'node:fs';
-import type { Gpu } from '../../src/gpu/device.ts';
-import { encodeDispatches, type Dispatch } from '../../src/gpu/kernel.ts';
+import { encodeDispatches, type Dispatch, type Gpu } from 'webgrad';
 
 /** Best-of-`trials` milliseconds per run of `dispatches`, each trial `reps` runs in one submit. */
 export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], reps = 10, trials = 5): Promise<number> {

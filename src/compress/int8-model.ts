@@ -11,13 +11,13 @@ import { readUint32, storageBuffer, uploadBuffer, writeBuffer } from '../gpu/buf
 import { gatherBatch } from '../kernels/gather.ts';
 import { argmaxRows } from '../kernels/reduce.ts';
 import { activationForward, type ActivationKind } from '../kernels/activation.ts';
-import { samePadding, type Conv2dShape } from '../kernels/conv.ts';
 import { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, type Int8Options } from '../kernels/int8.ts';
 import { Graph, Tape, elementCount } from '../graph/graph.ts';
-import { planMemory, tensorBytes } from '../graph/memory.ts';
-import { Conv2D, Dense, type BuildContext, type Layer } from '../graph/layers.ts';
-import type { Sequential } from '../graph/model.ts';
-import type { GpuDataset, Normalization } from '../graph/program.ts';
+import { planMemory, tensorBytes } from '../compiler/memory.ts';
+import { Conv2D, Dense } from '../layers/layers.ts';
+import type { BuildContext, Layer } from '../layers/layer.ts';
+import type { Model } from '../model/model.ts';
+import type { GpuDataset, Normalization } from '../compiler/program.ts';
 import type { QuantizedModel, QuantizedTensor } from './quantize.ts';
 
 interface Int8Program {
@@ -27,22 +27,13 @@ interface Int8Program {
   owned: GPUBuffer[];
 }
 
-function convShape(layer: Conv2D, input: readonly number[], batch: number): Conv2dShape {
-  const [kh, kw] = layer.kernel;
-  const pad = (k: number) => (layer.padding === 'valid' ? 0 : layer.padding === 'same' ? samePadding(k) : layer.padding);
-  return {
-    batch, inChannels: input[0]!, height: input[1]!, width: input[2]!, outChannels: layer.filters,
-    kernelH: kh, kernelW: kw, strideH: layer.strides[0], strideW: layer.strides[1], padH: pad(kh), padW: pad(kw),
-  };
-}
-
 /** Predictions of a quantized model over a GPU-resident dataset, one compiled program per batch size. */
 export class Int8Evaluator {
   private readonly weights = new Map<string, GPUBuffer>();
   private readonly int8 = new Map<string, { packed: GPUBuffer; scales: GPUBuffer; tensor: QuantizedTensor }>();
   private readonly programs = new Map<number, Int8Program>();
 
-  constructor(readonly gpu: Gpu, readonly model: Sequential, quantized: QuantizedModel, readonly data: GpuDataset,
+  constructor(readonly gpu: Gpu, readonly model: Model, quantized: QuantizedModel, readonly data: GpuDataset,
     readonly batchSize: number, readonly normalize: Normalization, readonly options: Int8Options = {}) {
     for (const [name, values] of quantized.f32) this.weights.set(name, uploadBuffer(gpu, values, name));
     for (const [name, tensor] of quantized.int8) {
@@ -81,15 +72,16 @@ export class Int8Evaluator {
     const { mean, std } = this.normalize;
     graph.add({
       name: 'gather batch', reads: [indices], writes: [input, labels],
-      emit: (g, b) => gatherBatch(g, { images: data.images, labels: data.labels, indices: b(indices), x: b(input), y: b(labels), batch, height: height!, width: width!, mean, std }),
+      emit: (g, b) => gatherBatch(g, { images: data.images, labels: data.labels, indices: b(indices), x: b(input), y: b(labels), batch, channels: data.channels, height: height!, width: width!, mean, std }),
     });
-    let x = input;
-    for (const plan of model.plan) x = plan.layer instanceof Dense || plan.layer instanceof Conv2D ? this.int8Layer(graph, plan.layer, plan.input, plan.output, x, batch, bind, ctx) : plan.layer.forward(ctx, x);
+    const [x] = model.forward(ctx, [input], (node, xs) => (node.layer instanceof Dense || node.layer instanceof Conv2D
+      ? this.int8Layer(graph, node.layer, node.inputs[0]!.shape, node.output.shape, xs[0]!, batch, bind, ctx)
+      : node.layer.forward(ctx, ...xs)));
 
     const classes = model.outputShape[0]!;
     const predictionsTensor = own(graph.tensor('batch.predictions', [batch], 'state', 'u32'), storageBuffer(gpu, batch * 4, 'int8.predictions'));
     const predictions = external.get(predictionsTensor) as GPUBuffer;
-    const logits = x;
+    const logits = x!;
     graph.add({ name: 'predictions', reads: [logits], writes: [predictionsTensor], emit: (g, b) => argmaxRows(g, { x: b(logits), indices: predictions, rows: batch, cols: classes }) });
 
     const plan = planMemory(graph, graph.ops);
@@ -127,7 +119,7 @@ export class Int8Evaluator {
         }),
       });
     } else {
-      const s = convShape(layer, input, batch);
+      const s = layer.convShape(input, batch);
       const scratch = graph.tensor(`${layer.name}.scratch`, [Math.ceil(int8Conv2dScratchBytes(s) / 4)]);
       graph.add({
         name: `${layer.name}.int8`, reads, writes: [z, scratch],

@@ -6,8 +6,8 @@
 import type { Gpu } from '../gpu/device.ts';
 import { uploadBuffer } from '../gpu/buffers.ts';
 import { applyMask, packMask } from '../kernels/prune.ts';
-import type { Sequential } from '../graph/model.ts';
-import type { Trainer } from '../graph/runtime.ts';
+import type { Model } from '../model/model.ts';
+import type { Trainer } from '../runtime/runtime.ts';
 import { linearWeightNames } from './quantize.ts';
 
 export type PruneScope = 'global' | 'layer';
@@ -41,7 +41,7 @@ export function magnitudeMasks(weights: ReadonlyMap<string, Float32Array>, names
 }
 
 /** The masks for a model's Dense and Conv2D weights. */
-export function pruneModelMasks(model: Sequential, weights: ReadonlyMap<string, Float32Array>, sparsity: number, scope: PruneScope = 'global'): Masks {
+export function pruneModelMasks(model: Model, weights: ReadonlyMap<string, Float32Array>, sparsity: number, scope: PruneScope = 'global'): Masks {
   return magnitudeMasks(weights, linearWeightNames(model), sparsity, scope);
 }
 

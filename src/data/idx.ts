@@ -1,20 +1,27 @@
 // IDX files (the MNIST container format): magic 0x0000_08_NN (unsigned bytes, NN dimensions),
 // NN big-endian u32 sizes, then the bytes. Files may be gzipped (detected by the 1f 8b magic).
 //
-//   decodeIdx(name, bytes)                       → { dims, data }, any IDX u8 file
+//   decodeIdx(name, bytes, maxBytes?)            → { dims, data }, any IDX u8 file of at most maxBytes of data
 //   decodeIdxSplit(images, labels, numClasses)   → ImageSet, an images+labels pair checked against each other
 //
 // Every fault throws an Error that starts with the file name and says what is wrong; nothing
-// half-validated is returned.
-import { gunzip } from '#platform';
+// half-validated is returned. Memory is bounded by what the header promises (MAX_IDX_BYTES at
+// most): gzip is inflated as a stream, header first, and the reading stops at the first byte past
+// the promise, however far the archive would have inflated.
+import { gunzipChunks } from '#platform';
 
-/** One split of an image-classification dataset: `count` images of rows×cols u8 pixels, row-major. */
+/**
+ * One split of an image-classification dataset: `count` images of channels×rows×cols u8 pixels
+ * (channels first, each plane row-major) and a class label per image.
+ */
 export interface ImageSet {
   images: Uint8Array;
-  labels: Uint8Array;
+  labels: Uint8Array | Uint32Array;
   count: number;
   rows: number;
   cols: number;
+  /** Planes per image; 1 (gray) when absent. */
+  channels?: number;
 }
 
 /** A file's name (used in error messages) and its bytes, gzipped or raw. */
@@ -32,47 +39,89 @@ const IDX_UNSIGNED_BYTE = 0x08;
 export const IDX_IMAGES_MAGIC = 2051;
 export const IDX_LABELS_MAGIC = 2049;
 
+/**
+ * The most data bytes one IDX file may promise: 256 MiB, over five times MNIST's training images
+ * (47 MB) and within the buffer size GPUs commonly allow. A header promising more is refused
+ * before anything past it is inflated.
+ */
+export const MAX_IDX_BYTES = 256 * 1024 * 1024;
+
+/** The longest IDX header: magic plus 255 sizes. */
+export const MAX_IDX_HEADER_BYTES = 4 + 4 * 255;
+
 function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-function looksLikeIdx(bytes: Uint8Array): boolean {
+function looksLikeIdx(bytes: ArrayLike<number>): boolean {
   return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === IDX_UNSIGNED_BYTE;
 }
 
-function hexMagic(bytes: Uint8Array): string {
-  return '0x' + Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join('');
+function hexMagic(bytes: ArrayLike<number>): string {
+  return '0x' + Array.from({ length: Math.min(4, bytes.length) }, (_, i) => bytes[i]!.toString(16).padStart(2, '0')).join('');
 }
 
-async function inflateIfGzipped(name: string, bytes: Uint8Array): Promise<Uint8Array> {
-  if (!isGzip(bytes)) return bytes;
+async function* inflated(name: string, bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   try {
-    return await gunzip(bytes);
+    yield* gunzipChunks(bytes);
   } catch (error) {
     throw new Error(`${name}: gzip data is corrupt (${(error as Error).message})`);
   }
 }
 
-/** Parses one u8 IDX file; the byte count must be exactly what the header announces. */
-export async function decodeIdx(name: string, raw: Uint8Array): Promise<IdxArray> {
+/**
+ * Reads the header from the first bytes, then copies exactly the data it promises into one array
+ * of that size; the first byte beyond it stops the reading (and with it any inflation).
+ */
+async function readIdx(name: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, maxBytes: number): Promise<IdxArray> {
+  const header: number[] = [];
+  let headerBytes = 4;
+  let dims: number[] = [];
+  let data: Uint8Array | undefined;
+  let filled = 0;
+  for await (const chunk of chunks) {
+    let at = 0;
+    if (!data) {
+      while (at < chunk.length && header.length < headerBytes) {
+        header.push(chunk[at++]!);
+        if (header.length === 4) {
+          if (!looksLikeIdx(header)) throw new Error(`${name}: gzip content is not an IDX u8 file (magic ${hexMagic(header)})`);
+          headerBytes = 4 + 4 * header[3]!;
+        }
+      }
+      if (header.length < headerBytes) continue;
+      const view = new DataView(Uint8Array.from(header).buffer);
+      dims = Array.from({ length: header[3]! }, (_, i) => view.getUint32(4 + 4 * i, false));
+      const promised = dims.reduce((a, b) => a * b, 1);
+      if (promised > maxBytes) {
+        throw new Error(`${name}: header says ${dims.join('×')} = ${promised} bytes of data, more than the ${maxBytes} bytes an IDX file may hold`);
+      }
+      data = new Uint8Array(promised);
+    }
+    const take = Math.min(chunk.length - at, data.length - filled);
+    data.set(chunk.subarray(at, at + take), filled);
+    filled += take;
+    if (at + take < chunk.length) {
+      const seen = filled + chunk.length - at - take;
+      throw new Error(`${name}: trailing bytes: header says ${dims.join('×')} = ${data.length} bytes of data, file has at least ${seen}`);
+    }
+  }
+  if (header.length < 4) throw new Error(`${name}: gzip content is not an IDX u8 file (magic ${hexMagic(header)})`);
+  if (!data) throw new Error(`${name}: truncated: header of ${header[3]} dimensions needs ${headerBytes} bytes, file has ${header.length}`);
+  if (filled < data.length) throw new Error(`${name}: truncated: header says ${dims.join('×')} = ${data.length} bytes of data, file has ${filled}`);
+  return { dims, data };
+}
+
+/**
+ * Parses one u8 IDX file; the byte count must be exactly what the header announces, and at most
+ * `maxBytes`. Gzip is inflated as a stream, so neither a bomb nor a lying header costs more memory
+ * than the data the header promises.
+ */
+export async function decodeIdx(name: string, raw: Uint8Array, maxBytes = MAX_IDX_BYTES): Promise<IdxArray> {
   if (raw.length === 0) throw new Error(`${name}: file is empty`);
-  if (!isGzip(raw) && !looksLikeIdx(raw)) throw new Error(`${name}: not a gzip or IDX file (magic ${hexMagic(raw)})`);
-  const bytes = await inflateIfGzipped(name, raw);
-  if (!looksLikeIdx(bytes)) throw new Error(`${name}: gzip content is not an IDX u8 file (magic ${hexMagic(bytes)})`);
-  const rank = bytes[3]!;
-  const headerBytes = 4 + 4 * rank;
-  if (bytes.length < headerBytes) {
-    throw new Error(`${name}: truncated: header of ${rank} dimensions needs ${headerBytes} bytes, file has ${bytes.length}`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
-  const expected = dims.reduce((a, b) => a * b, 1);
-  const actual = bytes.length - headerBytes;
-  if (actual !== expected) {
-    const what = actual < expected ? 'truncated' : 'trailing bytes';
-    throw new Error(`${name}: ${what}: header says ${dims.join('×')} = ${expected} bytes of data, file has ${actual}`);
-  }
-  return { dims, data: bytes.subarray(headerBytes) };
+  if (isGzip(raw)) return readIdx(name, inflated(name, raw), maxBytes);
+  if (!looksLikeIdx(raw)) throw new Error(`${name}: not a gzip or IDX file (magic ${hexMagic(raw)})`);
+  return readIdx(name, [raw], maxBytes);
 }
 
 async function decodeWithMagic(file: NamedBytes, magic: number, what: string): Promise<IdxArray> {

@@ -3,6 +3,9 @@
 // aligned when enlarging (area weights would turn that into blocky nearest-neighbour).
 //
 //   resizeGray(pixels, height, width, outHeight, outWidth) → Uint8Array of outHeight×outWidth
+//   resizeImages(set, { height, width, channels })          → the whole set, gray repeated into channels
+
+import type { ImageSet } from './idx.ts';
 
 interface Tap {
   index: number;
@@ -52,4 +55,28 @@ export function resizeGray(pixels: Uint8Array, height: number, width: number, ou
     }
   }
   return out;
+}
+
+export interface ImageLayout { height?: number; width?: number; channels?: number }
+
+/**
+ * Every image of a set resized plane by plane and, from one channel, repeated into `channels`
+ * (MNIST as 32×32×3 for networks drawn for colour). Labels are kept as they are.
+ */
+export function resizeImages(set: ImageSet, layout: ImageLayout): ImageSet {
+  const fromChannels = set.channels ?? 1;
+  const height = layout.height ?? set.rows, width = layout.width ?? set.cols, channels = layout.channels ?? fromChannels;
+  for (const [name, v] of Object.entries({ height, width, channels })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`resizeImages: ${name} must be a positive integer, got ${v}`);
+  }
+  if (channels !== fromChannels && fromChannels !== 1) throw new Error(`resizeImages: cannot turn ${fromChannels}-channel images into ${channels} channels (only 1 → any)`);
+  const inPlane = set.rows * set.cols, outPlane = height * width;
+  const images = new Uint8Array(set.count * channels * outPlane);
+  for (let i = 0; i < set.count; i++) {
+    for (let c = 0; c < channels; c++) {
+      const from = (i * fromChannels + (fromChannels === 1 ? 0 : c)) * inPlane;
+      images.set(resizeGray(set.images.subarray(from, from + inPlane), set.rows, set.cols, height, width), (i * channels + c) * outPlane);
+    }
+  }
+  return { images, labels: set.labels, count: set.count, rows: height, cols: width, channels };
 }

@@ -41,29 +41,30 @@ export function epochPermutation(n: number, seed: number, epoch: number): Uint32
 }
 
 export function takeSamples(set: ImageSet, indices: ArrayLike<number>): ImageSet {
-  const pixels = set.rows * set.cols;
+  const pixels = (set.channels ?? 1) * set.rows * set.cols;
   const images = new Uint8Array(indices.length * pixels);
-  const labels = new Uint8Array(indices.length);
+  const labels = set.labels instanceof Uint32Array ? new Uint32Array(indices.length) : new Uint8Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const source = indices[i]!;
     if (!(source >= 0 && source < set.count)) throw new Error(`sample index ${source} is outside 0..${set.count - 1}`);
     images.set(set.images.subarray(source * pixels, (source + 1) * pixels), i * pixels);
     labels[i] = set.labels[source]!;
   }
-  return { images, labels, count: indices.length, rows: set.rows, cols: set.cols };
+  return { images, labels, count: indices.length, rows: set.rows, cols: set.cols, ...(set.channels === undefined ? {} : { channels: set.channels }) };
 }
 
 /** Keras' rule: train keeps floor(count × (1 − fraction)) samples, validation the rest. Views, no copies. */
 export function splitValidation(set: ImageSet, fraction = 0.1): { train: ImageSet; validation: ImageSet } {
   if (!(fraction >= 0 && fraction < 1)) throw new Error(`validation fraction must be in [0, 1), got ${fraction}`);
   const trainCount = Math.floor(set.count * (1 - fraction));
-  const pixels = set.rows * set.cols;
+  const pixels = (set.channels ?? 1) * set.rows * set.cols;
   const part = (from: number, to: number): ImageSet => ({
     images: set.images.subarray(from * pixels, to * pixels),
     labels: set.labels.subarray(from, to),
     count: to - from,
     rows: set.rows,
     cols: set.cols,
+    ...(set.channels === undefined ? {} : { channels: set.channels }),
   });
   return { train: part(0, trainCount), validation: part(trainCount, set.count) };
 }

@@ -10,6 +10,8 @@
 //     zooModel), epoch (completed), step (Trainer.stepCount), seed, normalize, optimizer, schedule,
 //     trainer (the remaining Trainer options: batch size, steps per epoch, total steps, augment,
 //     frozen, …), class_names, and any caller extras.
+// Decoding checks the metadata against src/io/checkpoint-schema.ts (each field's type and range,
+// class names against the head) and every tensor for NaN/Inf; every error starts with the source.
 //
 // Resuming is exact: batch order is epochPermutation(n, seed, epoch) and dropout/augmentation draw
 // from (seed, step), so epoch + step + seed + the trainer options + the moments are the whole
@@ -28,20 +30,15 @@
 import packageJson from '../../package.json' with { type: 'json' };
 import { elementCount, formatShape } from '../graph/graph.ts';
 import { readFloat32, writeBuffer } from '../gpu/buffers.ts';
-import { zooModel, type ZooOptions } from '../graph/zoo.ts';
-import type { Sequential } from '../graph/model.ts';
-import type { ModelState, Trainer, TrainerOptions } from '../graph/runtime.ts';
-import type { Normalization } from '../graph/program.ts';
-import type { OptimizerConfig, Schedule } from '../graph/optim.ts';
+import type { Model } from '../model/model.ts';
+import type { ModelState, Trainer, TrainerOptions } from '../runtime/runtime.ts';
+import type { Normalization } from '../compiler/program.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.ts';
+import { checkCheckpointMetadata, checkFiniteTensors, modelFromDescription, type CheckedMetadata, type ModelDescription } from './checkpoint-schema.ts';
+
+export type { ModelDescription } from './checkpoint-schema.ts';
 
 export const WEBGRAD_VERSION: string = packageJson.version;
-
-/** A zoo model by name and options: zooModel(zoo, options) rebuilds it. */
-export interface ModelDescription {
-  zoo: string;
-  options: ZooOptions;
-}
 
 export interface SaveInfo {
   model: ModelDescription;
@@ -54,18 +51,12 @@ export interface SaveInfo {
   extra?: Record<string, string>;
 }
 
-export interface Checkpoint {
-  webgradVersion: string;
-  model: ModelDescription;
-  epoch: number;
-  step: number;
-  seed: number;
-  normalize: Normalization;
-  optimizer?: OptimizerConfig;
-  schedule?: Schedule;
+/** The checked metadata (src/io/checkpoint-schema.ts), the tensors, and where they came from. */
+export interface Checkpoint extends Omit<CheckedMetadata, 'trainer'> {
+  /** Where it was read from (a path or a file name); errors about it start with this. */
+  source: string;
   /** The Trainer options it was saved with (absent when saved without a trainer). */
   training?: TrainerOptions;
-  classNames?: string[];
   extra: Record<string, string>;
   /** Parameters and persistent state under state_dict names, F32. */
   weights: Map<string, SafeTensor>;
@@ -79,7 +70,7 @@ const MOMENT_SUFFIXES = ['exp_avg', 'exp_avg_sq', 'momentum_buffer'];
 const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names'];
 const FORMAT = 'webgrad-checkpoint/1';
 
-function parameterShape(model: Sequential, name: string): number[] {
+function parameterShape(model: Model, name: string): number[] {
   const spec = [...model.parameterSpecs(), ...model.stateSpecs()].find((s) => s.name === name);
   if (!spec) throw new Error(`internal: model has no tensor ${name}`);
   return [...spec.shape];
@@ -120,22 +111,9 @@ export async function encodeCheckpoint(state: ModelState, info: SaveInfo, traine
       tensors.set(OPTIMIZER_PREFIX + key, { dtype: 'F32', shape, data: await readFloat32(state.gpu, buffer, elementCount(shape)) });
     }
   }
+  // The schema readers apply, applied before writing, so a file webgrad writes is one it reads back.
+  checkCheckpointMetadata('encodeCheckpoint', metadata);
   return encodeSafetensors(tensors, metadata);
-}
-
-function parseJson<T>(source: string, key: string, text: string | undefined): T | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new Error(`${source}: metadata ${key} is not valid JSON (${(error as Error).message})`);
-  }
-}
-
-function parseInteger(source: string, key: string, text: string | undefined): number {
-  const value = Number(text);
-  if (text === undefined || !/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${source}: metadata ${key} is ${text === undefined ? 'missing' : `"${text}", not an integer`}`);
-  return value;
 }
 
 /** Parameters as F32: F64 tensors are narrowed; PyTorch's integer batch counters are dropped (webgrad's batch norm uses a fixed momentum). */
@@ -150,43 +128,39 @@ export function weightsFromSafetensors(file: SafetensorsFile, source = 'safetens
   return weights;
 }
 
+/**
+ * Decodes and validates: the metadata against src/io/checkpoint-schema.ts, every weight and moment
+ * finite. Every fault names `source` and the field or tensor.
+ */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
   const file = decodeSafetensors(bytes, source);
   const m = file.metadata;
-  if (m.format !== FORMAT || m.model === undefined) {
+  if (m.format !== FORMAT) {
     throw new Error(`${source}: not a webgrad checkpoint (metadata format is ${m.format === undefined ? 'missing' : `"${m.format}"`}, expected "${FORMAT}"); a plain state_dict loads with weightsFromSafetensors + restoreWeights`);
   }
+  const checked = checkCheckpointMetadata(source, m);
   const moments = new Map<string, SafeTensor>();
   for (const [name, tensor] of file.tensors) {
     if (!name.startsWith(OPTIMIZER_PREFIX)) continue;
     if (tensor.dtype !== 'F32') throw new Error(`${source}: optimizer tensor ${name} is ${tensor.dtype}, expected F32`);
     moments.set(name.slice(OPTIMIZER_PREFIX.length), tensor);
   }
-  const seed = m.seed === undefined ? 0 : parseInteger(source, 'seed', m.seed);
-  const optimizer = parseJson<OptimizerConfig>(source, 'optimizer', m.optimizer);
-  const schedule = parseJson<Schedule>(source, 'schedule', m.schedule);
-  const normalize = parseJson<Normalization>(source, 'normalize', m.normalize);
-  if (!normalize) throw new Error(`${source}: metadata normalize is missing`);
-  const trainer = parseJson<Omit<TrainerOptions, 'seed' | 'optimizer' | 'schedule' | 'normalize'>>(source, 'trainer', m.trainer);
-  const classNames = parseJson<string[]>(source, 'class_names', m.class_names);
+  const weights = weightsFromSafetensors(file, source);
+  checkFiniteTensors(source, weights);
+  checkFiniteTensors(source, moments, OPTIMIZER_PREFIX);
+  const { trainer, ...described } = checked;
+  const { seed, normalize, optimizer, schedule } = described;
   const extra = Object.fromEntries(Object.entries(m).filter(([key]) => !KNOWN_KEYS.includes(key)));
   return {
-    webgradVersion: m.webgrad_version ?? 'unknown',
-    model: parseJson<ModelDescription>(source, 'model', m.model)!,
-    epoch: parseInteger(source, 'epoch', m.epoch),
-    step: parseInteger(source, 'step', m.step),
-    seed, normalize, extra,
-    ...(optimizer ? { optimizer } : {}),
-    ...(schedule ? { schedule } : {}),
+    source, ...described, extra,
     ...(trainer && optimizer ? { training: { ...trainer, seed, normalize, optimizer, ...(schedule ? { schedule } : {}) } } : {}),
-    ...(classNames ? { classNames } : {}),
-    weights: weightsFromSafetensors(file, source),
+    weights,
     moments,
   };
 }
 
-export function modelFromCheckpoint(checkpoint: Checkpoint): Sequential {
-  return zooModel(checkpoint.model.zoo, checkpoint.model.options);
+export function modelFromCheckpoint(checkpoint: Checkpoint): Model {
+  return modelFromDescription(checkpoint.source, checkpoint.model);
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -206,8 +180,16 @@ export function restoreWeights(state: ModelState, weights: ReadonlyMap<string, S
   state.load(new Map([...weights].map(([name, t]) => [name, t.data as Float32Array])));
 }
 
-/** Weights, and with a trainer its optimizer moments and step count, so training continues exactly. */
+/** Weights, and with a trainer its optimizer moments and step count, so training continues exactly. Errors start with the checkpoint's source. */
 export function restoreCheckpoint(checkpoint: Checkpoint, state: ModelState, trainer?: Trainer): void {
+  try {
+    restoreState(checkpoint, state, trainer);
+  } catch (error) {
+    throw new Error(`${checkpoint.source}: ${(error as Error).message}`);
+  }
+}
+
+function restoreState(checkpoint: Checkpoint, state: ModelState, trainer?: Trainer): void {
   restoreWeights(state, checkpoint.weights);
   if (!trainer) return;
   const expected = trainer.optimizerState;

@@ -40,6 +40,9 @@ const KNOWN_UNSUPPORTED = ['F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F6_E
 
 const METADATA_KEY = '__metadata__';
 
+/** The reference implementation's cap on the JSON header, checked before any of it is read. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
 const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 function isDtype(dtype: string): dtype is SafetensorsDtype {
@@ -83,31 +86,82 @@ function isIndex(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+/** Why a list of sizes or offsets is malformed, or null: each entry must be a whole number ≥ 0. */
+function badIndexList(field: string, value: unknown, length?: number): string | null {
+  if (value === undefined) return `no ${field}`;
+  const form = length === 2 ? '[begin, end]' : 'a list of sizes';
+  if (!Array.isArray(value) || (length !== undefined && value.length !== length)) return `${field} must be ${form}, got ${JSON.stringify(value)}`;
+  const bad = value.find((v) => !isIndex(v));
+  return bad === undefined ? null : `${field} ${JSON.stringify(value)}: ${JSON.stringify(bad)} is not a whole number ≥ 0`;
+}
+
+/**
+ * The path to the first key that appears twice in one JSON object, or null. JSON.parse keeps the
+ * last of duplicates silently, so they are found in the text (already known to be valid JSON).
+ */
+function duplicateKey(json: string): string[] | null {
+  const open: { keys: Set<string> | null; name: string }[] = [];
+  let lastKey = '';
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
+      const keys = open.at(-1)?.keys;
+      if (keys && expectKey) {
+        const key = JSON.parse(json.slice(i, end + 1)) as string;
+        if (keys.has(key)) return [...open.slice(1).map((o) => o.name), key];
+        keys.add(key);
+        lastKey = key;
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === '{' || c === '[') {
+      open.push({ keys: c === '{' ? new Set() : null, name: lastKey });
+      expectKey = c === '{';
+    } else if (c === '}' || c === ']') {
+      open.pop();
+    } else if (c === ',') {
+      expectKey = open.at(-1)?.keys != null;
+    }
+  }
+  return null;
+}
+
+function describeDuplicate(path: string[]): string {
+  const key = JSON.stringify(path.at(-1));
+  if (path.length === 1) return `tensor name ${key} appears twice in the header`;
+  if (path.length === 2 && path[0] === METADATA_KEY) return `${METADATA_KEY} key ${key} appears twice`;
+  return `key ${key} appears twice in ${path.slice(0, -1).join('.')}`;
+}
+
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
   const fail = (message: string): Error => new Error(`${source}: ${message}`);
   if (bytes.length < 8) throw fail(`${bytes.length} bytes is too short for a safetensors file (an 8-byte header length comes first)`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) throw fail(`header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte cap on safetensors headers`);
   if (headerLength > BigInt(bytes.length - 8)) {
     throw fail(`header length ${headerLength} runs beyond the file's ${bytes.length} bytes (truncated, or not a safetensors file)`);
   }
   const dataStart = 8 + Number(headerLength);
   let header: unknown;
+  let json: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
+    json = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
+    header = JSON.parse(json);
   } catch (error) {
     throw fail(`header is not valid JSON (${(error as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('header is not a JSON object');
+  const duplicate = duplicateKey(json);
+  if (duplicate) throw fail(`${describeDuplicate(duplicate)} (JSON readers would silently keep only the last)`);
 
-  const metadata: Record<string, string> = {};
-  const rawMetadata = (header as Record<string, unknown>)[METADATA_KEY];
-  if (rawMetadata !== undefined) {
-    if (typeof rawMetadata !== 'object' || rawMetadata === null || Array.isArray(rawMetadata)) throw fail(`${METADATA_KEY} is not a map of strings`);
-    for (const [key, value] of Object.entries(rawMetadata)) {
-      if (typeof value !== 'string') throw fail(`${METADATA_KEY}.${key} is not a string`);
-      metadata[key] = value;
-    }
-  }
+  const rawMetadata = Object.hasOwn(header, METADATA_KEY) ? (header as Record<string, unknown>)[METADATA_KEY] : {};
+  if (typeof rawMetadata !== 'object' || rawMetadata === null || Array.isArray(rawMetadata)) throw fail(`${METADATA_KEY} is not a map of strings`);
+  for (const [key, value] of Object.entries(rawMetadata)) if (typeof value !== 'string') throw fail(`${METADATA_KEY}.${key} is not a string`);
+  // fromEntries defines own properties, so a key such as "__proto__" stays a key, not a prototype.
+  const metadata = Object.fromEntries(Object.entries(rawMetadata)) as Record<string, string>;
 
   const dataLength = bytes.length - dataStart;
   const spans: { name: string; begin: number; end: number }[] = [];
@@ -117,25 +171,26 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     const bad = (message: string): Error => fail(`tensor ${name}: ${message}`);
     if (typeof entry !== 'object' || entry === null) throw bad('entry is not an object');
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (typeof dtype !== 'string') throw bad('no dtype');
-    if (!Array.isArray(shape) || !shape.every(isIndex)) throw bad('no shape (a list of sizes ≥ 0)');
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) throw bad('no data_offsets ([begin, end])');
+    if (typeof dtype !== 'string') throw bad(dtype === undefined ? 'no dtype' : `dtype ${JSON.stringify(dtype)} is not a string`);
+    const malformed = badIndexList('shape', shape) ?? badIndexList('data_offsets', offsets, 2);
+    if (malformed) throw bad(malformed);
     if (!isDtype(dtype)) {
       const why = KNOWN_UNSUPPORTED.includes(dtype) ? 'is not supported yet' : 'is not a safetensors dtype';
       throw bad(`dtype ${dtype} ${why} (supported: ${Object.keys(DTYPES).join(', ')})`);
     }
     const [begin, end] = offsets as [number, number];
+    const sizes = shape as number[];
     if (begin > end || end > dataLength) throw bad(`data_offsets [${begin}, ${end}] are outside the ${dataLength}-byte data section`);
     const kind = DTYPES[dtype];
-    const expected = elementCount(shape) * kind.BYTES_PER_ELEMENT;
+    const expected = elementCount(sizes) * kind.BYTES_PER_ELEMENT;
     if (end - begin !== expected) {
-      throw bad(`data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} [${shape.join(', ')}] needs ${expected}`);
+      throw bad(`data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} [${sizes.join(', ')}] needs ${expected}`);
     }
     if (end > begin) spans.push({ name, begin, end }); // empty tensors own no bytes to overlap
     // A copy into its own aligned buffer (not bytes.slice: on a Node Buffer that is a view of a shared pool).
     const own = new Uint8Array(end - begin);
     own.set(bytes.subarray(dataStart + begin, dataStart + end));
-    tensors.set(name, { dtype, shape, data: new kind(own.buffer) });
+    tensors.set(name, { dtype, shape: sizes, data: new kind(own.buffer) });
   }
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < spans.length; i++) {

@@ -17,7 +17,7 @@ export interface AugmentOptions {
 export interface GatherIo {
   /** u8 pixels packed 4 per u32 (packBytes), count × channels × height × width. */
   images: BufferRef;
-  /** u8 labels packed 4 per u32. */
+  /** u32 class labels, one per image. */
   labels: BufferRef;
   /** u32 dataset index per batch row. */
   indices: BufferRef;
@@ -77,7 +77,7 @@ export function gatherBatch(gpu: Gpu, io: GatherIo): Dispatch[] {
   const pixels = channels * io.height * io.width;
   const total = io.batch * pixels;
   checkBinding(gpu, 'images', io.images, pixels);
-  checkBinding(gpu, 'labels', io.labels, 1);
+  checkBinding(gpu, 'labels', io.labels, 4);
   checkBinding(gpu, 'indices', io.indices, io.batch * 4);
   checkBinding(gpu, 'x', io.x, total * 4);
   checkBinding(gpu, 'y', io.y, io.batch * 4);

@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type Checkpoint, type SaveInfo } from '../io/checkpoint.ts';
 import { decodeSafetensors, type SafetensorsFile } from '../io/safetensors.ts';
-import type { ModelState, Trainer } from '../graph/runtime.ts';
+import type { ModelState, Trainer } from '../runtime/runtime.ts';
 
 /** `data` may be produced piecewise (chunks are written as they arrive). */
 export async function writeFileAtomic(path: string, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
@@ -62,11 +62,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
 
 export async function loadCheckpoint(path: string, state: ModelState, trainer?: Trainer): Promise<Checkpoint> {
   const checkpoint = await readCheckpoint(path);
-  try {
-    restoreCheckpoint(checkpoint, state, trainer);
-  } catch (error) {
-    throw new Error(`${path}: ${(error as Error).message}`);
-  }
+  restoreCheckpoint(checkpoint, state, trainer);
   return checkpoint;
 }
 

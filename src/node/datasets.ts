@@ -18,8 +18,8 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzip } from '#platform';
-import { decodeIdxSplit, type ImageSet } from '../data/idx.ts';
+import { gunzipChunks } from '#platform';
+import { decodeIdxSplit, MAX_IDX_BYTES, MAX_IDX_HEADER_BYTES, type ImageSet } from '../data/idx.ts';
 
 export type DatasetName = 'mnist' | 'fashion-mnist';
 
@@ -84,22 +84,37 @@ const DATASETS: Record<DatasetName, DatasetInfo> = {
   },
 };
 
+// The largest IDX file, raw or gzipped: gzip can only grow incompressible data by a few bytes per
+// 64 KB stored block, which the extra MiB covers.
+const MAX_FILE_BYTES = MAX_IDX_BYTES + MAX_IDX_HEADER_BYTES + 1024 * 1024;
+
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function hash(algorithm: 'sha256' | 'md5', bytes: Uint8Array): string {
   return createHash(algorithm).update(bytes).digest('hex');
 }
 
+/** The md5 of what a gzip inflates to, hashed as it streams and given up past the largest IDX file. */
+async function inflatedMd5(bytes: Uint8Array): Promise<string> {
+  const md5 = createHash('md5');
+  let size = 0;
+  try {
+    for await (const chunk of gunzipChunks(bytes)) {
+      size += chunk.length;
+      if (size > MAX_IDX_BYTES + MAX_IDX_HEADER_BYTES) return 'not computed (inflates past the largest IDX file)';
+      md5.update(chunk);
+    }
+  } catch {
+    return 'unreadable gzip'; // a corrupt archive simply fails the second rule too
+  }
+  return md5.digest('hex');
+}
+
 /** Why `bytes` fails `digest`, or null when it passes (see the header for the two accepted forms). */
 async function digestMismatch(bytes: Uint8Array, digest: FileDigest): Promise<string | null> {
   const sha256 = hash('sha256', bytes);
   if (sha256 === digest.sha256) return null;
-  let idxMd5 = 'unreadable gzip';
-  try {
-    idxMd5 = hash('md5', await gunzip(bytes));
-  } catch {
-    // A corrupt archive simply fails the second rule too.
-  }
+  const idxMd5 = await inflatedMd5(bytes);
   if (idxMd5 === digest.idxMd5) return null;
   return `SHA-256 ${sha256}, expected ${digest.sha256} (decompressed md5 ${idxMd5}, expected ${digest.idxMd5})`;
 }
@@ -114,6 +129,29 @@ function completeFolder(dir: string, name: DatasetName): string | null {
   return null;
 }
 
+// Over twice the largest file the mirrors serve (Fashion-MNIST's training images, 26 MB): a
+// download can only be kept if it matches a known digest, so a longer one is cut off, not held.
+const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;
+
+/** The response body, refused once it passes `limit` bytes. */
+async function readBody(response: Response, limit: number): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > limit) throw new Error(`serves ${declared} bytes, more than the ${limit} any dataset file has`);
+  const reader = response.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks, size);
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`serves more than the ${limit} bytes any dataset file has`);
+    }
+    chunks.push(value);
+  }
+}
+
 async function download(file: FileName, info: DatasetInfo, mirrors: string[], dest: string, log: (message: string) => void): Promise<string> {
   const failures: string[] = [];
   for (const base of mirrors) {
@@ -123,7 +161,7 @@ async function download(file: FileName, info: DatasetInfo, mirrors: string[], de
       log(`downloading ${url}`);
       const response = await fetch(url);
       if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-      const bytes = new Uint8Array(await response.arrayBuffer());
+      const bytes = await readBody(response, MAX_DOWNLOAD_BYTES);
       await writeFile(temp, bytes);
       const mismatch = await digestMismatch(bytes, info.digests[file]);
       if (mismatch) throw new Error(mismatch);
@@ -167,7 +205,9 @@ async function locate(name: DatasetName, options: LoadDatasetOptions): Promise<{
 }
 
 async function readFileChecked(path: string, digest: FileDigest | null): Promise<Uint8Array> {
-  if (!statSync(path).isFile()) throw new Error(`${path}: not a file`);
+  const stats = statSync(path);
+  if (!stats.isFile()) throw new Error(`${path}: not a file`);
+  if (stats.size > MAX_FILE_BYTES) throw new Error(`${path}: ${stats.size} bytes is larger than any IDX file this reader accepts (${MAX_IDX_BYTES} bytes of data)`);
   const bytes = new Uint8Array(await readFile(path));
   const mismatch = digest && (await digestMismatch(bytes, digest));
   if (mismatch) throw new Error(`${path}: not the known file: ${mismatch}`);

@@ -6,15 +6,15 @@
 // class count, the target's class i has nothing to do with the source's class i.
 import type { Gpu } from '../gpu/device.ts';
 import { seededPermutation } from '../data/split.ts';
-import { Dense } from '../graph/layers.ts';
-import { zooModel } from '../graph/zoo.ts';
+import { Dense } from '../layers/layers.ts';
+import { zooModel } from '../model/zoo.ts';
 import { elementCount } from '../graph/graph.ts';
-import { Evaluator, ModelState, Trainer } from '../graph/runtime.ts';
-import { fit, stepsPerEpoch } from '../graph/fit.ts';
-import { isFrozen, type GpuDataset, type Normalization } from '../graph/program.ts';
+import { Evaluator, ModelState, Trainer } from '../runtime/runtime.ts';
+import { fit, stepsPerEpoch } from '../runtime/fit.ts';
+import { isFrozen, type GpuDataset, type Normalization } from '../compiler/program.ts';
 import { loadMatchingWeights, type ModelDescription } from '../io/checkpoint.ts';
-import type { Sequential } from '../graph/model.ts';
-import type { OptimizerConfig } from '../graph/optim.ts';
+import type { Model } from '../model/model.ts';
+import type { OptimizerConfig } from '../optim/optim.ts';
 import type { SafeTensor } from '../io/safetensors.ts';
 
 /**
@@ -42,14 +42,14 @@ export function classBalancedSubset(labels: ArrayLike<number>, classes: number, 
 }
 
 /** The classifier: the model's last Dense layer. */
-export function headLayerName(model: Sequential): string {
+export function headLayerName(model: Model): string {
   const head = [...model.plan].reverse().find((p) => p.layer instanceof Dense);
   if (!head) throw new Error('the model has no Dense layer to serve as the classifier head');
   return head.layer.name;
 }
 
 /** Every parameter outside the head: the `frozen` list that trains the head only. */
-export function bodyParameterNames(model: Sequential): string[] {
+export function bodyParameterNames(model: Model): string[] {
   const head = headLayerName(model);
   return model.parameterSpecs().map((s) => s.name).filter((name) => !name.startsWith(`${head}.`));
 }
@@ -81,7 +81,7 @@ export interface VariantSettings {
  * The four variants, each training `epochs` in total. Head-only training freezes parameters, not
  * batch-norm running statistics, which still follow the target data in models that have them.
  */
-export function planVariants(model: Sequential, settings: VariantSettings): VariantPlan[] {
+export function planVariants(model: Model, settings: VariantSettings): VariantPlan[] {
   const { epochs, unfreezeAfter, bodyLrMultiplier } = settings;
   if (!(Number.isInteger(unfreezeAfter) && unfreezeAfter >= 1 && unfreezeAfter < epochs)) {
     throw new Error(`unfreeze after ${unfreezeAfter} epochs must be at least 1 and fewer than the ${epochs} epochs`);

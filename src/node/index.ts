@@ -1,8 +1,13 @@
-// Node-only helpers: dataset files and downloads, PNG folders, checkpoint files, TensorBoard logs,
-// and the command-line parsing the scripts and benchmarks share.
+// Node-only helpers: dataset files and downloads, PNG folders, checkpoint files, TensorBoard logs.
 export { loadDataset, type Dataset, type DatasetName } from './datasets.ts';
 export { loadImageFolder, readGrayPng } from './image-folder.ts';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, writeFileAtomic } from './checkpoint-file.ts';
 export { openEventFile } from './tensorboard-writer.ts';
-export { runCommand, UsageError, positive, nonNegative, fraction, between, type ParsedArgs } from './args.ts';
-export { numberList } from './list-flags.ts';
+export { nonNegative, positive, UsageError, runCommand, type ParsedArgs, type CommandSpec, between, fraction } from './args.ts';
+export { SIGNAL_EXIT_CODES, stopAfterStepOnSignal, type StopRequest, type StopSignal } from './signals.ts';
+export { writeTextAtomic, evaluatePredictions, toReportHistory, writePictures, type RunReport } from './training-report.ts';
+export { numberList, choiceList } from './list-flags.ts';
+export { loadTrainingData, type TrainingData } from './training-data.ts';
+export { OPTIMIZER_NAMES, optimizerConfig, scheduleConfig } from './optimizer-flags.ts';
+export { classBalancedSubset, planVariants, trainVariant, type VariantResult } from './finetune.ts';
+export { formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, type SearchSpace, type TrialConfig, type TrialResult } from './tune.ts';

@@ -1,5 +1,5 @@
 // The optimizer and schedule names the training commands accept, turned into their configurations.
-import type { OptimizerConfig, Schedule } from '../graph/optim.ts';
+import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
 
 export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam', 'adamw'] as const;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];

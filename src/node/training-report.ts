@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { ImageSet } from '../data/idx.ts';
-import type { EpochResult } from '../graph/fit.ts';
+import type { EpochResult } from '../runtime/fit.ts';
 import { classificationReport, confusionMatrix, type ClassificationReport, type ConfusionMatrix } from '../report/metrics.ts';
 import { trainingCurvesSvg } from '../report/training-curves.ts';
 import { confusionHeatmapSvg } from '../report/confusion-heatmap.ts';
@@ -38,7 +38,7 @@ export interface RunReport {
 
 export interface Evaluated { matrix: ConfusionMatrix; report: ClassificationReport }
 
-export function evaluatePredictions(labels: Uint8Array, predictions: Uint32Array, classes: number): Evaluated {
+export function evaluatePredictions(labels: ArrayLike<number>, predictions: Uint32Array, classes: number): Evaluated {
   const matrix = confusionMatrix(labels, predictions, classes);
   return { matrix, report: classificationReport(matrix) };
 }

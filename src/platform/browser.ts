@@ -10,15 +10,24 @@ export async function writeCached(name: string, text: string): Promise<void> {
 }
 
 // Compression streams: 'gzip' reads gzipped IDX, 'deflate' is the zlib format PNG's IDAT chunks hold.
-async function throughStream(bytes: Uint8Array, stream: GenericTransformStream): Promise<Uint8Array> {
-  const piped = new Blob([bytes as BlobPart]).stream().pipeThrough(stream as ReadableWritablePair<Uint8Array, Uint8Array>);
+/** Inflates as the caller pulls (streams are pull-based), so stopping early stops the inflating, as in Node. */
+export async function* gunzipChunks(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  const reader = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip') as ReadableWritablePair<Uint8Array, Uint8Array>).getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) break;
+      yield next.value;
+    }
+    done = true;
+  } finally {
+    // A caller that stopped early leaves the rest of the inflation undone: cancel it.
+    if (!done) await reader.cancel();
+  }
+}
+
+export async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
+  const piped = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream('deflate') as ReadableWritablePair<Uint8Array, Uint8Array>);
   return new Uint8Array(await new Response(piped).arrayBuffer());
-}
-
-export function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
-  return throughStream(bytes, new DecompressionStream('gzip'));
-}
-
-export function deflate(bytes: Uint8Array): Promise<Uint8Array> {
-  return throughStream(bytes, new CompressionStream('deflate'));
 }

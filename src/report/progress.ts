@@ -1,6 +1,6 @@
-// Training progress for a terminal or a log file, written to any sink (process.stdout in Node).
+// Training progress for a terminal or a log file, written to any sink (standard output in Node).
 //
-//   const bar = new EpochProgress({ label: 'epoch 3/10', totalSteps, sink: process.stdout });
+//   const bar = new EpochProgress({ label: 'epoch 3/10', totalSteps, sink: stdout });
 //   bar.update(step, imagesSoFar, runningLoss);   // cheap to call every step
 //   bar.finish();                                 // then print formatEpochSummary(...)
 //

@@ -47,7 +47,7 @@ describe('web bundle', () => {
     expect(ids).toContain('src/gpu/provider-browser.ts');
     expect(ids).toContain('src/platform/browser.ts');
     expect(ids).toContain('web/worker.ts');
-    expect(ids).toContain('src/graph/runtime.ts');
+    expect(ids).toContain('src/runtime/runtime.ts');
   });
 
   it('contains no Node-only module', () => {

@@ -16,9 +16,9 @@ import { testGpu } from '../helpers/gpu.ts';
 import { maxRelativeError } from '../helpers/random.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 import { pixelStats } from '../../src/data/split.ts';
-import { zooModel } from '../../src/graph/zoo.ts';
-import { ModelState, Trainer } from '../../src/graph/runtime.ts';
-import { destroyDataset, uploadDataset } from '../../src/graph/dataset.ts';
+import { zooModel } from '../../src/model/zoo.ts';
+import { ModelState, Trainer } from '../../src/runtime/runtime.ts';
+import { destroyDataset, uploadDataset } from '../../src/runtime/dataset.ts';
 import { demoTrainerOptions, trainSteps } from '../../web/training.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

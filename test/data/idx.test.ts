@@ -22,7 +22,7 @@ describe('decodeIdx', () => {
     );
     const long = new Uint8Array(full.length + 2);
     long.set(full);
-    await expect(decodeIdx(IMAGES, long)).rejects.toThrow(`${IMAGES}: trailing bytes: header says 3×2×2 = 12 bytes of data, file has 14`);
+    await expect(decodeIdx(IMAGES, long)).rejects.toThrow(`${IMAGES}: trailing bytes: header says 3×2×2 = 12 bytes of data, file has at least 14`);
     await expect(decodeIdx(IMAGES, full.subarray(0, 9))).rejects.toThrow(
       `${IMAGES}: truncated: header of 3 dimensions needs 16 bytes, file has 9`,
     );

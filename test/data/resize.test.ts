@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resizeGray } from '../../src/data/resize.ts';
+import { resizeGray, resizeImages } from '../../src/data/resize.ts';
 import { rng } from '../helpers/random.ts';
 
 function randomImage(height: number, width: number, seed: number): Uint8Array {
@@ -42,5 +42,26 @@ describe('resizeGray', () => {
 
   it('rejects a pixel count that does not match the size', () => {
     expect(() => resizeGray(new Uint8Array(5), 2, 3, 1, 1)).toThrow('resizeGray: 5 pixels is not 2×3');
+  });
+});
+
+describe('resizeImages', () => {
+  it('resizes every plane and repeats one gray channel into three, keeping the labels', () => {
+    const count = 3;
+    const images = randomImage(count * 7, 5, 9);
+    const labels = new Uint32Array([2, 0, 299]);
+    const out = resizeImages({ images, labels, count, rows: 7, cols: 5 }, { height: 4, width: 6, channels: 3 });
+    expect([out.count, out.channels, out.rows, out.cols, out.images.length]).toEqual([3, 3, 4, 6, 3 * 3 * 24]);
+    expect(out.labels).toBe(labels);
+    for (let i = 0; i < count; i++) {
+      const expected = Array.from(resizeGray(images.subarray(i * 35, (i + 1) * 35), 7, 5, 4, 6));
+      for (let c = 0; c < 3; c++) expect(Array.from(out.images.subarray((i * 3 + c) * 24, (i * 3 + c + 1) * 24)), `image ${i} channel ${c}`).toEqual(expected);
+    }
+  });
+
+  it('refuses channel changes it cannot make', () => {
+    const set = { images: new Uint8Array(2 * 3 * 4), labels: new Uint8Array(2), count: 2, rows: 2, cols: 2, channels: 3 };
+    expect(() => resizeImages(set, { channels: 1 })).toThrow('cannot turn 3-channel images into 1 channels');
+    expect(() => resizeImages(set, { height: 0 })).toThrow('height must be a positive integer, got 0');
   });
 });

@@ -5,18 +5,20 @@ import type { Gpu } from '../../src/gpu/device.ts';
 import type { BufferRef } from '../../src/gpu/kernel.ts';
 import { readFloat32, runDispatches, storageBuffer, uploadBuffer } from '../../src/gpu/buffers.ts';
 import { elementCount, Graph, Tape } from '../../src/graph/graph.ts';
-import { planMemory, tensorBytes } from '../../src/graph/memory.ts';
-import type { BuildContext, Layer } from '../../src/graph/layers.ts';
-import type { Sequential } from '../../src/graph/model.ts';
+import { planMemory, tensorBytes } from '../../src/compiler/memory.ts';
+import type { BuildContext, Layer } from '../../src/layers/layer.ts';
+import type { Model } from '../../src/model/model.ts';
 
 export interface ModelGradients {
   y: Float32Array;
+  /** The gradient of the first input; dxs holds every input's. */
   dx: Float32Array;
+  dxs: Float32Array[];
   /** By parameter name (e.g. lstm1.weight_ih). */
   grads: Map<string, Float32Array>;
 }
 
-export async function modelGradients(gpu: Gpu, model: Sequential, batch: number, x: Float32Array, dy: Float32Array,
+export async function modelGradients(gpu: Gpu, model: Model, batch: number, x: Float32Array | readonly Float32Array[], dy: Float32Array,
   params: ReadonlyMap<string, Float32Array>): Promise<ModelGradients> {
   const graph = new Graph();
   const tape = new Tape(graph);
@@ -28,11 +30,14 @@ export async function modelGradients(gpu: Gpu, model: Sequential, batch: number,
     external.set(tensor, buffer);
     return tensor;
   };
-  const input = upload(graph.tensor('x', [batch, ...model.inputShape], 'input'), x);
-  tape.requireGrad(input);
+  const xs = x instanceof Float32Array ? [x] : x;
+  const inputs = model.inputs.map((t, i) => upload(graph.tensor(t.name, [batch, ...t.shape], 'input'), xs[i]!));
+  for (const t of inputs) tape.requireGrad(t);
   const paramTensors = new Map<string, number>();
   const param = (layer: Layer, name: string): number => {
     const full = `${layer.name}.${name}`;
+    const known = paramTensors.get(full);
+    if (known !== undefined) return known;
     const spec = model.parameterSpecs().find((s) => s.name === full);
     const value = params.get(full);
     if (!spec || !value) throw new Error(`modelGradients: no parameter ${full}`);
@@ -46,12 +51,15 @@ export async function modelGradients(gpu: Gpu, model: Sequential, batch: number,
     state: () => { throw new Error('modelGradients: layers with persistent state are not supported'); },
     seed: upload(graph.tensor('seed', [2], 'input', 'u32'), new Uint32Array(2)),
   };
-  const y = model.layers.reduce((t, layer) => layer.forward(ctx, t), input);
+  const [y] = model.forward(ctx, inputs) as [number];
   const seed = upload(graph.tensor('dy', graph.shape(y), 'input'), dy);
   const grads = tape.backward(y, seed);
-  const dx = grads.get(input);
-  if (dx === undefined) throw new Error('modelGradients: no gradient reached the input');
-  const results = [y, dx, ...[...paramTensors.values()].map((t) => grads.get(t)!)];
+  const dxs = inputs.map((t) => {
+    const g = grads.get(t);
+    if (g === undefined) throw new Error(`modelGradients: no gradient reached input ${graph.info(t).name}`);
+    return g;
+  });
+  const results = [y, ...dxs, ...[...paramTensors.values()].map((t) => grads.get(t)!)];
   // Keeps every result alive to the end of the schedule so the planner cannot reuse its storage.
   graph.add({ name: 'keep results', reads: results, writes: [], emit: () => [] });
 
@@ -67,7 +75,9 @@ export async function modelGradients(gpu: Gpu, model: Sequential, batch: number,
   await runDispatches(gpu, graph.ops.flatMap((op) => op.emit(gpu, bufferOf as (t: number) => BufferRef)));
   const read = (t: number) => readFloat32(gpu, bufferOf(t).buffer, elementCount(graph.shape(t)));
   try {
-    const out: ModelGradients = { y: await read(y), dx: await read(dx), grads: new Map() };
+    const inputGrads: Float32Array[] = [];
+    for (const g of dxs) inputGrads.push(await read(g));
+    const out: ModelGradients = { y: await read(y), dx: inputGrads[0]!, dxs: inputGrads, grads: new Map() };
     for (const [name, t] of paramTensors) out.grads.set(name, await read(grads.get(t)!));
     return out;
   } finally {

@@ -1,11 +1,12 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_IDX_BYTES } from '../../src/data/idx.ts';
 import { pixelStats } from '../../src/data/split.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 import { gzip, idxBytes, tinySplit } from '../helpers/idx.ts';
@@ -16,7 +17,7 @@ const FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k
 // From ../shared/data/README.md.
 const MNIST_TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
 
-function histogram(labels: Uint8Array, classes: number): number[] {
+function histogram(labels: Iterable<number>, classes: number): number[] {
   const counts = new Array<number>(classes).fill(0);
   for (const label of labels) counts[label]!++;
   return counts;
@@ -70,6 +71,14 @@ describe('loadDataset', () => {
     );
   });
 
+  it('refuses a file larger than any IDX file from its size, before reading it', async () => {
+    const dir = join(temp, 'oversized');
+    await writeTinyDataset(dir);
+    const path = join(dir, FILES[2]!);
+    await truncate(path, 300 * 1024 * 1024); // sparse: costs no disk
+    await expect(loadDataset('mnist', { dataDir: dir })).rejects.toThrow(`${path}: 314572800 bytes is larger than any IDX file this reader accepts (${MAX_IDX_BYTES} bytes of data)`);
+  });
+
   it('checks files found through WEBGRAD_DATA against the known hashes', async () => {
     const dir = join(temp, 'env-data');
     await writeTinyDataset(join(dir, 'mnist'));
@@ -101,7 +110,8 @@ describe('loadDataset downloads', () => {
   let base: string;
   const requests: string[] = [];
   beforeAll(async () => {
-    // /good/ serves the real files, /tampered/ the same files with one byte changed, anything else 404.
+    // /good/ serves the real files, /tampered/ the same files with one byte changed, /endless/ zeros
+    // without end, anything else 404.
     server = createServer((request, response) => {
       const url = request.url ?? '';
       requests.push(url);
@@ -111,6 +121,11 @@ describe('loadDataset downloads', () => {
           if (folder === 'tampered') bytes[bytes.length >> 1]! ^= 0x40;
           response.end(bytes);
         });
+      } else if (folder === 'endless') {
+        const zeros = Buffer.alloc(1024 * 1024);
+        const more = () => { while (!response.destroyed && response.write(zeros)); };
+        response.on('drain', more);
+        more();
       } else {
         response.writeHead(404).end();
       }
@@ -143,6 +158,14 @@ describe('loadDataset downloads', () => {
     const options = { cacheRoot, env: {}, sharedRoots: [], mirrors: [`${base}/tampered/`] };
     await expect(loadDataset('mnist', options)).rejects.toThrow(
       new RegExp(`could not download train-images-idx3-ubyte.gz:\\n  ${base}/tampered/train-images-idx3-ubyte.gz: SHA-256 [0-9a-f]{64}, expected 440fcabf[0-9a-f]{56} \\(decompressed md5 .+, expected 6bbc9ace898e44ae57da46a324031adb\\)`),
+    );
+    expect(readdirSync(join(cacheRoot, 'mnist'))).toEqual([]);
+  });
+
+  it('cuts off a mirror that serves without end, holding no more than the largest dataset file', async () => {
+    const cacheRoot = join(temp, 'endless-cache');
+    await expect(loadDataset('mnist', { cacheRoot, env: {}, sharedRoots: [], mirrors: [`${base}/endless/`] })).rejects.toThrow(
+      `could not download train-images-idx3-ubyte.gz:\n  ${base}/endless/train-images-idx3-ubyte.gz: serves more than the 67108864 bytes any dataset file has`,
     );
     expect(readdirSync(join(cacheRoot, 'mnist'))).toEqual([]);
   });

@@ -5,8 +5,8 @@ import { deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageFolder, readGrayPng } from '../../src/node/image-folder.ts';
-import { crc32 } from '../../src/report/crc.ts';
 import { encodePng } from '../../src/report/png.ts';
+import { ihdr, pngChunk, pngFile } from '../helpers/png-chunks.ts';
 
 let temp: string;
 beforeAll(async () => {
@@ -25,24 +25,9 @@ function pngjsFile(width: number, height: number, rgba: number[], colorType: 0 |
 
 /** An 8-bit palette PNG, built by hand because pngjs cannot write palettes. */
 function palettePng(width: number, height: number, palette: Array<[number, number, number]>, indices: number[]): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const body = new Uint8Array([...new TextEncoder().encode(type), ...data]);
-    const out = new Uint8Array(8 + body.length);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, data.length);
-    out.set(body, 4);
-    view.setUint32(4 + body.length, crc32(body));
-    return out;
-  };
-  const header = new Uint8Array(13);
-  new DataView(header.buffer).setUint32(0, width);
-  new DataView(header.buffer).setUint32(4, height);
-  header.set([8, 3, 0, 0, 0], 8);
   const rows: number[] = [];
   for (let y = 0; y < height; y++) rows.push(0, ...indices.slice(y * width, (y + 1) * width));
-  const parts = [Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('PLTE', Uint8Array.from(palette.flat())),
-    chunk('IDAT', new Uint8Array(deflateSync(Uint8Array.from(rows)))), chunk('IEND', new Uint8Array())];
-  return Uint8Array.from(parts.flatMap((part) => Array.from(part)));
+  return pngFile(ihdr(width, height, { colourType: 3 }), pngChunk('PLTE', Uint8Array.from(palette.flat())), pngChunk('IDAT', new Uint8Array(deflateSync(Uint8Array.from(rows)))));
 }
 
 describe('readGrayPng', () => {

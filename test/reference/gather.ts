@@ -4,7 +4,7 @@
 import type { AugmentOptions } from '../../src/kernels/gather.ts';
 import { rngU32, rngUniform } from '../../src/kernels/rng.ts';
 
-export interface Dataset { images: Uint8Array; labels: Uint8Array; channels: number; height: number; width: number }
+export interface Dataset { images: Uint8Array; labels: ArrayLike<number>; channels: number; height: number; width: number }
 
 const AUGMENT_STREAM = 0x61756700;
 

@@ -1,8 +1,10 @@
-// A float64 CPU twin of a compiled training step for a Sequential model, assembled from the kernel
-// references: the executor's GPU step must agree with it.
-import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax, type Layer } from '../../src/graph/layers.ts';
-import type { Sequential } from '../../src/graph/model.ts';
-import { samePadding, type Conv2dShape } from '../../src/kernels/conv.ts';
+// A float64 CPU twin of a compiled training step for any model (a chain or a graph), assembled
+// from the kernel references: the executor's GPU step must agree with it.
+import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax } from '../../src/layers/layers.ts';
+import type { Layer } from '../../src/layers/layer.ts';
+import type { Model, ModelNode } from '../../src/model/model.ts';
+import { Concatenate, Elementwise, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
+import { binaryRef, concatRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
 import { activationBackwardRef, activationForwardRef } from './activation.ts';
 import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef } from './conv.ts';
@@ -11,18 +13,10 @@ import { batchNormBackwardRef, batchNormForwardTrainRef } from './batchnorm.ts';
 import { dropoutRef } from './dropout.ts';
 import { softmaxCrossEntropyRef } from './loss.ts';
 import { adamStepReference, sgdStepReference } from './optimizer.ts';
-import type { OptimizerConfig } from '../../src/graph/optim.ts';
+import type { OptimizerConfig } from '../../src/optim/optim.ts';
 
 type Params = Map<string, Float64Array>;
 type Backward = (dy: Float64Array) => Float64Array;
-
-function convShape(layer: Conv2D, input: readonly number[], batch: number): Conv2dShape {
-  const pad = (k: number) => (layer.padding === 'valid' ? 0 : layer.padding === 'same' ? samePadding(k) : layer.padding);
-  return {
-    batch, inChannels: input[0]!, height: input[1]!, width: input[2]!, outChannels: layer.filters, kernelH: layer.kernel[0], kernelW: layer.kernel[1],
-    strideH: layer.strides[0], strideW: layer.strides[1], padH: pad(layer.kernel[0]), padW: pad(layer.kernel[1]),
-  };
-}
 
 function poolShape(layer: MaxPool2D | AvgPool2D, input: readonly number[], batch: number): Pool2dShape {
   return {
@@ -31,8 +25,74 @@ function poolShape(layer: MaxPool2D | AvgPool2D, input: readonly number[], batch
   };
 }
 
+/** Adds a gradient in, so a layer applied twice (shared weights) gets the sum of both. */
 function addInto(grads: Params, name: string, g: ArrayLike<number>): void {
-  grads.set(name, Float64Array.from(g));
+  const existing = grads.get(name);
+  if (!existing) grads.set(name, Float64Array.from(g));
+  else for (let i = 0; i < existing.length; i++) existing[i]! += g[i]!;
+}
+
+type NodeBackward = (dy: Float64Array) => Float64Array[];
+
+/** Forward one parameter-free op on the CPU; returns its output and each input's gradient closure. */
+function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float64Array; backward: NodeBackward } | undefined {
+  const layer = node.layer;
+  const shapes = node.inputs.map((t) => [batch, ...t.shape]);
+  const outShape = [batch, ...node.output.shape];
+  if (layer instanceof Elementwise) {
+    const rank = Math.max(node.inputs[0]!.shape.length, node.inputs[1]!.shape.length);
+    const [aShape, bShape] = node.inputs.map((t) => [batch, ...Array<number>(rank - t.shape.length).fill(1), ...t.shape]) as [number[], number[]];
+    const [a, b] = xs as [Float64Array, Float64Array];
+    const y = binaryRef(layer.operation, a, aShape, b, bShape);
+    const toA = (full: Float64Array) => sumToShapeRef(full, outShape, aShape);
+    const toB = (full: Float64Array) => sumToShapeRef(full, outShape, bShape);
+    return {
+      y,
+      backward: (dy) => {
+        switch (layer.operation) {
+          case 'add': return [toA(dy), toB(dy)];
+          case 'sub': return [toA(dy), toB(dy.map((v) => -v))];
+          case 'mul': return [toA(binaryRef('mul', dy, outShape, b, bShape)), toB(binaryRef('mul', dy, outShape, a, aShape))];
+          default: return [toA(binaryRef('div', dy, outShape, b, bShape)), toB(binaryRef('div', binaryRef('mul', dy, outShape, y, outShape), outShape, b, bShape, -1))];
+        }
+      },
+    };
+  }
+  if (layer instanceof Unary) {
+    const x = xs[0]!;
+    const { operation, scalar } = layer;
+    const alpha = operation === 'scale' ? scalar : 1, beta = operation === 'shift' ? scalar : 0;
+    const y = unaryRef(operation === 'scale' || operation === 'shift' ? 'affine' : operation, x, alpha, beta);
+    const derivative = (i: number) => (operation === 'exp' ? y[i]! : operation === 'log' ? 1 / x[i]! : operation === 'sqrt' ? 0.5 / y[i]! : alpha);
+    return { y, backward: (dy) => [dy.map((g, i) => g * derivative(i))] };
+  }
+  if (layer instanceof Concatenate) {
+    const axis = (layer.axis < 0 ? node.output.shape.length + layer.axis : layer.axis) + 1;
+    const y = concatRef(xs.map((data, i) => ({ data, shape: shapes[i]! })), axis);
+    return {
+      y,
+      backward: (dy) => {
+        let start = 0;
+        return shapes.map((shape) => { const piece = sliceRef(dy, outShape, axis, start, start + shape[axis]!); start += shape[axis]!; return piece; });
+      },
+    };
+  }
+  if (layer instanceof Slice) {
+    const inShape = shapes[0]!;
+    const axis = (layer.axis < 0 ? inShape.length - 1 + layer.axis : layer.axis) + 1;
+    const y = sliceRef(xs[0]!, inShape, axis, layer.start, layer.end);
+    return {
+      y,
+      backward: (dy) => {
+        const before = inShape.slice(0, axis), after = inShape.slice(axis + 1);
+        const part = (n: number) => ({ data: new Float64Array([...before, n, ...after].reduce((p, d) => p * d, 1)), shape: [...before, n, ...after] });
+        const pieces = [part(layer.start), { data: dy, shape: outShape }, part(inShape[axis]! - layer.end)].filter((q) => q.shape[axis]! > 0);
+        return [concatRef(pieces, axis)];
+      },
+    };
+  }
+  if (layer instanceof Reshape) return { y: xs[0]!, backward: (dy) => [dy] };
+  return undefined;
 }
 
 /** Forward one layer on the CPU; returns its output and a closure for its backward (which fills `grads`). */
@@ -65,12 +125,14 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
     };
   }
   if (layer instanceof Conv2D) {
-    const s = convShape(layer, input, batch);
-    const y = conv2dForwardRef(s, x, param('weight'), layer.useBias ? param('bias') : undefined, layer.activation);
+    const s = layer.convShape(input, batch);
+    const z = conv2dForwardRef(s, x, param('weight'), layer.useBias ? param('bias') : undefined);
+    const activation = layer.activation;
+    const y = activation === 'none' ? z : activationForwardRef(activation, z);
     return {
       y,
       backward: (dy) => {
-        const dz = layer.activation === 'none' ? dy : activationBackwardRef('relu', y, dy);
+        const dz = activation === 'none' ? dy : activationBackwardRef(activation, y, dy);
         const { dweight, dbias } = conv2dBackwardWeightRef(s, x, dz);
         addInto(grads, `${layer.name}.weight`, dweight);
         if (layer.useBias) addInto(grads, `${layer.name}.bias`, dbias);
@@ -121,7 +183,7 @@ export interface CpuTrainer {
   step(x: Float64Array, labels: ArrayLike<number>): number;
 }
 
-export function cpuTrainer(model: Sequential, initial: ReadonlyMap<string, Float32Array>, optimizer: OptimizerConfig, seed: number): CpuTrainer {
+export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Array>, optimizer: OptimizerConfig, seed: number): CpuTrainer {
   const params: Params = new Map([...initial].map(([k, v]) => [k, Float64Array.from(v)]));
   const moments = new Map<string, Float64Array>();
   const moment = (key: string, n: number) => {
@@ -135,17 +197,32 @@ export function cpuTrainer(model: Sequential, initial: ReadonlyMap<string, Float
     step(x, labels) {
       const batch = labels.length;
       const grads: Params = new Map();
-      const backwards: Backward[] = [];
-      let activations = x;
-      for (const plan of model.plan) {
-        const { y, backward } = layerStep(plan.layer, plan.input, activations, batch, params, grads, seed, stepCount);
-        backwards.push(backward);
-        activations = y;
+      const values = new Map<unknown, Float64Array>([[model.inputs[0], x]]);
+      const backwards: NodeBackward[] = [];
+      for (const node of model.nodes) {
+        const xs = node.inputs.map((t) => values.get(t)!);
+        const step = opStep(node, xs, batch) ?? (() => {
+          const { y, backward } = layerStep(node.layer, node.inputs[0]!.shape, xs[0]!, batch, params, grads, seed, stepCount);
+          return { y, backward: (dy: Float64Array) => [backward(dy)] };
+        })();
+        values.set(node.output, step.y);
+        backwards.push(step.backward);
       }
       const classes = model.outputShape[0]!;
-      const loss = softmaxCrossEntropyRef(activations, batch, classes, { labels });
-      let grad = loss.dlogits;
-      for (let i = backwards.length - 1; i >= 0; i--) grad = backwards[i]!(grad);
+      const loss = softmaxCrossEntropyRef(values.get(model.outputs[0])!, batch, classes, { labels });
+      // Reverse order; a tensor read by several nodes gets the sum of their gradients.
+      const gradients = new Map<unknown, Float64Array>([[model.outputs[0], loss.dlogits]]);
+      for (let i = model.nodes.length - 1; i >= 0; i--) {
+        const node = model.nodes[i]!;
+        const dy = gradients.get(node.output);
+        if (!dy) continue;
+        backwards[i]!(dy).forEach((g, k) => {
+          const source = node.inputs[k]!;
+          const existing = gradients.get(source);
+          if (!existing) gradients.set(source, Float64Array.from(g));
+          else for (let j = 0; j < existing.length; j++) existing[j]! += g[j]!;
+        });
+      }
       stepCount++;
       for (const spec of model.parameterSpecs()) {
         const g = grads.get(spec.name)!;

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { createGpu, DeviceLostError } from '../../src/gpu/device.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { rng } from '../helpers/random.ts';
-import { zooModel } from '../../src/graph/zoo.ts';
-import { ModelState, NonFiniteLossError, Trainer } from '../../src/graph/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../../src/graph/dataset.ts';
-import { fit } from '../../src/graph/fit.ts';
+import { zooModel } from '../../src/model/zoo.ts';
+import { ModelState, NonFiniteLossError, Trainer } from '../../src/runtime/runtime.ts';
+import { destroyDataset, range, uploadDataset } from '../../src/runtime/dataset.ts';
+import { fit } from '../../src/runtime/fit.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 
 function syntheticMnist(count: number, seed: number) {

@@ -1,7 +1,10 @@
-// The networks of the classic Keras and PyTorch MNIST tutorials, by name, for 1×28×28 inputs.
-import { BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, type Layer } from './layers.ts';
-import { Sequential } from './model.ts';
-import { LSTM, SimpleRNN } from './recurrent.ts';
+// The networks of the classic Keras and PyTorch MNIST tutorials, by name, for 1×28×28 inputs, and a
+// small residual network drawn as a graph.
+import { AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU } from '../layers/layers.ts';
+import { input, type Layer, type SymbolicTensor } from '../layers/layer.ts';
+import { add } from '../layers/ops.ts';
+import { Model, Sequential } from './model.ts';
+import { LSTM, SimpleRNN } from '../layers/recurrent.ts';
 
 export interface ZooOptions {
   classes?: number;
@@ -10,9 +13,25 @@ export interface ZooOptions {
   inputShape?: readonly [number, number, number];
 }
 
-type Builder = (o: Required<Pick<ZooOptions, 'classes' | 'dropout'>>) => Layer[];
+type Settings = Required<Pick<ZooOptions, 'classes' | 'dropout'>>;
+/** A chain of layers, or a graph drawn from the input tensor. */
+type Builder = (o: Settings) => Layer[] | ((x: SymbolicTensor) => SymbolicTensor);
 
 const maybeDropout = (rate: number): Layer[] => (rate > 0 ? [new Dropout(rate)] : []);
+
+/** conv → batch norm (→ ReLU): the unit residual networks are made of. */
+function convBn(x: SymbolicTensor, filters: number, kernelSize: number, stride: number, relu: boolean): SymbolicTensor {
+  const padding = (kernelSize - 1) / 2;
+  const y = new BatchNorm().apply(new Conv2D({ filters, kernelSize, strides: stride, padding, useBias: false }).apply(x));
+  return relu ? ReLU().apply(y) : y;
+}
+
+/** He et al.'s basic block: two 3×3 convolutions and a shortcut (1×1 convolution where the shape changes). */
+function residualBlock(x: SymbolicTensor, filters: number, stride: number): SymbolicTensor {
+  const body = convBn(convBn(x, filters, 3, stride, true), filters, 3, 1, false);
+  const shortcut = stride === 1 && x.shape[0] === filters ? x : convBn(x, filters, 1, stride, false);
+  return ReLU().apply(add(body, shortcut));
+}
 
 const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = {
   mlp: {
@@ -64,6 +83,19 @@ const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = 
       new Flatten(), new Dense({ units: 128, useBias: false }), new BatchNorm(), ReLU(), ...maybeDropout(dropout), new Dense({ units: classes }),
     ],
   },
+  resnet: {
+    about: 'small ResNet: Conv 16 → residual blocks 16, 32/2, 64/2 with batch norm → global average pool → Dense', dropout: 0,
+    build: ({ classes, dropout }) => (x) => {
+      let y = convBn(x, 16, 3, 1, true);
+      y = residualBlock(y, 16, 1);
+      y = residualBlock(y, 32, 2);
+      y = residualBlock(y, 64, 2);
+      const [, height, width] = y.shape as [number, number, number];
+      y = new Flatten().apply(new AvgPool2D({ poolSize: [height, width] }).apply(y));
+      for (const layer of maybeDropout(dropout)) y = layer.apply(y);
+      return new Dense({ units: classes }).apply(y);
+    },
+  },
   rnn: {
     about: 'SimpleRNN 128 over the 28 rows of the image (28 pixels per step) → Dense', dropout: 0,
     build: ({ classes, dropout }) => [new SimpleRNN({ units: 128 }), ...maybeDropout(dropout), new Dense({ units: classes })],
@@ -80,9 +112,12 @@ export function zooDescription(name: string): string {
   return ZOO[name]?.about ?? '';
 }
 
-export function zooModel(name: string, options: ZooOptions = {}): Sequential {
-  const entry = ZOO[name];
+export function zooModel(name: string, options: ZooOptions = {}): Model {
+  const entry = Object.hasOwn(ZOO, name) ? ZOO[name] : undefined;
   if (!entry) throw new Error(`unknown model "${name}"; the zoo has: ${ZOO_NAMES.join(', ')}`);
-  const layers = entry.build({ classes: options.classes ?? 10, dropout: options.dropout ?? entry.dropout });
-  return new Sequential(options.inputShape ?? [1, 28, 28], layers);
+  const built = entry.build({ classes: options.classes ?? 10, dropout: options.dropout ?? entry.dropout });
+  const inputShape = options.inputShape ?? [1, 28, 28];
+  if (Array.isArray(built)) return new Sequential(inputShape, built);
+  const x = input(inputShape);
+  return new Model({ inputs: x, outputs: (built as (x: SymbolicTensor) => SymbolicTensor)(x) });
 }

@@ -1,4 +1,4 @@
-// Compiles a Sequential model into a static program: the graph of one training (or evaluation) step,
+// Compiles a model into a static program: the graph of one training (or evaluation) step,
 // its backward ops, the optimizer updates, a memory plan, and finally the recorded dispatches.
 import type { Gpu } from '../gpu/device.ts';
 import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
@@ -8,18 +8,19 @@ import { accumulateMetrics, softmaxCrossEntropy } from '../kernels/loss.ts';
 import { argmaxRows } from '../kernels/reduce.ts';
 import { adamUpdate, sgdUpdate } from '../kernels/optimizer.ts';
 import { clipGradNorm, clipGradNormScratchBytes } from '../kernels/grad_norm.ts';
-import { elementCount, Graph, Tape, type Op } from './graph.ts';
+import { elementCount, Graph, Tape, type Op } from '../graph/graph.ts';
 import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
-import type { BuildContext, Layer } from './layers.ts';
-import type { Sequential } from './model.ts';
-import type { OptimizerConfig } from './optim.ts';
+import type { BuildContext, Layer } from '../layers/layer.ts';
+import type { Model } from '../model/model.ts';
+import type { OptimizerConfig } from '../optim/optim.ts';
 
-/** A dataset resident on the GPU as u8, gathered by index each step. */
+/** An image dataset resident on the GPU (u8 pixels, u32 labels), gathered by index each step. */
 export interface GpuDataset {
   name: string;
   images: GPUBuffer;
   labels: GPUBuffer;
   count: number;
+  channels: number;
   height: number;
   width: number;
   classes: number;
@@ -81,17 +82,15 @@ function lrMultiplier(name: string, multipliers: Readonly<Record<string, number>
  * Builds and plans one step. `persistent` maps parameter/state names to their buffers (owned by
  * the model state); optimizer moments come from `optimizerState`, created on first use.
  */
-export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, persistent: ReadonlyMap<string, GPUBuffer>,
+export function compileProgram(gpu: Gpu, model: Model, data: GpuDataset, persistent: ReadonlyMap<string, GPUBuffer>,
   optimizerState: Map<string, GPUBuffer>, options: ProgramOptions): Program {
   const { batch, training } = options;
   const graph = new Graph();
   const tape = new Tape(graph);
-  const [channels, height, width] = model.inputShape;
-  if (channels === undefined || height === undefined || width === undefined || model.inputShape.length !== 3 || channels !== 1) {
-    throw new Error(`model input shape [${model.inputShape.join(', ')}] does not fit dataset ${data.name} (1×${data.height}×${data.width} images)`);
-  }
-  if (height !== data.height || width !== data.width) {
-    throw new Error(`model expects ${height}×${width} images but dataset ${data.name} has ${data.height}×${data.width}`);
+  const { channels, height, width } = data;
+  const shape = model.inputShape;
+  if (shape.length !== 3 || shape[0] !== channels || shape[1] !== height || shape[2] !== width) {
+    throw new Error(`model input shape [${shape.join(', ')}] does not fit dataset ${data.name} (${channels}×${height}×${width} images)`);
   }
   const classes = model.outputShape[0]!;
   if (model.outputShape.length !== 1 || classes !== data.classes) {
@@ -140,13 +139,12 @@ export function compileProgram(gpu: Gpu, model: Sequential, data: GpuDataset, pe
   graph.add({
     name: 'gather batch', reads: [indices, seed], writes: [x, labels],
     emit: (g, b) => gatherBatch(g, {
-      images: data.images, labels: data.labels, indices: b(indices), x: b(x), y: b(labels), batch, height, width, mean, std,
+      images: data.images, labels: data.labels, indices: b(indices), x: b(x), y: b(labels), batch, channels, height, width, mean, std,
       ...(augment ? { augment, seed: b(seed) } : {}),
     }),
   });
 
-  let logits = x;
-  for (const layer of model.layers) logits = layer.forward(ctx, logits);
+  const [logits] = model.forward(ctx, [x]) as [number];
 
   const totals = ownBuffer(16, 'metrics.totals');
   const totalsTensor = graph.tensor('metrics.totals', [4], 'state');
@@ -273,7 +271,7 @@ function checkTensorLimits(gpu: Gpu, graph: Graph, batch: number): void {
   }
 }
 
-function memoryReport(model: Sequential, persistent: ReadonlyMap<string, GPUBuffer>, plan: MemoryPlan, optimizerBytes: number): MemoryReport {
+function memoryReport(model: Model, persistent: ReadonlyMap<string, GPUBuffer>, plan: MemoryPlan, optimizerBytes: number): MemoryReport {
   let parameterBytes = 0;
   for (const spec of [...model.parameterSpecs(), ...model.stateSpecs()]) parameterBytes += persistent.get(spec.name)?.size ?? 0;
   return { parameterBytes, optimizerBytes, activationBytes: plan.activationBytes, peakBytes: plan.peakBytes };

@@ -4,16 +4,16 @@ import type { Gpu } from '../gpu/device.ts';
 import { encodeDispatches } from '../gpu/kernel.ts';
 import { readFloat32, readUint32, storageBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { writeHyper } from '../kernels/optimizer.ts';
-import { elementCount, formatShape } from './graph.ts';
-import { compileProgram, type GpuDataset, type MemoryReport, type Normalization, type Program, type ProgramOptions } from './program.ts';
-import { learningRate, type Schedule } from './optim.ts';
-import type { Sequential } from './model.ts';
+import { elementCount, formatShape } from '../graph/graph.ts';
+import { compileProgram, type GpuDataset, type MemoryReport, type Normalization, type Program, type ProgramOptions } from '../compiler/program.ts';
+import { learningRate, type Schedule } from '../optim/optim.ts';
+import type { Model } from '../model/model.ts';
 
 /** Parameters and persistent state (batch-norm running stats) of a model, on the GPU. */
 export class ModelState {
   readonly buffers = new Map<string, GPUBuffer>();
 
-  constructor(readonly gpu: Gpu, readonly model: Sequential, values: ReadonlyMap<string, Float32Array> = model.initialValues(0)) {
+  constructor(readonly gpu: Gpu, readonly model: Model, values: ReadonlyMap<string, Float32Array> = model.initialValues(0)) {
     for (const spec of [...model.parameterSpecs(), ...model.stateSpecs()]) {
       this.buffers.set(spec.name, storageBuffer(gpu, elementCount(spec.shape) * 4, spec.name));
     }
@@ -101,7 +101,7 @@ export class Trainer {
   private readonly throttle: SubmitThrottle;
   private readonly baseLr: number;
 
-  constructor(readonly gpu: Gpu, readonly model: Sequential, readonly state: ModelState, readonly data: GpuDataset,
+  constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ModelState, readonly data: GpuDataset,
     readonly optimizerState: Map<string, GPUBuffer>, readonly options: TrainerOptions) {
     if (!options.optimizer) throw new Error('Trainer needs an optimizer');
     this.baseLr = options.optimizer.lr;
@@ -190,7 +190,7 @@ export class Evaluator {
   private readonly programs = new Map<number, Program>();
   private readonly throttle: SubmitThrottle;
 
-  constructor(readonly gpu: Gpu, readonly model: Sequential, readonly state: ModelState, readonly data: GpuDataset,
+  constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ModelState, readonly data: GpuDataset,
     readonly batchSize: number, readonly normalize: Normalization) {
     this.throttle = new SubmitThrottle(gpu);
   }

@@ -1,18 +1,25 @@
-// Puts a whole image dataset on the GPU once, as packed u8, so each step uploads only batch indices.
+// Puts a whole image dataset on the GPU once (pixels as packed u8, labels as u32), so each step
+// uploads only batch indices.
 import type { Gpu } from '../gpu/device.ts';
 import { uploadBuffer } from '../gpu/buffers.ts';
 import { packBytes } from '../kernels/gather.ts';
 import type { ImageSet } from '../data/idx.ts';
-import type { GpuDataset } from './program.ts';
+import type { GpuDataset } from '../compiler/program.ts';
 
 export function uploadDataset(gpu: Gpu, set: ImageSet, classes: number, name: string): GpuDataset {
+  const channels = set.channels ?? 1;
+  if (!Number.isInteger(classes) || classes < 1) throw new Error(`dataset ${name}: classes must be a positive integer, got ${classes}`);
+  if (set.images.length !== set.count * channels * set.rows * set.cols) {
+    throw new Error(`dataset ${name}: ${set.images.length} pixel bytes do not make ${set.count} images of ${channels}×${set.rows}×${set.cols}`);
+  }
+  if (set.labels.length !== set.count) throw new Error(`dataset ${name}: ${set.labels.length} labels for ${set.count} images`);
   for (let i = 0; i < set.count; i++) {
     if (set.labels[i]! >= classes) throw new Error(`dataset ${name}: label ${set.labels[i]} at index ${i} is outside 0..${classes - 1}`);
   }
   return {
-    name, classes, count: set.count, height: set.rows, width: set.cols,
+    name, classes, count: set.count, channels, height: set.rows, width: set.cols,
     images: uploadBuffer(gpu, packBytes(set.images), `${name}.images`),
-    labels: uploadBuffer(gpu, packBytes(set.labels), `${name}.labels`),
+    labels: uploadBuffer(gpu, Uint32Array.from(set.labels), `${name}.labels`),
   };
 }
 

@@ -7,18 +7,14 @@
 import { gemm } from '../kernels/gemm.ts';
 import { biasGradient } from '../kernels/reduce.ts';
 import { GATE_COUNT, recurrentStepBackward, recurrentStepForward, toBatchMajor, toTimeMajor, transposeMatrix, type CellKind, type RecurrentShape } from '../kernels/recurrent.ts';
-import { formatShape, type Graph, type Op } from './graph.ts';
-import { Layer, type BuildContext, type ParamSpec, type Shape } from './layers.ts';
+import { formatShape } from '../graph/graph.ts';
+import { Layer, op, type BuildContext, type ParamSpec, type Shape } from './layer.ts';
 
 export interface RecurrentOptions {
   units: number;
   /** Output every step's hidden state [T, units] instead of the last one [units]. */
   returnSequences?: boolean;
   name?: string;
-}
-
-function addOp(graph: Graph, name: string, reads: number[], writes: number[], emit: Op['emit']): void {
-  graph.add({ name, reads, writes, emit });
 }
 
 abstract class Recurrent extends Layer {
@@ -85,20 +81,20 @@ abstract class Recurrent extends Layer {
     const name = this.name;
 
     const xTime = graph.tensor(`${name}.x_time_major`, [steps, batch, features]);
-    addOp(graph, `${name}.input.time_major`, [x], [xTime], (gpu, b) => toTimeMajor(gpu, { src: b(x), dst: b(xTime), batch, steps, width: features }));
+    op(graph, `${name}.input.time_major`, [x], [xTime], (gpu, b) => toTimeMajor(gpu, { src: b(x), dst: b(xTime), batch, steps, width: features }));
     const xproj = graph.tensor(`${name}.xproj`, [steps, batch, rows]);
-    addOp(graph, `${name}.input.projection`, [xTime, weightIh, biasIh], [xproj], (gpu, b) => gemm(gpu, {
+    op(graph, `${name}.input.projection`, [xTime, weightIh, biasIh], [xproj], (gpu, b) => gemm(gpu, {
       a: b(xTime), b: b(weightIh), c: b(xproj), m: steps * batch, n: rows, k: features, transB: true,
       bias: b(biasIh), biasAxis: 'n', label: `${name}.input.projection`,
     }));
     const weightHhT = graph.tensor(`${name}.weight_hh_transposed`, [hidden, rows]);
-    addOp(graph, `${name}.weight_hh.transpose`, [weightHh], [weightHhT], (gpu, b) => transposeMatrix(gpu, { src: b(weightHh), dst: b(weightHhT), rows, cols: hidden }));
+    op(graph, `${name}.weight_hh.transpose`, [weightHh], [weightHhT], (gpu, b) => transposeMatrix(gpu, { src: b(weightHh), dst: b(weightHhT), rows, cols: hidden }));
     const states = graph.tensor(`${name}.hidden_states`, [steps + 1, batch, hidden]);
     const cells = lstm ? graph.tensor(`${name}.cell_states`, [steps + 1, batch, hidden]) : undefined;
     const gates = lstm ? graph.tensor(`${name}.gates`, [steps, batch, rows]) : undefined;
     const saved = [cells, gates].filter((t) => t !== undefined);
     for (let t = 0; t < steps; t++) {
-      addOp(graph, `${name}.step${t}`, [xproj, weightHhT, biasHh, states, ...saved], [states, ...saved], (gpu, b) => recurrentStepForward(gpu, s, t, {
+      op(graph, `${name}.step${t}`, [xproj, weightHhT, biasHh, states, ...saved], [states, ...saved], (gpu, b) => recurrentStepForward(gpu, s, t, {
         xproj: b(xproj), weightHhTransposed: b(weightHhT), biasHh: b(biasHh), hidden: b(states),
         ...(cells === undefined || gates === undefined ? {} : { cell: b(cells), gates: b(gates) }),
       }));
@@ -107,14 +103,14 @@ abstract class Recurrent extends Layer {
     const y = graph.tensor(`${name}.out`, this.returnSequences ? [batch, steps, hidden] : [batch, hidden]);
     // Hidden states of steps 1..T (or just T) back to batch-major for the next layer.
     const firstOut = (steps + 1 - outSteps) * batch * hidden;
-    addOp(graph, `${name}.output`, [states], [y], (gpu, b) => toBatchMajor(gpu, { src: b(states), dst: b(y), batch, steps: outSteps, width: hidden, offset: firstOut }));
+    op(graph, `${name}.output`, [states], [y], (gpu, b) => toBatchMajor(gpu, { src: b(states), dst: b(y), batch, steps: outSteps, width: hidden, offset: firstOut }));
 
     tape.record([x, weightIh, weightHh, biasIh, biasHh], [y], (g) => {
       const dy = g.gradOf(y);
       let dySteps = dy;
       if (this.returnSequences) {
         dySteps = graph.tensor(`${name}.dy_time_major`, [steps, batch, hidden]);
-        addOp(graph, `${name}.backward.dy.time_major`, [dy], [dySteps], (gpu, b) => toTimeMajor(gpu, { src: b(dy), dst: b(dySteps), batch, steps, width: hidden }));
+        op(graph, `${name}.backward.dy.time_major`, [dy], [dySteps], (gpu, b) => toTimeMajor(gpu, { src: b(dy), dst: b(dySteps), batch, steps, width: hidden }));
       }
       const dgates = graph.tensor(`grad(${name}.gates)`, [steps, batch, rows]);
       const dcell = lstm ? graph.tensor(`grad(${name}.cell)`, [batch, hidden]) : undefined;
@@ -124,7 +120,7 @@ abstract class Recurrent extends Layer {
         // With only the last state as output, the output gradient enters at the last step alone.
         const dyOffset = this.returnSequences ? t * batch * hidden : t === steps - 1 ? 0 : undefined;
         const reads = [weightHh, ...savedForBackward, ...carried, ...(dyOffset === undefined ? [] : [dySteps])];
-        addOp(graph, `${name}.backward.step${t}`, reads, carried, (gpu, b) => recurrentStepBackward(gpu, s, t, {
+        op(graph, `${name}.backward.step${t}`, reads, carried, (gpu, b) => recurrentStepBackward(gpu, s, t, {
           weightHh: b(weightHh), dgates: b(dgates),
           ...(lstm ? { cell: b(cells!), gates: b(gates!), dcell: b(dcell!) } : { hidden: b(states) }),
           ...(dyOffset === undefined ? {} : { dy: { buffer: b(dySteps), offset: dyOffset } }),
@@ -137,10 +133,10 @@ abstract class Recurrent extends Layer {
         if (!g.wants(weight)) return;
         const dw = g.gradTarget(weight);
         const dwT = graph.tensor(`grad(${name}.${label}).transposed`, [width, rows]);
-        addOp(graph, `${name}.backward.${label}`, [dgates, input], [dwT], (gpu, b) => gemm(gpu, {
+        op(graph, `${name}.backward.${label}`, [dgates, input], [dwT], (gpu, b) => gemm(gpu, {
           a: b(input), b: b(dgates), c: b(dwT), m: width, n: rows, k: sequenceRows, transA: true, label: `${name}.backward.${label}`,
         }));
-        addOp(graph, `${name}.backward.${label}.transpose`, [dwT], [dw], (gpu, b) => transposeMatrix(gpu, { src: b(dwT), dst: b(dw), rows: width, cols: rows }));
+        op(graph, `${name}.backward.${label}.transpose`, [dwT], [dw], (gpu, b) => transposeMatrix(gpu, { src: b(dwT), dst: b(dw), rows: width, cols: rows }));
       };
       weightGradient(weightIh, 'weight_ih', xTime, features);
       // Rows 0..T-1 of the hidden states are h_{t-1} for every step t, in dgates' row order.
@@ -149,18 +145,18 @@ abstract class Recurrent extends Layer {
       const biasGrads = [biasIh, biasHh].filter((bias) => g.wants(bias)).map((bias) => g.gradTarget(bias));
       const [db, dbCopy] = biasGrads;
       if (db !== undefined) {
-        addOp(graph, `${name}.backward.bias`, [dgates], [db], (gpu, b) => biasGradient(gpu, { dy: b(dgates), dbias: b(db), batch: sequenceRows, channels: rows, spatial: 1 }));
+        op(graph, `${name}.backward.bias`, [dgates], [db], (gpu, b) => biasGradient(gpu, { dy: b(dgates), dbias: b(db), batch: sequenceRows, channels: rows, spatial: 1 }));
       }
       if (db !== undefined && dbCopy !== undefined) {
-        addOp(graph, `${name}.backward.bias.copy`, [db], [dbCopy], (gpu, b) => toBatchMajor(gpu, { src: b(db), dst: b(dbCopy), batch: 1, steps: 1, width: rows }));
+        op(graph, `${name}.backward.bias.copy`, [db], [dbCopy], (gpu, b) => toBatchMajor(gpu, { src: b(db), dst: b(dbCopy), batch: 1, steps: 1, width: rows }));
       }
       if (g.wants(x)) {
         const dxTime = graph.tensor(`grad(${name}.x_time_major)`, [steps, batch, features]);
-        addOp(graph, `${name}.backward.input`, [dgates, weightIh], [dxTime], (gpu, b) => gemm(gpu, {
+        op(graph, `${name}.backward.input`, [dgates, weightIh], [dxTime], (gpu, b) => gemm(gpu, {
           a: b(dgates), b: b(weightIh), c: b(dxTime), m: sequenceRows, n: features, k: rows, label: `${name}.backward.input`,
         }));
         const dx = g.gradTarget(x);
-        addOp(graph, `${name}.backward.input.batch_major`, [dxTime], [dx], (gpu, b) => toBatchMajor(gpu, { src: b(dxTime), dst: b(dx), batch, steps, width: features }));
+        op(graph, `${name}.backward.input.batch_major`, [dxTime], [dx], (gpu, b) => toBatchMajor(gpu, { src: b(dxTime), dst: b(dx), batch, steps, width: features }));
       }
     });
     return y;

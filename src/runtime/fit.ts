@@ -3,8 +3,8 @@
 import type { Gpu } from '../gpu/device.ts';
 import { epochPermutation } from '../data/split.ts';
 import { Evaluator, Trainer, type ModelState, type Snapshot, type TrainerOptions } from './runtime.ts';
-import type { GpuDataset } from './program.ts';
-import type { Sequential } from './model.ts';
+import type { GpuDataset } from '../compiler/program.ts';
+import type { Model } from '../model/model.ts';
 import { tuneGemm } from '../kernels/gemm.ts';
 
 export interface EpochResult {
@@ -56,7 +56,7 @@ export function stepsPerEpoch(trainCount: number, batchSize: number): number {
   return Math.floor(trainCount / batchSize);
 }
 
-export async function fit(gpu: Gpu, model: Sequential, state: ModelState, data: GpuDataset, options: FitOptions,
+export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDataset, options: FitOptions,
   existing?: Trainer): Promise<FitResult> {
   const { epochs, batchSize, trainIndices } = options;
   const perEpoch = stepsPerEpoch(trainIndices.length, batchSize);

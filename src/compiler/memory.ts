@@ -1,6 +1,6 @@
 // Static memory planning: temp tensors whose lifetimes (first to last op touching them) do not
 // overlap share one buffer. Greedy over the op schedule with best-fit reuse of freed slots.
-import { elementCount, type Graph, type Op } from './graph.ts';
+import { elementCount, type Graph, type Op } from '../graph/graph.ts';
 
 export interface MemoryPlan {
   /** Slot index for every planned temp root tensor. */

@@ -1,6 +1,5 @@
-// Layers: shape inference, parameters, and how each emits its forward ops and records its backward.
-// Shapes here are per sample (no batch axis); graph tensors carry the batch as their first axis.
-import type { Gpu } from '../gpu/device.ts';
+// The classic layers: Dense, Conv2D, pooling, Flatten, activations, Softmax, Dropout, BatchNorm —
+// shape inference, parameters, and how each emits its forward ops and records its backward.
 import { gemm } from '../kernels/gemm.ts';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, type Conv2dShape, type ConvPass } from '../kernels/conv.ts';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputSize, type Pool2dShape } from '../kernels/pool.ts';
@@ -8,48 +7,9 @@ import { activationBackward, activationForward, type ActivationKind } from '../k
 import { biasGradient } from '../kernels/reduce.ts';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
 import { batchNormBackward, batchNormForwardInference, batchNormForwardTrain } from '../kernels/batchnorm.ts';
-import { elementCount, formatShape, type Graph, type GradContext, type Op, type Tape } from './graph.ts';
-import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
-import type { Initializer } from './init.ts';
+import { elementCount, type GradContext } from '../graph/graph.ts';
+import { checkBoolean, checkChoice, checkOptions, Layer, op, shapeError, type BuildContext, type ParamSpec, type Shape, type StateSpec } from './layer.ts';
 
-export type Shape = readonly number[];
-
-export interface ParamSpec { name: string; shape: Shape; init: Initializer }
-export interface StateSpec { name: string; shape: Shape; value: number }
-
-/** What a layer sees while the step is being built. */
-export interface BuildContext {
-  graph: Graph;
-  tape: Tape;
-  training: boolean;
-  batch: number;
-  /** Graph tensor of this layer's parameter or persistent state `name`. */
-  param(layer: Layer, name: string): number;
-  state(layer: Layer, name: string): number;
-  /** u32[2] = [seed, step], rewritten each step; drives dropout and augmentation. */
-  seed: number;
-}
-
-export abstract class Layer {
-  name = '';
-  /** Prefix for automatic names: conv → conv1, conv2, … (PyTorch state_dict style). */
-  abstract readonly kind: string;
-  abstract outputShape(input: Shape): Shape;
-  params(_input: Shape): ParamSpec[] { return []; }
-  states(_input: Shape): StateSpec[] { return []; }
-  abstract forward(ctx: BuildContext, x: number): number;
-  describe(): string { return this.kind; }
-}
-
-type Emit = (gpu: Gpu, buffer: (t: number) => BufferRef) => Dispatch[];
-
-function op(graph: Graph, name: string, reads: number[], writes: number[], emit: Emit): void {
-  graph.add({ name, reads, writes, emit } satisfies Op);
-}
-
-function shapeError(layer: Layer, expected: string, input: Shape): Error {
-  return new Error(`layer ${layer.name} (${layer.describe()}) expects ${expected}, got input shape ${formatShape(input)}`);
-}
 
 /** Applies an activation's backward in front of a linear layer's own backward, when one is fused. */
 function gradThroughActivation(ctx: GradContext, layerName: string, activation: ActivationKind | 'none', y: number): number {
@@ -63,6 +23,7 @@ function gradThroughActivation(ctx: GradContext, layerName: string, activation: 
 }
 
 export type Activation = ActivationKind | 'none';
+const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh', 'none'];
 export type Init = 'he' | 'glorot';
 
 export interface DenseOptions { units: number; activation?: Activation; useBias?: boolean; init?: Init; name?: string }
@@ -76,7 +37,11 @@ export class Dense extends Layer {
 
   constructor(o: DenseOptions) {
     super();
+    checkOptions('Dense', o, ['units', 'activation', 'useBias', 'init', 'name']);
     if (!Number.isInteger(o.units) || o.units < 1) throw new Error(`Dense: units must be a positive integer, got ${o.units}`);
+    checkChoice('Dense', 'activation', o.activation, ACTIVATIONS, ' (for softmax, end the model with a Softmax layer or train on the logits: the loss applies it)');
+    checkChoice('Dense', 'init', o.init, ['he', 'glorot']);
+    checkBoolean('Dense', 'useBias', o.useBias);
     this.units = o.units;
     this.activation = o.activation ?? 'none';
     this.useBias = o.useBias ?? true;
@@ -143,12 +108,17 @@ export interface Conv2DOptions {
   kernelSize: number | [number, number];
   strides?: number | [number, number];
   padding?: 'valid' | 'same' | number;
-  activation?: 'relu' | 'none';
+  activation?: Activation;
   useBias?: boolean;
   name?: string;
 }
 
 const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
+
+function checkPositivePair(layer: string, field: string, v: unknown): void {
+  if (v === undefined || (Number.isInteger(v) && (v as number) > 0) || (Array.isArray(v) && v.length === 2 && v.every((d) => Number.isInteger(d) && d > 0))) return;
+  throw new Error(`${layer}: ${field} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
+}
 
 export class Conv2D extends Layer {
   readonly kind = 'conv';
@@ -156,11 +126,20 @@ export class Conv2D extends Layer {
   readonly kernel: [number, number];
   readonly strides: [number, number];
   readonly padding: 'valid' | 'same' | number;
-  readonly activation: 'relu' | 'none';
+  readonly activation: Activation;
   readonly useBias: boolean;
 
   constructor(o: Conv2DOptions) {
     super();
+    checkOptions('Conv2D', o, ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'useBias', 'name']);
+    if (o.kernelSize === undefined) throw new Error('Conv2D: kernelSize is required');
+    checkPositivePair('Conv2D', 'kernelSize', o.kernelSize);
+    checkPositivePair('Conv2D', 'strides', o.strides);
+    if (o.padding !== undefined && o.padding !== 'valid' && o.padding !== 'same' && !(Number.isInteger(o.padding) && (o.padding as number) >= 0)) {
+      throw new Error(`Conv2D: padding must be 'valid', 'same' or a whole number ≥ 0, got ${JSON.stringify(o.padding)}`);
+    }
+    checkChoice('Conv2D', 'activation', o.activation, ACTIVATIONS);
+    checkBoolean('Conv2D', 'useBias', o.useBias);
     this.filters = o.filters;
     this.kernel = pair(o.kernelSize);
     this.strides = pair(o.strides ?? 1);
@@ -172,9 +151,10 @@ export class Conv2D extends Layer {
     if (this.padding === 'same' && (this.strides[0] !== 1 || this.strides[1] !== 1)) throw new Error(`Conv2D ${this.name}: padding 'same' needs stride 1`);
   }
 
-  override describe(): string { return `Conv2D(${this.filters}, ${this.kernel.join('×')}${this.activation === 'relu' ? ', relu' : ''})`; }
+  override describe(): string { return `Conv2D(${this.filters}, ${this.kernel.join('×')}${this.activation === 'none' ? '' : `, ${this.activation}`})`; }
 
-  private convShape(input: Shape, batch: number): Conv2dShape {
+  /** The kernels' geometry for this layer on a per-sample input shape: the one place it is computed. */
+  convShape(input: Shape, batch: number): Conv2dShape {
     const [kh, kw] = this.kernel;
     const pad = (k: number) => (this.padding === 'valid' ? 0 : this.padding === 'same' ? samePadding(k) : this.padding);
     return {
@@ -211,10 +191,17 @@ export class Conv2D extends Layer {
     const fwdScratch = scratch('forward');
     const reads = bias === undefined ? [x, w] : [x, w, bias];
     const activation = this.activation;
-    op(graph, `${this.name}.forward`, reads, [y, ...fwdScratch], (gpu, b) => conv2dForward(gpu, s, {
-      x: b(x), weight: b(w), y: b(y), scratch: fwdScratch.map(b), activation,
+    // ReLU rides in the convolution's epilogue; sigmoid and tanh follow as their own kernel.
+    const fused = activation === 'relu' || activation === 'none';
+    const z = fused ? y : graph.tensor(`${this.name}.preact`, [batch, ...out]);
+    op(graph, `${this.name}.forward`, reads, [z, ...fwdScratch], (gpu, b) => conv2dForward(gpu, s, {
+      x: b(x), weight: b(w), y: b(z), scratch: fwdScratch.map(b), activation: activation === 'relu' ? 'relu' : 'none',
       ...(bias === undefined ? {} : { bias: b(bias) }),
     }));
+    if (!fused) {
+      const count = batch * elementCount(out);
+      op(graph, `${this.name}.${activation}`, [z], [y], (gpu, b) => activationForward(gpu, activation, { x: b(z), y: b(y), count }));
+    }
     ctx.tape.record(reads, [y], (g) => {
       const dz = gradThroughActivation(g, this.name, activation, y);
       const wantsBias = bias !== undefined && g.wants(bias);
@@ -246,8 +233,12 @@ abstract class Pool2D extends Layer {
   readonly strides: [number, number];
   readonly pad: number;
 
-  constructor(o: Pool2DOptions = {}) {
+  constructor(o: Pool2DOptions, layer: string) {
     super();
+    checkOptions(layer, o, ['poolSize', 'strides', 'padding', 'name']);
+    checkPositivePair(layer, 'poolSize', o.poolSize);
+    checkPositivePair(layer, 'strides', o.strides);
+    if (o.padding !== undefined && !(Number.isInteger(o.padding) && o.padding >= 0)) throw new Error(`${layer}: padding must be a whole number ≥ 0, got ${JSON.stringify(o.padding)}`);
     this.window = pair(o.poolSize ?? 2);
     this.strides = pair(o.strides ?? this.window);
     this.pad = o.padding ?? 0;
@@ -271,6 +262,7 @@ abstract class Pool2D extends Layer {
 
 export class MaxPool2D extends Pool2D {
   readonly kind = 'maxpool';
+  constructor(o: Pool2DOptions = {}) { super(o, 'MaxPool2D'); }
   override describe(): string { return `MaxPool2D(${this.window.join('×')})`; }
 
   forward(ctx: BuildContext, x: number): number {
@@ -293,6 +285,7 @@ export class MaxPool2D extends Pool2D {
 
 export class AvgPool2D extends Pool2D {
   readonly kind = 'avgpool';
+  constructor(o: Pool2DOptions = {}) { super(o, 'AvgPool2D'); }
   override describe(): string { return `AvgPool2D(${this.window.join('×')})`; }
 
   forward(ctx: BuildContext, x: number): number {
@@ -383,6 +376,8 @@ export class Dropout extends Layer {
   }
 
   override describe(): string { return `Dropout(${this.rate})`; }
+  // A second application would reuse the first one's mask stream.
+  override get reusable(): boolean { return false; }
   outputShape(input: Shape): Shape { return input; }
 
   forward(ctx: BuildContext, x: number): number {
@@ -414,10 +409,16 @@ export class BatchNorm extends Layer {
 
   constructor(o: BatchNormOptions = {}) {
     super();
+    checkOptions('BatchNorm', o, ['momentum', 'eps', 'name']);
     this.momentum = o.momentum ?? 0.1;
     this.eps = o.eps ?? 1e-5;
+    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new Error(`BatchNorm: momentum must be in [0, 1], got ${JSON.stringify(o.momentum)}`);
+    if (!(this.eps > 0)) throw new Error(`BatchNorm: eps must be a positive number, got ${JSON.stringify(o.eps)}`);
     this.name = o.name ?? '';
   }
+
+  // Two applications would each update the same running statistics.
+  override get reusable(): boolean { return false; }
 
   outputShape(input: Shape): Shape {
     if (input.length !== 1 && input.length !== 3) throw shapeError(this, '[features] or [channels, height, width]', input);

@@ -1,0 +1,285 @@
+// The schema of a checkpoint: every metadata field webgrad writes, with its type and its range,
+// checked in this one place when a checkpoint is decoded (decodeCheckpoint, which every reader goes
+// through: readCheckpoint in the Node scripts, the browser worker's load), so nothing downstream
+// meets a zero std, an optimizer kind it would quietly run as another, a zoo name such as
+// "constructor", class names that do not match the head, or NaN weights.
+//
+//   checkCheckpointMetadata(source, metadata) → CheckedMetadata (typed, ranges checked)
+//   checkFiniteTensors(source, tensors, prefix?)   every value of every F32 tensor finite
+//   modelFromDescription(source, description)      zooModel, with its errors naming the file
+//
+// Objects are read through their own properties only and unknown fields are refused, so a file
+// cannot smuggle in a prototype name or a field a reader would ignore. Each message reads
+// "<file>: metadata <field> <what is wrong>".
+import { zooModel, ZOO_NAMES, type ZooOptions } from '../model/zoo.ts';
+import type { Model } from '../model/model.ts';
+import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
+import type { Normalization } from '../compiler/program.ts';
+import type { TrainerOptions } from '../runtime/runtime.ts';
+import type { SafeTensor } from './safetensors.ts';
+
+/** A zoo model by name and options: zooModel(zoo, options) rebuilds it. */
+export interface ModelDescription {
+  zoo: string;
+  options: ZooOptions;
+}
+
+/** The Trainer options a checkpoint stores under "trainer" (seed, optimizer, schedule and normalize have their own keys). */
+export type StoredTrainerOptions = Omit<TrainerOptions, 'seed' | 'optimizer' | 'schedule' | 'normalize'>;
+
+export interface CheckedMetadata {
+  webgradVersion: string;
+  model: ModelDescription;
+  epoch: number;
+  step: number;
+  seed: number;
+  normalize: Normalization;
+  optimizer?: OptimizerConfig;
+  schedule?: Schedule;
+  trainer?: StoredTrainerOptions;
+  classNames?: string[];
+}
+
+/** Largest class count a checkpoint may describe (labels are u32; this bounds a hostile header). */
+export const MAX_CLASSES = 65_536;
+const U32_MAX = 2 ** 32 - 1;
+
+class FieldError extends Error {
+  constructor(readonly field: string, problem: string) {
+    super(problem);
+  }
+}
+
+type Check<T> = (value: unknown, field: string) => T;
+
+const show = (value: unknown): string => (typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value));
+
+function integer(min: number, max: number): Check<number> {
+  return (value, field) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new FieldError(field, `is ${show(value)}; must be a whole number in [${min}, ${max}]`);
+    return value;
+  };
+}
+
+interface Range { min?: number; above?: number; max?: number; below?: number }
+
+function real(range: Range): Check<number> {
+  const bounds = [
+    range.min !== undefined ? `≥ ${range.min}` : range.above !== undefined ? `> ${range.above}` : '',
+    range.max !== undefined ? `≤ ${range.max}` : range.below !== undefined ? `< ${range.below}` : '',
+  ].filter(Boolean).join(' and ');
+  return (value, field) => {
+    const fits = typeof value === 'number' && Number.isFinite(value)
+      && (range.min === undefined || value >= range.min) && (range.above === undefined || value > range.above)
+      && (range.max === undefined || value <= range.max) && (range.below === undefined || value < range.below);
+    if (!fits) throw new FieldError(field, `is ${show(value)}; must be a finite number${bounds ? ` ${bounds}` : ''}`);
+    return value as number;
+  };
+}
+
+const boolean: Check<boolean> = (value, field) => {
+  if (typeof value !== 'boolean') throw new FieldError(field, `is ${show(value)}; must be true or false`);
+  return value;
+};
+
+function text(maxLength: number): Check<string> {
+  return (value, field) => {
+    if (typeof value !== 'string' || value.length > maxLength) throw new FieldError(field, `is ${show(value)}; must be a string of at most ${maxLength} characters`);
+    return value;
+  };
+}
+
+function oneOf<T extends string>(choices: readonly T[]): Check<T> {
+  return (value, field) => {
+    if (typeof value !== 'string' || !choices.includes(value as T)) throw new FieldError(field, `is ${show(value)}; must be one of ${choices.join(', ')}`);
+    return value as T;
+  };
+}
+
+function list<T>(item: Check<T>, length: { min: number; max: number }): Check<T[]> {
+  return (value, field) => {
+    if (!Array.isArray(value) || value.length < length.min || value.length > length.max) {
+      throw new FieldError(field, `is ${Array.isArray(value) ? `a list of ${value.length}` : show(value)}; must be a list of ${length.min === length.max ? length.min : `${length.min} to ${length.max}`} entries`);
+    }
+    return value.map((entry, i) => item(entry, `${field}[${i}]`));
+  };
+}
+
+function tuple<T>(items: Check<T>[]): Check<T[]> {
+  return (value, field) => {
+    if (!Array.isArray(value) || value.length !== items.length) throw new FieldError(field, `is ${Array.isArray(value) ? `a list of ${value.length}` : show(value)}; must be a list of ${items.length} entries`);
+    return items.map((item, i) => item(value[i], `${field}[${i}]`));
+  };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+type Fields = Record<string, { check: Check<unknown>; optional?: boolean }>;
+type Shaped<F extends Fields> = { [K in keyof F as F[K]['optional'] extends true ? never : K]: ReturnType<F[K]['check']> }
+  & { [K in keyof F as F[K]['optional'] extends true ? K : never]?: ReturnType<F[K]['check']> };
+
+const required = <T>(check: Check<T>) => ({ check });
+const optional = <T>(check: Check<T>) => ({ check, optional: true as const });
+
+/** An object with exactly these fields (optional ones may be absent), read as own properties. */
+function object<F extends Fields>(fields: F): Check<Shaped<F>> {
+  return (value, field) => {
+    if (!isPlainObject(value)) throw new FieldError(field, `is ${show(value)}; must be an object`);
+    const unknown = Object.keys(value).filter((key) => !Object.hasOwn(fields, key));
+    if (unknown.length) throw new FieldError(field, `has unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (known: ${Object.keys(fields).join(', ') || 'none'})`);
+    const out: Record<string, unknown> = {};
+    for (const [key, { check, optional: isOptional }] of Object.entries(fields)) {
+      const at = field ? `${field}.${key}` : key;
+      if (!Object.hasOwn(value, key)) {
+        if (!isOptional) throw new FieldError(at, 'is missing');
+        continue;
+      }
+      out[key] = check(value[key], at);
+    }
+    return out as Shaped<F>;
+  };
+}
+
+/** Any own keys, each value checked. */
+function record<T>(item: Check<T>): Check<Record<string, T>> {
+  return (value, field) => {
+    if (!isPlainObject(value)) throw new FieldError(field, `is ${show(value)}; must be an object`);
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, item(entry, `${field}.${JSON.stringify(key)}`)]));
+  };
+}
+
+/** One object schema per value of its "kind" field. */
+function byKind<T>(kinds: Record<string, Check<unknown>>): Check<T> {
+  return (value, field) => {
+    if (!isPlainObject(value)) throw new FieldError(field, `is ${show(value)}; must be an object`);
+    const kind = oneOf(Object.keys(kinds))(Object.hasOwn(value, 'kind') ? value.kind : undefined, `${field}.kind`);
+    return kinds[kind]!(value, field) as T;
+  };
+}
+
+const kind = <K extends string>(name: K) => required(oneOf([name]));
+const learningRate = real({ above: 0, max: 10 });
+const fraction = real({ min: 0, below: 1 });
+const regularizer = optional(real({ min: 0, max: 10 }));
+
+const MODEL = object({
+  zoo: required(oneOf(ZOO_NAMES)),
+  options: required(object({
+    classes: optional(integer(2, MAX_CLASSES)),
+    dropout: optional(fraction),
+    // Channels, height, width: datasets are gray bytes, so one channel.
+    inputShape: optional(tuple([integer(1, 64), integer(1, 1024), integer(1, 1024)])),
+  })),
+});
+
+const NORMALIZE = object({ mean: required(real({ min: -1000, max: 1000 })), std: required(real({ above: 0, max: 1000 })) });
+
+const ADAM_FIELDS = { lr: required(learningRate), beta1: optional(fraction), beta2: optional(fraction), eps: optional(real({ above: 0, max: 1 })), weightDecay: regularizer, l1: regularizer };
+const OPTIMIZER = byKind<OptimizerConfig>({
+  sgd: object({ kind: kind('sgd'), lr: required(learningRate), momentum: optional(fraction), nesterov: optional(boolean), weightDecay: regularizer, l1: regularizer }),
+  adam: object({ kind: kind('adam'), ...ADAM_FIELDS }),
+  adamw: object({ kind: kind('adamw'), ...ADAM_FIELDS }),
+});
+
+const GAMMA = required(real({ above: 0, max: 10 }));
+const SCHEDULE = byKind<Schedule>({
+  constant: object({ kind: kind('constant') }),
+  step: object({ kind: kind('step'), stepSize: required(integer(1, 1_000_000)), gamma: GAMMA }),
+  exponential: object({ kind: kind('exponential'), gamma: GAMMA }),
+  cosine: object({ kind: kind('cosine'), minLr: optional(real({ min: 0, max: 10 })) }),
+  onecycle: object({ kind: kind('onecycle'), maxLr: optional(learningRate), pctStart: optional(real({ above: 0, below: 1 })) }),
+});
+
+const SCALE = required(real({ above: 0, max: 100 }));
+const TRAINER = object({
+  batchSize: required(integer(1, 65_536)),
+  stepsPerEpoch: required(integer(1, U32_MAX)),
+  totalSteps: required(integer(0, U32_MAX)),
+  metricsEvery: optional(integer(1, U32_MAX)),
+  augment: optional(object({
+    maxRotationDegrees: required(real({ min: 0, max: 180 })), maxTranslatePixels: required(real({ min: 0, max: 1024 })), minScale: SCALE, maxScale: SCALE,
+  })),
+  labelSmoothing: optional(fraction),
+  clipNorm: optional(real({ above: 0 })),
+  frozen: optional(list(text(1000), { min: 0, max: 100_000 })),
+  lrMultipliers: optional(record(real({ min: 0, max: 1000 }))),
+  keepLogits: optional(boolean),
+});
+
+const CLASS_NAMES = list(text(1000), { min: 2, max: MAX_CLASSES });
+
+/** A decimal integer stored as a metadata string. */
+function decimal(min: number, max: number): Check<number> {
+  return (value, field) => {
+    const digits = typeof value === 'string' && /^-?\d+$/.test(value);
+    return integer(min, max)(digits ? Number(value) : value, field);
+  };
+}
+
+function json<T>(check: Check<T>): Check<T> {
+  return (value, field) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value as string);
+    } catch (error) {
+      throw new FieldError(field, `is not valid JSON (${(error as Error).message})`);
+    }
+    return check(parsed, field);
+  };
+}
+
+function withSource<T>(source: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof FieldError) throw new Error(`${source}: metadata ${error.field} ${error.message}`);
+    throw error;
+  }
+}
+
+/** zooModel for a described model; a description it cannot build names the file and the field. */
+export function modelFromDescription(source: string, description: ModelDescription): Model {
+  try {
+    return zooModel(description.zoo, description.options);
+  } catch (error) {
+    throw new Error(`${source}: metadata model ${JSON.stringify(description)} does not build (${(error as Error).message})`);
+  }
+}
+
+/** Every field webgrad writes, typed and range-checked; class names checked against the model's head. */
+export function checkCheckpointMetadata(source: string, metadata: Readonly<Record<string, string>>): CheckedMetadata {
+  const field = <T>(key: string, check: Check<T>): T | undefined => (Object.hasOwn(metadata, key) ? withSource(source, () => check(metadata[key], key)) : undefined);
+  const need = <T>(key: string, check: Check<T>): T => field(key, check) ?? withSource(source, () => { throw new FieldError(key, 'is missing'); });
+  const model = need('model', json(MODEL)) as ModelDescription;
+  const classNames = field('class_names', json(CLASS_NAMES));
+  const classes = modelFromDescription(source, model).outputShape[0]!;
+  if (classNames && classNames.length !== classes) {
+    throw new Error(`${source}: metadata class_names has ${classNames.length} names but the model's head has ${classes} classes`);
+  }
+  const optimizer = field('optimizer', json(OPTIMIZER));
+  const schedule = field('schedule', json(SCHEDULE));
+  const trainer = field('trainer', json(TRAINER)) as StoredTrainerOptions | undefined;
+  return {
+    webgradVersion: field('webgrad_version', text(100)) ?? 'unknown',
+    model,
+    epoch: need('epoch', decimal(0, 1_000_000)),
+    step: need('step', decimal(0, U32_MAX)),
+    seed: field('seed', decimal(0, U32_MAX)) ?? 0,
+    normalize: need('normalize', json(NORMALIZE)),
+    ...(optimizer ? { optimizer } : {}),
+    ...(schedule ? { schedule } : {}),
+    ...(trainer ? { trainer } : {}),
+    ...(classNames ? { classNames } : {}),
+  };
+}
+
+/** Refuses a tensor holding NaN or ±Infinity, naming it (with `prefix`, as stored) and the first bad index. */
+export function checkFiniteTensors(source: string, tensors: ReadonlyMap<string, SafeTensor>, prefix = ''): void {
+  for (const [name, tensor] of tensors) {
+    const data = tensor.data as Float32Array;
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`${source}: tensor ${prefix}${name} holds ${data[bad]} at index ${bad} of ${data.length}; a checkpoint's values must be finite`);
+  }
+}

@@ -1,0 +1,148 @@
+// Checkpoints whose metadata or values lie: each case takes a valid checkpoint built here (an mlp's
+// tensors and the metadata encodeCheckpoint writes) and breaks one field, then checks the error
+// names the file and the field. No GPU: decoding is where every reader (the Node scripts through
+// readCheckpoint, the browser worker directly) meets the schema.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zooModel } from '../../src/model/zoo.ts';
+import { decodeCheckpoint, modelFromCheckpoint } from '../../src/io/checkpoint.ts';
+import { encodeSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
+import { readCheckpoint } from '../../src/node/checkpoint-file.ts';
+
+const SOURCE = 'run.safetensors';
+
+const VALID: Record<string, string> = {
+  format: 'webgrad-checkpoint/1',
+  webgrad_version: '0.1.0',
+  model: JSON.stringify({ zoo: 'mlp', options: {} }),
+  epoch: '2',
+  step: '1688',
+  seed: '1',
+  normalize: JSON.stringify({ mean: 0.1307, std: 0.3081 }),
+  optimizer: JSON.stringify({ kind: 'adam', lr: 0.001, weightDecay: 0, l1: 0 }),
+  schedule: JSON.stringify({ kind: 'cosine' }),
+  trainer: JSON.stringify({
+    batchSize: 64, labelSmoothing: 0, clipNorm: 1, stepsPerEpoch: 844, totalSteps: 4220,
+    augment: { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 }, frozen: ['fc1.'], lrMultipliers: { 'fc1.': 0.1 },
+  }),
+  class_names: JSON.stringify(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']),
+  dataset: 'mnist',
+};
+
+function tensors(corrupt?: (name: string, data: Float32Array) => void): Map<string, SafeTensor> {
+  const out = new Map<string, SafeTensor>();
+  for (const spec of zooModel('mlp').parameterSpecs()) {
+    const data = Float32Array.from({ length: spec.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i) / 10);
+    corrupt?.(spec.name, data);
+    out.set(spec.name, { dtype: 'F32', shape: [...spec.shape], data });
+    out.set(`optimizer.${spec.name}.exp_avg`, { dtype: 'F32', shape: [...spec.shape], data: new Float32Array(data.length) });
+  }
+  return out;
+}
+
+function checkpointBytes(metadata: Record<string, string | undefined>, values = tensors()): Uint8Array {
+  const kept = Object.fromEntries(Object.entries({ ...VALID, ...metadata }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return encodeSafetensors(values, kept);
+}
+
+const withJson = (key: string, edit: (value: Record<string, unknown>) => unknown) => ({ [key]: JSON.stringify(edit(JSON.parse(VALID[key]!))) });
+
+describe('a valid checkpoint', () => {
+  it('decodes, with every field typed', () => {
+    const ckpt = decodeCheckpoint(checkpointBytes({}), SOURCE);
+    expect(ckpt).toMatchObject({ source: SOURCE, model: { zoo: 'mlp', options: {} }, epoch: 2, step: 1688, seed: 1, normalize: { mean: 0.1307, std: 0.3081 }, extra: { dataset: 'mnist' } });
+    expect(ckpt.training).toMatchObject({ batchSize: 64, seed: 1, optimizer: { kind: 'adam', lr: 0.001 }, schedule: { kind: 'cosine' }, frozen: ['fc1.'] });
+    expect(modelFromCheckpoint(ckpt).outputShape).toEqual([10]);
+  });
+});
+
+// [what, metadata override, the message it must give]
+const badFields: [string, Record<string, string | undefined>, string][] = [
+  ['model missing', { model: undefined }, 'metadata model is missing'],
+  ['model not JSON', { model: '{zoo: mlp' }, 'metadata model is not valid JSON'],
+  ['model null', { model: 'null' }, 'metadata model is null; must be an object'],
+  ['zoo "__proto__"', withJson('model', (m) => ({ ...m, zoo: '__proto__' })), 'metadata model.zoo is "__proto__"; must be one of mlp, mlp2, cnn'],
+  ['zoo "constructor"', withJson('model', (m) => ({ ...m, zoo: 'constructor' })), 'metadata model.zoo is "constructor"; must be one of'],
+  ['zoo unknown', withJson('model', (m) => ({ ...m, zoo: 'resnet152' })), 'metadata model.zoo is "resnet152"; must be one of'],
+  ['zoo null', withJson('model', (m) => ({ ...m, zoo: null })), 'metadata model.zoo is null; must be one of'],
+  ['model options missing', withJson('model', () => ({ zoo: 'mlp' })), 'metadata model.options is missing'],
+  ['model options with an unknown field', withJson('model', (m) => ({ ...m, options: { units: 5 } })), 'metadata model.options has unknown field "units" (known: classes, dropout, inputShape)'],
+  ['model options with an own "__proto__" field', { model: '{"zoo": "mlp", "options": {"__proto__": {"classes": 3}}}' }, 'metadata model.options has unknown field "__proto__"'],
+  ['classes 0', withJson('model', (m) => ({ ...m, options: { classes: 0 } })), 'metadata model.options.classes is 0; must be a whole number in [2, 65536]'],
+  ['classes 10⁹', withJson('model', (m) => ({ ...m, options: { classes: 1e9 } })), 'metadata model.options.classes is 1000000000; must be a whole number in [2, 65536]'],
+  ['classes 2.5', withJson('model', (m) => ({ ...m, options: { classes: 2.5 } })), 'metadata model.options.classes is 2.5; must be a whole number'],
+  ['classes "10"', withJson('model', (m) => ({ ...m, options: { classes: '10' } })), 'metadata model.options.classes is "10"; must be a whole number'],
+  ['dropout 1', withJson('model', (m) => ({ ...m, options: { dropout: 1 } })), 'metadata model.options.dropout is 1; must be a finite number ≥ 0 and < 1'],
+  ['input shape of 65 channels', withJson('model', (m) => ({ ...m, options: { inputShape: [65, 28, 28] } })), 'metadata model.options.inputShape[0] is 65; must be a whole number in [1, 64]'],
+  ['input shape 100000 wide', withJson('model', (m) => ({ ...m, options: { inputShape: [1, 28, 100000] } })), 'metadata model.options.inputShape[2] is 100000; must be a whole number in [1, 1024]'],
+  ['input shape of 2 sizes', withJson('model', (m) => ({ ...m, options: { inputShape: [1, 28] } })), 'metadata model.options.inputShape is a list of 2; must be a list of 3 entries'],
+  ['input shape too small for the model', withJson('model', () => ({ zoo: 'cnn', options: { inputShape: [1, 4, 4] } })), 'metadata model {"zoo":"cnn","options":{"inputShape":[1,4,4]}} does not build ('],
+  ['normalize missing', { normalize: undefined }, 'metadata normalize is missing'],
+  ['std 0', withJson('normalize', (n) => ({ ...n, std: 0 })), 'metadata normalize.std is 0; must be a finite number > 0 and ≤ 1000'],
+  ['std negative', withJson('normalize', (n) => ({ ...n, std: -0.3 })), 'metadata normalize.std is -0.3; must be a finite number > 0'],
+  ['std a string', withJson('normalize', (n) => ({ ...n, std: '0.3' })), 'metadata normalize.std is "0.3"; must be a finite number > 0'],
+  ['std that was NaN (JSON writes null)', withJson('normalize', (n) => ({ ...n, std: Number.NaN })), 'metadata normalize.std is null; must be a finite number > 0'],
+  ['mean missing', withJson('normalize', (n) => ({ std: n.std })), 'metadata normalize.mean is missing'],
+  ['class names too few', { class_names: JSON.stringify(['a', 'b']) }, 'metadata class_names has 2 names but the model\'s head has 10 classes'],
+  ['class names not a list', { class_names: '"0123456789"' }, 'metadata class_names is "0123456789"; must be a list of 2 to 65536 entries'],
+  ['class names not strings', { class_names: JSON.stringify([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) }, 'metadata class_names[0] is 0; must be a string'],
+  ['optimizer kind unknown', withJson('optimizer', (o) => ({ ...o, kind: 'rmsprop' })), 'metadata optimizer.kind is "rmsprop"; must be one of sgd, adam, adamw'],
+  ['optimizer kind "__proto__"', withJson('optimizer', (o) => ({ ...o, kind: '__proto__' })), 'metadata optimizer.kind is "__proto__"; must be one of sgd, adam, adamw'],
+  ['optimizer kind missing', withJson('optimizer', (o) => ({ lr: o.lr })), 'metadata optimizer.kind is undefined; must be one of sgd, adam, adamw'],
+  ['optimizer lr 0', withJson('optimizer', (o) => ({ ...o, lr: 0 })), 'metadata optimizer.lr is 0; must be a finite number > 0 and ≤ 10'],
+  ['optimizer beta2 1.5', withJson('optimizer', (o) => ({ ...o, beta2: 1.5 })), 'metadata optimizer.beta2 is 1.5; must be a finite number ≥ 0 and < 1'],
+  ['sgd with Adam\'s betas', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, beta1: 0.9 }) }, 'metadata optimizer has unknown field "beta1" (known: kind, lr, momentum, nesterov, weightDecay, l1)'],
+  ['momentum 1', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, momentum: 1 }) }, 'metadata optimizer.momentum is 1; must be a finite number ≥ 0 and < 1'],
+  ['schedule kind unknown', withJson('schedule', () => ({ kind: 'linear' })), 'metadata schedule.kind is "linear"; must be one of constant, step, exponential, cosine, onecycle'],
+  ['step schedule of step size 0', withJson('schedule', () => ({ kind: 'step', stepSize: 0, gamma: 0.1 })), 'metadata schedule.stepSize is 0; must be a whole number in [1, 1000000]'],
+  ['onecycle warm-up fraction 1', withJson('schedule', () => ({ kind: 'onecycle', pctStart: 1 })), 'metadata schedule.pctStart is 1; must be a finite number > 0 and < 1'],
+  ['batch size 0', withJson('trainer', (t) => ({ ...t, batchSize: 0 })), 'metadata trainer.batchSize is 0; must be a whole number in [1, 65536]'],
+  ['steps per epoch missing', withJson('trainer', ({ stepsPerEpoch: _, ...t }) => t), 'metadata trainer.stepsPerEpoch is missing'],
+  ['label smoothing 1', withJson('trainer', (t) => ({ ...t, labelSmoothing: 1 })), 'metadata trainer.labelSmoothing is 1; must be a finite number ≥ 0 and < 1'],
+  ['rotation 360°', withJson('trainer', (t) => ({ ...t, augment: { ...(t.augment as object), maxRotationDegrees: 360 } })), 'metadata trainer.augment.maxRotationDegrees is 360; must be a finite number ≥ 0 and ≤ 180'],
+  ['frozen not a list', withJson('trainer', (t) => ({ ...t, frozen: 'fc1.' })), 'metadata trainer.frozen is "fc1."; must be a list of 0 to 100000 entries'],
+  ['negative learning-rate multiplier', withJson('trainer', (t) => ({ ...t, lrMultipliers: { 'fc1.': -1 } })), 'metadata trainer.lrMultipliers."fc1." is -1; must be a finite number ≥ 0 and ≤ 1000'],
+  ['clip norm that was Infinity (JSON writes null)', withJson('trainer', (t) => ({ ...t, clipNorm: Number.POSITIVE_INFINITY })), 'metadata trainer.clipNorm is null; must be a finite number > 0'],
+  ['an unknown trainer field', withJson('trainer', (t) => ({ ...t, warmup: 5 })), 'metadata trainer has unknown field "warmup"'],
+  ['epoch negative', { epoch: '-1' }, 'metadata epoch is -1; must be a whole number in [0, 1000000]'],
+  ['epoch fractional', { epoch: '1.5' }, 'metadata epoch is "1.5"; must be a whole number in [0, 1000000]'],
+  ['epoch missing', { epoch: undefined }, 'metadata epoch is missing'],
+  ['step past u32', { step: '4294967296' }, 'metadata step is 4294967296; must be a whole number in [0, 4294967295]'],
+  ['seed not a number', { seed: 'one' }, 'metadata seed is "one"; must be a whole number in [0, 4294967295]'],
+  ['version not a short string', { webgrad_version: 'x'.repeat(200) }, 'metadata webgrad_version is "xxxx'],
+];
+
+describe('a checkpoint with one bad metadata field is refused, naming the file and the field', () => {
+  it.each(badFields)('%s', (_, metadata, message) => {
+    expect(() => decodeCheckpoint(checkpointBytes(metadata), SOURCE)).toThrow(`${SOURCE}: ${message}`);
+  });
+});
+
+describe('values', () => {
+  it('refuses NaN and infinite weights and moments, naming the tensor and the index', () => {
+    const nan = tensors((name, data) => { if (name === 'fc2.weight') data[17] = Number.NaN; });
+    expect(() => decodeCheckpoint(checkpointBytes({}, nan), SOURCE)).toThrow(`${SOURCE}: tensor fc2.weight holds NaN at index 17 of 640; a checkpoint's values must be finite`);
+    const infinite = tensors();
+    (infinite.get('optimizer.fc1.bias.exp_avg')!.data as Float32Array)[3] = Number.NEGATIVE_INFINITY;
+    expect(() => decodeCheckpoint(checkpointBytes({}, infinite), SOURCE)).toThrow(`${SOURCE}: tensor optimizer.fc1.bias.exp_avg holds -Infinity at index 3 of 64`);
+  });
+});
+
+describe('the Node reader', () => {
+  let folder = '';
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'webgrad-schema-'));
+  });
+  afterAll(async () => {
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  it('names the path it read', async () => {
+    const path = join(folder, 'bad.safetensors');
+    await writeFile(path, checkpointBytes(withJson('optimizer', (o) => ({ ...o, kind: 'rmsprop' }))));
+    await expect(readCheckpoint(path)).rejects.toThrow(`${path}: metadata optimizer.kind is "rmsprop"; must be one of sgd, adam, adamw`);
+  });
+});
+
