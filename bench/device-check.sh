@@ -19,8 +19,8 @@ steps="adapter,repro,tests,gemm,train-step,time-to-99"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
-    --out) out="${2:?device-check: --out needs a folder}"; shift ;;
-    --steps) steps="${2:?device-check: --steps needs a comma-separated list}"; shift ;;
+    --out) [ $# -ge 2 ] || { echo "device-check: --out needs a folder" >&2; exit 2; }; out=$2; shift ;;
+    --steps) [ $# -ge 2 ] || { echo "device-check: --steps needs a comma-separated list" >&2; exit 2; }; steps=$2; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "device-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
