@@ -95,7 +95,6 @@ const ENTRIES: { [E in GemmVariant['entry']]: EntrySpec<E> } = {
   },
 };
 
-
 // Eight invocations per workgroup: llvmpipe runs a workgroup as 8-lane SIMD chunks, so one chunk per
 // workgroup wastes no lanes when n is small, and costs nothing measurable on large products.
 const ROWS4_16x8: GemmVariant = { entry: 'gemm_rows4', tile: { ROWS: 16, COLS4: 2, WG: 8 } };
