@@ -42,7 +42,7 @@ export { accuracyOf, Int8Evaluator } from './compress/int8-model.ts';
 export { activationBackward, activationForward, softmaxRows, type ActivationKind } from './kernels/activation.ts';
 export { batchNormBackward, batchNormForwardTrain, type BatchNormShape } from './kernels/batchnorm.ts';
 export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from './kernels/conv.ts';
-export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, type GemmArgs } from './kernels/gemm.ts';
+export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
 export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
 export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
 export { gatherBatch, packBytes, type AugmentOptions } from './kernels/gather.ts';
