@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig } from 'webgrad';
-import { nonNegative, positive, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type TrainingData, type VariantResult } from 'webgrad/node';
+import { positive, seedRange, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type TrainingData, type VariantResult } from 'webgrad/node';
 
 const command = {
   name: 'finetune',
@@ -22,7 +22,7 @@ const command = {
     'batch-size': { type: 'int', default: 32, check: positive, help: 'images per step (capped at the subset size)' },
     lr: { type: 'float', default: 1e-3, check: positive, help: 'learning rate' },
     optimizer: { type: 'enum', choices: OPTIMIZER_NAMES, default: 'adam', help: 'sgd, momentum, adam or adamw' },
-    seed: { type: 'int', default: 1, check: nonNegative, help: 'seed for the subsets, initialization, shuffling and dropout' },
+    seed: { type: 'int', default: 1, check: seedRange, help: 'seed for the subsets, initialization, shuffling and dropout' },
     out: { type: 'path', help: 'folder for finetune.json, finetune.md (and the pretrained checkpoint) (default runs/finetune-<model>-<target>)' },
     quiet: { type: 'bool', help: 'print only the table' },
   },

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, tuneGemm, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, type ImageSet, type Checkpoint } from 'webgrad';
-import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, type ParsedArgs, type RunReport } from 'webgrad/node';
+import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, seedRange, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, type ParsedArgs, type RunReport } from 'webgrad/node';
 
 const command = {
   name: 'train-mnist',
@@ -29,7 +29,7 @@ const command = {
     'val-split': { type: 'float', default: 0.1, check: fraction, help: 'fraction of the training set held out for validation (the last part, as Keras does)' },
     'train-limit': { type: 'int', check: positive, help: 'use only the first N training images (before the validation split), for quick runs' },
     'test-limit': { type: 'int', check: positive, help: 'evaluate on only the first N test images' },
-    seed: { type: 'int', default: 1, check: nonNegative, help: 'seed for initialization, shuffling, dropout and augmentation' },
+    seed: { type: 'int', default: 1, check: seedRange, help: 'seed for initialization, shuffling, dropout and augmentation' },
     out: { type: 'path', help: 'folder for the checkpoint, report and pictures (default runs/<model>-<dataset>)' },
     report: { type: 'path', help: 'also write the JSON report here' },
     logdir: { type: 'path', help: 'write TensorBoard event files here' },

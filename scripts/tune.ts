@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';
-import { fraction, nonNegative, positive, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
+import { fraction, positive, seedRange, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
 
 const command = {
   name: 'tune',
@@ -22,7 +22,7 @@ const command = {
     epochs: { type: 'int', default: 2, check: positive, help: 'epochs per trial' },
     subset: { type: 'int', check: positive, help: 'use only the first N training images (validation included), to keep trials short' },
     'val-split': { type: 'float', default: 0.1, check: fraction, help: 'fraction of the (subset of the) training set held out for validation: the last part' },
-    seed: { type: 'int', default: 1, check: nonNegative, help: 'seed for the random search, initialization, shuffling and dropout' },
+    seed: { type: 'int', default: 1, check: seedRange, help: 'seed for the random search, initialization, shuffling and dropout' },
     out: { type: 'path', help: 'folder for tune.json and tune.csv (default runs/tune-<model>)' },
     quiet: { type: 'bool', help: 'print only the ranked table' },
   },
