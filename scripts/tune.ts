@@ -3,7 +3,7 @@
 //   node --import tsx scripts/tune.ts --model mlp --lr 1e-3,3e-3 --batch-size 32,64 --epochs 2 --subset 6000
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';
+import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization, DivergenceError } from 'webgrad';
 import { fraction, positive, seedRange, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
 
 const command = {
@@ -51,8 +51,9 @@ async function runTrial(gpu: Gpu, modelName: string, seed: number, epochs: numbe
     };
   } catch (error) {
     // A diverging learning rate is a result of the search, not a reason to abandon it.
-    if (!(error instanceof NonFiniteLossError)) throw error;
-    return { trial, config, valAccuracy: NaN, valLoss: NaN, trainLoss: NaN, trainAccuracy: NaN, epochs: 0, seconds: (performance.now() - started) / 1000, failure: 'loss became NaN/Inf' };
+    if (!(error instanceof DivergenceError)) throw error;
+    const failure = error instanceof NonFiniteLossError ? 'loss became NaN/Inf' : 'loss diverged';
+    return { trial, config, valAccuracy: NaN, valLoss: NaN, trainLoss: NaN, trainAccuracy: NaN, epochs: 0, seconds: (performance.now() - started) / 1000, failure };
   } finally {
     trainer.destroy();
     for (const buffer of optimizerState.values()) gpu.destroyBuffer(buffer);
