@@ -46,8 +46,9 @@ export async function writableFolder(flag: string, dir: string): Promise<string[
 
 /** Like writableFolder for the folder that will hold `path`; a folder at `path` itself is refused. */
 export async function writableFile(flag: string, path: string): Promise<string[]> {
+  const removed = await writableFolder(flag, dirname(path));
   if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new PathError(`--${flag}: ${path} is a folder; give a file name`);
-  return writableFolder(flag, dirname(path));
+  return removed;
 }
 
 /**
