@@ -48,7 +48,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const log = (line: string) => { if (!flags.quiet) console.log(line); };
   const out = flags.out ?? join(process.cwd(), 'runs', `${flags.model}-${flags.dataset.replace(/[^\w-]+/g, '_')}`);
   const checkpointPath = join(out, 'checkpoint.safetensors');
-  keepForeignCheckpoint(checkpointPath, { ...(flags.resume ? { resume: flags.resume } : {}), overwrite: flags.overwrite, resumable: true });
+  keepForeignCheckpoint(checkpointPath, { ...(flags.resume ? { from: flags.resume } : {}), overwrite: flags.overwrite, reuse: `--resume ${checkpointPath} continues it` });
   const hadCheckpoint = existsSync(checkpointPath);
   const cleared = [
     ...(await writableFolder('out', out)),

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization, DivergenceError } from 'webgrad';
-import { fraction, positive, seedRange, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
+import { fraction, positive, seedRange, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, writableFolder, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
 
 const command = {
   name: 'tune',
@@ -77,6 +77,7 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     return randomTrials(space, count, flags.seed);
   })();
   const out = flags.out ?? join(process.cwd(), 'runs', `tune-${flags.model}`);
+  await writableFolder('out', out);
 
   const loaded = await loadTrainingData(flags.dataset, { ...(flags.data ? { dataDir: flags.data } : {}), seed: flags.seed, log });
   if (flags.subset !== undefined && flags.subset > loaded.train.count) throw new UsageError(`--subset: ${flags.subset} is more than the ${loaded.train.count} training images`);

@@ -4,7 +4,7 @@
 //
 //   await writableFolder('out', dir)         PathError naming --out if dir cannot take files (or be created)
 //   await writableFile('report', path)       the same for the folder of a single file
-//   keepForeignCheckpoint(path, { resume, overwrite, resumable })   UsageError when a run would replace it
+//   keepForeignCheckpoint(path, { from, overwrite, reuse })   UsageError when a run would replace it
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -52,12 +52,13 @@ export async function writableFile(flag: string, path: string): Promise<string[]
 }
 
 /**
- * A run writes its checkpoint to `path`; if one is there already and the run did not start from it
- * (--resume), it belongs to another run and is kept unless `overwrite` is set.
+ * A run writes a checkpoint to `path`; if one is there already and the run did not start from it,
+ * it belongs to another run and is kept unless `overwrite` is set. `reuse` completes the refusal
+ * with how to use the file instead (e.g. "--resume PATH continues it").
  */
-export function keepForeignCheckpoint(path: string, options: { resume?: string; overwrite: boolean; resumable: boolean }): void {
-  if (options.overwrite || !existsSync(path) || options.resume === path) return;
-  const continueIt = options.resumable ? `--resume ${path} continues it, ` : '';
-  const from = options.resume ? ` and is not the --resume checkpoint ${options.resume}` : '';
-  throw new UsageError(`--out: ${dirname(path)} already holds ${basename(path)} from another run${from}; ${continueIt}--overwrite replaces it, or choose another --out`);
+export function keepForeignCheckpoint(path: string, options: { from?: string; overwrite: boolean; reuse?: string }): void {
+  if (options.overwrite || !existsSync(path) || options.from === path) return;
+  const from = options.from ? ` and is not the checkpoint this run starts from (${options.from})` : '';
+  const reuse = options.reuse ? `${options.reuse}, ` : '';
+  throw new UsageError(`--out: ${dirname(path)} already holds ${basename(path)} from another run${from}; ${reuse}--overwrite replaces it, or choose another --out`);
 }

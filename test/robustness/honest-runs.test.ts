@@ -12,12 +12,12 @@ import { writeBandFolder } from '../helpers/png-folder.ts';
 import { gzip, idxBytes, tinySplit } from '../helpers/idx.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const script = join(root, 'scripts/train-mnist.ts');
 
-function train(args: string[]): { code: number | null; out: string } {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+function runScript(name: string, args: string[]): { code: number | null; out: string } {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, `scripts/${name}.ts`), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   return { code: run.status, out: `${run.stdout}${run.stderr}` };
 }
+const train = (args: string[]) => runScript('train-mnist', args);
 
 const hash = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const scratch = (name: string) => mkdtempSync(join(tmpdir(), `webgrad-${name}-`));
@@ -81,7 +81,7 @@ describe('a checkpoint the run did not write is not replaced', () => {
     const { out, checkpoint, digest } = goodCopy();
     const other = goodCopy();
     const run = train(['--resume', other.checkpoint, '--epochs', '3', '--out', out, '--quiet']);
-    expect(run.out).toContain(`and is not the --resume checkpoint ${other.checkpoint}`);
+    expect(run.out).toContain(`and is not the checkpoint this run starts from (${other.checkpoint})`);
     expect(run.code).toBe(2);
     expect(hash(checkpoint)).toBe(digest);
   });
@@ -185,6 +185,43 @@ describe('preflight: nothing starts when a path or value is wrong', () => {
     expect(run.out).toContain('--dataset: mnist');
     expect(run.out).toContain('has no test images to evaluate on');
     expect(run.code).toBe(2);
+  });
+});
+
+describe('the other entry points that write', () => {
+  let file = '';
+  beforeAll(() => {
+    file = join(scratch('file'), 'plain.txt');
+    writeFileSync(file, 'not a folder');
+  });
+
+  it.each([
+    ['tune', ['--dataset', 'folder:/unused', '--out', '<file>/tune'], 3, '--out: cannot create the folder <file>/tune: <file> is a file'],
+    ['tune', ['--lr', '1e-3,,1e-2'], 2, '--lr: "1e-3,,1e-2" has an empty item'],
+    ['tune', ['--batch-size', '0x20'], 2, '--batch-size: "0x20" is not an integer'],
+    ['finetune', ['--target', 'folder:', '--out', '<scratch>'], 2, '--target: "folder:" names no folder'],
+    ['finetune', ['--fractions', '0.1,', '--out', '<scratch>'], 2, '--fractions: "0.1," has an empty item'],
+    ['finetune', ['--seed', '4294967296'], 2, '--seed: must be in [0, 4294967295]'],
+    ['compress', ['--ckpt', '<file>', '--sparsity', '0.5,,0.9'], 2, '--sparsity: "0.5,,0.9" has an empty item'],
+    ['compress', ['--ckpt', '<file>', '--out', '<file>/compress.json'], 3, '--out: cannot create the folder <file>: <file> is a file'],
+    ['compress', ['--ckpt', '/nonexistent/webgrad.safetensors', '--out', '<scratch>/compress.json'], 3, '/nonexistent/webgrad.safetensors: cannot read (ENOENT)'],
+  ])('%s %j exits %i', (name, args, code, message) => {
+    const out = scratch('other');
+    const fill = (text: string) => text.replaceAll('<file>', file).replaceAll('<scratch>', out);
+    const run = runScript(name, args.map(fill));
+    expect(run.out).toContain(fill(message));
+    expect(run.code).toBe(code);
+  });
+
+  it('finetune does not replace a pretrained checkpoint another run left in --out', () => {
+    const out = scratch('finetune-out');
+    const pretrained = join(out, 'pretrained-mnist.safetensors');
+    cpSync(join(good, 'checkpoint.safetensors'), pretrained);
+    const digest = hash(pretrained);
+    const run = runScript('finetune', ['--target', `folder:${folder}`, '--out', out, '--quiet']);
+    expect(run.out).toContain(`--out: ${out} already holds pretrained-mnist.safetensors from another run; --pretrained ${pretrained} uses it, --overwrite replaces it`);
+    expect(run.code).toBe(2);
+    expect(hash(pretrained)).toBe(digest);
   });
 });
 
