@@ -82,6 +82,9 @@ describe('scripts/predict.ts', () => {
     const missing = predict('--ckpt', absent, join(folder, 'seven.png'));
     expect(missing.status).toBe(3);
     expect(missing.stderr).toContain(`${absent}: cannot read (ENOENT)`);
+    const noImage = predict('--ckpt', checkpoint, join(folder, 'absent.png'));
+    expect(noImage.status).toBe(3);
+    expect(noImage.stderr).toContain(`${join(folder, 'absent.png')}: cannot read (ENOENT)`);
     const noFlag = predict(join(folder, 'seven.png'));
     expect(noFlag.status).toBe(2);
     expect(noFlag.stderr).toContain('--ckpt');

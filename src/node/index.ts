@@ -2,7 +2,7 @@
 export { loadDataset, type Dataset, type DatasetName } from './datasets.ts';
 export { loadImageFolder, readGrayPng } from './image-folder.ts';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, writeFileAtomic, removeStaleTemps } from './checkpoint-file.ts';
-export { writableFolder, writableFile, keepForeignCheckpoint } from './preflight.ts';
+export { writableFolder, writableFile, readableFile, keepForeignCheckpoint } from './preflight.ts';
 export { resumedFlags, resumedTrainerOptions, checkpointFlags, type ResumableFlags } from './resume.ts';
 export { openEventFile } from './tensorboard-writer.ts';
 export { nonNegative, positive, seedRange, UsageError, PathError, runCommand, type ParsedArgs, type CommandSpec, between, fraction } from './args.ts';

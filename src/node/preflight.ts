@@ -4,8 +4,9 @@
 //
 //   await writableFolder('out', dir)         PathError naming --out if dir cannot take files (or be created)
 //   await writableFile('report', path)       the same for the folder of a single file
+//   readableFile(path)                       PathError "<path>: cannot read (ENOENT)" unless it is a readable file
 //   keepForeignCheckpoint(path, { from, overwrite, reuse })   UsageError when a run would replace it
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PathError, UsageError } from './args.ts';
@@ -42,6 +43,15 @@ export async function writableFolder(flag: string, dir: string): Promise<string[
     throw new PathError(`--${flag}: cannot write into ${existing === dir ? dir : `${existing}, where ${dir} would be created`} (${errorCode(error)})`);
   }
   return removed;
+}
+
+export function readableFile(path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    throw new PathError(`${path}: cannot read (${errorCode(error)})`);
+  }
+  if (!statSync(path).isFile()) throw new PathError(`${path}: cannot read (not a file)`);
 }
 
 /** Like writableFolder for the folder that will hold `path`; a folder at `path` itself is refused. */
