@@ -83,9 +83,11 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const state = new ModelState(gpu, model, model.initialValues(flags.seed));
   mkdirSync(out, { recursive: true });
   if (flags.report) mkdirSync(dirname(flags.report), { recursive: true });
+  // Which images trained: a resume must take the same ones (src/node/resume.ts reads these back).
+  const splitRecord = { dataset: data.name, val_split: String(flags['val-split']), ...(flags['train-limit'] === undefined ? {} : { train_limit: String(flags['train-limit']) }) };
   let savedEpoch: number | null = null;
   const save = async (trainer: Trainer, epoch: number) => {
-    await saveCheckpoint(checkpointPath, state, { model: resumed?.model ?? modelDescription, epoch, normalize, classNames: data.classNames, extra: { dataset: data.name } }, trainer);
+    await saveCheckpoint(checkpointPath, state, { model: resumed?.model ?? modelDescription, epoch, normalize, classNames: data.classNames, extra: splitRecord }, trainer);
     savedEpoch = epoch;
   };
 

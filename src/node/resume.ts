@@ -24,12 +24,20 @@ export interface ResumableFlags {
   dropout: number | undefined;
   'label-smoothing': number;
   'clip-norm': number | undefined;
+  'val-split': number;
+  'train-limit': number | undefined;
   augment: boolean;
   standardize: boolean;
   seed: number;
 }
 
 type Recorded = { [K in keyof ResumableFlags]?: ResumableFlags[K] };
+
+/** The split train-mnist records in a checkpoint's extras (val_split, and train_limit when one was given). */
+function recordedSplit(extra: Record<string, string>): Recorded {
+  if (extra.val_split === undefined) return {};
+  return { 'val-split': Number(extra.val_split), 'train-limit': extra.train_limit === undefined ? undefined : Number(extra.train_limit) };
+}
 
 /** What the checkpoint's run used, flag by flag; flags it does not record are left out. */
 export function checkpointFlags(checkpoint: Checkpoint): Recorded {
@@ -40,6 +48,7 @@ export function checkpointFlags(checkpoint: Checkpoint): Recorded {
   return {
     model: checkpoint.model.zoo,
     ...(checkpoint.extra.dataset === undefined ? {} : { dataset: checkpoint.extra.dataset }),
+    ...recordedSplit(checkpoint.extra),
     epochs: Math.round(training.totalSteps / training.stepsPerEpoch),
     'batch-size': training.batchSize,
     lr: optimizer.lr,

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBandFolder } from '../helpers/png-folder.ts';
@@ -107,7 +107,8 @@ describe('resume is honest', () => {
     [['--no-standardize'], '--standardize false differs from the checkpoint\'s true'],
     [['--epochs', '2'], '--epochs 2: the checkpoint has already completed 2 epochs; give more to train further'],
     [[], 'the checkpoint has completed all 2 of its epochs; give --epochs above 2 to train further'],
-    [['--epochs', '3', '--train-limit', '50'], '45 training images make 5 steps per epoch, the checkpoint\'s run made 10'],
+    [['--train-limit', '50'], '--train-limit 50 differs from the checkpoint\'s unset'],
+    [['--val-split', '0.2'], '--val-split 0.2 differs from the checkpoint\'s 0.1'],
   ])('%j is refused, naming both values', (flags, message) => {
     const { out, checkpoint, digest } = goodCopy();
     const run = train(['--resume', checkpoint, '--out', out, '--quiet', ...(flags.includes('--epochs') || flags.length === 0 ? [] : ['--epochs', '3']), ...flags]);
@@ -115,6 +116,17 @@ describe('resume is honest', () => {
     expect(run.out).toContain(message);
     expect(run.code).toBe(2);
     expect(hash(checkpoint)).toBe(digest);
+  });
+
+  it('data whose classes are not the checkpoint\'s is refused, even under the same --dataset', async () => {
+    const renamed = await writeBandFolder({ classes: ['top', 'middle', 'bottom'], perClass: 40, seed: 4 });
+    const out = scratch('renamed');
+    expect(train(['--dataset', `folder:${renamed}`, '--model', 'mlp', '--batch-size', '8', '--epochs', '1', '--out', out, '--quiet']).code).toBe(0);
+    renameSync(join(renamed, 'bottom'), join(renamed, 'low'));
+    const checkpoint = join(out, 'checkpoint.safetensors');
+    const run = train(['--resume', checkpoint, '--out', out, '--epochs', '2', '--quiet']);
+    expect(run.out).toContain(`--resume ${checkpoint}: the data's classes [low, middle, top] are not the checkpoint's [bottom, middle, top]`);
+    expect(run.code).toBe(2);
   });
 
   it('every conflict is named at once', () => {
