@@ -25,6 +25,8 @@ const scratch = (name: string) => mkdtempSync(join(tmpdir(), `webgrad-${name}-`)
 let folder = '';
 let good = '';
 let base: string[] = [];
+/** A plain file, for paths that would need a folder where it stands. */
+let file = '';
 /** A copy of the good run's folder, and its checkpoint's path and hash. */
 function goodCopy(): { out: string; checkpoint: string; digest: string } {
   const out = scratch('good-copy');
@@ -37,6 +39,8 @@ beforeAll(async () => {
   // 3 classes × 40 images: 24 test, 87 train, 9 validation; batch 8 gives 10 steps per epoch.
   folder = await writeBandFolder({ classes: ['top', 'middle', 'bottom'], perClass: 40, seed: 4 });
   base = ['--dataset', `folder:${folder}`, '--model', 'mlp', '--batch-size', '8'];
+  file = join(scratch('file'), 'plain.txt');
+  writeFileSync(file, 'not a folder');
   good = scratch('good');
   // Non-default lr and seed, so a resume that reports them must have read them from the checkpoint.
   const run = train([...base, '--epochs', '2', '--lr', '0.002', '--seed', '3', '--out', good, '--quiet']);
@@ -153,12 +157,6 @@ describe('resume is honest', () => {
 });
 
 describe('preflight: nothing starts when a path or value is wrong', () => {
-  let file = '';
-  beforeAll(() => {
-    file = join(scratch('file'), 'plain.txt');
-    writeFileSync(file, 'not a folder');
-  });
-
   it.each([
     ['--out', 3, () => join(file, 'run'), (p: string) => `--out: cannot create the folder ${p}: ${file} is a file`],
     ['--report', 3, () => scratch('report-dir'), (p: string) => `--report: ${p} is a folder; give a file name`],
@@ -201,12 +199,6 @@ describe('preflight: nothing starts when a path or value is wrong', () => {
 });
 
 describe('the other entry points that write', () => {
-  let file = '';
-  beforeAll(() => {
-    file = join(scratch('file'), 'plain.txt');
-    writeFileSync(file, 'not a folder');
-  });
-
   it.each([
     ['tune', ['--dataset', 'folder:/unused', '--out', '<file>/tune'], 3, '--out: cannot create the folder <file>/tune: <file> is a file'],
     ['tune', ['--lr', '1e-3,,1e-2'], 2, '--lr: "1e-3,,1e-2" has an empty item'],
