@@ -40,7 +40,7 @@ function recordedSplit(extra: Record<string, string>): Recorded {
 }
 
 /** What the checkpoint's run used, flag by flag; flags it does not record are left out. */
-export function checkpointFlags(checkpoint: Checkpoint): Recorded {
+function checkpointFlags(checkpoint: Checkpoint): Recorded {
   const training = checkpoint.training;
   if (!training) return { model: checkpoint.model.zoo };
   const optimizer = training.optimizer!;
