@@ -2,17 +2,8 @@
 // number is refused with the flag and the item named.
 import { describe, expect, it } from 'vitest';
 import { choiceList, numberList } from '../../src/node/list-flags.ts';
-import { positive, UsageError } from '../../src/node/args.ts';
-
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a UsageError');
-}
+import { positive } from '../../src/node/args.ts';
+import { refusal } from '../helpers/refusal.ts';
 
 describe('numberList', () => {
   it('reads decimals, with spaces around the commas', () => {

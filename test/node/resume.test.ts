@@ -2,7 +2,7 @@
 // may only grow, and a longer run gets a schedule rebuilt for its new total.
 import { describe, expect, it } from 'vitest';
 import { resumedFlags, resumedTrainerOptions, type ResumableFlags } from '../../src/node/resume.ts';
-import { UsageError } from '../../src/node/args.ts';
+import { refusal } from '../helpers/refusal.ts';
 import { learningRate } from '../../src/optim/optim.ts';
 import type { Checkpoint } from '../../src/io/checkpoint.ts';
 import type { TrainerOptions } from '../../src/runtime/runtime.ts';
@@ -24,16 +24,6 @@ const defaults: ResumableFlags & { quiet: boolean } = {
   'weight-decay': 0, l1: 0, dropout: undefined, 'label-smoothing': 0, 'clip-norm': undefined, 'val-split': 0.1, 'train-limit': undefined,
   augment: false, standardize: true, seed: 1, quiet: true,
 };
-
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a UsageError');
-}
 
 describe('resumedFlags', () => {
   it('fills every flag left out from the checkpoint, and leaves the others alone', () => {
