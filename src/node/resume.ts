@@ -6,7 +6,7 @@
 import type { Checkpoint } from '../io/checkpoint.ts';
 import type { Schedule } from '../optim/optim.ts';
 import type { TrainerOptions } from '../runtime/runtime.ts';
-import { UsageError } from './args.ts';
+import { fraction, parseDecimal, positive, UsageError } from './args.ts';
 import { optimizerName, scheduleConfig } from './optimizer-flags.ts';
 
 /** The training flags of train-mnist that a checkpoint determines, as the flags would read. */
@@ -34,9 +34,14 @@ export interface ResumableFlags {
 type Recorded = { [K in keyof ResumableFlags]?: ResumableFlags[K] };
 
 /** The split train-mnist records in a checkpoint's extras (val_split, and train_limit when one was given). */
-function recordedSplit(extra: Record<string, string>): Recorded {
-  if (extra.val_split === undefined) return {};
-  return { 'val-split': Number(extra.val_split), 'train-limit': extra.train_limit === undefined ? undefined : Number(extra.train_limit) };
+function recordedSplit(checkpoint: Checkpoint): Recorded {
+  const { val_split: valSplit, train_limit: trainLimit } = checkpoint.extra;
+  if (valSplit === undefined) return {};
+  const split = parseDecimal(valSplit, false);
+  const limit = trainLimit === undefined ? undefined : parseDecimal(trainLimit, true);
+  if (typeof split !== 'number' || !fraction.test(split)) throw new Error(`${checkpoint.source}: metadata val_split is ${JSON.stringify(valSplit)}, not a number ${fraction.describe}`);
+  if (limit !== undefined && (typeof limit !== 'number' || !positive.test(limit))) throw new Error(`${checkpoint.source}: metadata train_limit is ${JSON.stringify(trainLimit)}, not a positive integer`);
+  return { 'val-split': split, 'train-limit': limit };
 }
 
 /** What the checkpoint's run used, flag by flag; flags it does not record are left out. */
@@ -48,7 +53,7 @@ function checkpointFlags(checkpoint: Checkpoint): Recorded {
   return {
     model: checkpoint.model.zoo,
     ...(checkpoint.extra.dataset === undefined ? {} : { dataset: checkpoint.extra.dataset }),
-    ...recordedSplit(checkpoint.extra),
+    ...recordedSplit(checkpoint),
     epochs: Math.round(training.totalSteps / training.stepsPerEpoch),
     'batch-size': training.batchSize,
     lr: optimizer.lr,

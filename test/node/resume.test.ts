@@ -10,7 +10,7 @@ import type { TrainerOptions } from '../../src/runtime/runtime.ts';
 function checkpoint(training: Partial<TrainerOptions> = {}, extra: Record<string, string> = {}): Checkpoint {
   const normalize = { mean: 0.13, std: 0.31 };
   return {
-    webgradVersion: 'test', model: { zoo: 'lenet', options: { classes: 10 } }, epoch: 3, step: 300, seed: 5, normalize,
+    source: 'c.st', webgradVersion: 'test', model: { zoo: 'lenet', options: { classes: 10 } }, epoch: 3, step: 300, seed: 5, normalize,
     training: {
       batchSize: 32, seed: 5, normalize, optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.8, nesterov: true, weightDecay: 1e-4 },
       schedule: { kind: 'step', stepSize: 1, gamma: 0.1 }, stepsPerEpoch: 100, totalSteps: 300, labelSmoothing: 0.1, ...training,
@@ -53,6 +53,13 @@ describe('resumedFlags', () => {
       .toContain('--epochs 3: the checkpoint has already completed 3 epochs; give more to train further');
     expect(refusal(() => resumedFlags(defaults, new Set(), checkpoint(), 'c.st')))
       .toContain('the checkpoint has completed all 3 of its epochs; give --epochs above 3 to train further');
+  });
+
+  it('a split record that is not a fraction and a positive integer is refused, naming the file', () => {
+    const bad = (extra: Record<string, string>) => () => resumedFlags({ ...defaults, epochs: 4 }, new Set(['epochs']), checkpoint({}, extra), 'c.st');
+    expect(bad({ val_split: '0x1' })).toThrow('c.st: metadata val_split is "0x1", not a number in [0, 1)');
+    expect(bad({ val_split: '1' })).toThrow('c.st: metadata val_split is "1", not a number in [0, 1)');
+    expect(bad({ train_limit: '-5' })).toThrow('c.st: metadata train_limit is "-5", not a positive integer');
   });
 
   it('a checkpoint without the split record does not pin --val-split or --train-limit', () => {
