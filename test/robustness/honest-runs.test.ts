@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBandFolder } from '../helpers/png-folder.ts';
 import { gzip, idxBytes, tinySplit } from '../helpers/idx.ts';
+import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -130,6 +131,17 @@ describe('resume is honest', () => {
     const checkpoint = join(out, 'checkpoint.safetensors');
     const run = train(['--resume', checkpoint, '--out', out, '--epochs', '2', '--quiet']);
     expect(run.out).toContain(`--resume ${checkpoint}: the data's classes [low, middle, top] are not the checkpoint's [bottom, middle, top]`);
+    expect(run.code).toBe(2);
+  });
+
+  it('a checkpoint without the split record still refuses a different epoch length', () => {
+    const { out, checkpoint } = goodCopy();
+    // As written before checkpoints recorded --val-split and --train-limit.
+    const file = decodeSafetensors(new Uint8Array(readFileSync(checkpoint)), checkpoint);
+    const { val_split: _, ...metadata } = file.metadata;
+    writeFileSync(checkpoint, encodeSafetensors(file.tensors, metadata));
+    const run = train(['--resume', checkpoint, '--out', out, '--epochs', '3', '--train-limit', '50', '--quiet']);
+    expect(run.out).toContain(`--resume ${checkpoint}: 45 training images make 5 steps per epoch, the checkpoint's run made 10`);
     expect(run.code).toBe(2);
   });
 
