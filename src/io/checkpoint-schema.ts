@@ -6,7 +6,8 @@
 //
 //   checkCheckpointMetadata(source, metadata) → CheckedMetadata (typed, ranges checked)
 //   checkFiniteTensors(source, tensors, prefix?)   every value of every F32 tensor finite
-//   modelFromDescription(source, description)      zooModel, with its errors naming the file
+//   modelFromDescription(source, description)      zooModel, or modelFromGraph for a drawn model,
+//                                                  with its errors naming the file
 //
 // Objects are read through their own properties only and unknown fields are refused, so a file
 // cannot smuggle in a prototype name or a field a reader would ignore. Each message reads
@@ -17,12 +18,25 @@ import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
 import type { Normalization } from '../compiler/program.ts';
 import type { TrainerOptions } from '../runtime/runtime.ts';
 import type { SafeTensor } from './safetensors.ts';
-import { boolean, byKind, FieldError, integer, json, list, object, oneOf, optional, real, record, required, text, tuple, withSource, type Check } from './schema.ts';
+import { boolean, byKind, FieldError, integer, isPlainObject, json, list, object, oneOf, optional, real, record, required, text, tuple, withSource, type Check } from './schema.ts';
+import { checkedModelFromGraph, modelToGraph, type ModelGraph } from './model-graph.ts';
 
 /** A zoo model by name and options: zooModel(zoo, options) rebuilds it. */
-export interface ModelDescription {
+export interface ZooDescription {
   zoo: string;
   options: ZooOptions;
+}
+
+/** Any other model, as its graph (src/io/model-graph.ts): modelFromGraph rebuilds it. */
+export interface GraphDescription {
+  graph: ModelGraph;
+}
+
+export type ModelDescription = ZooDescription | GraphDescription;
+
+/** A few words for logs: the zoo name, or the graph's size. */
+export function describeModel(description: ModelDescription): string {
+  return 'zoo' in description ? description.zoo : `a graph of ${description.graph.layers.length} layers`;
 }
 
 /** The Trainer options a checkpoint stores under "trainer" (seed, optimizer, schedule and normalize have their own keys). */
@@ -50,7 +64,7 @@ const learningRate = real({ above: 0, max: 10 });
 const fraction = real({ min: 0, below: 1 });
 const regularizer = optional(real({ min: 0, max: 10 }));
 
-const MODEL = object({
+const ZOO_MODEL = object({
   zoo: required(oneOf(ZOO_NAMES)),
   options: required(object({
     classes: optional(integer(2, MAX_CLASSES)),
@@ -59,6 +73,10 @@ const MODEL = object({
     inputShape: optional(tuple([integer(1, 64), integer(1, 1024), integer(1, 1024)])),
   })),
 });
+
+// The graph is checked as it is built (modelFromDescription), which every decode does.
+const GRAPH_MODEL = object({ graph: required((value) => value as ModelGraph) });
+const MODEL: Check<ModelDescription> = (value, field) => (isPlainObject(value) && Object.hasOwn(value, 'graph') ? GRAPH_MODEL : ZOO_MODEL)(value, field) as ModelDescription;
 
 const NORMALIZE = object({ mean: required(real({ min: -1000, max: 1000 })), std: required(real({ above: 0, max: 1000 })) });
 
@@ -104,8 +122,9 @@ function decimal(min: number, max: number): Check<number> {
   };
 }
 
-/** zooModel for a described model; a description it cannot build names the file and the field. */
+/** The described model, from the zoo or from its graph; a description that does not build names the file and the field. */
 export function modelFromDescription(source: string, description: ModelDescription): Model {
+  if ('graph' in description) return withSource(source, () => checkedModelFromGraph(description.graph, 'model.graph'));
   try {
     return zooModel(description.zoo, description.options);
   } catch (error) {
@@ -117,11 +136,14 @@ export function modelFromDescription(source: string, description: ModelDescripti
 export function checkCheckpointMetadata(source: string, metadata: Readonly<Record<string, string>>): CheckedMetadata {
   const field = <T>(key: string, check: Check<T>): T | undefined => (Object.hasOwn(metadata, key) ? withSource(source, () => check(metadata[key], key)) : undefined);
   const need = <T>(key: string, check: Check<T>): T => field(key, check) ?? withSource(source, () => { throw new FieldError(key, 'is missing'); });
-  const model = need('model', json(MODEL)) as ModelDescription;
+  const stored = need('model', json(MODEL));
+  const built = modelFromDescription(source, stored);
+  // A graph comes back as the model it built describes itself, so nothing unchecked passes on.
+  const model: ModelDescription = 'graph' in stored ? { graph: modelToGraph(built) } : stored;
   const classNames = field('class_names', json(CLASS_NAMES));
-  const classes = modelFromDescription(source, model).outputShape[0]!;
+  const classes = built.outputs.length === 1 ? built.outputShape[0]! : undefined;
   if (classNames && classNames.length !== classes) {
-    throw new Error(`${source}: metadata class_names has ${classNames.length} names but the model's head has ${classes} classes`);
+    throw new Error(`${source}: metadata class_names has ${classNames.length} names but ${classes === undefined ? `the model has ${built.outputs.length} outputs` : `the model's head has ${classes} classes`}`);
   }
   const optimizer = field('optimizer', json(OPTIMIZER));
   const schedule = field('schedule', json(SCHEDULE));
