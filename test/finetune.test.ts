@@ -5,7 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bodyParameterNames, classBalancedSubset, headLayerName, planVariants, trainVariant, type VariantContext, type VariantPlan } from '../src/node/finetune.ts';
+import { bodyParameterNames, classBalancedSubset, headLayerName, planVariants, trainVariant, withClasses, type VariantContext, type VariantPlan } from '../src/node/finetune.ts';
+import { input, type SymbolicTensor } from '../src/layers/layer.ts';
+import { Dense, Flatten } from '../src/layers/layers.ts';
+import { concat } from '../src/layers/ops.ts';
+import { Model } from '../src/model/model.ts';
+import { modelToGraph } from '../src/io/model-graph.ts';
+import { modelFromDescription } from '../src/io/checkpoint-schema.ts';
 import { zooModel } from '../src/model/zoo.ts';
 import { ModelState } from '../src/runtime/runtime.ts';
 import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
@@ -108,6 +114,28 @@ describe('training', () => {
     } finally {
       destroyDataset(gpu, data);
     }
+  });
+});
+
+describe('the target model', () => {
+  const x = input([1, 6, 6]);
+  const flat = new Flatten().apply(x);
+  const drawn = (tail: (logits: SymbolicTensor) => SymbolicTensor) => ({ graph: modelToGraph(new Model({ inputs: x, outputs: tail(new Dense({ units: 10 }).apply(new Dense({ units: 8, activation: 'relu' }).apply(flat))) })) });
+
+  it('of a zoo model takes the class count as an option', () => {
+    expect(withClasses({ zoo: 'mlp', options: { dropout: 0.1 } }, 3)).toEqual({ zoo: 'mlp', options: { dropout: 0.1, classes: 3 } });
+  });
+
+  it('of a graph resizes the head and keeps the body', () => {
+    const source = drawn((y) => y);
+    const target = modelFromDescription('target', withClasses(source, 3));
+    expect(target.outputShape).toEqual([3]);
+    const body = (m: Model) => m.parameterSpecs().filter((s) => !s.name.startsWith(`${headLayerName(m)}.`));
+    expect(body(target)).toEqual(body(modelFromDescription('source', source)));
+  });
+
+  it('of a graph whose head is not its output is refused, saying why', () => {
+    expect(() => withClasses(drawn((y) => concat([y, flat])), 3)).toThrow("the pretrained graph's head fc2 does not set its output size (a 3-unit head gives output [39])");
   });
 });
 
