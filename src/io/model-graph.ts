@@ -212,7 +212,11 @@ export function checkedModelFromGraph(value: unknown, field: string): Model {
   });
   const unused = [...layers.keys()].findIndex((layerName) => !applied.has(layerName));
   if (unused >= 0) throw new FieldError(`${field}.layers[${unused}]`, `(${show([...layers.keys()][unused])}) is applied by no node`);
-  const outputs = graph.outputs.map((tensorName, i) => tensors.get(tensorName) ?? (() => { throw new FieldError(`${field}.outputs[${i}]`, `is ${show(tensorName)}; no input or node writes it`); })());
+  const outputs = graph.outputs.map((tensorName, i) => {
+    const tensor = tensors.get(tensorName);
+    if (!tensor) throw new FieldError(`${field}.outputs[${i}]`, `is ${show(tensorName)}; no input or node writes it`);
+    return tensor;
+  });
   let model: Model;
   try {
     model = new Model({ inputs, outputs });
