@@ -5,7 +5,7 @@
 //     weight bytes and inference images/s against the fp32 Evaluator.
 // Any image classifier the checkpoint describes (a zoo network or a drawn graph) is accepted; MNIST
 // is resized to its input when that is not 1×28×28.
-//   npx tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
+//   node --import tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
 import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, describeModel, imageClassifierShape, resizeImages, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope } from 'webgrad';
 import { loadDataset, nonNegative, positive, UsageError, runCommand, readCheckpoint, writeTextAtomic, type ParsedArgs } from 'webgrad/node';
 

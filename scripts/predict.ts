@@ -4,8 +4,8 @@
 // repeated into every channel of a colour input), and the top classes are printed with their
 // probabilities.
 //
-//   npx tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
-//   npx tsx scripts/predict.ts --ckpt model.safetensors --logits digit.png     raw logits as JSON
+//   node --import tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
+//   node --import tsx scripts/predict.ts --ckpt model.safetensors --logits digit.png     raw logits as JSON
 import { createGpu, tuneGemm, ModelState, destroyDataset, range, uploadDataset, predictLogits, imageClassifierShape, resizeImages } from 'webgrad';
 import { readModel, readGrayPng, positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from 'webgrad/node';
 

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { input, Layer, type BuildContext, type Shape } from '../src/layers/layer.ts';
 import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax } from '../src/layers/layers.ts';
 import { LSTM, SimpleRNN } from '../src/layers/recurrent.ts';
-import { add, concat, Concatenate, Elementwise, Reshape, Slice, Unary } from '../src/layers/ops.ts';
+import { add, concat, Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../src/layers/ops.ts';
+import { GELU, LayerNorm, ScaledDotProductAttention } from '../src/layers/transformer.ts';
+import { ClassToken, PositionalEmbedding } from '../src/layers/tokens.ts';
 import { Model } from '../src/model/model.ts';
 import { zooModel, ZOO_NAMES } from '../src/model/zoo.ts';
 import { LAYER_TYPE_NAMES, layerFromConfig, modelFromGraph, modelToGraph } from '../src/io/model-graph.ts';
@@ -34,6 +36,12 @@ const LAYERS: Layer[] = [
   new Concatenate(-1, 'join'),
   new Slice(1, 2, 5, 'window'),
   new Reshape([-1, 4], 'fold'),
+  new Permute([1, 0], 'swap'),
+  new LayerNorm({ eps: 1e-6, name: 'ln' }),
+  new GELU('gelu'),
+  new ScaledDotProductAttention({ causal: true, name: 'attend' }),
+  new PositionalEmbedding({ name: 'positions' }),
+  new ClassToken({ name: 'token' }),
 ];
 
 /** Residual add, a concatenation, and one Dense applied to two tensors (shared weights). */

@@ -15,7 +15,9 @@
 import { Layer, SymbolicTensor, input, type LayerConfig } from '../layers/layer.ts';
 import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax, type Pool2DOptions } from '../layers/layers.ts';
 import { LSTM, SimpleRNN, type RecurrentOptions } from '../layers/recurrent.ts';
-import { Concatenate, Elementwise, Reshape, Slice, Unary } from '../layers/ops.ts';
+import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../layers/ops.ts';
+import { GELU, LayerNorm, ScaledDotProductAttention } from '../layers/transformer.ts';
+import { ClassToken, PositionalEmbedding } from '../layers/tokens.ts';
 import { Model } from '../model/model.ts';
 import { elementCount } from '../graph/graph.ts';
 import { boolean, FieldError, integer, isPlainObject, list, object, oneOf, real, required, show, text, type Check } from './schema.ts';
@@ -134,6 +136,18 @@ const LAYER_TYPES: Record<string, LayerType> = {
     fields: { shape: required(list(integer(-1, GRAPH_LIMITS.dimension), { min: 1, max: GRAPH_LIMITS.rank })) },
     build: (o, layerName) => new Reshape(o.shape as number[], layerName),
   },
+  Permute: {
+    fields: { perm: required(list(integer(0, GRAPH_LIMITS.rank - 1), { min: 1, max: GRAPH_LIMITS.rank })) },
+    build: (o, layerName) => new Permute(o.perm as number[], layerName),
+  },
+  LayerNorm: { fields: { eps: required(real({ above: 0, max: 1 })) }, build: (o, layerName) => new LayerNorm({ eps: o.eps as number, name: layerName }) },
+  GELU: { fields: {}, build: (_, layerName) => new GELU(layerName) },
+  ScaledDotProductAttention: {
+    fields: { causal: required(boolean) },
+    build: (o, layerName) => new ScaledDotProductAttention({ causal: o.causal as boolean, name: layerName }),
+  },
+  PositionalEmbedding: { fields: {}, build: (_, layerName) => new PositionalEmbedding({ name: layerName }) },
+  ClassToken: { fields: {}, build: (_, layerName) => new ClassToken({ name: layerName }) },
 };
 
 export const LAYER_TYPE_NAMES = Object.keys(LAYER_TYPES);
