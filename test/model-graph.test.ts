@@ -12,6 +12,7 @@ import { Model } from '../src/model/model.ts';
 import { zooModel, ZOO_NAMES } from '../src/model/zoo.ts';
 import { LAYER_TYPE_NAMES, layerFromConfig, modelFromGraph, modelToGraph } from '../src/io/model-graph.ts';
 import { decodeCheckpoint, encodeCheckpoint, loadModel } from '../src/io/checkpoint.ts';
+import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
 import { ModelState } from '../src/runtime/runtime.ts';
 import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
 import { predictLogits } from '../src/runtime/logits.ts';
@@ -144,6 +145,18 @@ describe('a checkpoint of a drawn model', () => {
     expect(before.length).toBe(count * 5);
     expect(before.some((v) => v !== 0)).toBe(true);
     expect(new Uint32Array(after.buffer)).toEqual(new Uint32Array(before.buffer));
+  });
+
+  it('refuses weights of the right size but the wrong shape, naming the file and the tensor', async () => {
+    const gpu = await testGpu();
+    const model = drawnModel();
+    const state = new ModelState(gpu, model, model.initialValues(2));
+    const file = decodeSafetensors(await encodeCheckpoint(state, { epoch: 0, normalize: { mean: 0, std: 1 } }));
+    state.destroy();
+    const weight = file.tensors.get('fc3.weight')!;
+    file.tensors.set('fc3.weight', { ...weight, shape: [...weight.shape].reverse() });
+    await expect(loadModel(encodeSafetensors(file.tensors, file.metadata), 'transposed.safetensors'))
+      .rejects.toThrow('transposed.safetensors: weights do not fit the model: mis-shaped [fc3.weight (model [5, 15], given [15, 5])]');
   });
 
   it('refuses a zoo description that is not the model being saved', async () => {
