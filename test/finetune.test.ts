@@ -168,4 +168,30 @@ describe('scripts/finetune.ts end to end', () => {
     expect(table[2]).toMatch(/^\| folder:.* \| 25% \| 12 \| scratch \| 50435 \| \d+\.\d\d% \|/);
     expect(table[5]).toMatch(/ \| head-then-all \| 195 → 50435 \| /);
   });
+
+  it('fine-tunes a checkpoint of a drawn model (saved as its graph), replacing its head', async () => {
+    const gpu = await testGpu();
+    const folder = await writeBandFolder({ classes: ['top', 'middle', 'bottom'], perClass: 20, seed: 7 });
+    const out = mkdtempSync(join(tmpdir(), 'webgrad-finetune-graph-'));
+    const x = input([1, 28, 28]);
+    const flat = new Flatten().apply(x);
+    const hidden = new Dense({ units: 12, activation: 'relu', name: 'body' }).apply(flat);
+    const model = new Model({ inputs: x, outputs: new Dense({ units: 10, name: 'classifier' }).apply(concat([hidden, new Dense({ units: 4, name: 'side' }).apply(flat)])) });
+    const state = new ModelState(gpu, model, model.initialValues(3));
+    await saveCheckpoint(join(out, 'drawn.safetensors'), state, { epoch: 1, normalize: { mean: 0.13, std: 0.31 } });
+    state.destroy();
+    const root = new URL('..', import.meta.url).pathname;
+    const run = spawnSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/finetune.ts'),
+      '--pretrained', join(out, 'drawn.safetensors'), '--target', `folder:${folder}`, '--fractions', '0.5', '--epochs', '2', '--batch-size', '4', '--out', out, '--quiet',
+    ], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'finetune.json'), 'utf8')) as { rows: { variant: string; loaded: number; reinitialized: string[]; trainableParameters: number[] }[] };
+    expect(report.rows.map((r) => r.variant)).toEqual(['scratch', 'head-only', 'full', 'head-then-all']);
+    for (const r of report.rows.slice(1)) {
+      expect(r.reinitialized).toEqual(['classifier.weight', 'classifier.bias']);
+      expect(r.loaded).toBe(4);
+    }
+    // The head maps the 16 joined features to the target's 3 classes.
+    expect(report.rows[1]!.trainableParameters).toEqual([16 * 3 + 3]);
+  });
 });
