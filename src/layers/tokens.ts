@@ -4,7 +4,7 @@
 import { binaryOp, sumToShape, unaryOp } from '../kernels/elementwise.ts';
 import { copyBlocks } from '../kernels/layout.ts';
 import { elementCount } from '../graph/graph.ts';
-import { checkOptions, Layer, op, shapeError, type BuildContext, type ParamSpec, type Shape } from './layer.ts';
+import { checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape } from './layer.ts';
 
 /** Small uniform values with the spread (std 0.02) GPT-2 and ViT give these tables. */
 const TOKEN_INIT = { kind: 'uniform' as const, limit: 0.02 * Math.sqrt(3) };
@@ -22,6 +22,8 @@ export class PositionalEmbedding extends Layer {
     checkOptions('PositionalEmbedding', o, ['name']);
     this.name = o.name ?? '';
   }
+
+  override config(): LayerConfig { return { type: 'PositionalEmbedding', name: this.name }; }
 
   override describe(): string { return 'PositionalEmbedding'; }
   outputShape(input: Shape): Shape { sequenceShape(this, input); return input; }
@@ -57,6 +59,8 @@ export class ClassToken extends Layer {
     checkOptions('ClassToken', o, ['name']);
     this.name = o.name ?? '';
   }
+
+  override config(): LayerConfig { return { type: 'ClassToken', name: this.name }; }
 
   override describe(): string { return 'ClassToken'; }
   outputShape(input: Shape): Shape { const [tokens, width] = sequenceShape(this, input); return [tokens + 1, width]; }
