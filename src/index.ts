@@ -10,14 +10,16 @@ export { storageBuffer, uploadBuffer, writeBuffer, readFloat32, readUint32, read
 export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type InputOptions } from './layers/layer.ts';
 export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
-export { Elementwise, Unary, Concatenate, Slice, Reshape, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape } from './layers/ops.ts';
+export { PositionalEmbedding, ClassToken } from './layers/tokens.ts';
+export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, type MultiHeadAttentionOptions } from './layers/transformer.ts';
+export { Elementwise, Unary, Concatenate, Slice, Reshape, Permute, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape, permute, transpose } from './layers/ops.ts';
 export { Model, Sequential, type ModelConfig, type ModelNode } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 
 // Training and evaluation.
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
-export { ModelState, Trainer, Evaluator, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
-export { fit, stepsPerEpoch, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
+export { ModelState, Trainer, Evaluator, DivergenceError, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
+export { fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
 export { uploadDataset, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
 export type { GpuDataset, Normalization, MemoryReport } from './compiler/program.ts';
@@ -40,9 +42,9 @@ export { accuracyOf, Int8Evaluator } from './compress/int8-model.ts';
 export { activationBackward, activationForward, softmaxRows, type ActivationKind } from './kernels/activation.ts';
 export { batchNormBackward, batchNormForwardTrain, type BatchNormShape } from './kernels/batchnorm.ts';
 export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from './kernels/conv.ts';
-export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, type GemmArgs } from './kernels/gemm.ts';
+export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
 export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
-export { binaryOp, unaryOp, sumToShape, fillBuffer, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
+export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
 export { gatherBatch, packBytes, type AugmentOptions } from './kernels/gather.ts';
 export { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, packedDotSupported } from './kernels/int8.ts';
 export { accumulateMetrics, softmaxCrossEntropy } from './kernels/loss.ts';
