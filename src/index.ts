@@ -25,7 +25,7 @@ export type { GpuDataset, Normalization, MemoryReport } from './compiler/program
 // Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
 export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
-export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats } from './data/split.ts';
+export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats, channelStats } from './data/split.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, type Checkpoint } from './io/checkpoint.ts';
 export { confusionMatrix, classificationReport, formatClassificationReport, formatConfusionMatrix } from './report/metrics.ts';
