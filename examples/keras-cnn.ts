@@ -1,7 +1,7 @@
 // The Keras "simple MNIST convnet" on webgrad: the same layers, batch 128, Adam, a 10% validation
 // split, then the test set. Pixels are scaled to [0, 1], as in the original.
 //   npx tsx examples/keras-cnn.ts [--quick] [--epochs N]
-import { createGpu, Sequential, Conv2D, MaxPool2D, Flatten, Dropout, Dense, Softmax, ModelState, uploadDataset, fit, Evaluator, range, takeSamples } from 'webgrad';
+import { createGpu, Sequential, Conv2D, MaxPool2D, Flatten, Dropout, Dense, Softmax, ModelState, uploadDataset, fit, fitProgress, Evaluator, range, takeSamples } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 
 const command = {
@@ -18,6 +18,7 @@ runCommand(command, async ({ flags }) => {
   const train = flags.quick ? takeSamples(mnist.train, range(0, 3000)) : mnist.train;
   const test = flags.quick ? takeSamples(mnist.test, range(0, 1000)) : mnist.test;
   const epochs = flags.quick ? 1 : flags.epochs;
+  const batchSize = 128;
 
   const model = new Sequential([1, 28, 28], [
     new Conv2D({ filters: 32, kernelSize: 3, activation: 'relu' }),
@@ -37,9 +38,9 @@ runCommand(command, async ({ flags }) => {
   const normalize = { mean: 0, std: 1 };
   const validationStart = Math.floor(train.count * 0.9);
   await fit(gpu, model, state, trainData, {
-    epochs, batchSize: 128, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize,
+    epochs, batchSize, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize,
     trainIndices: range(0, validationStart), validationIndices: range(validationStart, train.count),
-    onEpochEnd: (r) => console.log(`epoch ${r.epoch}/${epochs}: loss ${r.trainLoss.toFixed(4)} accuracy ${r.trainAccuracy.toFixed(4)} val_loss ${r.valLoss!.toFixed(4)} val_accuracy ${r.valAccuracy!.toFixed(4)}`),
+    ...fitProgress({ epochs, batchSize, sink: process.stdout }),
   });
 
   const testData = uploadDataset(gpu, test, 10, 'mnist.test');

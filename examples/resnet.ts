@@ -2,7 +2,7 @@
 // batch norm → ReLU → convolution inside each block, the shortcut added untouched) drawn on symbolic
 // tensors, trained on all 60,000 MNIST images with augmentation and a one-cycle schedule, then tested.
 //   npx tsx examples/resnet.ts [--quick] [--epochs N]
-import { createGpu, input, Model, Conv2D, BatchNorm, ReLU, MaxPool2D, AvgPool2D, Flatten, Dense, add, ModelState, uploadDataset, fit, Evaluator, EpochProgress, pixelStats, range, takeSamples, type SymbolicTensor } from 'webgrad';
+import { createGpu, input, Model, Conv2D, BatchNorm, ReLU, MaxPool2D, AvgPool2D, Flatten, Dense, add, ModelState, uploadDataset, fit, Evaluator, fitProgress, pixelStats, range, takeSamples, type SymbolicTensor } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 
 const command = {
@@ -46,16 +46,10 @@ runCommand(command, async ({ flags }) => {
   const trainData = uploadDataset(gpu, train, 10, 'mnist.train');
   const stats = pixelStats(train.images);
   const normalize = { mean: stats.mean / 255, std: stats.std / 255 };
-  let progress: EpochProgress | undefined;
   await fit(gpu, model, state, trainData, {
     epochs, batchSize, seed: 1, normalize, optimizer: { kind: 'adam', lr: 4e-3 }, schedule: { kind: 'onecycle' },
     ...(flags.quick ? {} : { augment: { maxRotationDegrees: 10, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 } }),
-    trainIndices: range(0, train.count), batchEvery: 10,
-    onBatchEnd: (b) => {
-      if (b.stepInEpoch <= 10) progress = new EpochProgress({ label: `epoch ${b.epoch + 1}/${epochs}`, totalSteps: b.stepsPerEpoch, sink: process.stdout });
-      progress?.update(b.stepInEpoch, b.stepInEpoch * batchSize, b.snapshot?.loss);
-    },
-    onEpochEnd: (r) => { progress?.finish(); console.log(`epoch ${r.epoch}/${epochs}: loss ${r.trainLoss.toFixed(4)} accuracy ${r.trainAccuracy.toFixed(4)} (${r.imagesPerSecond.toFixed(0)} images/s)`); },
+    trainIndices: range(0, train.count), ...fitProgress({ epochs, batchSize, sink: process.stdout }),
   });
 
   const testData = uploadDataset(gpu, test, 10, 'mnist.test');

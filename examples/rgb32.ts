@@ -3,7 +3,7 @@
 // The gather step scales pixels to [0, 1]; the per-channel standardisation is drawn as the model's
 // first ops (split → scale/shift → concat), so it runs on the GPU inside the compiled step.
 //   npx tsx examples/rgb32.ts [--quick] [--epochs N]
-import { createGpu, input, Model, Conv2D, MaxPool2D, Flatten, Dropout, Dense, ModelState, uploadDataset, fit, Evaluator, EpochProgress, range, takeSamples, resizeImages, channelStats, split, scale, shift, concat, type SymbolicTensor } from 'webgrad';
+import { createGpu, input, Model, Conv2D, MaxPool2D, Flatten, Dropout, Dense, ModelState, uploadDataset, fit, Evaluator, fitProgress, range, takeSamples, resizeImages, channelStats, split, scale, shift, concat, type SymbolicTensor } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 
 const command = {
@@ -40,15 +40,9 @@ runCommand(command, async ({ flags }) => {
   const state = new ModelState(gpu, model, model.initialValues(1));
   const trainData = uploadDataset(gpu, train, 10, 'mnist32.train');
   const normalize = { mean: 0, std: 1 };
-  let progress: EpochProgress | undefined;
   await fit(gpu, model, state, trainData, {
     epochs, batchSize, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, schedule: { kind: 'cosine' }, normalize,
-    trainIndices: range(0, train.count), batchEvery: 10,
-    onBatchEnd: (b) => {
-      if (b.stepInEpoch <= 10) progress = new EpochProgress({ label: `epoch ${b.epoch + 1}/${epochs}`, totalSteps: b.stepsPerEpoch, sink: process.stdout });
-      progress?.update(b.stepInEpoch, b.stepInEpoch * batchSize, b.snapshot?.loss);
-    },
-    onEpochEnd: (r) => { progress?.finish(); console.log(`epoch ${r.epoch}/${epochs}: loss ${r.trainLoss.toFixed(4)} accuracy ${r.trainAccuracy.toFixed(4)} (${r.imagesPerSecond.toFixed(0)} images/s)`); },
+    trainIndices: range(0, train.count), ...fitProgress({ epochs, batchSize, sink: process.stdout }),
   });
 
   const testData = uploadDataset(gpu, test, 10, 'mnist32.test');

@@ -18,6 +18,7 @@ export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
 export { ModelState, Trainer, Evaluator, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
 export { fit, stepsPerEpoch, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
+export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts';
 export { uploadDataset, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
 export type { GpuDataset, Normalization, MemoryReport } from './compiler/program.ts';
