@@ -1,18 +1,24 @@
 // GEMM throughput: webgrad's gemm() against TF.js's WebGPU matMul on the same Dawn adapter, side by
 // side in one process, for square products and the MNIST CNN's shapes. `npx tsx bench/gemm.ts`;
-// writes bench/results/gemm.json.
+// writes bench/results/gemm.json. `--variants` also times every GEMM variant that can run each product
+// (what tuning chooses among); `--quick` keeps three small cases; `--out FILE` writes the JSON there.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomArray } from '../test/helpers/random.ts';
 import { tfjsWebgpu, timeTfjs } from './tfjs.ts';
-import { createGpu, runDispatches, uploadBuffer, storageBuffer, chooseGemmVariant, describeVariant, gemm, gemmShape, tuneGemm, type GemmArgs } from 'webgrad';
+import {
+  createGpu, runDispatches, uploadBuffer, storageBuffer, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, tuneGemm,
+  GEMM_VARIANTS, type GemmArgs,
+} from 'webgrad';
 
 /** PyTorch/OpenBLAS fp32 GEMM measured on this machine's 2 cores: what the CPU can practically do. */
 const CPU_CEILING_GFLOPS = { low: 163, high: 185 };
 
 interface Case { name: string; m: number; n: number; k: number; transA?: boolean; transB?: boolean }
 
-const CASES: Case[] = [
+const ALL_CASES: Case[] = [
   ...[256, 512, 1024, 2048].map((s) => ({ name: `square ${s}`, m: s, n: s, k: s })),
   { name: 'conv1 forward', m: 32, n: 43264, k: 9 },
   { name: 'conv2 forward', m: 64, n: 7744, k: 288 },
@@ -22,6 +28,13 @@ const CASES: Case[] = [
   { name: 'dense weight grad', m: 10, n: 1600, k: 64, transA: true },
   { name: 'dense input grad', m: 64, n: 1600, k: 10 },
 ];
+
+const everyVariant = process.argv.includes('--variants');
+const quick = process.argv.includes('--quick');
+const outFlag = process.argv.indexOf('--out');
+const outFile = outFlag >= 0 ? process.argv[outFlag + 1] : undefined;
+if (outFlag >= 0 && !outFile) throw new Error('bench/gemm.ts: --out needs a file name');
+const CASES = quick ? ALL_CASES.filter((c) => ['square 256', 'square 512', 'conv2 forward'].includes(c.name)) : ALL_CASES;
 
 /** Enough calls per timed round that one round takes ~0.3 s at `guessGflops`. */
 function repeatsFor(flops: number, guessGflops: number): number {
@@ -59,6 +72,14 @@ for (const c of CASES) {
   const runs = flops > 4e9 ? 2 : 3;
   const ourRepeats = repeatsFor(flops, 10);
   const ours = await timeWebgrad(() => runDispatches(gpu, Array.from({ length: ourRepeats }, () => dispatches).flat()), ourRepeats, runs);
+  const variants: Record<string, number> = {};
+  if (everyVariant) {
+    for (const candidate of GEMM_VARIANTS.filter((v) => gemmVariantValid(v, gemmShape(args)))) {
+      const dispatch = gemmWith(gpu, candidate, args);
+      const ms = await timeWebgrad(() => runDispatches(gpu, Array.from({ length: ourRepeats }, () => dispatch)), ourRepeats, runs);
+      variants[describeVariant(candidate)] = +(flops / ms / 1e6).toFixed(2);
+    }
+  }
   for (const buffer of [a, b, out]) gpu.destroyBuffer(buffer);
 
   const ta = tf.tensor2d(aData, aShape as [number, number]), tb = tf.tensor2d(bData, bShape as [number, number]);
@@ -72,15 +93,18 @@ for (const c of CASES) {
     tfjsMs: +theirs.toFixed(3), tfjsGflops: +tfGflops.toFixed(2),
     speedupOverTfjs: +(theirs / ours).toFixed(2),
     fractionOfCpuCeiling: [+(gflops / CPU_CEILING_GFLOPS.high).toFixed(3), +(gflops / CPU_CEILING_GFLOPS.low).toFixed(3)],
+    ...(everyVariant ? { variantGflops: variants } : {}),
   };
   results.push(row);
   console.log(`${c.name.padEnd(18)} ${`${c.m}×${c.n}×${c.k}${c.transA ? ' Aᵀ' : ''}${c.transB ? ' Bᵀ' : ''}`.padEnd(22)} ` +
     `webgrad ${ours.toFixed(2).padStart(8)} ms ${gflops.toFixed(2).padStart(6)} GFLOP/s | TF.js ${theirs.toFixed(2).padStart(8)} ms ${tfGflops.toFixed(2).padStart(6)} GFLOP/s | ` +
     `×${row.speedupOverTfjs.toFixed(2)} vs TF.js | ${(100 * row.fractionOfCpuCeiling[0]!).toFixed(1)}–${(100 * row.fractionOfCpuCeiling[1]!).toFixed(1)}% of CPU ceiling | ${variant}`);
+  for (const [name, variantGflops] of Object.entries(variants)) console.log(`${''.padEnd(41)} ${variantGflops.toFixed(2).padStart(8)} GFLOP/s  ${name}`);
 }
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/gemm.json', import.meta.url), JSON.stringify({
+const resultsFile = outFile ?? fileURLToPath(new URL('./results/gemm.json', import.meta.url));
+mkdirSync(dirname(resultsFile), { recursive: true });
+writeFileSync(resultsFile, JSON.stringify({
   date: new Date().toISOString(),
   adapter: gpu.describe(),
   tfjs: { version: tf.version_core, adapter: tfAdapter },
@@ -89,6 +113,6 @@ writeFileSync(new URL('./results/gemm.json', import.meta.url), JSON.stringify({
   note: 'best of 2–3 timed rounds after a warm-up; the 2 cores are shared with other work, so absolute numbers are noisy and the side-by-side ratio is the robust figure',
   results,
 }, null, 2) + '\n');
-console.log('\nwrote bench/results/gemm.json');
+console.log(`\nwrote ${resultsFile}`);
 gpu.destroy();
 process.exit(0);

@@ -1,7 +1,7 @@
 // Training-step throughput of the zoo models: images/s, ms per step, the CPU's time to record a step,
 // and peak GPU bytes; the default cnn also side by side with TF.js WebGPU on the same adapter and
 // with PyTorch on the CPU when a python3 with torch is present.
-//   npx tsx bench/train-step.ts [--models cnn,mlp] [--batches 32,64] [--steps 30] [--profile cnn]
+//   npx tsx bench/train-step.ts [--models cnn,mlp] [--batches 32,64] [--steps 30] [--profile cnn] [--out FILE]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { timeDispatches } from './helpers/time.ts';
@@ -18,6 +18,7 @@ const models = arg('models', ZOO_NAMES.join(',')).split(',');
 const batches = arg('batches', '32,64,128,256').split(',').map(Number);
 const steps = Number(arg('steps', '20'));
 const profile = arg('profile', '');
+const outFile = arg('out', '') || new URL('results/train-step.json', import.meta.url);
 
 function fakeMnist(count: number) {
   const images = new Uint8Array(count * 784).map((_, i) => (i * 2654435761) >>> 24);
@@ -137,5 +138,5 @@ if (models.includes('cnn') && batches.includes(64)) {
     console.log('PyTorch: no python3 with torch here (apt-get install python3-torch to compare)');
   }
 }
-writeFileSync(new URL('results/train-step.json', import.meta.url), `${JSON.stringify({ adapter: gpu.describe(), command: `npx tsx bench/train-step.ts ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), steps, rows, comparisons }, null, 2)}\n`);
+writeFileSync(outFile, `${JSON.stringify({ adapter: gpu.describe(), command: `npx tsx bench/train-step.ts ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), steps, rows, comparisons }, null, 2)}\n`);
 process.exit(0);

@@ -1,6 +1,6 @@
 // The Keras "simple MNIST convnet" on webgrad: the same layers, batch 128, Adam, a 10% validation
 // split, then the test set. Pixels are scaled to [0, 1], as in the original.
-//   npx tsx examples/keras-cnn.ts [--quick] [--epochs N]
+//   node --import tsx examples/keras-cnn.ts [--quick] [--epochs N]
 import { createGpu, Sequential, Conv2D, MaxPool2D, Flatten, Dropout, Dense, Softmax, ModelState, uploadDataset, fit, fitProgress, Evaluator, range, takeSamples } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 

@@ -1,7 +1,7 @@
 // A small pre-activation residual network (He et al., "Identity Mappings in Deep Residual Networks":
 // batch norm → ReLU → convolution inside each block, the shortcut added untouched) drawn on symbolic
 // tensors, trained on all 60,000 MNIST images with augmentation and a one-cycle schedule, then tested.
-//   npx tsx examples/resnet.ts [--quick] [--epochs N]
+//   node --import tsx examples/resnet.ts [--quick] [--epochs N]
 import { createGpu, input, Model, Conv2D, BatchNorm, ReLU, MaxPool2D, AvgPool2D, Flatten, Dense, add, ModelState, uploadDataset, fit, Evaluator, fitProgress, pixelStats, range, takeSamples, type SymbolicTensor } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 

@@ -2,7 +2,7 @@
 // each channel standardised by its own training mean and std, then a small CNN trained with fit().
 // The gather step scales pixels to [0, 1]; the per-channel standardisation is drawn as the model's
 // first ops (split → scale/shift → concat), so it runs on the GPU inside the compiled step.
-//   npx tsx examples/rgb32.ts [--quick] [--epochs N]
+//   node --import tsx examples/rgb32.ts [--quick] [--epochs N]
 import { createGpu, input, Model, Conv2D, MaxPool2D, Flatten, Dropout, Dense, ModelState, uploadDataset, fit, Evaluator, fitProgress, range, takeSamples, resizeImages, channelStats, split, scale, shift, concat, type SymbolicTensor } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 

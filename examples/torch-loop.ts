@@ -2,7 +2,7 @@
 // training loop written out by hand (for epoch, for batch: step, print the loss), then a test pass.
 // The loss is cross-entropy on the logits, fused into the compiled step (PyTorch's log_softmax +
 // nll_loss); Adam with the learning rate ×0.7 after each epoch stands in for Adadelta + StepLR.
-//   npx tsx examples/torch-loop.ts [--quick] [--epochs N]
+//   node --import tsx examples/torch-loop.ts [--quick] [--epochs N]
 import { createGpu, tuneGemm, input, Model, Conv2D, MaxPool2D, Dropout, Flatten, Dense, ReLU, ModelState, Trainer, Evaluator, uploadDataset, epochPermutation, stepsPerEpoch, range, takeSamples, type SymbolicTensor } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 

@@ -3,7 +3,7 @@
 //     recovery fine-tune that keeps the pruned weights at zero every step;
 //   - post-training int8 quantization (per-output-channel weights, per-row activations), with the
 //     weight bytes and inference images/s against the fp32 Evaluator.
-//   npx tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
+//   node --import tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
 import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope } from 'webgrad';
 import { loadDataset, nonNegative, positive, UsageError, runCommand, readCheckpoint, writeTextAtomic, type ParsedArgs } from 'webgrad/node';
 

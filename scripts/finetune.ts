@@ -1,7 +1,7 @@
 // Transfer learning with few labels: an MNIST-pretrained model trained on Fashion-MNIST or a PNG
 // folder with 1% / 10% of the target's training labels, from scratch vs head only vs everything vs
 // head first then everything, each scored on the target's test set.
-//   npx tsx scripts/finetune.ts --model mlp --target fashion-mnist --fractions 0.01,0.1 --epochs 5
+//   node --import tsx scripts/finetune.ts --model mlp --target fashion-mnist --fractions 0.01,0.1 --epochs 5
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig } from 'webgrad';

@@ -2,7 +2,7 @@
 // metadata, each image becomes a gray 28×28 (any size is resized; a dark digit on light paper is
 // inverted to MNIST's light-on-dark), and the top classes are printed with their probabilities.
 //
-//   npx tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
+//   node --import tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
 import { createGpu, tuneGemm, ModelState, destroyDataset, range, uploadDataset, predictLogits, modelFromCheckpoint, restoreCheckpoint } from 'webgrad';
 import { readCheckpoint, readGrayPng, positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from 'webgrad/node';
 

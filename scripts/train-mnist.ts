@@ -1,10 +1,10 @@
 // The main job: train a zoo model on MNIST (or Fashion-MNIST, or a folder of PNGs), validate every
 // epoch, evaluate on the test set, and leave a report, pictures and a checkpoint in --out.
-//   npx tsx scripts/train-mnist.ts --help
+//   node --import tsx scripts/train-mnist.ts --help
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, tuneGemm, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, type ImageSet, type Checkpoint } from 'webgrad';
-import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type RunReport } from 'webgrad/node';
+import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, type ParsedArgs, type RunReport } from 'webgrad/node';
 
 const command = {
   name: 'train-mnist',
@@ -76,15 +76,6 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     savedEpoch = epoch;
   };
 
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (name: NodeJS.Signals) => {
-    if (signal) process.exit(name === 'SIGINT' ? 130 : 143);
-    signal = name;
-    console.error(`\n${name}: finishing the current step, then saving a checkpoint (press again to quit at once)`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
   const events = flags.logdir ? openEventFile(flags.logdir) : undefined;
   const perEpoch = stepsPerEpoch(trainCount, batchSize);
   let progress: EpochProgress | undefined;
@@ -101,12 +92,13 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     log(`resumed from ${flags.resume}: ${resumed.epoch} epochs (${resumed.step} steps) done`);
   }
   let result: Awaited<ReturnType<typeof fit>>;
+  const interrupt = stopAfterStepOnSignal(command.name, 'saving a checkpoint');
   try {
     result = await fit(gpu, model, state, trainData, {
     ...trainerOptions, epochs: flags.epochs, initialEpoch: resumed?.epoch ?? 0,
     trainIndices: range(0, trainCount), validationIndices: range(trainCount, data.train.count),
     batchEvery: 10,
-    shouldStop: () => signal !== null,
+    shouldStop: () => interrupt.signal !== null,
     onBatchEnd: (b) => {
       if (flags.quiet) return;
       if (b.stepInEpoch <= 10) progress = new EpochProgress({ label: `epoch ${b.epoch + 1}/${flags.epochs}`, totalSteps: b.stepsPerEpoch, sink: process.stdout });
@@ -127,6 +119,7 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     const kept = savedEpoch === null ? (resumed ? `${flags.resume} is untouched` : 'no checkpoint was written yet') : `the checkpoint of epoch ${savedEpoch} is kept at ${checkpointPath}`;
     throw new Error(`${(error as Error).message}\n${kept}`);
   } finally {
+    interrupt.release();
     events?.close();
   }
   const trainSeconds = (performance.now() - started) / 1000;
@@ -134,8 +127,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   if (result.stoppedBy === 'signal') {
     const completed = (resumed?.epoch ?? 0) + result.history.length;
     await save(trainer, completed);
-    console.error(`stopped by ${signal} after ${trainer.stepCount} steps; saved ${checkpointPath} (${completed} epochs complete; --resume reruns the interrupted epoch)`);
-    return signal === 'SIGINT' ? 130 : 143;
+    console.error(`stopped by ${interrupt.signal} after ${trainer.stepCount} steps; saved ${checkpointPath} (${completed} epochs complete; --resume reruns the interrupted epoch)`);
+    return SIGNAL_EXIT_CODES[interrupt.signal!];
   }
 
   const evaluator = new Evaluator(gpu, model, state, testData, 500, normalize);

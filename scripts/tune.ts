@@ -1,6 +1,6 @@
 // Hyperparameter search: train one short run per combination of learning rate, batch size, dropout
 // and optimizer on a validation split of the training set (the test set is never touched), then rank.
-//   npx tsx scripts/tune.ts --model mlp --lr 1e-3,3e-3 --batch-size 32,64 --epochs 2 --subset 6000
+//   node --import tsx scripts/tune.ts --model mlp --lr 1e-3,3e-3 --batch-size 32,64 --epochs 2 --subset 6000
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';

@@ -1,5 +1,5 @@
-// Elementwise arithmetic with NumPy broadcasting, unary functions, and the reduction of a broadcast
-// gradient back to its operand's shape. The launcher collapses shapes to at most six dimensions
+// Elementwise arithmetic with NumPy broadcasting, unary functions, axis permutation, and the
+// reduction of a broadcast gradient back to its operand's shape. The launcher collapses shapes to at most six dimensions
 // (adjacent axes that broadcast alike merge), so most calls run at rank 1 or 2; RANK is a pipeline
 // constant because llvmpipe runs integer division by a uniform lane by lane and rank 1 needs none.
 struct Params {
@@ -128,4 +128,19 @@ fn fill(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let i = linearIndex(gid, groups);
   if (i >= params.count) { return; }
   out[i] = params.beta;
+}
+
+// out[i] = a[·] with a read through its own strides per output axis: axes permuted (a transpose).
+@compute @workgroup_size(WG)
+fn permute(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = linearIndex(gid, groups);
+  if (i >= params.count) { return; }
+  var ia = 0u;
+  var rest = i;
+  for (var k = RANK - 1u; k > 0u; k--) {
+    let d = dim(k);
+    ia += (rest % d) * strideA(k);
+    rest = rest / d;
+  }
+  out[i] = a[ia + rest * params.a0];
 }

@@ -161,7 +161,8 @@ fn gemm_rows4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
 // through workgroup memory TILE_K steps of k at a time, each invocation accumulating a 4×4 block
 // whose rows and columns are strided by the workgroup size so neighbouring invocations read
 // neighbouring words. Loads are coalesced along whichever axis is contiguous in memory. Slow on
-// llvmpipe, where every barrier is a coroutine switch; kept for hardware that autotuning finds.
+// llvmpipe, where every barrier is a coroutine switch; kept for hardware that autotuning finds, and
+// for shapes too ragged for gemm_tiled4's vec4 loads.
 override TILE_K: u32 = 16u;
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
@@ -218,6 +219,148 @@ fn gemm_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
       if (col >= n) { continue; }
       let index = base_c + row * n + col;
       c[index] = finish(index, row, col, acc[i][j]);
+    }
+  }
+}
+
+// gemm_tiled4: the discrete-GPU kernel in full. A 16·TM × 16·TN tile of C per workgroup of 16×16
+// invocations, each accumulating a TM×TN register block of adjacent rows and columns. k advances
+// TILE_K at a time through two workgroup-memory buffers: while the block multiplies one, the next
+// k-tile is already loaded into registers (global loads in flight during the arithmetic) and is
+// stored into the other, so one barrier per k-tile suffices. A and B are read as vec4 along whichever
+// axis is contiguous in memory, so the launcher offers it only where both operands' rows, batch
+// strides and bound ranges are multiples of four floats (then a four-float group is wholly inside or
+// wholly outside the matrix, and the ragged edges are zero-filled per group).
+override TM: u32 = 4u;    // rows per invocation, a multiple of 4, ≤ MAX_TM
+override TN: u32 = 4u;    // columns per invocation, a multiple of 4, ≤ 4·MAX_TN4
+const TILED4_SIDE = 16u;  // invocations along each side of the workgroup
+const TILED4_THREADS = 256u;
+const MAX_TM = 8u;
+const MAX_TN4 = 2u;
+const MAX_LOADS4 = 2u;    // vec4 loads per invocation per operand per k-tile: TILE_K·max(TM, TN) ≤ 128
+@group(0) @binding(0) var<storage, read> a4: array<vec4f>;
+// [buffer][p][row / 4] and [buffer][p][col / 4]: k-major, so a block's rows (columns) are adjacent.
+var<workgroup> tile_a4: array<vec4f, 2u * TILE_K * TM * TILED4_SIDE / 4u>;
+var<workgroup> tile_b4: array<vec4f, 2u * TILE_K * TN * TILED4_SIDE / 4u>;
+
+// Scalar store into the vec4-typed tiles, for the operands whose vec4 runs along k.
+fn store_tile_a(index: u32, v: f32) { tile_a4[index / 4u][index % 4u] = v; }
+fn store_tile_b(index: u32, v: f32) { tile_b4[index / 4u][index % 4u] = v; }
+
+struct Tiled4Loads { a: array<vec4f, MAX_LOADS4>, b: array<vec4f, MAX_LOADS4> }
+
+// Loads one k-tile (k from p0) of A's rows from row0 and B's columns from col0 into registers.
+fn load_tiled4(thread: u32, p0: u32, row0: u32, col0: u32, base_a: u32, base_b: u32) -> Tiled4Loads {
+  let m = params.m;
+  let n = params.n;
+  let k = params.k;
+  let tile_m = TM * TILED4_SIDE;
+  let tile_n = TN * TILED4_SIDE;
+  var loads: Tiled4Loads;
+  for (var i = 0u; i * TILED4_THREADS < TILE_K * max(tile_m, tile_n) / 4u; i++) {
+    let e = thread + i * TILED4_THREADS;
+    if (e < TILE_K * tile_m / 4u) {
+      if (TRANS_A) { // A is k×m: four adjacent rows of one k
+        let p = p0 + e / (tile_m / 4u);
+        let row = row0 + (e % (tile_m / 4u)) * 4u;
+        if (p < k && row < m) { loads.a[i] = a4[(base_a + p * m + row) / 4u]; }
+      } else { // A is m×k: four adjacent k of one row
+        let row = row0 + e / (TILE_K / 4u);
+        let p = p0 + (e % (TILE_K / 4u)) * 4u;
+        if (p < k && row < m) { loads.a[i] = a4[(base_a + row * k + p) / 4u]; }
+      }
+    }
+    if (e < TILE_K * tile_n / 4u) {
+      if (TRANS_B) { // B is n×k: four adjacent k of one column
+        let col = col0 + e / (TILE_K / 4u);
+        let p = p0 + (e % (TILE_K / 4u)) * 4u;
+        if (p < k && col < n) { loads.b[i] = b4[(base_b + col * k + p) / 4u]; }
+      } else { // B is k×n: four adjacent columns of one k
+        let p = p0 + e / (tile_n / 4u);
+        let col = col0 + (e % (tile_n / 4u)) * 4u;
+        if (p < k && col < n) { loads.b[i] = b4[(base_b + p * n + col) / 4u]; }
+      }
+    }
+  }
+  return loads;
+}
+
+// Stores registers from load_tiled4 into workgroup buffer `buffer`, k-major.
+fn store_tiled4(thread: u32, buffer: u32, loads: Tiled4Loads) {
+  let tile_m = TM * TILED4_SIDE;
+  let tile_n = TN * TILED4_SIDE;
+  let base_a = buffer * TILE_K * tile_m;
+  let base_b = buffer * TILE_K * tile_n;
+  for (var i = 0u; i * TILED4_THREADS < TILE_K * max(tile_m, tile_n) / 4u; i++) {
+    let e = thread + i * TILED4_THREADS;
+    if (e < TILE_K * tile_m / 4u) {
+      if (TRANS_A) {
+        tile_a4[base_a / 4u + e] = loads.a[i];
+      } else {
+        let row = e / (TILE_K / 4u);
+        let p = (e % (TILE_K / 4u)) * 4u;
+        for (var q = 0u; q < 4u; q++) { store_tile_a(base_a + (p + q) * tile_m + row, loads.a[i][q]); }
+      }
+    }
+    if (e < TILE_K * tile_n / 4u) {
+      if (TRANS_B) {
+        let col = e / (TILE_K / 4u);
+        let p = (e % (TILE_K / 4u)) * 4u;
+        for (var q = 0u; q < 4u; q++) { store_tile_b(base_b + (p + q) * tile_n + col, loads.b[i][q]); }
+      } else {
+        tile_b4[base_b / 4u + e] = loads.b[i];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(TILED4_SIDE, TILED4_SIDE)
+fn gemm_tiled4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let m = params.m;
+  let n = params.n;
+  let tile_m4 = TM * TILED4_SIDE / 4u;
+  let tile_n4 = TN * TILED4_SIDE / 4u;
+  let row0 = wid.y * TM * TILED4_SIDE;
+  let col0 = wid.x * TN * TILED4_SIDE;
+  let base_a = wid.z * params.stride_a;
+  let base_b = wid.z * params.stride_b;
+  let thread = lid.y * TILED4_SIDE + lid.x;
+  let tiles = (params.k + TILE_K - 1u) / TILE_K;
+  var acc: array<array<vec4f, MAX_TN4>, MAX_TM>;
+  store_tiled4(thread, 0u, load_tiled4(thread, 0u, row0, col0, base_a, base_b));
+  workgroupBarrier();
+  for (var t = 0u; t < tiles; t++) {
+    let current = t % 2u;
+    let more = t + 1u < tiles;
+    var next: Tiled4Loads;
+    if (more) { next = load_tiled4(thread, (t + 1u) * TILE_K, row0, col0, base_a, base_b); }
+    for (var p = 0u; p < TILE_K; p++) {
+      let ra = (current * TILE_K + p) * tile_m4 + lid.y * (TM / 4u);
+      let rb = (current * TILE_K + p) * tile_n4 + lid.x * (TN / 4u);
+      var av: array<vec4f, MAX_TM / 4u>;
+      var bv: array<vec4f, MAX_TN4>;
+      for (var i = 0u; i < TM / 4u; i++) { av[i] = tile_a4[ra + i]; }
+      for (var j = 0u; j < TN / 4u; j++) { bv[j] = tile_b4[rb + j]; }
+      for (var r = 0u; r < TM; r++) {
+        let a_rp = vec4f(av[r / 4u][r % 4u]);
+        for (var j = 0u; j < TN / 4u; j++) { acc[r][j] = fma(a_rp, bv[j], acc[r][j]); }
+      }
+    }
+    // The other buffer was last read before the previous barrier, so it is free to overwrite.
+    if (more) { store_tiled4(thread, 1u - current, next); }
+    workgroupBarrier();
+  }
+  let base_c = wid.z * params.stride_c;
+  for (var r = 0u; r < TM; r++) {
+    let row = row0 + lid.y * TM + r;
+    if (row >= m) { break; }
+    for (var j = 0u; j < TN / 4u; j++) {
+      for (var q = 0u; q < 4u; q++) {
+        let col = col0 + lid.x * TN + j * 4u + q;
+        if (col >= n) { break; }
+        let index = base_c + row * n + col;
+        c[index] = finish(index, row, col, acc[r][j][q]);
+      }
     }
   }
 }

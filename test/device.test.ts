@@ -7,6 +7,8 @@ import { shaderModule } from '../src/gpu/kernel.ts';
 import { readFloat32, runDispatches, uploadBuffer } from '../src/gpu/buffers.ts';
 import { renderShaderModule } from '../scripts/gen-shaders.ts';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { withoutLimitNotices } from '../src/gpu/dawn-notices.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { randomArray } from './helpers/random.ts';
 
@@ -115,5 +117,57 @@ describe('stability of the chosen backend', () => {
     expect(Array.from(got)).toEqual([300, 300, 300, 300]);
     expect(floats[0]).toBeCloseTo(7 / 255, 6);
     gpu.destroyBuffer(x); gpu.destroyBuffer(y);
+  });
+});
+
+describe("Dawn's start-up notices", () => {
+  const root = new URL('..', import.meta.url).pathname;
+  const NOTICE = /artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit/;
+  // Each probe is its own process with stderr on a shell pipe, as a terminal user or a `| tee` sees it
+  // (Node's own child pipes are sockets, which cannot be reopened, so the filter leaves them alone).
+  const probe = (source: string) => {
+    const run = spawnSync('bash', ['-o', 'pipefail', '-c', '"$0" --import tsx --input-type=module -e "$1" 2>&1 | cat', process.execPath, source], {
+      cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, EGL_PLATFORM: 'surfaceless' },
+    });
+    return { code: run.status, output: run.stdout };
+  };
+
+  it('Dawn itself prints them when an adapter is requested', () => {
+    const raw = probe(`import { create } from 'webgpu';
+      await create([]).requestAdapter();
+      await create(['backend=opengl']).requestAdapter({ featureLevel: 'compatibility' });`);
+    expect(raw.code).toBe(0);
+    expect(raw.output).toMatch(NOTICE);
+  });
+
+  it('createGpu keeps them out of the output', () => {
+    const quiet = probe(`import { createGpu } from './src/gpu/device.ts';
+      const gpu = await createGpu(); console.log(gpu.describe()); gpu.destroy();`);
+    expect(quiet.code).toBe(0);
+    expect(quiet.output).toMatch(/backend: /);
+    expect(quiet.output).not.toMatch(NOTICE);
+  });
+
+  it('anything else written to stderr during the call still arrives, and stderr works afterwards', () => {
+    const run = probe(`import { writeSync } from 'node:fs';
+      import { filterDawnNotices } from './src/gpu/dawn-notices.ts';
+      const notice = 'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 80 to 16 to fit dynamic offset allocation limit.';
+      const value = filterDawnNotices(() => { writeSync(2, notice + '\\nError: a real one\\n'); return 7; });
+      try { filterDawnNotices(() => { throw new Error('thrown inside'); }); } catch (error) { console.error('caught', error.message); }
+      console.error('after', value);`);
+    expect(run.code).toBe(0);
+    expect(run.output).toBe('Error: a real one\ncaught thrown inside\nafter 7\n');
+  });
+
+  it('the filter drops exactly the two clamping notices', () => {
+    const text = [
+      'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.',
+      'Warning: maxStorageBuffersPerShaderStage artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.',
+      'Error: device lost',
+      'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 80 to 16 to fit dynamic offset allocation limit.',
+      '',
+    ].join('\n');
+    expect(withoutLimitNotices(text)).toBe(
+      'Warning: maxStorageBuffersPerShaderStage artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\nError: device lost\n');
   });
 });

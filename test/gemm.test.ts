@@ -6,7 +6,7 @@ import type { Gpu } from '../src/gpu/device.ts';
 import { readFloat32, runDispatches, storageBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import {
   chooseGemmVariant, describeVariant, gemm, gemmShape, gemmShapeClass, gemmVariantValid, gemmWith, tuneGemm,
-  GEMM_VARIANTS, type GemmArgs, type GemmVariant,
+  GEMM_VARIANTS, type GemmArgs, type GemmShape, type GemmVariant,
 } from '../src/kernels/gemm.ts';
 import { gemmReference, type GemmReferenceArgs } from './reference/gemm.ts';
 import { testGpu } from './helpers/gpu.ts';
@@ -122,17 +122,20 @@ describe('gemm matches the float64 reference', () => {
     await expectAllVariants(cases);
   });
 
-  it('sizes that are multiples of 4 but not of any tile, and larger ones; every variant runs', async () => {
+  // One test per transpose pair, so that each stays well inside the timeout on a busy machine.
+  const ranAligned = new Set<string>();
+  it.each(TRANSPOSES)('transA=%s transB=%s on sizes that are multiples of 4 but not of any tile, and larger ones', async (transA, transB) => {
     const cases: Case[] = [];
-    let seed = 1000;
-    for (const [transA, transB] of TRANSPOSES) {
-      for (const [m, n, k] of [[4, 8, 12], [68, 36, 20], [784, 17, 129], [33, 784, 64], [128, 128, 128]] as const) {
-        cases.push({ m, n, k, transA, transB, seed: seed += 4 });
-      }
+    let seed = 1000 + 40 * Number(transA) + 20 * Number(transB);
+    for (const [m, n, k] of [[4, 8, 12], [68, 36, 20], [784, 17, 129], [33, 784, 64], [128, 128, 128], [196, 132, 72]] as const) {
+      cases.push({ m, n, k, transA, transB, seed: seed += 4 });
     }
-    const ran = await expectAllVariants(cases);
-    // vec4 variants run only on aligned shapes: make sure each one was exercised at least here.
-    expect([...ran].sort()).toEqual(GEMM_VARIANTS.map(describeVariant).sort());
+    for (const variant of await expectAllVariants(cases)) ranAligned.add(variant);
+  });
+
+  it('every variant ran on those aligned shapes', () => {
+    // vec4 variants run only on aligned shapes: make sure each one was exercised at least there.
+    expect([...ranAligned].sort()).toEqual(GEMM_VARIANTS.map(describeVariant).sort());
   });
 
   it('the MNIST CNN shapes, with the bias and activation each one uses', async () => {
@@ -156,6 +159,9 @@ describe('gemm matches the float64 reference', () => {
       cases.push({ m: 6, n: 33, k: 7, transA, transB, batch: 2, strideB: 0, seed: seed += 4 });
       // Gaps between items (strides longer than the matrices) must be neither read nor written.
       cases.push({ m: 5, n: 7, k: 3, transA, transB, batch: 3, strideA: 20, strideB: 25, strideC: 40, seed: seed += 4 });
+      // The same with every axis and stride a multiple of 4, so that the vec4 tiles run batched too.
+      cases.push({ m: 68, n: 20, k: 36, transA, transB, batch: 3, strideA: 68 * 36 + 4, strideB: 20 * 36 + 8, strideC: 68 * 20 + 4, seed: seed += 4 });
+      cases.push({ m: 68, n: 20, k: 36, transA, transB, batch: 2, strideB: 0, seed: seed += 4 });
     }
     await expectAllVariants(cases);
   });
@@ -164,7 +170,7 @@ describe('gemm matches the float64 reference', () => {
     const cases: Case[] = [];
     let seed = 3000;
     for (const [transA, transB] of TRANSPOSES) {
-      for (const [m, n, k] of [[1, 1, 1], [3, 17, 129], [129, 3, 17]] as const) {
+      for (const [m, n, k] of [[1, 1, 1], [3, 17, 129], [129, 3, 17], [68, 132, 36]] as const) {
         cases.push({ m, n, k, transA, transB, alpha: -0.75, beta: 0.5, seed: seed += 4 });
         cases.push({ m, n, k, transA, transB, beta: 1, bias: true, biasAxis: 'n', seed: seed += 4 });
         cases.push({ m, n, k, transA, transB, bias: true, biasAxis: 'm', activation: 'relu', seed: seed += 4 });
@@ -173,6 +179,27 @@ describe('gemm matches the float64 reference', () => {
       }
     }
     await expectAllVariants(cases);
+  });
+
+  it('offers the vec4 tiles only where both operands can be read four floats at a time', () => {
+    const tiled4 = GEMM_VARIANTS.filter((v) => v.entry === 'gemm_tiled4');
+    expect(tiled4.length).toBe(2);
+    const shape = (over: Partial<GemmShape>): GemmShape => ({
+      m: 64, n: 128, k: 32, transA: false, transB: false, strideA: 64 * 32, strideB: 32 * 128, aBytes: 4 * 64 * 32, bBytes: 4 * 32 * 128, ...over,
+    });
+    const cases: [Partial<GemmShape>, boolean][] = [
+      [{}, true],
+      [{ k: 9, strideA: 64 * 9, strideB: 9 * 128, aBytes: 4 * 64 * 9, bBytes: 4 * 9 * 128 }, false], // A's rows are k = 9 floats
+      [{ transA: true, m: 10, strideA: 10 * 32, aBytes: 4 * 10 * 32 }, false], // A stored k×m with m = 10
+      [{ transA: true }, true],
+      [{ n: 130, strideB: 32 * 130, bBytes: 4 * 32 * 130 }, false], // B's rows are n = 130 floats
+      [{ transB: true, n: 130, strideB: 32 * 130, bBytes: 4 * 32 * 130 }, true], // B stored n×k: rows of k = 32
+      [{ strideA: 64 * 32 + 2 }, false], // a batch item of A starts off a 4-float boundary
+      [{ bBytes: 4 * 32 * 128 + 8 }, false], // B bound with a ragged length
+    ];
+    for (const [over, valid] of cases) {
+      for (const variant of tiled4) expect(gemmVariantValid(variant, shape(over)), `${JSON.stringify(over)} ${describeVariant(variant)}`).toBe(valid);
+    }
   });
 
   it('rejects shapes it cannot run', async () => {
@@ -196,7 +223,7 @@ describe('gemm autotuning', () => {
   it('records a winner per shape class and reads it back from the cache', async () => {
     process.env.WEBGRAD_CACHE = dir;
     const gpu = await testGpu();
-    const square = { m: 512, n: 512, k: 512, transA: false, transB: false, strideA: 512 * 512, strideB: 512 * 512, bBytes: 4 * 512 * 512 };
+    const square = { m: 512, n: 512, k: 512, transA: false, transB: false, strideA: 512 * 512, strideB: 512 * 512, aBytes: 4 * 512 * 512, bBytes: 4 * 512 * 512 };
     const before = Date.now();
     await tuneGemm(gpu);
     const tuneMs = Date.now() - before;

@@ -8,10 +8,10 @@ import { numericGradient } from './helpers/gradcheck.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
 import { gatherReference } from './reference/gather.ts';
 import { cpuTrainer } from './reference/model.ts';
-import { binaryRef, concatRef, sliceRef, unaryRef } from './reference/elementwise.ts';
+import { binaryRef, concatRef, permuteRef, sliceRef, unaryRef } from './reference/elementwise.ts';
 import { input, SymbolicTensor } from '../src/layers/layer.ts';
 import { Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax } from '../src/layers/layers.ts';
-import { add, concat, div, exp, log, mul, reshape, scale, shift, slice, split, sqrt, sub } from '../src/layers/ops.ts';
+import { add, concat, div, exp, log, mul, permute, reshape, scale, shift, slice, split, sqrt, sub, transpose } from '../src/layers/ops.ts';
 import { Model } from '../src/model/model.ts';
 import { zooModel } from '../src/model/zoo.ts';
 import { ModelState, Trainer } from '../src/runtime/runtime.ts';
@@ -75,6 +75,17 @@ describe('concatenation, slicing and reshaping', () => {
     await checkOp((x) => slice(x, axis, start, end), [shape], ([x]) => sliceRef(x!, [batch, ...shape], resolved, start, end), batch);
   });
 
+  it.each([[[2, 0, 1], [3, 4, 5]], [[1, 0], [7, 3]], [[0, 2, 1, 3], [2, 1, 5, 3]], [[3, 2, 1, 0], [2, 3, 1, 4]]] as const)('permute %j of %j', async (perm, shape) => {
+    const batch = 2;
+    await checkOp((x) => permute(x, perm), [[...shape]], ([x]) => permuteRef(x!, [batch, ...shape], [0, ...perm.map((p) => p + 1)]), batch);
+  });
+
+  it('transpose swaps the last two axes; a wrong permutation is named', async () => {
+    await checkOp((x) => transpose(x), [[3, 4, 2]], ([x]) => permuteRef(x!, [2, 3, 4, 2], [0, 1, 3, 2]), 2);
+    expect(() => permute(input([3, 4]), [0, 0])).toThrow('Permute: [0,0] is not a permutation');
+    expect(() => permute(input([3, 4]), [2, 0, 1])).toThrow('needs a per-sample rank of 3, got [3, 4]');
+  });
+
   it('split pieces joined back are the input; reshape keeps the elements', async () => {
     await checkOp((x) => concat(split(x, [1, 3, 2], 1), 1), [[2, 6]], ([x]) => x!, 2);
     await checkOp((x) => reshape(x, [-1, 2]), [[3, 4]], ([x]) => x!, 2);
@@ -85,6 +96,27 @@ describe('concatenation, slicing and reshaping', () => {
 });
 
 describe('models drawn as graphs', () => {
+  it('Dense projects a sequence [tokens, features] token by token', async () => {
+    const gpu = await testGpu();
+    const x = input([4, 3]);
+    const model = new Model({ inputs: x, outputs: new Dense({ units: 5, activation: 'tanh' }).apply(x) });
+    expect(model.outputShape).toEqual([4, 5]);
+    const batch = 2;
+    const params = model.initialValues(1);
+    const xs = randomArray(batch * 12, 4), dy = randomArray(batch * 20, 5);
+    const got = await modelGradients(gpu, model, batch, xs, dy, params);
+    const base = new Map([...params].map(([k, v]) => [k, Float64Array.from(v)]));
+    const forward = (p: Map<string, Float64Array>, v: Float64Array) => Float64Array.from({ length: batch * 20 }, (_, i) => {
+      const row = Math.floor(i / 5), o = i % 5;
+      let s = p.get('fc1.bias')![o]!;
+      for (let k = 0; k < 3; k++) s += p.get('fc1.weight')![o * 3 + k]! * v[row * 3 + k]!;
+      return Math.tanh(s);
+    });
+    expect(maxRelativeError(got.y, forward(base, Float64Array.from(xs)))).toBeLessThan(1e-5);
+    expect(maxRelativeError(got.dx, numericGradient((v) => forward(base, v), Float64Array.from(xs), dy))).toBeLessThan(1e-4);
+    expect(maxRelativeError(got.grads.get('fc1.weight')!, numericGradient((v) => forward(new Map([...base, ['fc1.weight', v]]), Float64Array.from(xs)), base.get('fc1.weight')!, dy))).toBeLessThan(1e-4);
+  });
+
   it('fan-out, a residual add, concatenation, a shared layer and two inputs: gradients match finite differences', async () => {
     const gpu = await testGpu();
     const a = input([5], { name: 'a' });

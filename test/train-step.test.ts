@@ -123,7 +123,7 @@ describe('memory planning', () => {
 describe('shape checking', () => {
   it('names the layer and both shapes when layers do not fit', () => {
     expect(() => new Sequential([1, 28, 28], [new Conv2D({ filters: 8, kernelSize: 3 }), new Dense({ units: 10 })]))
-      .toThrow(/layer fc1 \(Dense\(10\)\) expects a flat input \[features\] \(add Flatten before it\), got input shape \[8, 26, 26\]/);
+      .toThrow(/layer fc1 \(Dense\(10\)\) expects a flat input \[features\] or a sequence \[tokens, features\] \(add Flatten before it\), got input shape \[8, 26, 26\]/);
     expect(() => new Sequential([1, 4, 4], [new Conv2D({ filters: 8, kernelSize: 5 })]))
       .toThrow(/layer conv1 .* got input shape \[1, 4, 4\]/);
   });

@@ -24,7 +24,7 @@ function mnistData(): Plugin {
     if (!name || !request.url?.startsWith('/data/mnist/') || !MNIST_FILES.includes(name)) return next();
     if (!folder) {
       response.statusCode = 404;
-      response.end('MNIST not found: put the four IDX .gz files in ./data/mnist (npx tsx scripts/train-mnist.ts downloads them)');
+      response.end('MNIST not found: put the four IDX .gz files in ./data/mnist (node --import tsx scripts/train-mnist.ts downloads them)');
       return;
     }
     // application/octet-stream, not gzip encoding: the browser must not inflate it on the way in.

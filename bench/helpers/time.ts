@@ -19,13 +19,18 @@ export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], 
   return best;
 }
 
-export interface Comparison { case: string; webgradMs: number; tfjsMs: number }
+export interface Comparison {
+  case: string; webgradMs: number; tfjsMs: number;
+  /** Where webgradMs is a fused kernel: the same result composed from webgrad's unfused kernels. */
+  composedMs?: number;
+}
 
 /** Prints a webgrad-vs-TF.js table and writes it to bench/results/<op>.json with its command. */
 export function reportComparison(op: string, gpu: Gpu, tfjsAdapter: string, rows: Comparison[]): void {
   console.log(`webgrad: ${gpu.describe()}\nTF.js:   ${tfjsAdapter}\nbest of several trials, ms per call; the machine is shared, so expect noise`);
   for (const r of rows) {
-    console.log(`  ${r.case.padEnd(44)} webgrad ${r.webgradMs.toFixed(3).padStart(8)}   TF.js ${r.tfjsMs.toFixed(3).padStart(8)}   ${(r.tfjsMs / r.webgradMs).toFixed(1).padStart(5)}×`);
+    const composed = r.composedMs === undefined ? '' : `   webgrad composed ${r.composedMs.toFixed(3).padStart(8)} (fused ${(r.composedMs / r.webgradMs).toFixed(1)}×)`;
+    console.log(`  ${r.case.padEnd(44)} webgrad ${r.webgradMs.toFixed(3).padStart(8)}   TF.js ${r.tfjsMs.toFixed(3).padStart(8)}   ${(r.tfjsMs / r.webgradMs).toFixed(1).padStart(5)}×${composed}`);
   }
   const record = { webgradAdapter: gpu.describe(), tfjsAdapter, command: `npx tsx bench/${op}.ts`, date: new Date().toISOString(), results: rows };
   writeFileSync(new URL(`../results/${op}.json`, import.meta.url), `${JSON.stringify(record, null, 2)}\n`);

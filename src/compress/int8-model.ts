@@ -100,6 +100,7 @@ export class Int8Evaluator {
     bind: (tensor: number, buffer: GPUBuffer) => number, ctx: BuildContext): number {
     const q = this.int8.get(`${layer.name}.weight`);
     if (!q) throw new Error(`int8 model: layer ${layer.name} has no quantized weight`);
+    if (layer instanceof Dense && input.length !== 1) throw new Error(`int8 model: layer ${layer.name} is a Dense over a sequence ${JSON.stringify(input)}; the int8 path takes flat Dense inputs only`);
     const weight = bind(graph.tensor(`${layer.name}.weight.int8`, [q.packed.size / 4], 'param', 'u32'), q.packed);
     const scale = bind(graph.tensor(`${layer.name}.weight.scale`, [q.tensor.rows], 'param'), q.scales);
     const bias = layer.useBias ? ctx.param(layer, 'bias') : undefined;

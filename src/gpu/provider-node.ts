@@ -1,6 +1,7 @@
 // Node edge of the device layer: Dawn through the `webgpu` package. Only reachable via the
 // `#gpu-provider` import map, so a browser bundle never sees this file.
 import { create, globals } from 'webgpu';
+import { filterDawnNotices } from './dawn-notices.ts';
 
 export type BackendChoice = 'auto' | 'vulkan' | 'opengl' | 'metal' | 'd3d12' | 'null';
 const BACKENDS: readonly BackendChoice[] = ['auto', 'vulkan', 'opengl', 'metal', 'd3d12', 'null'];
@@ -39,13 +40,13 @@ async function openGl(): Promise<ProviderResult> {
   // EGL reads this when Dawn first opens a display; surfaceless needs no X or Wayland server.
   process.env.EGL_PLATFORM ??= 'surfaceless';
   const instance = create(['backend=opengl']);
-  const adapter = await instance.requestAdapter({ featureLevel: 'compatibility' });
+  const adapter = await filterDawnNotices(() => instance.requestAdapter({ featureLevel: 'compatibility' }));
   return { adapter, backend: 'opengl', instance, hint: GL_HINT };
 }
 
 async function native(backend: string, flags: string[]): Promise<ProviderResult> {
   const instance = create(flags);
-  const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
+  const adapter = await filterDawnNotices(() => instance.requestAdapter({ powerPreference: 'high-performance' }));
   return { adapter, backend, instance, hint: GL_HINT };
 }
 

@@ -129,3 +129,36 @@ export function fillBuffer(gpu: Gpu, io: { out: BufferRef; count: number; value:
   const params = shapeParams({ dims: [io.count], strides: [] }, io.count, 1, io.value);
   return [kernel(gpu, 'elementwise', 'fill').dispatch({ out: io.out, params }, grid1d(gpu, io.count, WORKGROUP_SIZE), label)];
 }
+
+/**
+ * y = x with its axes permuted: y's axis k is x's axis perm[k] (shape is x's). Axes that stay
+ * neighbours in the same order merge, so a batched matrix transpose runs at rank 3.
+ */
+export function permuteAxes(gpu: Gpu, io: { x: BufferRef; y: BufferRef; shape: readonly number[]; perm: readonly number[] }, label = 'elementwise.permute'): Dispatch[] {
+  const { shape, perm } = io;
+  if (perm.length !== shape.length || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
+    throw new Error(`${label}: ${JSON.stringify(perm)} is not a permutation of the ${shape.length} axes of ${formatShape(shape)}`);
+  }
+  const inStrides = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1]! * shape[i + 1]!;
+  const dims: number[] = [];
+  const strides: number[] = [];
+  let previous = -2;
+  for (const axis of perm) {
+    const size = shape[axis]!;
+    if (size === 1) continue;
+    if (axis === previous + 1 && dims.length > 0) {
+      dims[dims.length - 1]! *= size;
+      strides[strides.length - 1] = inStrides[axis]!;
+    } else {
+      dims.push(size);
+      strides.push(inStrides[axis]!);
+    }
+    previous = axis;
+  }
+  const collapsed: Collapsed = dims.length ? { dims, strides: [strides] } : { dims: [1], strides: [[0]] };
+  if (collapsed.dims.length > MAX_RANK) throw new Error(`${label}: ${JSON.stringify(perm)} of ${formatShape(shape)} needs ${collapsed.dims.length} axes; at most ${MAX_RANK}`);
+  const count = elementCount(shape);
+  const k = kernel(gpu, 'elementwise', 'permute', { RANK: collapsed.dims.length });
+  return [k.dispatch({ a: io.x, out: io.y, params: shapeParams(collapsed, count, 1, 0) }, grid1d(gpu, count, WORKGROUP_SIZE), label)];
+}

@@ -4,6 +4,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import { bindingBytes, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
 import { runDispatches, storageBuffer } from '../gpu/buffers.ts';
+import { entryInfo } from '../gpu/reflect.ts';
 import { readCached, writeCached } from '#platform';
 
 export type GemmActivation = 'none' | 'relu';
@@ -34,15 +35,16 @@ export interface GemmShape {
   m: number; n: number; k: number;
   transA: boolean; transB: boolean;
   strideA: number; strideB: number;
-  /** Bytes of the range B is bound with (vec4 views need a multiple of 16). */
-  bBytes: number;
+  /** Bytes of the ranges A and B are bound with (vec4 views need a multiple of 16). */
+  aBytes: number; bBytes: number;
 }
 
 /** A kernel entry point of shaders/gemm.wgsl with its tile shape (pipeline override constants). */
 export type GemmVariant =
   | { entry: 'gemm_rows'; tile: { ROWS: number; COLS: number; WG: number } }
   | { entry: 'gemm_rows4'; tile: { ROWS: number; COLS4: number; WG: number } }
-  | { entry: 'gemm_tiled'; tile: { TILE_K: number; WG_X: number; WG_Y: number } };
+  | { entry: 'gemm_tiled'; tile: { TILE_K: number; WG_X: number; WG_Y: number } }
+  | { entry: 'gemm_tiled4'; tile: { TILE_K: number; TM: number; TN: number } };
 
 export type GemmShapeClass = 'general' | 'smallK' | 'largeK' | 'thin';
 
@@ -52,26 +54,44 @@ interface EntrySpec<E extends GemmVariant['entry']> {
   /** Workgroups in x and y covering an m×n output. */
   grid(tile: Tile<E>, m: number, n: number): [number, number];
   valid(shape: GemmShape): boolean;
-  /** The WGSL name B binds to. */
+  /** The WGSL names A and B bind to. */
+  a: 'a' | 'a4';
   b: 'b' | 'b4';
+}
+
+/** B can be read as vec4: its rows and every batch item start on a 4-float boundary. */
+function bVec4(s: GemmShape): boolean {
+  return (s.transB ? s.k : s.n) % 4 === 0 && s.strideB % 4 === 0 && s.bBytes % 16 === 0;
+}
+
+/** A can be read as vec4 along its contiguous axis (m when stored k×m, else k). */
+function aVec4(s: GemmShape): boolean {
+  return (s.transA ? s.m : s.k) % 4 === 0 && s.strideA % 4 === 0 && s.aBytes % 16 === 0;
 }
 
 const ENTRIES: { [E in GemmVariant['entry']]: EntrySpec<E> } = {
   gemm_rows: {
     grid: (t, m, n) => [Math.ceil(n / (t.WG * t.COLS)), Math.ceil(m / t.ROWS)],
     valid: () => true,
-    b: 'b',
+    a: 'a', b: 'b',
   },
   gemm_rows4: {
     grid: (t, m, n) => [Math.ceil(n / (4 * t.WG * t.COLS4)), Math.ceil(m / t.ROWS)],
-    // B is read as vec4: its rows and every batch item must start on a 4-float boundary.
-    valid: (s) => (s.transB ? s.k : s.n) % 4 === 0 && s.strideB % 4 === 0 && s.bBytes % 16 === 0,
-    b: 'b4',
+    valid: bVec4,
+    a: 'a', b: 'b4',
   },
   gemm_tiled: {
     grid: (t, m, n) => [Math.ceil(n / (4 * t.WG_X)), Math.ceil(m / (4 * t.WG_Y))],
     valid: () => true,
-    b: 'b',
+    a: 'a', b: 'b',
+  },
+  gemm_tiled4: {
+    grid: (t, m, n) => {
+      const [x, y] = entryInfo('gemm', 'gemm_tiled4').workgroupSize;
+      return [Math.ceil(n / (x * t.TN)), Math.ceil(m / (y * t.TM))];
+    },
+    valid: (s) => aVec4(s) && bVec4(s),
+    a: 'a4', b: 'b4',
   },
 };
 
@@ -89,6 +109,10 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
   ROWS4_4x4,
   ROWS_8x8,
   { entry: 'gemm_tiled', tile: { TILE_K: 16, WG_X: 16, WG_Y: 16 } },
+  // Workgroup-memory tiles for discrete GPUs, 64×64 and 128×128 outputs per workgroup; both stage
+  // 16 KiB of k-tiles (double-buffered), WebGPU's guaranteed workgroup storage.
+  { entry: 'gemm_tiled4', tile: { TILE_K: 16, TM: 4, TN: 4 } },
+  { entry: 'gemm_tiled4', tile: { TILE_K: 8, TM: 8, TN: 8 } },
 ];
 
 /**
@@ -150,7 +174,7 @@ export function gemmWith(gpu: Gpu, variant: GemmVariant, args: GemmArgs): Dispat
   };
   // Without a bias the shader never reads it; A stands in because a binding cannot be left empty.
   const label = args.label ?? `gemm ${m}×${n}×${k}`;
-  return gemmKernel.dispatch({ a: args.a, [spec.b]: args.b, c: args.c, bias: args.bias ?? args.a, params }, workgroups, label);
+  return gemmKernel.dispatch({ [spec.a]: args.a, [spec.b]: args.b, c: args.c, bias: args.bias ?? args.a, params }, workgroups, label);
 }
 
 /** The spec of a variant's entry point, typed for that variant's own tile (TypeScript cannot relate the two unaided). */
@@ -166,7 +190,7 @@ export function gemmShape(args: GemmArgs): GemmShape {
   }
   return {
     m, n, k, transA: args.transA ?? false, transB: args.transB ?? false,
-    strideA: args.strideA ?? m * k, strideB: args.strideB ?? k * n, bBytes: bindingBytes(args.b),
+    strideA: args.strideA ?? m * k, strideB: args.strideB ?? k * n, aBytes: bindingBytes(args.a), bBytes: bindingBytes(args.b),
   };
 }
 

@@ -51,30 +51,35 @@ export class Dense extends Layer {
 
   override describe(): string { return `Dense(${this.units}${this.activation === 'none' ? '' : `, ${this.activation}`})`; }
 
+  // [features], or a sequence [tokens, features] projected token by token (as PyTorch's Linear does
+  // on its last axis). Images are refused with a hint: Dense over an image's last axis is rarely meant.
   outputShape(input: Shape): Shape {
-    if (input.length !== 1) throw shapeError(this, 'a flat input [features] (add Flatten before it)', input);
-    return [this.units];
+    if (input.length !== 1 && input.length !== 2) throw shapeError(this, 'a flat input [features] or a sequence [tokens, features] (add Flatten before it)', input);
+    return [...input.slice(0, -1), this.units];
   }
 
   override params(input: Shape): ParamSpec[] {
-    const fanIn = input[0]!;
+    const fanIn = input.at(-1)!;
     const specs: ParamSpec[] = [{ name: 'weight', shape: [this.units, fanIn], init: { kind: this.init, fanIn, fanOut: this.units } }];
     if (this.useBias) specs.push({ name: 'bias', shape: [this.units], init: { kind: 'zeros' } });
     return specs;
   }
 
   forward(ctx: BuildContext, x: number): number {
-    const { graph, batch } = ctx;
-    const inFeatures = graph.shape(x)[1]!;
+    const { graph } = ctx;
+    const shape = graph.shape(x);
+    const inFeatures = shape.at(-1)!;
+    // Every token of every sample is one row of the product.
+    const batch = elementCount(shape.slice(0, -1));
     const w = ctx.param(this, 'weight');
     const bias = this.useBias ? ctx.param(this, 'bias') : undefined;
-    const y = graph.tensor(`${this.name}.out`, [batch, this.units]);
+    const y = graph.tensor(`${this.name}.out`, [...shape.slice(0, -1), this.units]);
     const units = this.units;
     const activation = this.activation;
     const reads = bias === undefined ? [x, w] : [x, w, bias];
     // Dense activations beyond relu are applied by a separate kernel after the GEMM.
     const fused = activation === 'relu' || activation === 'none';
-    const z = fused ? y : graph.tensor(`${this.name}.preact`, [batch, units]);
+    const z = fused ? y : graph.tensor(`${this.name}.preact`, graph.shape(y));
     op(graph, `${this.name}.forward`, reads, [z], (gpu, b) => gemm(gpu, {
       a: b(x), b: b(w), c: b(z), m: batch, n: units, k: inFeatures, transB: true,
       ...(bias === undefined ? {} : { bias: b(bias), biasAxis: 'n' as const }),

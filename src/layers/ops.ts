@@ -1,9 +1,9 @@
 // Tensor ops as layers without parameters, so a drawn model can combine tensors: elementwise
-// arithmetic with broadcasting (add, sub, mul, div), scalar ops, exp/log/sqrt,
-// concatenation, slicing and reshaping. Each records its own reverse-mode gradient; broadcast
+// arithmetic with broadcasting (add, sub, mul, div), scalar ops, exp/log/sqrt, concatenation,
+// slicing, reshaping and permuting axes. Each records its own reverse-mode gradient; broadcast
 // operands get their gradient summed back to their shape. Axes count per sample (no batch axis);
 // negative axes count from the end.
-import { broadcastShape, binaryOp, fillBuffer, sumToShape, unaryOp, type BinaryOp } from '../kernels/elementwise.ts';
+import { broadcastShape, binaryOp, fillBuffer, permuteAxes, sumToShape, unaryOp, type BinaryOp } from '../kernels/elementwise.ts';
 import { copyBlocks } from '../kernels/layout.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
 import { Layer, op, SymbolicTensor, type BuildContext, type Shape } from './layer.ts';
@@ -221,6 +221,42 @@ export class Slice extends Layer {
   }
 }
 
+/** The per-sample axes reordered: output axis k is input axis perm[k] (a transpose for two axes). */
+export class Permute extends Layer {
+  readonly kind = 'permute';
+  constructor(readonly perm: readonly number[], name = '') {
+    super();
+    if (!Array.isArray(perm) || perm.length === 0 || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
+      throw new Error(`Permute: ${JSON.stringify(perm)} is not a permutation of 0…n−1`);
+    }
+    this.name = name;
+  }
+
+  override describe(): string { return `Permute(${this.perm.join(', ')})`; }
+
+  outputShape(input: Shape): Shape {
+    if (input.length !== this.perm.length) throw new Error(`${this.name ? `layer ${this.name} (${this.describe()})` : this.describe()}: needs a per-sample rank of ${this.perm.length}, got ${formatShape(input)}`);
+    return this.perm.map((p) => input[p]!);
+  }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph, batch } = ctx;
+    const inShape = [batch, ...graph.shape(x).slice(1)];
+    const full = [0, ...this.perm.map((p) => p + 1)];
+    const outShape = full.map((p) => inShape[p]!);
+    const y = graph.tensor(`${this.name}.out`, outShape);
+    op(graph, `${this.name}.forward`, [x], [y], (gpu, buf) => permuteAxes(gpu, { x: buf(x), y: buf(y), shape: inShape, perm: full }));
+    ctx.tape.record([x], [y], (g) => {
+      if (!g.wants(x)) return;
+      const dy = g.gradOf(y);
+      const dx = g.gradTarget(x);
+      const inverse = full.map((_, i) => full.indexOf(i));
+      op(graph, `${this.name}.backward`, [dy], [dx], (gpu, buf) => permuteAxes(gpu, { x: buf(dy), y: buf(dx), shape: outShape, perm: inverse }));
+    });
+    return y;
+  }
+}
+
 /** A new per-sample shape with the same elements (one size may be −1: inferred). Shares storage. */
 export class Reshape extends Layer {
   readonly kind = 'reshape';
@@ -271,6 +307,15 @@ export const shift = (x: SymbolicTensor, s: number): SymbolicTensor => new Unary
 export const concat = (xs: readonly SymbolicTensor[], axis = 0): SymbolicTensor => new Concatenate(axis).apply(...xs);
 export const slice = (x: SymbolicTensor, axis: number, start: number, end: number): SymbolicTensor => new Slice(axis, start, end).apply(x);
 export const reshape = (x: SymbolicTensor, shape: Shape): SymbolicTensor => new Reshape(shape).apply(x);
+export const permute = (x: SymbolicTensor, perm: readonly number[]): SymbolicTensor => new Permute(perm).apply(x);
+/** Swaps the last two per-sample axes. */
+export function transpose(x: SymbolicTensor): SymbolicTensor {
+  const n = x.shape.length;
+  if (n < 2) throw new Error(`transpose: needs at least two per-sample axes, got ${formatShape(x.shape)}`);
+  const perm = [...Array(n).keys()];
+  [perm[n - 2], perm[n - 1]] = [n - 1, n - 2];
+  return permute(x, perm);
+}
 
 /** Splits a per-sample axis into consecutive pieces of the given sizes. */
 export function split(x: SymbolicTensor, sizes: readonly number[], axis = 0): SymbolicTensor[] {

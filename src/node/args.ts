@@ -9,6 +9,7 @@
 // -h / --help, "--" ends the flags. Numbers may be negative (--shift -1): only "--" starts a flag.
 // Path flags are resolved against the working directory. Faults throw UsageError.
 import { resolve } from 'node:path';
+import { exitOnSignals } from './signals.ts';
 
 export interface NumberCheck {
   /** Completes "must be …", e.g. "a positive number". */
@@ -211,10 +212,12 @@ export function helpText<Flags extends Record<string, FlagSpec>>(command: Comman
 
 /**
  * A script's whole life: parse the flags, print --help, run `main`, exit with its code. A
- * UsageError exits 2 and any other error 1, each printed after the command's name.
+ * UsageError exits 2 and any other error 1, each printed after the command's name; SIGINT / SIGTERM
+ * exit 130 / 143 at once unless `main` is inside `stopAfterStepOnSignal`.
  */
 export function runCommand<const Flags extends Record<string, FlagSpec>>(command: CommandSpec<Flags>,
   main: (args: ParsedArgs<Flags>) => Promise<number>, argv: readonly string[] = process.argv.slice(2)): void {
+  exitOnSignals(command.name);
   const run = async (): Promise<number> => {
     const args = parseArgs(argv, command);
     if (!args.help) return main(args);

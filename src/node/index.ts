@@ -4,6 +4,7 @@ export { loadImageFolder, readGrayPng } from './image-folder.ts';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, writeFileAtomic } from './checkpoint-file.ts';
 export { openEventFile } from './tensorboard-writer.ts';
 export { nonNegative, positive, UsageError, runCommand, type ParsedArgs, type CommandSpec, between, fraction } from './args.ts';
+export { SIGNAL_EXIT_CODES, stopAfterStepOnSignal, type StopRequest, type StopSignal } from './signals.ts';
 export { writeTextAtomic, evaluatePredictions, toReportHistory, writePictures, type RunReport } from './training-report.ts';
 export { numberList, choiceList } from './list-flags.ts';
 export { loadTrainingData, type TrainingData } from './training-data.ts';

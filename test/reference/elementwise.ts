@@ -69,3 +69,14 @@ export function sliceRef(data: ArrayLike<number>, shape: readonly number[], axis
   for (let o = 0; o < outer; o++) for (let j = start; j < end; j++) for (let e = 0; e < inner; e++) out.push(data[(o * shape[axis]! + j) * inner + e]!);
   return Float64Array.from(out);
 }
+
+/** x of full `shape` with its axes permuted: output axis k is input axis perm[k]. */
+export function permuteRef(x: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): Float64Array {
+  const outShape = perm.map((p) => shape[p]!);
+  const inStrides = stridesOf(shape), outStrides = stridesOf(outShape);
+  return Float64Array.from({ length: count(shape) }, (_, i) => {
+    let source = 0;
+    for (let k = 0; k < outShape.length; k++) source += (Math.floor(i / outStrides[k]!) % outShape[k]!) * inStrides[perm[k]!]!;
+    return x[source]!;
+  });
+}

@@ -3,8 +3,13 @@
 import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax } from '../../src/layers/layers.ts';
 import type { Layer } from '../../src/layers/layer.ts';
 import type { Model, ModelNode } from '../../src/model/model.ts';
-import { Concatenate, Elementwise, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
-import { binaryRef, concatRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
+import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
+import { ClassToken, PositionalEmbedding } from '../../src/layers/tokens.ts';
+import { GELU, LayerNorm, ScaledDotProductAttention } from '../../src/layers/transformer.ts';
+import { layerNormBackwardRef, layerNormForwardRef } from './layernorm.ts';
+import { geluBackwardRef, geluForwardRef } from './gelu.ts';
+import { attentionBackwardRef, attentionForwardRef, causalMask } from './attention.ts';
+import { binaryRef, concatRef, permuteRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
 import { activationBackwardRef, activationForwardRef } from './activation.ts';
 import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef } from './conv.ts';
@@ -92,6 +97,21 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
     };
   }
   if (layer instanceof Reshape) return { y: xs[0]!, backward: (dy) => [dy] };
+  if (layer instanceof ScaledDotProductAttention) {
+    const [heads, seq, headDim] = node.inputs[0]!.shape as [number, number, number];
+    const s = { batch, heads, seq, headDim };
+    const options = layer.causal ? { mask: causalMask } : {};
+    const [q, k, v] = xs as [Float64Array, Float64Array, Float64Array];
+    return {
+      y: attentionForwardRef(s, q, k, v, options).o,
+      backward: (dO) => { const g = attentionBackwardRef(s, q, k, v, dO, options); return [g.dq, g.dk, g.dv]; },
+    };
+  }
+  if (layer instanceof Permute) {
+    const perm = [0, ...layer.perm.map((p) => p + 1)];
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    return { y: permuteRef(xs[0]!, shapes[0]!, perm), backward: (dy) => [permuteRef(dy, outShape, inverse)] };
+  }
   return undefined;
 }
 
@@ -99,10 +119,11 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
 function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batch: number, p: Params, grads: Params, seed: number, step: number): { y: Float64Array; backward: Backward } {
   const param = (name: string) => p.get(`${layer.name}.${name}`)!;
   if (layer instanceof Dense) {
-    const inF = input[0]!, out = layer.units;
+    // A sequence [tokens, features] is projected token by token: every token is a row.
+    const inF = input.at(-1)!, out = layer.units, rows = batch * input.slice(0, -1).reduce((a, d) => a * d, 1);
     const w = param('weight'), b = layer.useBias ? param('bias') : undefined;
-    const z = new Float64Array(batch * out);
-    for (let n = 0; n < batch; n++) for (let o = 0; o < out; o++) {
+    const z = new Float64Array(rows * out);
+    for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
       let s = b ? b[o]! : 0;
       for (let i = 0; i < inF; i++) s += x[n * inF + i]! * w[o * inF + i]!;
       z[n * out + o] = s;
@@ -112,8 +133,8 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
       y,
       backward: (dy) => {
         const dz = layer.activation === 'none' ? dy : activationBackwardRef(layer.activation, y, dy);
-        const dw = new Float64Array(out * inF), dx = new Float64Array(batch * inF), db = new Float64Array(out);
-        for (let n = 0; n < batch; n++) for (let o = 0; o < out; o++) {
+        const dw = new Float64Array(out * inF), dx = new Float64Array(rows * inF), db = new Float64Array(out);
+        for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
           const g = dz[n * out + o]!;
           db[o]! += g;
           for (let i = 0; i < inF; i++) { dw[o * inF + i]! += g * x[n * inF + i]!; dx[n * inF + i]! += g * w[o * inF + i]!; }
@@ -171,6 +192,53 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
         addInto(grads, `${layer.name}.weight`, g.dgamma);
         addInto(grads, `${layer.name}.bias`, g.dbeta);
         return g.dx;
+      },
+    };
+  }
+  if (layer instanceof LayerNorm) {
+    const s = { rows: batch * input.slice(0, -1).reduce((a, d) => a * d, 1), cols: input.at(-1)! };
+    const r = layerNormForwardRef(s, x, param('weight'), param('bias'), layer.eps);
+    return {
+      y: r.y,
+      backward: (dy) => {
+        const g = layerNormBackwardRef(s, x, dy, param('weight'), r.mean, r.rstd);
+        addInto(grads, `${layer.name}.weight`, g.dgamma);
+        addInto(grads, `${layer.name}.bias`, g.dbeta);
+        return g.dx;
+      },
+    };
+  }
+  if (layer instanceof GELU) return { y: geluForwardRef(x), backward: (dy) => geluBackwardRef(x, dy) };
+  if (layer instanceof PositionalEmbedding) {
+    const table = param('weight');
+    return {
+      y: x.map((v, i) => v + table[i % table.length]!),
+      backward: (dy) => {
+        const dt = new Float64Array(table.length);
+        dy.forEach((g, i) => { dt[i % table.length]! += g; });
+        addInto(grads, `${layer.name}.weight`, dt);
+        return Float64Array.from(dy);
+      },
+    };
+  }
+  if (layer instanceof ClassToken) {
+    const token = param('weight');
+    const rowIn = input[0]! * input[1]!, width = input[1]!;
+    const y = new Float64Array(batch * (rowIn + width));
+    for (let n = 0; n < batch; n++) {
+      y.set(token, n * (rowIn + width));
+      y.set(x.subarray(n * rowIn, (n + 1) * rowIn), n * (rowIn + width) + width);
+    }
+    return {
+      y,
+      backward: (dy) => {
+        const dt = new Float64Array(width), dx = new Float64Array(batch * rowIn);
+        for (let n = 0; n < batch; n++) {
+          for (let e = 0; e < width; e++) dt[e]! += dy[n * (rowIn + width) + e]!;
+          dx.set(dy.subarray(n * (rowIn + width) + width, (n + 1) * (rowIn + width)), n * rowIn);
+        }
+        addInto(grads, `${layer.name}.weight`, dt);
+        return dx;
       },
     };
   }

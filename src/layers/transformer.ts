@@ -1,0 +1,153 @@
+// Transformer layers on token sequences: LayerNorm over the last axis, GELU (GPT-2's tanh form) and
+// fused scaled-dot-product attention over heads [heads, tokens, headDim] with an optional causal
+// mask. Multi-head self-attention is drawn from these with Dense, reshape and permute
+// (`multiHeadAttention`), so its weights carry nanoGPT's names when the caller names the layers.
+import { attentionBackward, attentionForward, MAX_HEAD_DIM, type AttentionShape } from '../kernels/attention.ts';
+import { geluBackward, geluForward } from '../kernels/gelu.ts';
+import { LAYER_NORM_EPS, layerNormBackward, layerNormForward } from '../kernels/layernorm.ts';
+import { elementCount, formatShape, type GradContext } from '../graph/graph.ts';
+import { checkBoolean, checkOptions, Layer, op, shapeError, type BuildContext, type ParamSpec, type Shape, type SymbolicTensor } from './layer.ts';
+import { Dense } from './layers.ts';
+import { permute, reshape, split } from './ops.ts';
+
+/** Kernels that write several gradients at once send the ones nobody wants to a scratch tensor. */
+function gradientOrScratch(g: GradContext, tensor: number, label: string): number {
+  return g.wants(tensor) ? g.gradTarget(tensor) : g.graph.tensor(`unused(${label})`, g.graph.shape(tensor));
+}
+
+/** PyTorch's LayerNorm over the last axis: (x − mean)/√(var + eps)·weight + bias per row. */
+export class LayerNorm extends Layer {
+  readonly kind = 'ln';
+  readonly eps: number;
+  constructor(o: { eps?: number; name?: string } = {}) {
+    super();
+    checkOptions('LayerNorm', o, ['eps', 'name']);
+    this.eps = o.eps ?? LAYER_NORM_EPS;
+    if (!(this.eps > 0)) throw new Error(`LayerNorm: eps must be a positive number, got ${JSON.stringify(o.eps)}`);
+    this.name = o.name ?? '';
+  }
+
+  outputShape(input: Shape): Shape { return input; }
+  override describe(): string { return 'LayerNorm'; }
+
+  override params(input: Shape): ParamSpec[] {
+    const width = input.at(-1)!;
+    return [{ name: 'weight', shape: [width], init: { kind: 'ones' } }, { name: 'bias', shape: [width], init: { kind: 'zeros' } }];
+  }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph } = ctx;
+    const shape = graph.shape(x);
+    const s = { rows: elementCount(shape.slice(0, -1)), cols: shape.at(-1)! };
+    const gamma = ctx.param(this, 'weight');
+    const beta = ctx.param(this, 'bias');
+    const y = graph.tensor(`${this.name}.out`, shape);
+    const mean = graph.tensor(`${this.name}.mean`, [s.rows]);
+    const rstd = graph.tensor(`${this.name}.rstd`, [s.rows]);
+    const eps = this.eps;
+    op(graph, `${this.name}.forward`, [x, gamma, beta], [y, mean, rstd], (gpu, b) => layerNormForward(gpu, s, { x: b(x), gamma: b(gamma), beta: b(beta), y: b(y), mean: b(mean), rstd: b(rstd), eps }));
+    ctx.tape.record([x, gamma, beta], [y], (g) => {
+      const dy = g.gradOf(y);
+      const dx = gradientOrScratch(g, x, `${this.name}.dx`), dgamma = gradientOrScratch(g, gamma, `${this.name}.dgamma`), dbeta = gradientOrScratch(g, beta, `${this.name}.dbeta`);
+      const scratch = graph.tensor(`${this.name}.backward.scratch`, [s.rows * s.cols]);
+      op(graph, `${this.name}.backward`, [x, dy, gamma, mean, rstd], [dx, dgamma, dbeta, scratch], (gpu, b) => layerNormBackward(gpu, s, {
+        x: b(x), dy: b(dy), gamma: b(gamma), mean: b(mean), rstd: b(rstd), dx: b(dx), dgamma: b(dgamma), dbeta: b(dbeta), scratch: b(scratch),
+      }));
+    });
+    return y;
+  }
+}
+
+/** GELU, tanh approximation (as GPT-2). */
+export class GELU extends Layer {
+  readonly kind = 'gelu';
+  constructor(name = '') { super(); this.name = name; }
+  outputShape(input: Shape): Shape { return input; }
+  override describe(): string { return 'GELU'; }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph } = ctx;
+    const shape = graph.shape(x);
+    const count = elementCount(shape);
+    const y = graph.tensor(`${this.name}.out`, shape);
+    op(graph, `${this.name}.forward`, [x], [y], (gpu, b) => geluForward(gpu, { x: b(x), y: b(y), count }));
+    ctx.tape.record([x], [y], (g) => {
+      if (!g.wants(x)) return;
+      const dy = g.gradOf(y);
+      const dx = g.gradTarget(x);
+      op(graph, `${this.name}.backward`, [x, dy], [dx], (gpu, b) => geluBackward(gpu, { x: b(x), dy: b(dy), dx: b(dx), count }));
+    });
+    return y;
+  }
+}
+
+/**
+ * softmax(q·kᵀ/√headDim + mask)·v for q, k, v of per-sample shape [heads, tokens, headDim], fused:
+ * the tokens×tokens scores are never stored. `causal` hides later tokens from earlier ones.
+ */
+export class ScaledDotProductAttention extends Layer {
+  readonly kind = 'sdpa';
+  readonly causal: boolean;
+  constructor(o: { causal?: boolean; name?: string } = {}) {
+    super();
+    checkOptions('ScaledDotProductAttention', o, ['causal', 'name']);
+    checkBoolean('ScaledDotProductAttention', 'causal', o.causal);
+    this.causal = o.causal ?? false;
+    this.name = o.name ?? '';
+  }
+
+  override acceptsInputs(count: number): boolean { return count === 3; }
+  override describe(): string { return `ScaledDotProductAttention(${this.causal ? 'causal' : 'full'})`; }
+
+  outputShape(q: Shape, k: Shape, v: Shape): Shape {
+    if (q.length !== 3) throw shapeError(this, 'q, k and v of shape [heads, tokens, headDim]', q);
+    const same = (s: Shape) => s.length === 3 && s.every((d, i) => d === q[i]);
+    if (!same(k) || !same(v)) throw new Error(`${this.name || this.describe()}: q ${formatShape(q)}, k ${formatShape(k)} and v ${formatShape(v)} must have one shape [heads, tokens, headDim]`);
+    if (q[2]! > MAX_HEAD_DIM) throw shapeError(this, `heads at most ${MAX_HEAD_DIM} wide`, q);
+    return q;
+  }
+
+  forward(ctx: BuildContext, q: number, k: number, v: number): number {
+    const { graph, batch } = ctx;
+    const [heads, seq, headDim] = graph.shape(q).slice(1) as [number, number, number];
+    const s: AttentionShape = { batch, heads, seq, headDim };
+    const causal = this.causal;
+    const o = graph.tensor(`${this.name}.out`, graph.shape(q));
+    const lse = graph.tensor(`${this.name}.lse`, [batch * heads * seq]);
+    op(graph, `${this.name}.forward`, [q, k, v], [o, lse], (gpu, b) => attentionForward(gpu, s, { q: b(q), k: b(k), v: b(v), o: b(o), lse: b(lse), causal }));
+    ctx.tape.record([q, k, v], [o], (g) => {
+      const dO = g.gradOf(o);
+      const dq = gradientOrScratch(g, q, `${this.name}.dq`), dk = gradientOrScratch(g, k, `${this.name}.dk`), dv = gradientOrScratch(g, v, `${this.name}.dv`);
+      const delta = graph.tensor(`${this.name}.delta`, [batch * heads * seq]);
+      op(graph, `${this.name}.backward`, [q, k, v, o, lse, dO], [dq, dk, dv, delta], (gpu, b) => attentionBackward(gpu, s, {
+        q: b(q), k: b(k), v: b(v), o: b(o), lse: b(lse), dO: b(dO), dq: b(dq), dk: b(dk), dv: b(dv), delta: b(delta), causal,
+      }));
+    });
+    return o;
+  }
+}
+
+export interface MultiHeadAttentionOptions {
+  heads: number;
+  causal?: boolean;
+  /** Prefix for the two projections' names: `${name}.c_attn` and `${name}.c_proj` (nanoGPT's). */
+  name?: string;
+}
+
+/**
+ * Multi-head self-attention on a sequence [tokens, width], drawn as GPT-2 does it: one projection
+ * to q, k and v (c_attn), heads split out, fused attention, heads joined, an output projection (c_proj).
+ */
+export function multiHeadAttention(x: SymbolicTensor, o: MultiHeadAttentionOptions): SymbolicTensor {
+  if (x.shape.length !== 2) throw new Error(`multiHeadAttention: expects a sequence [tokens, width], got ${formatShape(x.shape)}`);
+  const [tokens, width] = x.shape as [number, number];
+  if (!Number.isInteger(o.heads) || o.heads < 1 || width % o.heads !== 0) throw new Error(`multiHeadAttention: heads must be a positive integer dividing the width ${width}, got ${o.heads}`);
+  const headDim = width / o.heads;
+  const named = (suffix: string) => (o.name ? { name: `${o.name}.${suffix}` } : {});
+  const qkv = new Dense({ units: 3 * width, ...named('c_attn') }).apply(x);
+  // [tokens, 3·width] → three [heads, tokens, headDim]: the layout the attention kernel streams over.
+  const [q, k, v] = split(qkv, [width, width, width], 1).map((part) => permute(reshape(part, [tokens, o.heads, headDim]), [1, 0, 2])) as [SymbolicTensor, SymbolicTensor, SymbolicTensor];
+  const attended = new ScaledDotProductAttention({ causal: o.causal ?? false }).apply(q, k, v);
+  const joined = reshape(permute(attended, [1, 0, 2]), [tokens, width]);
+  return new Dense({ units: width, ...named('c_proj') }).apply(joined);
+}

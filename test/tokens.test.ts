@@ -1,0 +1,87 @@
+// The token-sequence layers (learned positional embedding, class token): forward against a float64
+// reference and every gradient against finite differences, then a small ViT-shaped model trained
+// on the GPU against the CPU twin.
+import { describe, expect, it } from 'vitest';
+import { testGpu } from './helpers/gpu.ts';
+import { modelGradients } from './helpers/graph.ts';
+import { numericGradient } from './helpers/gradcheck.ts';
+import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
+import { gatherReference } from './reference/gather.ts';
+import { cpuTrainer } from './reference/model.ts';
+import { input } from '../src/layers/layer.ts';
+import { Conv2D, Dense } from '../src/layers/layers.ts';
+import { reshape, slice, transpose } from '../src/layers/ops.ts';
+import { ClassToken, PositionalEmbedding } from '../src/layers/tokens.ts';
+import { Model } from '../src/model/model.ts';
+import { ModelState, Trainer } from '../src/runtime/runtime.ts';
+import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
+
+async function checkLayer(make: () => PositionalEmbedding | ClassToken, shape: [number, number], forward: (x: Float64Array, w: Float64Array) => Float64Array) {
+  const gpu = await testGpu();
+  const x = input(shape);
+  const layer = make();
+  const model = new Model({ inputs: x, outputs: layer.apply(x) });
+  const batch = 3;
+  const params = model.initialValues(7);
+  const weightName = `${layer.name}.weight`;
+  const xs = randomArray(batch * shape[0] * shape[1], 2);
+  const outCount = batch * model.outputShape.reduce((a, b) => a * b, 1);
+  const dy = randomArray(outCount, 3);
+  const got = await modelGradients(gpu, model, batch, xs, dy, params);
+  const x64 = Float64Array.from(xs), w64 = Float64Array.from(params.get(weightName)!);
+  expect(maxRelativeError(got.y, forward(x64, w64))).toBeLessThan(1e-6);
+  expect(maxRelativeError(got.dx, numericGradient((v) => forward(v, w64), x64, dy))).toBeLessThan(1e-5);
+  expect(maxRelativeError(got.grads.get(weightName)!, numericGradient((v) => forward(x64, v), w64, dy))).toBeLessThan(1e-5);
+}
+
+describe('token-sequence layers', () => {
+  it.each([[[5, 3]], [[1, 7]], [[17, 33]]] as const)('PositionalEmbedding on %j: forward and gradients', async (shape) => {
+    await checkLayer(() => new PositionalEmbedding(), [...shape], (x, w) => x.map((v, i) => v + w[i % w.length]!));
+  });
+
+  it.each([[[5, 3]], [[1, 7]], [[16, 33]]] as const)('ClassToken on %j: forward and gradients', async (shape) => {
+    const [tokens, width] = shape;
+    await checkLayer(() => new ClassToken(), [...shape], (x, w) => {
+      const batch = x.length / (tokens * width);
+      const y = new Float64Array(batch * (tokens + 1) * width);
+      for (let n = 0; n < batch; n++) {
+        y.set(w, n * (tokens + 1) * width);
+        y.set(x.subarray(n * tokens * width, (n + 1) * tokens * width), (n * (tokens + 1) + 1) * width);
+      }
+      return y;
+    });
+  });
+
+  it('refuses inputs that are not sequences', () => {
+    expect(() => new ClassToken().apply(input([1, 4, 4]))).toThrow('ClassToken expects a sequence [tokens, width], got input shape [1, 4, 4]');
+  });
+
+  it('patches → tokens → class token + positions → head trains 3 Adam steps like the CPU twin', async () => {
+    const gpu = await testGpu();
+    const x = input([1, 8, 8]);
+    const patches = new Conv2D({ filters: 6, kernelSize: 4, strides: 4 }).apply(x);           // [6, 2, 2]
+    const tokens = transpose(reshape(patches, [6, 4]));                                      // [4, 6]
+    const sequence = new PositionalEmbedding().apply(new ClassToken().apply(tokens));        // [5, 6]
+    const mixed = new Dense({ units: 6, activation: 'tanh' }).apply(sequence);
+    const head = new Dense({ units: 3 }).apply(reshape(slice(mixed, 0, 0, 1), [6]));
+    const model = new Model({ inputs: x, outputs: head });
+    const next = rng(4);
+    const set = { images: Uint8Array.from({ length: 16 * 64 }, () => Math.floor(next() * 256)), labels: Uint32Array.from({ length: 16 }, () => Math.floor(next() * 3)), count: 16, rows: 8, cols: 8 };
+    const data = uploadDataset(gpu, set, 3, 'synthetic');
+    const initial = model.initialValues(5);
+    const state = new ModelState(gpu, model, initial);
+    const optimizer = { kind: 'adam' as const, lr: 1e-2 };
+    const normalize = { mean: 0.3, std: 0.4 };
+    const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 4, seed: 1, optimizer, normalize, stepsPerEpoch: 3, totalSteps: 3 });
+    const cpu = cpuTrainer(model, initial, optimizer, 1);
+    for (let s = 0; s < 3; s++) {
+      const indices = range(s * 4, (s + 1) * 4);
+      await trainer.step(indices);
+      const { x: bx, y } = gatherReference({ ...set, channels: 1, height: 8, width: 8 }, indices, normalize.mean, normalize.std);
+      cpu.step(Float64Array.from(bx), y);
+    }
+    const values = await state.read();
+    for (const [name, expected] of cpu.params) expect(maxRelativeError(values.get(name)!, expected, 1e-2), name).toBeLessThanOrEqual(1e-4);
+    trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+  });
+});
