@@ -10,7 +10,7 @@ const command = {
   name: 'torch-loop',
   summary: 'A PyTorch-style Net and a hand-written training loop on MNIST.',
   flags: {
-    quick: { type: 'bool', help: 'a smoke run: 960 training images, 1 epoch, 500 test images' },
+    quick: { type: 'bool', help: 'a smoke run: 640 training images, 1 epoch, 500 test images' },
     epochs: { type: 'int', default: 14, check: positive, help: 'passes over the training set' },
   },
 } as const;
@@ -35,7 +35,7 @@ class Net {
 
 runCommand(command, async ({ flags }) => {
   const mnist = await loadDataset('mnist');
-  const train = flags.quick ? takeSamples(mnist.train, range(0, 960)) : mnist.train;
+  const train = flags.quick ? takeSamples(mnist.train, range(0, 640)) : mnist.train;
   const test = flags.quick ? takeSamples(mnist.test, range(0, 500)) : mnist.test;
   const epochs = flags.quick ? 1 : flags.epochs;
   const batchSize = 64, seed = 1, logInterval = 10;
