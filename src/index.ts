@@ -20,6 +20,7 @@ export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
 export { ModelState, Trainer, Evaluator, DivergenceError, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
 export { fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
+export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts';
 export { uploadDataset, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
 export type { GpuDataset, Normalization, MemoryReport } from './compiler/program.ts';
@@ -27,7 +28,7 @@ export type { GpuDataset, Normalization, MemoryReport } from './compiler/program
 // Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
 export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
-export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats } from './data/split.ts';
+export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats, channelStats } from './data/split.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';
 export { describeModel, modelFromDescription } from './io/checkpoint-schema.ts';
