@@ -3,11 +3,10 @@
 // layers and two inputs; a drawn model trained on the GPU against the CPU twin; one submit per step.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './helpers/gpu.ts';
+import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { modelGradients } from './helpers/graph.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
-import { gatherReference } from './reference/gather.ts';
-import { cpuTrainer } from './reference/model.ts';
 import { binaryRef, concatRef, permuteRef, sliceRef, unaryRef } from './reference/elementwise.ts';
 import { input, SymbolicTensor } from '../src/layers/layer.ts';
 import { Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax } from '../src/layers/layers.ts';
@@ -193,25 +192,7 @@ describe('models drawn as graphs', () => {
     const logits = new Dense({ units: 3 }).apply(new Flatten().apply(new MaxPool2D().apply(joined)));
     const model = new Model({ inputs: x, outputs: logits });
 
-    const batch = 4, seed = 7, optimizer = { kind: 'adam' as const, lr: 1e-2 };
-    const set = imageSet(16, 11);
-    const data = uploadDataset(gpu, set, 3, 'synthetic');
-    const initial = model.initialValues(3);
-    const state = new ModelState(gpu, model, initial);
-    const normalize = { mean: 0.3, std: 0.4 };
-    const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: batch, seed, optimizer, normalize, stepsPerEpoch: 4, totalSteps: 12 });
-    const cpu = cpuTrainer(model, initial, optimizer, seed);
-    for (let s = 0; s < 3; s++) {
-      const indices = range(s * batch, (s + 1) * batch);
-      await trainer.step(indices);
-      const { x: bx, y } = gatherReference({ ...set, channels: 1, height: 8, width: 8 }, indices, normalize.mean, normalize.std);
-      cpu.step(Float64Array.from(bx), y);
-    }
-    const gpuValues = await state.read();
-    for (const [name, expected] of cpu.params) {
-      expect(maxRelativeError(gpuValues.get(name)!, expected, 1e-2), name).toBeLessThanOrEqual(1e-4);
-    }
-    trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+    await expectTrainsLikeCpuTwin(gpu, model, imageSet(16, 11), { classes: 3, optimizer: { kind: 'adam', lr: 1e-2 }, seed: 7, initSeed: 3 });
   });
 
   it('the zoo resnet trains with exactly one submit per step and creates nothing after compile', async () => {

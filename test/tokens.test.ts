@@ -3,18 +3,15 @@
 // on the GPU against the CPU twin.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './helpers/gpu.ts';
+import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { modelGradients } from './helpers/graph.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
-import { gatherReference } from './reference/gather.ts';
-import { cpuTrainer } from './reference/model.ts';
 import { input } from '../src/layers/layer.ts';
 import { Conv2D, Dense } from '../src/layers/layers.ts';
 import { reshape, slice, transpose } from '../src/layers/ops.ts';
 import { ClassToken, PositionalEmbedding } from '../src/layers/tokens.ts';
 import { Model } from '../src/model/model.ts';
-import { ModelState, Trainer } from '../src/runtime/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
 
 async function checkLayer(make: () => PositionalEmbedding | ClassToken, shape: [number, number], forward: (x: Float64Array, w: Float64Array) => Float64Array) {
   const gpu = await testGpu();
@@ -67,21 +64,6 @@ describe('token-sequence layers', () => {
     const model = new Model({ inputs: x, outputs: head });
     const next = rng(4);
     const set = { images: Uint8Array.from({ length: 16 * 64 }, () => Math.floor(next() * 256)), labels: Uint32Array.from({ length: 16 }, () => Math.floor(next() * 3)), count: 16, rows: 8, cols: 8 };
-    const data = uploadDataset(gpu, set, 3, 'synthetic');
-    const initial = model.initialValues(5);
-    const state = new ModelState(gpu, model, initial);
-    const optimizer = { kind: 'adam' as const, lr: 1e-2 };
-    const normalize = { mean: 0.3, std: 0.4 };
-    const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 4, seed: 1, optimizer, normalize, stepsPerEpoch: 3, totalSteps: 3 });
-    const cpu = cpuTrainer(model, initial, optimizer, 1);
-    for (let s = 0; s < 3; s++) {
-      const indices = range(s * 4, (s + 1) * 4);
-      await trainer.step(indices);
-      const { x: bx, y } = gatherReference({ ...set, channels: 1, height: 8, width: 8 }, indices, normalize.mean, normalize.std);
-      cpu.step(Float64Array.from(bx), y);
-    }
-    const values = await state.read();
-    for (const [name, expected] of cpu.params) expect(maxRelativeError(values.get(name)!, expected, 1e-2), name).toBeLessThanOrEqual(1e-4);
-    trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+    await expectTrainsLikeCpuTwin(gpu, model, set, { classes: 3, optimizer: { kind: 'adam', lr: 1e-2 } });
   });
 });

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './helpers/gpu.ts';
+import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { rng } from './helpers/random.ts';
-import { gatherReference } from './reference/gather.ts';
-import { cpuTrainer } from './reference/model.ts';
 import { Sequential } from '../src/model/model.ts';
 import { AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Tanh } from '../src/layers/layers.ts';
 import { ModelState, Trainer } from '../src/runtime/runtime.ts';
@@ -30,30 +29,7 @@ const everyLayer = () => new Sequential([1, 8, 8], [
 ]);
 
 async function compareWithCpu(gpu: Gpu, model: Sequential, optimizer: OptimizerConfig) {
-  const batch = 4, steps = 3, seed = 7;
-  const set = syntheticSet(16, 8, 3, 11);
-  const data = uploadDataset(gpu, set, 3, 'synthetic');
-  const initial = model.initialValues(3);
-  const state = new ModelState(gpu, model, initial);
-  const normalize = { mean: 0.3, std: 0.4 };
-  const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: batch, seed, optimizer, normalize, stepsPerEpoch: 4, totalSteps: 12 });
-  const cpu = cpuTrainer(model, initial, optimizer, seed);
-  for (let s = 0; s < steps; s++) {
-    const indices = range(s * batch, (s + 1) * batch);
-    await trainer.step(indices);
-    const { x, y } = gatherReference({ ...set, channels: 1, height: 8, width: 8 }, indices, normalize.mean, normalize.std);
-    cpu.step(Float64Array.from(x), y);
-  }
-  const gpuValues = await state.read();
-  for (const [name, expected] of cpu.params) {
-    const got = gpuValues.get(name)!;
-    // fp32 forward/backward over a few layers and 3 updates: 1e-4 relative to the tensor's scale
-    // (per element, against max(|w|, 1e-2)) leaves room for float32 rounding, not for a wrong gradient.
-    let worst = 0;
-    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected[i]!) / Math.max(Math.abs(expected[i]!), 1e-2));
-    expect(worst, `${name} after ${steps} ${optimizer.kind} steps`).toBeLessThanOrEqual(1e-4);
-  }
-  trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+  await expectTrainsLikeCpuTwin(gpu, model, syntheticSet(16, 8, 3, 11), { classes: 3, optimizer, seed: 7, initSeed: 3 });
 }
 
 describe('compiled training step vs a float64 CPU step', () => {
