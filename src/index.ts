@@ -10,7 +10,7 @@ export { storageBuffer, uploadBuffer, writeBuffer, readFloat32, readUint32, read
 export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type InputOptions } from './layers/layer.ts';
 export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
-export { PositionalEmbedding, ClassToken } from './layers/tokens.ts';
+export { Embedding, PositionalEmbedding, ClassToken } from './layers/tokens.ts';
 export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, type MultiHeadAttentionOptions } from './layers/transformer.ts';
 export { Elementwise, Unary, Concatenate, Slice, Reshape, Permute, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape, permute, transpose } from './layers/ops.ts';
 export { Model, Sequential, type ModelConfig, type ModelNode } from './model/model.ts';
