@@ -11,18 +11,19 @@ export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type Input
 export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
 export { Embedding, PositionalEmbedding, ClassToken } from './layers/tokens.ts';
-export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, type MultiHeadAttentionOptions } from './layers/transformer.ts';
+export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, transformerBlock, type MultiHeadAttentionOptions, type TransformerBlockOptions } from './layers/transformer.ts';
 export { Elementwise, Unary, Concatenate, Slice, Reshape, Permute, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape, permute, transpose } from './layers/ops.ts';
 export { Model, Sequential, type ModelConfig, type ModelNode } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
+export { gptModel, type GptOptions } from './model/gpt.ts';
 
 // Training and evaluation.
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
 export { ModelState, Trainer, Evaluator, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
 export { fit, stepsPerEpoch, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
-export { uploadDataset, destroyDataset, range } from './runtime/dataset.ts';
+export { uploadDataset, uploadTokens, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
-export type { GpuDataset, Normalization, MemoryReport } from './compiler/program.ts';
+export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
 
 // Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
