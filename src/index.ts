@@ -47,7 +47,7 @@ export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputS
 export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
 export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
 export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
-export { gatherBatch, packBytes, type AugmentOptions } from './kernels/gather.ts';
+export { gatherBatch, gatherTokens, packBytes, type AugmentOptions, type TokenGatherIo } from './kernels/gather.ts';
 export { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, packedDotSupported } from './kernels/int8.ts';
 export { accumulateMetrics, softmaxCrossEntropy } from './kernels/loss.ts';
 export { maxPool2dForward, pool2dOutputSize, type Pool2dShape } from './kernels/pool.ts';
