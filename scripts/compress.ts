@@ -5,7 +5,9 @@
 //     weight bytes and inference images/s against the fp32 Evaluator.
 //   node --import tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
 import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope } from 'webgrad';
-import { loadDataset, nonNegative, positive, UsageError, runCommand, readCheckpoint, writeTextAtomic, type ParsedArgs } from 'webgrad/node';
+import { loadDataset, fraction, nonNegative, positive, UsageError, runCommand, numberList, readCheckpoint, writeTextAtomic, writableFile, type ParsedArgs } from 'webgrad/node';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 const command = {
   name: 'compress',
@@ -28,8 +30,8 @@ const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number> {
   if (!flags.ckpt) throw new UsageError('--ckpt is required');
-  const sparsities = flags.sparsity.split(',').map((s) => Number(s.trim()));
-  if (sparsities.some((s) => !(s >= 0 && s < 1))) throw new UsageError(`--sparsity: "${flags.sparsity}" must list numbers in [0, 1)`);
+  const sparsities = numberList('sparsity', flags.sparsity, { check: fraction });
+  await writableFile('out', flags.out);
   const checkpoint = await readCheckpoint(flags.ckpt);
   const extraDataset = checkpoint.extra.dataset;
   if (extraDataset && extraDataset !== 'mnist' && extraDataset !== 'fashion-mnist') throw new UsageError(`${flags.ckpt} was trained on ${extraDataset}; compress runs on mnist or fashion-mnist`);
@@ -131,6 +133,7 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     checkpoint: flags.ckpt, model: checkpoint.model, dataset: datasetName, adapter: gpu.describe(), scope: flags.scope,
     recoverEpochs: flags['recover-epochs'], recoverLr: flags['recover-lr'], pruning, quantization,
   };
+  mkdirSync(dirname(flags.out), { recursive: true });
   await writeTextAtomic(flags.out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${flags.out}`);
   gpu.destroy();

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig } from 'webgrad';
-import { nonNegative, positive, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, type ParsedArgs, type TrainingData, type VariantResult } from 'webgrad/node';
+import { positive, seedRange, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, writableFolder, keepForeignCheckpoint, type ParsedArgs, type TrainingData, type VariantResult } from 'webgrad/node';
 
 const command = {
   name: 'finetune',
@@ -22,8 +22,9 @@ const command = {
     'batch-size': { type: 'int', default: 32, check: positive, help: 'images per step (capped at the subset size)' },
     lr: { type: 'float', default: 1e-3, check: positive, help: 'learning rate' },
     optimizer: { type: 'enum', choices: OPTIMIZER_NAMES, default: 'adam', help: 'sgd, momentum, adam or adamw' },
-    seed: { type: 'int', default: 1, check: nonNegative, help: 'seed for the subsets, initialization, shuffling and dropout' },
+    seed: { type: 'int', default: 1, check: seedRange, help: 'seed for the subsets, initialization, shuffling and dropout' },
     out: { type: 'path', help: 'folder for finetune.json, finetune.md (and the pretrained checkpoint) (default runs/finetune-<model>-<target>)' },
+    overwrite: { type: 'bool', help: 'replace a pretrained-mnist.safetensors already in --out (without it, give it as --pretrained)' },
     quiet: { type: 'bool', help: 'print only the table' },
   },
 } as const;
@@ -79,7 +80,10 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   if (given && flags.model && flags.model !== given.model.zoo) throw new UsageError(`--model: ${flags.model} differs from the checkpoint's model ${given.model.zoo}`);
   const zoo = given?.model.zoo ?? flags.model ?? 'mlp';
   const out = flags.out ?? join(process.cwd(), 'runs', `finetune-${zoo}-${flags.target.replace(/[^\w-]+/g, '_')}`);
-  const target: TrainingData = await loadTrainingData(flags.target, { seed: flags.seed, log });
+  const pretrainPath = join(out, 'pretrained-mnist.safetensors');
+  if (!given) keepForeignCheckpoint(pretrainPath, { overwrite: flags.overwrite, reuse: `--pretrained ${pretrainPath} uses it` });
+  await writableFolder('out', out);
+  const target: TrainingData = await loadTrainingData(flags.target, { seed: flags.seed, log, flag: 'target' });
   const classes = target.classNames.length;
 
   const gpu = await createGpu();
@@ -90,7 +94,6 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   log(`adapter: ${gpu.describe()}`);
   mkdirSync(out, { recursive: true });
   const optimizer = optimizerConfig({ optimizer: flags.optimizer, lr: flags.lr, momentum: 0.9, 'weight-decay': 0, l1: 0 });
-  const pretrainPath = join(out, 'pretrained-mnist.safetensors');
   const pretrained = given ? { checkpoint: given, testAccuracy: undefined } : await pretrainOnMnist(gpu, zoo, flags['pretrain-epochs'], 64, optimizer, flags.seed, pretrainPath, log);
   const { checkpoint } = pretrained;
   // The body learned features of inputs scaled its way, so every variant (scratch included, for a

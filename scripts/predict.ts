@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
 import { createGpu, tuneGemm, ModelState, destroyDataset, range, uploadDataset, predictLogits, modelFromCheckpoint, restoreCheckpoint } from 'webgrad';
-import { readCheckpoint, readGrayPng, positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from 'webgrad/node';
+import { readCheckpoint, readGrayPng, readableFile, positive, runCommand, UsageError, type CommandSpec, type ParsedArgs } from 'webgrad/node';
 
 const flags = {
   ckpt: { type: 'path', help: 'checkpoint written by train-mnist (a .safetensors file)' },
@@ -35,6 +35,7 @@ async function main({ flags: options, positionals: images }: ParsedArgs<ReturnTy
   const [, height, width] = model.inputShape as [number, number, number];
   const classes = model.outputShape[0]!;
   // Every image is read before the GPU starts, so a bad file fails fast and by name.
+  images.forEach(readableFile);
   const pixels = new Uint8Array(images.length * height * width);
   images.forEach((path, i) => pixels.set(readGrayPng(path, { height, width, invertLight: true }), i * height * width));
 

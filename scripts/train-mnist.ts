@@ -1,10 +1,10 @@
 // The main job: train a zoo model on MNIST (or Fashion-MNIST, or a folder of PNGs), validate every
 // epoch, evaluate on the test set, and leave a report, pictures and a checkpoint in --out.
 //   node --import tsx scripts/train-mnist.ts --help
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { createGpu, tuneGemm, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, type ImageSet, type Checkpoint } from 'webgrad';
-import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, type ParsedArgs, type RunReport } from 'webgrad/node';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createGpu, tuneGemm, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type ImageSet, type Checkpoint } from 'webgrad';
+import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, seedRange, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, resumedFlags, resumedTrainerOptions, writableFolder, writableFile, keepForeignCheckpoint, type ParsedArgs, type RunReport } from 'webgrad/node';
 
 const command = {
   name: 'train-mnist',
@@ -29,18 +29,33 @@ const command = {
     'val-split': { type: 'float', default: 0.1, check: fraction, help: 'fraction of the training set held out for validation (the last part, as Keras does)' },
     'train-limit': { type: 'int', check: positive, help: 'use only the first N training images (before the validation split), for quick runs' },
     'test-limit': { type: 'int', check: positive, help: 'evaluate on only the first N test images' },
-    seed: { type: 'int', default: 1, check: nonNegative, help: 'seed for initialization, shuffling, dropout and augmentation' },
+    seed: { type: 'int', default: 1, check: seedRange, help: 'seed for initialization, shuffling, dropout and augmentation' },
     out: { type: 'path', help: 'folder for the checkpoint, report and pictures (default runs/<model>-<dataset>)' },
     report: { type: 'path', help: 'also write the JSON report here' },
     logdir: { type: 'path', help: 'write TensorBoard event files here' },
-    resume: { type: 'path', help: 'continue from this checkpoint' },
+    resume: { type: 'path', help: 'continue from this checkpoint: flags left out take its values, a conflicting one is an error, --epochs may grow (the schedule is rebuilt for the new total)' },
+    overwrite: { type: 'bool', help: 'replace a checkpoint already in --out that this run did not --resume from' },
+    'divergence-factor': { type: 'float', default: DEFAULT_DIVERGENCE_FACTOR, check: positive, help: 'stop (exit 1, last good checkpoint kept) when the mean training loss passes this multiple of ln(classes), the loss of a guess at chance' },
     quiet: { type: 'bool', help: 'only print the final result' },
   },
 } as const;
 
-async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number> {
+async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>): Promise<number> {
+  const resumed: Checkpoint | undefined = parsed.resume ? await readCheckpoint(parsed.resume) : undefined;
+  if (resumed && !resumed.training) throw new UsageError(`--resume: ${parsed.resume} holds weights only (no training state); it cannot be resumed`);
+  // From here on every flag holds the value the run really uses, so the report can quote them.
+  const flags = resumed ? resumedFlags(parsed, given, resumed, parsed.resume!) : parsed;
   const log = (line: string) => { if (!flags.quiet) console.log(line); };
   const out = flags.out ?? join(process.cwd(), 'runs', `${flags.model}-${flags.dataset.replace(/[^\w-]+/g, '_')}`);
+  const checkpointPath = join(out, 'checkpoint.safetensors');
+  keepForeignCheckpoint(checkpointPath, { ...(flags.resume ? { from: flags.resume } : {}), overwrite: flags.overwrite, reuse: `--resume ${checkpointPath} continues it` });
+  const hadCheckpoint = existsSync(checkpointPath);
+  const cleared = [
+    ...(await writableFolder('out', out)),
+    ...(flags.report ? await writableFile('report', flags.report) : []),
+    ...(flags.logdir ? await writableFolder('logdir', flags.logdir) : []),
+  ];
+  if (cleared.length) log(`removed temp files left by interrupted writes: ${cleared.join(', ')}`);
   const loaded = await loadTrainingData(flags.dataset, { ...(flags.data ? { dataDir: flags.data } : {}), seed: flags.seed, log: (m) => console.log(m) });
   const limit = (set: ImageSet, n: number | undefined) => (n === undefined || n >= set.count ? set : takeSamples(set, range(0, n)));
   const data = { ...loaded, train: limit(loaded.train, flags['train-limit']), test: limit(loaded.test, flags['test-limit']) };
@@ -49,9 +64,9 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const trainCount = data.train.count - valCount;
   const batchSize = flags['batch-size'];
   if (batchSize > trainCount) throw new UsageError(`--batch-size: ${batchSize} is larger than the ${trainCount} training images`);
-
-  const resumed: Checkpoint | undefined = flags.resume ? await readCheckpoint(flags.resume) : undefined;
-  if (resumed && !resumed.training) throw new UsageError(`--resume: ${flags.resume} holds weights only (no training state); it cannot be resumed`);
+  if (data.test.count === 0) throw new UsageError(`--dataset: ${data.name} (${data.source}) has no test images to evaluate on`);
+  const perEpoch = stepsPerEpoch(trainCount, batchSize);
+  if (resumed) checkResumedData(resumed, flags.resume!, data.classNames, trainCount, perEpoch);
   const gpu = await createGpu();
   // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
   await tuneGemm(gpu);
@@ -66,30 +81,30 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const trainData = uploadDataset(gpu, data.train, classes, `${data.name}.train`);
   const testData = uploadDataset(gpu, data.test, classes, `${data.name}.test`);
   const state = new ModelState(gpu, model, model.initialValues(flags.seed));
-  const optimizer = optimizerConfig(flags);
-  const schedule = scheduleConfig(flags.schedule, flags.epochs);
   mkdirSync(out, { recursive: true });
-  const checkpointPath = join(out, 'checkpoint.safetensors');
+  if (flags.report) mkdirSync(dirname(flags.report), { recursive: true });
+  // Which images trained: a resume must take the same ones (src/node/resume.ts reads these back).
+  const splitRecord = { dataset: data.name, val_split: String(flags['val-split']), ...(flags['train-limit'] === undefined ? {} : { train_limit: String(flags['train-limit']) }) };
   let savedEpoch: number | null = null;
   const save = async (trainer: Trainer, epoch: number) => {
-    await saveCheckpoint(checkpointPath, state, { model: resumed?.model ?? modelDescription, epoch, normalize, classNames: data.classNames, extra: { dataset: data.name } }, trainer);
+    await saveCheckpoint(checkpointPath, state, { model: resumed?.model ?? modelDescription, epoch, normalize, classNames: data.classNames, extra: splitRecord }, trainer);
     savedEpoch = epoch;
   };
 
   const events = flags.logdir ? openEventFile(flags.logdir) : undefined;
-  const perEpoch = stepsPerEpoch(trainCount, batchSize);
   let progress: EpochProgress | undefined;
   const started = performance.now();
-  const trainerOptions = resumed?.training ?? {
-    batchSize, seed: flags.seed, optimizer, schedule, normalize, labelSmoothing: flags['label-smoothing'],
+  const trainerOptions = resumed ? resumedTrainerOptions(resumed, flags.schedule, flags.epochs) : {
+    batchSize, seed: flags.seed, optimizer: optimizerConfig(flags), schedule: scheduleConfig(flags.schedule, flags.epochs), normalize, labelSmoothing: flags['label-smoothing'],
     ...(flags['clip-norm'] === undefined ? {} : { clipNorm: flags['clip-norm'] }),
     ...(flags.augment ? { augment: { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 } } : {}),
-    stepsPerEpoch: stepsPerEpoch(trainCount, batchSize), totalSteps: stepsPerEpoch(trainCount, batchSize) * flags.epochs,
+    stepsPerEpoch: perEpoch, totalSteps: perEpoch * flags.epochs,
   };
   const trainer = new Trainer(gpu, model, state, trainData, new Map(), trainerOptions);
   if (resumed) {
     restoreCheckpoint(resumed, state, trainer);
-    log(`resumed from ${flags.resume}: ${resumed.epoch} epochs (${resumed.step} steps) done`);
+    const rebuilt = trainerOptions === resumed.training ? '' : `; schedule rebuilt for ${flags.epochs} epochs (the checkpoint's run planned ${Math.round(resumed.training!.totalSteps / resumed.training!.stepsPerEpoch)})`;
+    log(`resumed from ${flags.resume}: ${resumed.epoch} epochs (${resumed.step} steps) done${rebuilt}`);
   }
   let result: Awaited<ReturnType<typeof fit>>;
   const interrupt = stopAfterStepOnSignal(command.name, 'saving a checkpoint');
@@ -97,7 +112,7 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     result = await fit(gpu, model, state, trainData, {
     ...trainerOptions, epochs: flags.epochs, initialEpoch: resumed?.epoch ?? 0,
     trainIndices: range(0, trainCount), validationIndices: range(trainCount, data.train.count),
-    batchEvery: 10,
+    batchEvery: 10, divergenceFactor: flags['divergence-factor'],
     shouldStop: () => interrupt.signal !== null,
     onBatchEnd: (b) => {
       if (flags.quiet) return;
@@ -116,7 +131,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     },
   }, trainer);
   } catch (error) {
-    const kept = savedEpoch === null ? (resumed ? `${flags.resume} is untouched` : 'no checkpoint was written yet') : `the checkpoint of epoch ${savedEpoch} is kept at ${checkpointPath}`;
+    const kept = savedEpoch !== null ? `the checkpoint of epoch ${savedEpoch} is kept at ${checkpointPath}`
+      : hadCheckpoint ? `${checkpointPath} is untouched` : resumed ? `${flags.resume} is untouched` : 'no checkpoint was written yet';
     throw new Error(`${(error as Error).message}\n${kept}`);
   } finally {
     interrupt.release();
@@ -137,8 +153,9 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const trainImages = result.history.length * perEpoch * batchSize;
   const trainOnlySeconds = result.history.reduce((sum, h) => sum + h.seconds, 0);
   const report: RunReport = {
-    dataset: data.name, model: flags.model, epochs: result.history.length, batchSize, seed: flags.seed,
+    dataset: data.name, model: flags.model, epochs: (resumed?.epoch ?? 0) + result.history.length, batchSize, seed: flags.seed,
     optimizer: flags.optimizer, learningRate: flags.lr, schedule: flags.schedule, augment: flags.augment,
+    ...(resumed ? { resumedFrom: { checkpoint: flags.resume!, epoch: resumed.epoch } } : {}),
     adapter: gpu.adapter, trainSeconds, imagesPerSecond: trainImages / trainOnlySeconds,
     testAccuracy: test.accuracy, testLoss: test.loss,
     perClass: evaluated.report.perClass.map((c, i) => ({ className: data.classNames[i]!, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support })),
@@ -159,6 +176,17 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   log(`wrote ${[checkpointPath, join(out, 'report.json'), ...pictures].join(', ')}`);
   console.log(`test accuracy ${(100 * test.accuracy).toFixed(2)}%  test loss ${test.loss.toFixed(4)}  ${report.imagesPerSecond.toFixed(0)} images/s training  ${trainSeconds.toFixed(1)} s total`);
   return 0;
+}
+
+/** The resumed run must see the data its checkpoint trained on: the same classes and epoch length. */
+function checkResumedData(checkpoint: Checkpoint, source: string, classNames: string[], trainCount: number, perEpoch: number): void {
+  if (checkpoint.classNames && checkpoint.classNames.join('\n') !== classNames.join('\n')) {
+    throw new UsageError(`--resume ${source}: the data's classes [${classNames.join(', ')}] are not the checkpoint's [${checkpoint.classNames.join(', ')}]`);
+  }
+  const expected = checkpoint.training!.stepsPerEpoch;
+  if (perEpoch !== expected) {
+    throw new UsageError(`--resume ${source}: ${trainCount} training images make ${perEpoch} steps per epoch, the checkpoint's run made ${expected}; give the --train-limit and --val-split it was trained with`);
+  }
 }
 
 runCommand(command, main);

@@ -3,8 +3,8 @@
 //   node --import tsx scripts/tune.ts --model mlp --lr 1e-3,3e-3 --batch-size 32,64 --epochs 2 --subset 6000
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';
-import { fraction, nonNegative, positive, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
+import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, DivergenceError, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';
+import { fraction, positive, seedRange, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, writableFolder, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
 
 const command = {
   name: 'tune',
@@ -22,7 +22,7 @@ const command = {
     epochs: { type: 'int', default: 2, check: positive, help: 'epochs per trial' },
     subset: { type: 'int', check: positive, help: 'use only the first N training images (validation included), to keep trials short' },
     'val-split': { type: 'float', default: 0.1, check: fraction, help: 'fraction of the (subset of the) training set held out for validation: the last part' },
-    seed: { type: 'int', default: 1, check: nonNegative, help: 'seed for the random search, initialization, shuffling and dropout' },
+    seed: { type: 'int', default: 1, check: seedRange, help: 'seed for the random search, initialization, shuffling and dropout' },
     out: { type: 'path', help: 'folder for tune.json and tune.csv (default runs/tune-<model>)' },
     quiet: { type: 'bool', help: 'print only the ranked table' },
   },
@@ -51,8 +51,9 @@ async function runTrial(gpu: Gpu, modelName: string, seed: number, epochs: numbe
     };
   } catch (error) {
     // A diverging learning rate is a result of the search, not a reason to abandon it.
-    if (!(error instanceof NonFiniteLossError)) throw error;
-    return { trial, config, valAccuracy: NaN, valLoss: NaN, trainLoss: NaN, trainAccuracy: NaN, epochs: 0, seconds: (performance.now() - started) / 1000, failure: 'loss became NaN/Inf' };
+    if (!(error instanceof DivergenceError)) throw error;
+    const failure = error instanceof NonFiniteLossError ? 'loss became NaN/Inf' : 'loss diverged';
+    return { trial, config, valAccuracy: NaN, valLoss: NaN, trainLoss: NaN, trainAccuracy: NaN, epochs: 0, seconds: (performance.now() - started) / 1000, failure };
   } finally {
     trainer.destroy();
     for (const buffer of optimizerState.values()) gpu.destroyBuffer(buffer);
@@ -76,6 +77,7 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     return randomTrials(space, count, flags.seed);
   })();
   const out = flags.out ?? join(process.cwd(), 'runs', `tune-${flags.model}`);
+  await writableFolder('out', out);
 
   const loaded = await loadTrainingData(flags.dataset, { ...(flags.data ? { dataDir: flags.data } : {}), seed: flags.seed, log });
   if (flags.subset !== undefined && flags.subset > loaded.train.count) throw new UsageError(`--subset: ${flags.subset} is more than the ${loaded.train.count} training images`);

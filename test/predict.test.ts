@@ -80,8 +80,11 @@ describe('scripts/predict.ts', () => {
   it('fails naming the checkpoint that is missing, and asks for --ckpt', () => {
     const absent = join(folder, 'absent.safetensors');
     const missing = predict('--ckpt', absent, join(folder, 'seven.png'));
-    expect(missing.status).toBe(1);
+    expect(missing.status).toBe(3);
     expect(missing.stderr).toContain(`${absent}: cannot read (ENOENT)`);
+    const noImage = predict('--ckpt', checkpoint, join(folder, 'absent.png'));
+    expect(noImage.status).toBe(3);
+    expect(noImage.stderr).toContain(`${join(folder, 'absent.png')}: cannot read (ENOENT)`);
     const noFlag = predict(join(folder, 'seven.png'));
     expect(noFlag.status).toBe(2);
     expect(noFlag.stderr).toContain('--ckpt');

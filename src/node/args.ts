@@ -7,7 +7,9 @@
 //
 // Accepted forms: --flag value, --flag=value, boolean --flag / --no-flag / --flag=true|false,
 // -h / --help, "--" ends the flags. Numbers may be negative (--shift -1): only "--" starts a flag.
-// Path flags are resolved against the working directory. Faults throw UsageError.
+// Numbers are plain decimals (no hex, octal, binary or "Infinity"); integers must be exact in a
+// double (at most 2^53 − 1). Path flags are resolved against the working directory. Faults throw
+// UsageError (exit 2); a file or folder that cannot be read or written throws PathError (exit 3).
 import { resolve } from 'node:path';
 import { exitOnSignals } from './signals.ts';
 
@@ -22,6 +24,24 @@ export const nonNegative: NumberCheck = { describe: 'a number ≥ 0', test: (v) 
 export const fraction: NumberCheck = { describe: 'in [0, 1)', test: (v) => v >= 0 && v < 1 };
 export function between(min: number, max: number): NumberCheck {
   return { describe: `in [${min}, ${max}]`, test: (v) => v >= min && v <= max };
+}
+/** Seeds reach the GPU as u32, so a larger one would silently wrap to another seed. */
+export const seedRange: NumberCheck = { describe: `in [0, ${2 ** 32 - 1}]`, test: (v) => v >= 0 && v < 2 ** 32 };
+
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const INTEGER = /^[+-]?\d+$/;
+
+/**
+ * A decimal number, or a reason it is not one: Number() alone would take "0x10", "0b1", "1e400"
+ * (Infinity) and integers past 2^53 that it cannot hold exactly.
+ */
+export function parseDecimal(text: string, integer: boolean): number | string {
+  const trimmed = text.trim();
+  const value = Number(trimmed);
+  const kind = integer ? 'an integer' : 'a number';
+  if (!(integer ? INTEGER : DECIMAL).test(trimmed) || !Number.isFinite(value)) return kind;
+  if (integer && !Number.isSafeInteger(value)) return `an integer within ±${Number.MAX_SAFE_INTEGER} (2^53 − 1)`;
+  return value;
 }
 
 interface Documented {
@@ -66,10 +86,17 @@ export interface ParsedArgs<Flags extends Record<string, FlagSpec>> {
   positionals: string[];
   /** --help or -h was given: print helpText() instead of running. */
   help: boolean;
+  /** The flags set on the command line (the rest hold their defaults). */
+  given: ReadonlySet<string>;
 }
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** A file or folder named by a flag that cannot be read or written. */
+export class PathError extends Error {
+  override name = 'PathError';
 }
 
 function editDistance(a: string, b: string): number {
@@ -99,10 +126,8 @@ function convert(flag: string, spec: FlagSpec, raw: string): unknown {
   switch (spec.type) {
     case 'int':
     case 'float': {
-      const trimmed = raw.trim();
-      const value = Number(trimmed);
-      if (trimmed === '' || !Number.isFinite(value)) throw fail(spec.type === 'int' ? 'an integer' : 'a number');
-      if (spec.type === 'int' && !/^[+-]?\d+$/.test(trimmed)) throw fail('an integer');
+      const value = parseDecimal(raw, spec.type === 'int');
+      if (typeof value === 'string') throw fail(value);
       if (spec.check && !spec.check.test(value)) throw fail(spec.check.describe);
       return value;
     }
@@ -179,7 +204,7 @@ export function parseArgs<const Flags extends Record<string, FlagSpec>>(argv: re
     const missing = expected.slice(positionals.length).find((p) => p.required);
     if (missing) throw new UsageError(`missing <${missing.name}>: ${missing.help}`);
   }
-  return { flags: values as FlagValues<Flags>, positionals, help };
+  return { flags: values as FlagValues<Flags>, positionals, help, given };
 }
 
 function describeType(spec: FlagSpec): string {
@@ -212,8 +237,8 @@ export function helpText<Flags extends Record<string, FlagSpec>>(command: Comman
 
 /**
  * A script's whole life: parse the flags, print --help, run `main`, exit with its code. A
- * UsageError exits 2 and any other error 1, each printed after the command's name; SIGINT / SIGTERM
- * exit 130 / 143 at once unless `main` is inside `stopAfterStepOnSignal`.
+ * UsageError exits 2, a PathError 3 and any other error 1, each printed after the command's name;
+ * SIGINT / SIGTERM exit 130 / 143 at once unless `main` is inside `stopAfterStepOnSignal`.
  */
 export function runCommand<const Flags extends Record<string, FlagSpec>>(command: CommandSpec<Flags>,
   main: (args: ParsedArgs<Flags>) => Promise<number>, argv: readonly string[] = process.argv.slice(2)): void {
@@ -227,6 +252,6 @@ export function runCommand<const Flags extends Record<string, FlagSpec>>(command
   run().then((code) => process.exit(code), (error: unknown) => {
     console.error(`${command.name}: ${error instanceof Error ? error.message : String(error)}`);
     if (error instanceof UsageError) console.error('Run with --help for the flags.');
-    process.exit(error instanceof UsageError ? 2 : 1);
+    process.exit(error instanceof UsageError ? 2 : error instanceof PathError ? 3 : 1);
   });
 }

@@ -1,18 +1,48 @@
 // Checkpoint files on disk. Writes are atomic: the bytes go to a temp file in the same folder,
 // are fsynced, then renamed over the target (and the folder fsynced), so a crash or SIGKILL at any
-// moment leaves either the previous file or the complete new one, never a torn mix.
+// moment leaves either the previous file or the complete new one, never a torn mix. A kill between
+// the open and the rename leaves only the temp file, which removeStaleTemps deletes on the next run.
 //
 //   await saveCheckpoint(path, state, info, trainer?)   encode (src/io/checkpoint.ts) + atomic write
 //   await readCheckpoint(path)                          → Checkpoint (metadata, weights, moments)
 //   await loadCheckpoint(path, state, trainer?)         read + restoreCheckpoint; returns the Checkpoint
 //   await writeFileAtomic(path, bytes | chunks)         the atomic write itself
+//   await removeStaleTemps(folder)                      temp files of writers that are gone → removed
 //   await readSafetensorsFile(path)                     any safetensors file (e.g. a PyTorch state_dict)
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type Checkpoint, type SaveInfo } from '../io/checkpoint.ts';
 import { decodeSafetensors, type SafetensorsFile } from '../io/safetensors.ts';
 import type { ModelState, Trainer } from '../runtime/runtime.ts';
+import { PathError } from './args.ts';
+
+/** `.<target name>.<writer's pid>.<8 hex>.tmp`, as writeFileAtomic names its temp files. */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes the temp files that killed writes left in `folder`: those whose writer process no longer
+ * runs (a live writer, this process included, may be mid-write). Returns the names removed.
+ */
+export async function removeStaleTemps(folder: string): Promise<string[]> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  const stale = names.filter((name) => {
+    const pid = TEMP_NAME.exec(name)?.[1];
+    return pid !== undefined && !processAlive(Number(pid));
+  });
+  for (const name of stale) await rm(join(folder, name), { force: true });
+  return stale;
+}
 
 /** `data` may be produced piecewise (chunks are written as they arrive). */
 export async function writeFileAtomic(path: string, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
@@ -52,7 +82,7 @@ async function readBytes(path: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
   } catch (error) {
-    throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new PathError(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
 

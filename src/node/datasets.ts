@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipChunks } from '#platform';
 import { decodeIdxSplit, MAX_IDX_BYTES, MAX_IDX_HEADER_BYTES, type ImageSet } from '../data/idx.ts';
+import { PathError } from './args.ts';
 
 export type DatasetName = 'mnist' | 'fashion-mnist';
 
@@ -179,7 +180,7 @@ async function download(file: FileName, info: DatasetInfo, mirrors: string[], de
 async function locate(name: DatasetName, options: LoadDatasetOptions): Promise<{ dir: string; verify: boolean; source: string }> {
   if (options.dataDir !== undefined) {
     const dir = completeFolder(resolve(options.dataDir), name);
-    if (!dir) throw new Error(`--data ${options.dataDir}: needs ${FILES.join(', ')} in that folder or in its ${name}/ sub-folder`);
+    if (!dir) throw new PathError(`--data ${options.dataDir}: needs ${FILES.join(', ')} in that folder or in its ${name}/ sub-folder`);
     return { dir, verify: false, source: `${dir} (--data)` };
   }
   const env = options.env ?? process.env;

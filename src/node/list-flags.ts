@@ -1,5 +1,5 @@
 // Comma-separated flag values (--lr 1e-3,3e-3), checked item by item with errors that name the flag.
-import { UsageError, type NumberCheck } from './args.ts';
+import { parseDecimal, UsageError, type NumberCheck } from './args.ts';
 
 function items(flag: string, raw: string): string[] {
   const parts = raw.split(',').map((part) => part.trim());
@@ -9,10 +9,8 @@ function items(flag: string, raw: string): string[] {
 
 export function numberList(flag: string, raw: string, options: { integer?: boolean; check?: NumberCheck } = {}): number[] {
   return items(flag, raw).map((part) => {
-    const value = Number(part);
-    if (!Number.isFinite(value) || (options.integer && !Number.isInteger(value))) {
-      throw new UsageError(`--${flag}: "${part}" is not ${options.integer ? 'an integer' : 'a number'}`);
-    }
+    const value = parseDecimal(part, options.integer ?? false);
+    if (typeof value === 'string') throw new UsageError(`--${flag}: "${part}" is not ${value}`);
     if (options.check && !options.check.test(value)) throw new UsageError(`--${flag}: ${part} must be ${options.check.describe}`);
     return value;
   });

@@ -14,6 +14,12 @@ export function optimizerConfig(flags: { optimizer: string; lr: number; momentum
   }
 }
 
+/** The --optimizer name that gives `config` (the inverse of optimizerConfig). */
+export function optimizerName(config: OptimizerConfig): OptimizerName {
+  if (config.kind === 'sgd') return config.momentum ? 'momentum' : 'sgd';
+  return config.kind;
+}
+
 export function scheduleConfig(name: string, epochs: number): Schedule {
   switch (name) {
     case 'step': return { kind: 'step', stepSize: Math.max(1, Math.ceil(epochs / 3)), gamma: 0.1 };

@@ -34,6 +34,8 @@ export interface RunReport {
   history: { epoch: number; trainLoss: number; trainAccuracy: number; valLoss: number | null; valAccuracy: number | null; seconds: number; learningRate: number }[];
   memory: { parameterBytes: number; optimizerBytes: number; activationBytes: number; peakBytes: number };
   stoppedBy: string;
+  /** Set when the run continued a checkpoint; `epochs` then counts its epochs too. */
+  resumedFrom?: { checkpoint: string; epoch: number };
 }
 
 export interface Evaluated { matrix: ConfusionMatrix; report: ClassificationReport }

@@ -1,8 +1,9 @@
 // Keras-style model.fit: epochs of shuffled batches from a GPU-resident dataset, validation each
-// epoch, callbacks (every N batches, every epoch), early stopping, and stopping from outside.
+// epoch, callbacks (every N batches, every epoch), early stopping, stopping from outside, and
+// stopping on divergence (before the epoch's callbacks, so a diverged epoch is never saved).
 import type { Gpu } from '../gpu/device.ts';
 import { epochPermutation } from '../data/split.ts';
-import { Evaluator, Trainer, type ModelState, type Snapshot, type TrainerOptions } from './runtime.ts';
+import { DivergenceError, Evaluator, Trainer, type ModelState, type Snapshot, type TrainerOptions } from './runtime.ts';
 import type { GpuDataset } from '../compiler/program.ts';
 import type { Model } from '../model/model.ts';
 import { tuneGemm } from '../kernels/gemm.ts';
@@ -43,6 +44,13 @@ export interface FitOptions extends Omit<TrainerOptions, 'stepsPerEpoch' | 'tota
   earlyStopping?: { monitor: 'valLoss' | 'valAccuracy'; patience: number; minDelta?: number };
   /** Polled every step (e.g. set by a SIGINT handler). */
   shouldStop?: () => boolean;
+  /**
+   * Throw DivergenceError when the mean training loss so far in an epoch passes this multiple of
+   * ln(classes), the cross-entropy of a guess at chance, which is where a fresh classifier starts
+   * and above where a resumed one does (default 100; Infinity turns the check off). Checked on the
+   * snapshots the trainer already reads asynchronously and on each epoch's totals.
+   */
+  divergenceFactor?: number;
   evalBatchSize?: number;
 }
 
@@ -50,6 +58,19 @@ export interface FitResult {
   history: EpochResult[];
   stoppedBy: 'completed' | 'callback' | 'early-stopping' | 'signal';
   trainer: Trainer;
+}
+
+export const DEFAULT_DIVERGENCE_FACTOR = 100;
+
+/** Turns a loss reading into DivergenceError when it is past `factor` × ln(classes). */
+function divergenceCheck(classes: number, factor: number): (loss: number, when: string) => void {
+  const chance = Math.log(Math.max(2, classes));
+  const limit = factor * chance;
+  return (loss, when) => {
+    if (loss > limit) {
+      throw new DivergenceError(`the training loss diverged: ${loss.toPrecision(4)} ${when}, more than ${factor}× the chance-level loss ln(${classes}) = ${chance.toFixed(3)}; lower the learning rate or enable gradient clipping (--clip-norm)`);
+    }
+  };
 }
 
 export function stepsPerEpoch(trainCount: number, batchSize: number): number {
@@ -73,6 +94,8 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
   let best = Infinity;
   let sinceBest = 0;
   const batchEvery = options.batchEvery ?? 20;
+  const checkLoss = divergenceCheck(model.outputShape[0]!, options.divergenceFactor ?? DEFAULT_DIVERGENCE_FACTOR);
+  let checked: Snapshot | null = null;
   try {
     for (let epoch = options.initialEpoch ?? 0; epoch < epochs && stoppedBy === 'completed'; epoch++) {
       const order = epochPermutation(trainIndices.length, options.seed, epoch);
@@ -83,6 +106,9 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
       for (let s = 0; s < perEpoch; s++) {
         for (let i = 0; i < batchSize; i++) batch[i] = trainIndices[order[s * batchSize + i]!]!;
         await trainer.step(batch);
+        const seen = trainer.latest;
+        // A non-finite snapshot is the trainer's to report, as NonFiniteLossError.
+        if (seen && seen !== checked && seen.nonFinite === 0) { checked = seen; checkLoss(seen.loss, `(mean since its epoch began, read at step ${seen.step})`); }
         if (options.shouldStop?.()) { stoppedBy = 'signal'; break; }
         if (options.onBatchEnd && ((s + 1) % batchEvery === 0 || s + 1 === perEpoch)) {
           const elapsed = (performance.now() - started) / 1000;
@@ -92,6 +118,7 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
       }
       if (stoppedBy === 'signal') break;
       const totals = await trainer.totals();
+      checkLoss(totals.loss, `(mean over epoch ${epoch + 1})`);
       const trainSeconds = (performance.now() - started) / 1000;
       const result: EpochResult = {
         epoch: epoch + 1, trainLoss: totals.loss, trainAccuracy: totals.accuracy, seconds: trainSeconds,

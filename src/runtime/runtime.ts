@@ -55,7 +55,10 @@ function totalsFrom(raw: Float32Array): Totals {
   return { loss: rows ? raw[0]! / rows : 0, accuracy: rows ? raw[1]! / rows : 0, rows, nonFinite: raw[3]! };
 }
 
-export class NonFiniteLossError extends Error {}
+/** Training ran away: the loss grew far past where training starts (see FitOptions.divergenceFactor). */
+export class DivergenceError extends Error {}
+/** The far end of divergence: the loss overflowed to Inf or became NaN. */
+export class NonFiniteLossError extends DivergenceError {}
 
 /** Keeps the CPU at most `depth` submissions ahead of the GPU, without reading anything back. */
 class SubmitThrottle {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { between, fraction, helpText, parseArgs, positive, UsageError } from '../../src/node/args.ts';
+import { between, fraction, helpText, parseArgs, positive, seedRange, UsageError } from '../../src/node/args.ts';
 
 const train = {
   name: 'train-mnist',
@@ -14,6 +14,7 @@ const train = {
     data: { type: 'path', help: 'folder with the IDX files' },
     tag: { type: 'string', help: 'run name' },
     shift: { type: 'int', check: between(-3, 3), help: 'pixels' },
+    seed: { type: 'int', check: seedRange, help: 'seed' },
   },
 } as const;
 
@@ -22,7 +23,7 @@ const parse = (...argv: string[]) => parseArgs(argv, train);
 describe('parseArgs', () => {
   it('applies defaults and types the result', () => {
     const { flags, positionals, help } = parse();
-    expect(flags).toEqual({ epochs: 10, lr: 0.001, 'val-split': 0.1, optimizer: 'adam', augment: false, data: undefined, tag: undefined, shift: undefined });
+    expect(flags).toEqual({ epochs: 10, lr: 0.001, 'val-split': 0.1, optimizer: 'adam', augment: false, data: undefined, tag: undefined, shift: undefined, seed: undefined });
     expect([positionals, help]).toEqual([[], false]);
     expectTypeOf(flags.epochs).toEqualTypeOf<number>();
     expectTypeOf(flags.optimizer).toEqualTypeOf<'sgd' | 'momentum' | 'adam' | 'adamw'>();
@@ -37,6 +38,20 @@ describe('parseArgs', () => {
     expect(parse('--augment=false').flags.augment).toBe(false);
     expect(parse('--augment=true').flags.augment).toBe(true);
     expect(parse('--lr', '1e-3').flags.lr).toBe(0.001);
+  });
+
+  it('takes the decimal forms a user types, up to the edges of what is exact', () => {
+    expect(parse('--lr', '.5').flags.lr).toBe(0.5);
+    expect(parse('--lr', '5.').flags.lr).toBe(5);
+    expect(parse('--lr', '+2E-3').flags.lr).toBe(0.002);
+    expect(parse('--epochs', '9007199254740991').flags.epochs).toBe(Number.MAX_SAFE_INTEGER);
+    expect(parse('--seed', '4294967295').flags.seed).toBe(2 ** 32 - 1);
+    expect(parse('--epochs', ' 7 ').flags.epochs).toBe(7);
+  });
+
+  it('says which flags were given, so a default can be told from the same value typed', () => {
+    expect([...parse('--epochs', '10', '--no-augment').given].sort()).toEqual(['augment', 'epochs']);
+    expect(parse().given.size).toBe(0);
   });
 
   it('recognises help anywhere and skips positional checks for it', () => {
@@ -70,6 +85,18 @@ describe('parseArgs', () => {
       [['--lr'], '--lr: needs a value (a number, a positive number)'],
       [['--optimizer', '--augment'], '--optimizer: needs a value (one of sgd, momentum, adam, adamw)'],
       [['--lr', '1', '--lr', '2'], '--lr: given more than once'],
+      [['--lr', '0x10'], '--lr: must be a number, got "0x10"'],
+      [['--lr', '0b11'], '--lr: must be a number, got "0b11"'],
+      [['--lr', '0o7'], '--lr: must be a number, got "0o7"'],
+      [['--lr', 'Infinity'], '--lr: must be a number, got "Infinity"'],
+      [['--lr', '1e400'], '--lr: must be a number, got "1e400"'],
+      [['--lr', '1_000'], '--lr: must be a number, got "1_000"'],
+      [['--epochs', '0x10'], '--epochs: must be an integer, got "0x10"'],
+      [['--epochs', '1e3'], '--epochs: must be an integer, got "1e3"'],
+      [['--epochs', '9007199254740993'], '--epochs: must be an integer within ±9007199254740991 (2^53 − 1), got "9007199254740993"'],
+      [['--shift', '-9007199254740993'], '--shift: must be an integer within ±9007199254740991 (2^53 − 1), got "-9007199254740993"'],
+      [['--seed', '4294967296'], '--seed: must be in [0, 4294967295], got "4294967296"'],
+      [['--seed', '-1'], '--seed: must be in [0, 4294967295], got "-1"'],
     ];
     for (const [argv, message] of cases) {
       let error: unknown;

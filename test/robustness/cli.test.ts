@@ -59,6 +59,6 @@ describe('bad configuration is refused before anything starts', () => {
     const empty = mkdtempSync(join(tmpdir(), 'webgrad-nodata-'));
     const { code, out } = train(['--data', empty]);
     expect(out).toMatch(new RegExp(`${empty}`));
-    expect(code).toBe(1);
+    expect(code).toBe(3);
   });
 });

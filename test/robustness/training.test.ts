@@ -5,7 +5,7 @@ import { createGpu, DeviceLostError } from '../../src/gpu/device.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { rng } from '../helpers/random.ts';
 import { zooModel } from '../../src/model/zoo.ts';
-import { ModelState, NonFiniteLossError, Trainer } from '../../src/runtime/runtime.ts';
+import { DivergenceError, ModelState, NonFiniteLossError, Trainer } from '../../src/runtime/runtime.ts';
 import { destroyDataset, range, uploadDataset } from '../../src/runtime/dataset.ts';
 import { fit } from '../../src/runtime/fit.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
@@ -49,6 +49,50 @@ describe('numerical faults', () => {
   });
 });
 
+describe('divergence', () => {
+  // Plain SGD at lr 30 on the MLP: the loss jumps to about 1e10 in the first epoch and stays finite,
+  // so only the divergence check can stop it.
+  async function diverging(gpu: Gpu, extra: { divergenceFactor?: number; metricsEvery?: number }) {
+    const data = uploadDataset(gpu, syntheticMnist(256, 3), 10, 'synthetic');
+    const model = zooModel('mlp');
+    const state = new ModelState(gpu, model, model.initialValues(1));
+    const saved: number[] = [];
+    const run = fit(gpu, model, state, data, {
+      epochs: 3, batchSize: 32, seed: 1, optimizer: { kind: 'sgd', lr: 30 }, normalize, trainIndices: range(0, 256),
+      onEpochEnd: (r) => { saved.push(r.epoch); }, ...extra,
+    });
+    return { run, saved, release: () => { state.destroy(); destroyDataset(gpu, data); } };
+  }
+
+  it('a loss that grows far past chance level but stays finite stops the run before its epoch is handed on', async () => {
+    const gpu = await testGpu();
+    const { run, saved, release } = await diverging(gpu, {});
+    const error = await run.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DivergenceError);
+    expect(error).not.toBeInstanceOf(NonFiniteLossError);
+    expect((error as Error).message).toMatch(/^the training loss diverged: \d\.\d{3}e\+\d+ \(mean over epoch 1\), more than 100× the chance-level loss ln\(10\) = 2\.303; lower the learning rate/);
+    expect(saved).toEqual([]);
+    release();
+  });
+
+  it('is caught mid-epoch from the asynchronous snapshots, and the factor is the user\'s to set', async () => {
+    const gpu = await testGpu();
+    const early = await diverging(gpu, { metricsEvery: 2, divergenceFactor: 10 });
+    const error = await early.run.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DivergenceError);
+    expect((error as Error).message).toMatch(/\(mean since its epoch began, read at step \d+\), more than 10× the chance-level loss/);
+    early.release();
+    // Switched off, the same run finishes with a finite, enormous loss: what the check exists for.
+    const unchecked = await diverging(gpu, { divergenceFactor: Infinity });
+    const result = await unchecked.run;
+    expect(result.history).toHaveLength(3);
+    expect(result.history[0]!.trainLoss).toBeGreaterThan(100 * Math.log(10));
+    expect(Number.isFinite(result.history[0]!.trainLoss)).toBe(true);
+    result.trainer.destroy();
+    unchecked.release();
+  });
+});
+
 describe('device limits', () => {
   it('a tensor larger than the device allows is caught at compile time, by name, with a batch size that fits', async () => {
     const gpu = await testGpu();
@@ -70,7 +114,7 @@ describe('data that does not fit the model', () => {
     const model = zooModel('cnn');
     const state = new ModelState(gpu, model, model.initialValues(1));
     const options = { batchSize: 2, seed: 1, optimizer: { kind: 'adam' as const, lr: 1e-3 }, normalize, stepsPerEpoch: 1, totalSteps: 1 };
-    expect(() => new Trainer(gpu, model, state, small, new Map(), options)).toThrow('model expects 28×28 images but dataset tiny-16px has 16×16');
+    expect(() => new Trainer(gpu, model, state, small, new Map(), options)).toThrow('model input shape [1, 28, 28] does not fit dataset tiny-16px (1×16×16 images)');
     const twelve = uploadDataset(gpu, syntheticMnist(4, 1), 12, 'twelve-classes');
     expect(() => new Trainer(gpu, model, state, twelve, new Map(), options)).toThrow('model outputs [10] but dataset twelve-classes has 12 classes');
     expect(() => uploadDataset(gpu, { ...syntheticMnist(4, 1), labels: new Uint8Array([0, 1, 10, 2]) }, 10, 'bad-labels'))
