@@ -138,7 +138,7 @@ describe('training a gpt on a token stream resident on the GPU', () => {
     trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
   });
 
-  it('refuses a model that does not fit the stream, starts past its end, and tokens outside the vocabulary', async () => {
+  it('refuses a model that does not fit the stream, starts past its end, augmentation, and tokens outside the vocabulary', async () => {
     const gpu = await testGpu();
     expect(() => uploadTokens(gpu, Uint32Array.from([1, 2, 11]), { vocab: 11, context: 2, name: 'bad' })).toThrow('dataset bad: token 11 at position 2 is outside the vocabulary 0..10');
     expect(() => uploadTokens(gpu, Uint32Array.from([1, 2]), { vocab: 11, context: 2, name: 'short' })).toThrow('dataset short: 2 tokens hold no window of context 2 plus its next token');
@@ -152,6 +152,9 @@ describe('training a gpt on a token stream resident on the GPU', () => {
     const trainer = new Trainer(gpu, fitting, fittingState, data, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, stepsPerEpoch: 1, totalSteps: 1 });
     await expect(trainer.step(Uint32Array.from([0, 32]))).rejects.toThrow('start index 32 at row 1 is past 31');
     trainer.destroy();
+    const augment = { maxRotationDegrees: 10, maxTranslatePixels: 1, minScale: 1, maxScale: 1 };
+    expect(() => new Trainer(gpu, fitting, fittingState, data, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, augment, stepsPerEpoch: 1, totalSteps: 1 }))
+      .toThrow('compileProgram: augment applies to images; dataset stream is a token stream');
     const images = uploadDataset(gpu, { images: new Uint8Array(2 * 64), labels: new Uint8Array(2), count: 2, rows: 8, cols: 8 }, 11, 'images');
     expect(() => new Trainer(gpu, fitting, fittingState, images, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize: { mean: 0, std: 1 }, stepsPerEpoch: 1, totalSteps: 1 }))
       .toThrow('model input shape [8] does not fit dataset images (1×8×8 images)');

@@ -48,7 +48,7 @@ export interface InputStageOptions {
 }
 
 /** The largest start index a token window may have: its last target is the stream's last token. */
-export function lastTokenStart(data: GpuTokenDataset): number {
+function lastTokenStart(data: GpuTokenDataset): number {
   return data.count - data.context - 1;
 }
 
@@ -60,9 +60,11 @@ export function checkTokenStarts(data: GpuTokenDataset, starts: Uint32Array): vo
   }
 }
 
-/** Checks the model fits the dataset, then adds the gather op; `indices` and `seed` are step inputs. */
+/** Adds the gather op for a model checkModelFits accepted; `indices` and `seed` are step inputs. */
 export function inputStage(graph: Graph, model: Model, data: GpuData, indices: number, seed: number, o: InputStageOptions): BatchInput {
-  return data.kind === 'tokens' ? tokenInput(graph, model, data, indices, o.batch) : imageInput(graph, model, data, indices, seed, o);
+  if (data.kind !== 'tokens') return imageInput(graph, model, data, indices, seed, o);
+  if (o.augment) throw new Error(`compileProgram: augment applies to images; dataset ${data.name} is a token stream`);
+  return tokenInput(graph, model, data, indices, o.batch);
 }
 
 /** The model's shape checks against the dataset, before any tensor is made. */
