@@ -3,8 +3,10 @@
 //     recovery fine-tune that keeps the pruned weights at zero every step;
 //   - post-training int8 quantization (per-output-channel weights, per-row activations), with the
 //     weight bytes and inference images/s against the fp32 Evaluator.
+// Any image classifier the checkpoint describes (a zoo network or a drawn graph) is accepted; MNIST
+// is resized to its input when that is not 1×28×28.
 //   node --import tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
-import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope } from 'webgrad';
+import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope, describeModel, imageClassifierShape, resizeImages } from 'webgrad';
 import { loadDataset, fraction, nonNegative, positive, UsageError, runCommand, numberList, readCheckpoint, writeTextAtomic, writableFile, type ParsedArgs } from 'webgrad/node';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -36,14 +38,22 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const extraDataset = checkpoint.extra.dataset;
   if (extraDataset && extraDataset !== 'mnist' && extraDataset !== 'fashion-mnist') throw new UsageError(`${flags.ckpt} was trained on ${extraDataset}; compress runs on mnist or fashion-mnist`);
   const datasetName = (extraDataset ?? 'mnist') as 'mnist' | 'fashion-mnist';
-  const data = await loadDataset(datasetName, { ...(flags.data ? { dataDir: flags.data } : {}), log: (m) => console.log(m) });
+  const model = modelFromCheckpoint(checkpoint);
+  let shape;
+  try {
+    shape = imageClassifierShape(model);
+  } catch (error) {
+    throw new UsageError(`${flags.ckpt}: compress evaluates image classifiers on ${datasetName}, and ${(error as Error).message}`);
+  }
+  const { channels, height, width, classes } = shape;
+  const loaded = await loadDataset(datasetName, { ...(flags.data ? { dataDir: flags.data } : {}), log: (m) => console.log(m) });
+  const fitted = channels === 1 && height === loaded.train.rows && width === loaded.train.cols;
+  const data = fitted ? loaded : { train: resizeImages(loaded.train, { channels, height, width }), test: resizeImages(loaded.test, { channels, height, width }) };
   const gpu = await createGpu();
   // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
   await tuneGemm(gpu);
   console.log(`adapter: ${gpu.describe()}; dot4I8Packed: ${packedDotSupported(gpu) ? 'yes' : 'no (shift fallback)'}`);
-  const model = modelFromCheckpoint(checkpoint);
   const normalize = checkpoint.normalize;
-  const classes = model.outputShape[0]!;
   const trainData = uploadDataset(gpu, data.train, classes, `${datasetName}.train`);
   const testData = uploadDataset(gpu, data.test, classes, `${datasetName}.test`);
   const testIndices = range(0, data.test.count);
@@ -61,7 +71,7 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     }
   };
   const baseline = await fp32Accuracy(state);
-  console.log(`${flags.ckpt}: ${checkpoint.model.zoo}, fp32 test accuracy ${percent(baseline)}`);
+  console.log(`${flags.ckpt}: ${describeModel(checkpoint.model)}, fp32 test accuracy ${percent(baseline)}`);
 
   // Pruning: the training split minus train-mnist's validation tail (10%), as it was trained on.
   const trainCount = data.train.count - Math.floor(data.train.count * 0.1);

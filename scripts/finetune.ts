@@ -4,8 +4,8 @@
 //   node --import tsx scripts/finetune.ts --model mlp --target fashion-mnist --fractions 0.01,0.1 --epochs 5
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig } from 'webgrad';
-import { positive, seedRange, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, writableFolder, keepForeignCheckpoint, type ParsedArgs, type TrainingData, type VariantResult } from 'webgrad/node';
+import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig, modelFromDescription } from 'webgrad';
+import { positive, seedRange, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, writableFolder, keepForeignCheckpoint, type ParsedArgs, type TrainingData, type VariantResult, withClasses } from 'webgrad/node';
 
 const command = {
   name: 'finetune',
@@ -77,8 +77,10 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const unfreezeAfter = flags['unfreeze-after'] ?? Math.floor(flags.epochs / 2);
   if (unfreezeAfter >= flags.epochs) throw new UsageError(`--unfreeze-after: ${unfreezeAfter} must be fewer than the ${flags.epochs} epochs`);
   const given = flags.pretrained ? await readCheckpoint(flags.pretrained) : undefined;
-  if (given && flags.model && flags.model !== given.model.zoo) throw new UsageError(`--model: ${flags.model} differs from the checkpoint's model ${given.model.zoo}`);
-  const zoo = given?.model.zoo ?? flags.model ?? 'mlp';
+  const givenZoo = given && 'zoo' in given.model ? given.model.zoo : undefined;
+  if (given && flags.model && flags.model !== givenZoo) throw new UsageError(`--model: ${flags.model} differs from the checkpoint's model ${givenZoo ?? '(a drawn graph)'}`);
+  // A drawn model is named "graph" in the output folder.
+  const zoo = given ? givenZoo ?? 'graph' : flags.model ?? 'mlp';
   const out = flags.out ?? join(process.cwd(), 'runs', `finetune-${zoo}-${flags.target.replace(/[^\w-]+/g, '_')}`);
   const pretrainPath = join(out, 'pretrained-mnist.safetensors');
   if (!given) keepForeignCheckpoint(pretrainPath, { overwrite: flags.overwrite, reuse: `--pretrained ${pretrainPath} uses it` });
@@ -99,8 +101,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   // The body learned features of inputs scaled its way, so every variant (scratch included, for a
   // like-for-like comparison) feeds the target through the pretrained normalization.
   const normalize = checkpoint.normalize;
-  const targetModel = { zoo, options: { ...checkpoint.model.options, classes } };
-  const plans = planVariants(zooModel(zoo, targetModel.options), { epochs: flags.epochs, unfreezeAfter, bodyLrMultiplier: flags['body-lr'] });
+  const targetModel = withClasses(checkpoint.model, classes);
+  const plans = planVariants(modelFromDescription('the target model', targetModel), { epochs: flags.epochs, unfreezeAfter, bodyLrMultiplier: flags['body-lr'] });
   log(`target: ${target.name}: ${target.train.count} train / ${target.test.count} test images, ${classes} classes; ${flags.epochs} epochs per variant (head-then-all unfreezes after ${unfreezeAfter}), body lr ×${flags['body-lr']}`);
 
   const test = uploadDataset(gpu, target.test, classes, `${target.name}.test`);

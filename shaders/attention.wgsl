@@ -5,14 +5,14 @@
 // Every sum has one owner and a fixed order (a key pass for dk and dv, a query pass for dq), so
 // there are no float atomics and results repeat bit for bit.
 //
-// One invocation per query row (forward, dq) or key row (dk, dv), its rows held as vec4 chunks in
-// private arrays; the lanes of a workgroup are consecutive rows of one head, so at each step of the
-// stream they all read the same key (or query) row. No workgroup memory and no barriers: on
-// llvmpipe, register blocking beats workgroup tiling, and a barrier costs more than the loads it
-// would share. For heads up to UNROLLED_CHUNKS chunks the chunk count is a pipeline constant, so
-// the loops over it unroll and the private arrays stay in registers (with a runtime bound llvmpipe
-// keeps them in memory, several times slower); wider heads use the runtime count, because unrolling
-// them made pipeline builds take minutes.
+// One invocation per pair of query rows (forward), query row (dq) or key row (dk, dv), its rows
+// held as vec4 chunks in private arrays; the lanes of a workgroup are consecutive rows of one head,
+// so at each step of the stream they all read the same key (or query) row. No workgroup memory and
+// no barriers: on llvmpipe, register blocking beats workgroup tiling, and a barrier costs more than
+// the loads it would share. For heads up to UNROLLED_CHUNKS chunks the chunk count is a pipeline
+// constant, so the loops over it unroll and the private arrays stay in registers (with a runtime
+// bound llvmpipe keeps them in memory, several times slower); wider heads use the runtime count,
+// because unrolling them made pipeline builds take minutes.
 // #import rng
 
 struct Params {
@@ -230,6 +230,8 @@ fn backwardDelta(@builtin(global_invocation_id) gid: vec3u) {
 
 // With P_ij = exp(scale·q_i·k_j − lse_i), Z the dropout factors (1 without dropout), P̃ = P∘Z:
 //   dV_j = Σ_i P̃_ij dO_i,  dS_ij = P_ij (Z_ij dO_i·v_j − delta_i),  dK_j = scale · Σ_i dS_ij q_i.
+// One key row per invocation, not two as in the forward: with the six to eight private row arrays
+// two rows need here, llvmpipe left some invocations' outputs unwritten for T past 64.
 @compute @workgroup_size(WG)
 fn backwardKeys(@builtin(global_invocation_id) gid: vec3u) {
   let me = ownerOf(gid);

@@ -7,13 +7,13 @@ export { kernel, grid1d, encodeDispatches, Kernel, type Dispatch, type Workgroup
 export { storageBuffer, uploadBuffer, writeBuffer, readFloat32, readUint32, readInt32, readBytes, runDispatches } from './gpu/buffers.ts';
 
 // Drawing models: symbolic inputs, layers, tensor ops, Model and Sequential, the zoo.
-export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type InputOptions } from './layers/layer.ts';
+export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type InputOptions, type LayerConfig } from './layers/layer.ts';
 export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
 export { Embedding, PositionalEmbedding, ClassToken } from './layers/tokens.ts';
 export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, transformerBlock, type MultiHeadAttentionOptions, type TransformerBlockOptions } from './layers/transformer.ts';
 export { Elementwise, Unary, Concatenate, Slice, Reshape, Permute, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape, permute, transpose } from './layers/ops.ts';
-export { Model, Sequential, type ModelConfig, type ModelNode } from './model/model.ts';
+export { Model, Sequential, imageClassifierShape, type ModelConfig, type ModelNode, type ImageClassifierShape } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 export { gptModel, type GptOptions } from './model/gpt.ts';
 
@@ -21,6 +21,7 @@ export { gptModel, type GptOptions } from './model/gpt.ts';
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
 export { ModelState, Trainer, Evaluator, DivergenceError, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
 export { fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
+export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts';
 export { uploadDataset, uploadTokens, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
@@ -29,9 +30,11 @@ export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport 
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
 export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
 export { CharTokenizer, ByteTokenizer, type Tokenizer } from './data/text.ts';
-export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats } from './data/split.ts';
+export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats, channelStats } from './data/split.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
-export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, type Checkpoint } from './io/checkpoint.ts';
+export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';
+export { describeModel, modelFromDescription } from './io/checkpoint-schema.ts';
+export { modelToGraph, modelFromGraph, layerFromConfig, LAYER_TYPE_NAMES, GRAPH_LIMITS, type ModelGraph } from './io/model-graph.ts';
 export { confusionMatrix, classificationReport, formatClassificationReport, formatConfusionMatrix } from './report/metrics.ts';
 export { EpochProgress, formatEpochSummary } from './report/progress.ts';
 

@@ -21,6 +21,7 @@ const SHAPES: AttentionShape[] = [
   { batch: 1, heads: 2, seq: 100, headDim: 64 },
   { batch: 1, heads: 1, seq: 33, headDim: 128 },  // the widest head supported
   { batch: 3, heads: 2, seq: 130, headDim: 7 },
+  { batch: 1, heads: 2, seq: 301, headDim: 32 },  // several workgroups of row pairs, the widest unrolled head
 ];
 
 interface AttentionData { q: Float32Array; k: Float32Array; v: Float32Array; dO: Float32Array }

@@ -16,7 +16,7 @@ import { decodeSafetensors } from '../src/io/safetensors.ts';
 import {
   decodeCheckpoint, encodeCheckpoint, loadMatchingWeights, modelFromCheckpoint, restoreCheckpoint, restoreWeights, weightsFromSafetensors, WEBGRAD_VERSION,
 } from '../src/io/checkpoint.ts';
-import { loadCheckpoint, readCheckpoint, readSafetensorsFile, saveCheckpoint, writeFileAtomic } from '../src/node/checkpoint-file.ts';
+import { loadCheckpoint, readCheckpoint, readModel, readSafetensorsFile, saveCheckpoint, writeFileAtomic } from '../src/node/checkpoint-file.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { maxRelativeError } from './helpers/random.ts';
 
@@ -234,6 +234,35 @@ describe('PyTorch interop', () => {
     console.log(`[checkpoint test] PyTorch reverse check ${hasTorch ? 'ran' : 'not run (no torch)'}`);
     trainer.destroy();
     state.destroy();
+  });
+});
+
+describe('a checkpoint that carries its graph', () => {
+  it('saves the LeNet fixture without a zoo name; it reloads to the same logits under PyTorch\'s tensor names', async () => {
+    const model = zooModel('lenet');
+    const state = new ModelState(gpu, model);
+    restoreWeights(state, weightsFromSafetensors(await readSafetensorsFile(join(FIXTURE, 'lenet.safetensors'))));
+    const path = join(folder, 'lenet-graph.safetensors');
+    await saveCheckpoint(path, state, { epoch: 0, normalize: NORMALIZE, classNames: CLASS_NAMES });
+    const loaded = await readModel(path);
+    expect('graph' in loaded.checkpoint.model).toBe(true);
+    expect(loaded.classNames).toEqual(CLASS_NAMES);
+    const pytorch = decodeSafetensors(readFileSync(join(FIXTURE, 'lenet.safetensors')));
+    const stored = (await readSafetensorsFile(path)).tensors;
+    expect([...stored.keys()].sort()).toEqual([...pytorch.tensors.keys()].sort());
+    for (const [name, t] of pytorch.tensors) expect(stored.get(name)!.shape, name).toEqual(t.shape);
+
+    const reloaded = new ModelState(gpu, loaded.model, loaded.weights);
+    const expected = decodeSafetensors(readFileSync(join(FIXTURE, 'expected.safetensors')), 'expected.safetensors');
+    const set: ImageSet = { images: expected.tensors.get('images')!.data as Uint8Array, labels: new Uint8Array(4), count: 4, rows: 28, cols: 28 };
+    const data = uploadDataset(gpu, set, 10, 'fixture');
+    const before = await predictLogits(gpu, model, state, data, range(0, 4), NORMALIZE);
+    const after = await predictLogits(gpu, loaded.model, reloaded, data, range(0, 4), loaded.normalize);
+    destroyDataset(gpu, data);
+    state.destroy();
+    reloaded.destroy();
+    expect(bits(after)).toEqual(bits(before));
+    expect(maxRelativeError(after, expected.tensors.get('logits')!.data as Float32Array, 1)).toBeLessThan(1e-4);
   });
 });
 

@@ -5,7 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bodyParameterNames, classBalancedSubset, headLayerName, planVariants, trainVariant, type VariantContext, type VariantPlan } from '../src/node/finetune.ts';
+import { bodyParameterNames, classBalancedSubset, headLayerName, planVariants, trainVariant, withClasses, type VariantContext, type VariantPlan } from '../src/node/finetune.ts';
+import { input, type SymbolicTensor } from '../src/layers/layer.ts';
+import { Dense, Flatten } from '../src/layers/layers.ts';
+import { concat } from '../src/layers/ops.ts';
+import { Model } from '../src/model/model.ts';
+import { modelToGraph } from '../src/io/model-graph.ts';
+import { modelFromDescription } from '../src/io/checkpoint-schema.ts';
 import { zooModel } from '../src/model/zoo.ts';
 import { ModelState } from '../src/runtime/runtime.ts';
 import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
@@ -111,6 +117,28 @@ describe('training', () => {
   });
 });
 
+describe('the target model', () => {
+  const x = input([1, 6, 6]);
+  const flat = new Flatten().apply(x);
+  const drawn = (tail: (logits: SymbolicTensor) => SymbolicTensor) => ({ graph: modelToGraph(new Model({ inputs: x, outputs: tail(new Dense({ units: 10 }).apply(new Dense({ units: 8, activation: 'relu' }).apply(flat))) })) });
+
+  it('of a zoo model takes the class count as an option', () => {
+    expect(withClasses({ zoo: 'mlp', options: { dropout: 0.1 } }, 3)).toEqual({ zoo: 'mlp', options: { dropout: 0.1, classes: 3 } });
+  });
+
+  it('of a graph resizes the head and keeps the body', () => {
+    const source = drawn((y) => y);
+    const target = modelFromDescription('target', withClasses(source, 3));
+    expect(target.outputShape).toEqual([3]);
+    const body = (m: Model) => m.parameterSpecs().filter((s) => !s.name.startsWith(`${headLayerName(m)}.`));
+    expect(body(target)).toEqual(body(modelFromDescription('source', source)));
+  });
+
+  it('of a graph whose head is not its output is refused, saying why', () => {
+    expect(() => withClasses(drawn((y) => concat([y, flat])), 3)).toThrow("the pretrained graph's head fc2 does not set its output size (a 3-unit head gives output [39])");
+  });
+});
+
 describe('scripts/finetune.ts end to end', () => {
   it('fine-tunes a saved checkpoint on a PNG folder and reports every variant per fraction', async () => {
     const gpu = await testGpu();
@@ -139,5 +167,31 @@ describe('scripts/finetune.ts end to end', () => {
     expect(table).toHaveLength(2 + 8);
     expect(table[2]).toMatch(/^\| folder:.* \| 25% \| 12 \| scratch \| 50435 \| \d+\.\d\d% \|/);
     expect(table[5]).toMatch(/ \| head-then-all \| 195 → 50435 \| /);
+  });
+
+  it('fine-tunes a checkpoint of a drawn model (saved as its graph), replacing its head', async () => {
+    const gpu = await testGpu();
+    const folder = await writeBandFolder({ classes: ['top', 'middle', 'bottom'], perClass: 20, seed: 7 });
+    const out = mkdtempSync(join(tmpdir(), 'webgrad-finetune-graph-'));
+    const x = input([1, 28, 28]);
+    const flat = new Flatten().apply(x);
+    const hidden = new Dense({ units: 12, activation: 'relu', name: 'body' }).apply(flat);
+    const model = new Model({ inputs: x, outputs: new Dense({ units: 10, name: 'classifier' }).apply(concat([hidden, new Dense({ units: 4, name: 'side' }).apply(flat)])) });
+    const state = new ModelState(gpu, model, model.initialValues(3));
+    await saveCheckpoint(join(out, 'drawn.safetensors'), state, { epoch: 1, normalize: { mean: 0.13, std: 0.31 } });
+    state.destroy();
+    const root = new URL('..', import.meta.url).pathname;
+    const run = spawnSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/finetune.ts'),
+      '--pretrained', join(out, 'drawn.safetensors'), '--target', `folder:${folder}`, '--fractions', '0.5', '--epochs', '2', '--batch-size', '4', '--out', out, '--quiet',
+    ], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'finetune.json'), 'utf8')) as { rows: { variant: string; loaded: number; reinitialized: string[]; trainableParameters: number[] }[] };
+    expect(report.rows.map((r) => r.variant)).toEqual(['scratch', 'head-only', 'full', 'head-then-all']);
+    for (const r of report.rows.slice(1)) {
+      expect(r.reinitialized).toEqual(['classifier.weight', 'classifier.bias']);
+      expect(r.loaded).toBe(4);
+    }
+    // The head maps the 16 joined features to the target's 3 classes.
+    expect(report.rows[1]!.trainableParameters).toEqual([16 * 3 + 3]);
   });
 });

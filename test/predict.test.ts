@@ -4,7 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zooModel } from '../src/model/zoo.ts';
+import { Model } from '../src/model/model.ts';
+import { input } from '../src/layers/layer.ts';
+import { AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D } from '../src/layers/layers.ts';
+import { add, concat } from '../src/layers/ops.ts';
 import { ModelState } from '../src/runtime/runtime.ts';
+import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
+import { predictLogits } from '../src/runtime/logits.ts';
+import { tuneGemm } from '../src/kernels/gemm.ts';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { restoreWeights, weightsFromSafetensors } from '../src/io/checkpoint.ts';
 import { saveCheckpoint } from '../src/node/checkpoint-file.ts';
@@ -40,6 +47,18 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
+/** A colour-input graph: a residual add, a concatenation with the input, one Dense applied to two tensors. */
+function drawnModel(): Model {
+  const x = input([3, 10, 10]);
+  const stem = new Conv2D({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x);
+  const residual = add(new Conv2D({ filters: 4, kernelSize: 3, padding: 'same' }).apply(stem), stem);
+  const features = concat([residual, x]);
+  const shared = new Dense({ units: 6, activation: 'relu' });
+  const left = shared.apply(new Flatten().apply(new MaxPool2D().apply(features)));
+  const right = shared.apply(new Flatten().apply(new AvgPool2D().apply(features)));
+  return new Model({ inputs: x, outputs: new Dense({ units: 4 }).apply(concat([left, right])) });
+}
+
 describe('scripts/predict.ts', () => {
   it('prints the top-3 classes with probabilities, for MNIST-style and for large dark-on-light images', async () => {
     const mnistStyle = join(folder, 'seven.png');
@@ -67,6 +86,48 @@ describe('scripts/predict.ts', () => {
       // The exact image must give PyTorch's probabilities (to the printed 0.1%); the resized copy only the same ranking.
       if (path === mnistStyle) printed.forEach((p, i) => expect(Math.abs(p.percent - 100 * probability[ranked[i]!]!)).toBeLessThan(0.051));
     }
+  });
+
+  it('runs a checkpoint of a drawn model (saved as its graph) to the logits the same model gives in process', async () => {
+    const gpu = await testGpu();
+    await tuneGemm(gpu);
+    const model = drawnModel();
+    const state = new ModelState(gpu, model, model.initialValues(9));
+    const normalize = { mean: 0.2, std: 0.3 };
+    const path = join(folder, 'drawn.safetensors');
+    await saveCheckpoint(path, state, { epoch: 0, normalize, classNames: ['a', 'b', 'c', 'd'] });
+    // Dark on average, so predict does not invert it; gray, so predict repeats it into the three channels.
+    const gray = Uint8Array.from({ length: 100 }, (_, i) => (i * 53) % 200);
+    const png = join(folder, 'pattern.png');
+    writeFileSync(png, await encodePng(gray, 10, 10));
+    const colour = new Uint8Array(300);
+    for (let c = 0; c < 3; c++) colour.set(gray, c * 100);
+    const data = uploadDataset(gpu, { images: colour, labels: new Uint8Array(1), count: 1, rows: 10, cols: 10, channels: 3 }, 4, 'pattern');
+    const inProcess = Array.from(await predictLogits(gpu, model, state, data, range(0, 1), normalize));
+    destroyDataset(gpu, data);
+    state.destroy();
+    expect(inProcess.some((v) => v !== 0)).toBe(true);
+
+    const raw = predict('--ckpt', path, '--logits', png);
+    expect(raw.stderr).not.toMatch(/predict:/);
+    expect(raw.status).toBe(0);
+    expect(raw.stdout.trim().split('\n').filter((line) => line.startsWith(png))).toEqual([`${png}: ${JSON.stringify(inProcess)}`]);
+    const top = predict('--ckpt', path, '--top', '4', png);
+    expect(top.status).toBe(0);
+    expect(top.stdout).toMatch(new RegExp(`${png}: ([a-d] [\\d.]+%, ){3}[a-d] [\\d.]+%`));
+  });
+
+  it('refuses a checkpoint whose model does not take images, saying why', async () => {
+    const gpu = await testGpu();
+    const x = input([16]);
+    const model = new Model({ inputs: x, outputs: new Dense({ units: 3 }).apply(x) });
+    const state = new ModelState(gpu, model);
+    const path = join(folder, 'flat.safetensors');
+    await saveCheckpoint(path, state, { epoch: 0, normalize: { mean: 0, std: 1 } });
+    state.destroy();
+    const run = predict('--ckpt', path, join(folder, 'seven.png'));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`predict: ${path}: predict classifies images, and the model's input is f32 [16]; an image classifier takes f32 images [channels, height, width]`);
   });
 
   it('fails naming a file that is not an image', () => {

@@ -2,13 +2,13 @@
 // takes. Everything below is the same library code scripts/train-mnist.ts runs in Node.
 import type { FromWorker, Samples, ToWorker, TrainRequest } from './protocol.ts';
 import { demoTrainerOptions, trainSteps } from './training.ts';
-import { createGpu, NoAdapterError, decodeIdxSplit, pixelStats, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, predictLogits, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, tuneGemm, type Gpu, type ImageSet, type Sequential, type GpuDataset, type Normalization } from 'webgrad';
+import { createGpu, NoAdapterError, decodeIdxSplit, pixelStats, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, predictLogits, encodeCheckpoint, loadModel, describeModel, imageClassifierShape, tuneGemm, type Gpu, type ImageSet, type Model, type ModelDescription, type GpuDataset, type Normalization } from 'webgrad';
 
 const CLASSES = 10;
 const GRID_IMAGES = 32;
 
 interface Mnist { train: ImageSet; test: ImageSet; gpuTrain: GpuDataset; gpuTest: GpuDataset; normalize: Normalization }
-interface Session { model: Sequential; zoo: string; state: ModelState; normalize: Normalization; trainer?: Trainer }
+interface Session { model: Model; description: ModelDescription; state: ModelState; normalize: Normalization; trainer?: Trainer }
 
 let gpuPromise: Promise<Gpu> | undefined;
 let mnistPromise: Promise<Mnist> | undefined;
@@ -81,7 +81,7 @@ async function train(request: TrainRequest): Promise<void> {
   const model = zooModel(request.model, { classes: CLASSES });
   const state = new ModelState(gpu, model, model.initialValues(request.seed));
   const trainer = new Trainer(gpu, model, state, mnist.gpuTrain, new Map(), demoTrainerOptions(request, mnist.train.count, mnist.normalize));
-  session = { model, zoo: request.model, state, normalize: mnist.normalize, trainer };
+  session = { model, description: { zoo: request.model, options: { classes: CLASSES } }, state, normalize: mnist.normalize, trainer };
   post({ type: 'status', text: `training ${request.model} (${model.parameterCount()} parameters)…` });
   const seconds = await trainSteps(trainer, mnist.train.count, request.steps, request.every,
     (window) => post({ type: 'progress', steps: request.steps, ...window }));
@@ -107,24 +107,31 @@ async function predict(pixels: Uint8Array): Promise<void> {
 async function save(): Promise<void> {
   if (!session) throw new Error('train or load a model first');
   const bytes = await encodeCheckpoint(session.state, {
-    model: { zoo: session.zoo, options: { classes: CLASSES } }, epoch: 0, normalize: session.normalize,
+    model: session.description, epoch: 0, normalize: session.normalize,
     classNames: Array.from({ length: CLASSES }, (_, i) => String(i)),
   }, session.trainer);
-  post({ type: 'saved', bytes, name: `webgrad-${session.zoo}-mnist.safetensors` }, [bytes.buffer]);
+  post({ type: 'saved', bytes, name: `webgrad-${'zoo' in session.description ? session.description.zoo : 'graph'}-mnist.safetensors` }, [bytes.buffer]);
 }
 
 async function load(name: string, bytes: Uint8Array, testImages: number): Promise<void> {
   const gpu = await gpuReady();
   const mnist = await mnistReady(gpu);
-  const checkpoint = decodeCheckpoint(bytes, name);
-  const model = modelFromCheckpoint(checkpoint);
-  if (model.outputShape[0] !== CLASSES) throw new Error(`${name}: the model has ${model.outputShape[0]} classes; the demo evaluates it on MNIST's ${CLASSES}`);
+  const { model, weights, normalize, checkpoint } = await loadModel(bytes, name);
+  // The demo draws and evaluates MNIST digits as they are: one gray 28×28 channel in, ten classes out.
+  let shape;
+  try {
+    shape = imageClassifierShape(model);
+  } catch (error) {
+    throw new Error(`${name}: the demo runs image classifiers, and ${(error as Error).message}`);
+  }
+  if (shape.channels !== 1 || shape.height !== 28 || shape.width !== 28 || shape.classes !== CLASSES) {
+    throw new Error(`${name}: the model maps ${shape.channels}×${shape.height}×${shape.width} images to ${shape.classes} classes; the demo evaluates 1×28×28 MNIST digits in ${CLASSES} classes`);
+  }
   endSession();
-  const state = new ModelState(gpu, model);
-  restoreCheckpoint(checkpoint, state);
-  session = { model, zoo: checkpoint.model.zoo, state, normalize: checkpoint.normalize };
+  const state = new ModelState(gpu, model, weights);
+  session = { model, description: checkpoint.model, state, normalize };
   const { accuracy, samples } = await evaluate(gpu, mnist, session, testImages);
-  post({ type: 'status', text: `loaded ${name}: ${checkpoint.model.zoo}, test accuracy ${(100 * accuracy).toFixed(1)}% on ${testImages} images` });
+  post({ type: 'status', text: `loaded ${name}: ${describeModel(checkpoint.model)}, test accuracy ${(100 * accuracy).toFixed(1)}% on ${testImages} images` });
   post({ type: 'trained', testAccuracy: accuracy, testImages, imagesPerSecond: 0, seconds: 0, samples });
 }
 

@@ -8,6 +8,7 @@
 //                                        split never depends on a seed; shuffle first with takeSamples() to change that
 //   takeSamples(set, indices)          → a new ImageSet of those samples, in that order
 //   pixelStats(images)                 → { mean, std } over all pixels (0..255 scale, population std)
+//   channelStats(set)                  → pixelStats of each channel plane of a C×H×W set, for per-channel normalisation
 import type { ImageSet } from './idx.ts';
 
 export function seededRandom(seed: number): () => number {
@@ -69,14 +70,37 @@ export function splitValidation(set: ImageSet, fraction = 0.1): { train: ImageSe
   return { train: part(0, trainCount), validation: part(trainCount, set.count) };
 }
 
+/** Mean and population std of pixel values given by their histogram over 0..255. */
+function histogramStats(histogram: Float64Array, count: number): { mean: number; std: number } {
+  let sum = 0;
+  for (let v = 0; v < 256; v++) sum += v * histogram[v]!;
+  const mean = sum / count;
+  let squares = 0;
+  for (let v = 0; v < 256; v++) squares += histogram[v]! * (v - mean) ** 2;
+  return { mean, std: Math.sqrt(squares / count) };
+}
+
 export function pixelStats(images: Uint8Array): { mean: number; std: number } {
   if (images.length === 0) throw new Error('pixelStats: no pixels');
   const histogram = new Float64Array(256);
   for (const value of images) histogram[value]!++;
-  let sum = 0;
-  for (let v = 0; v < 256; v++) sum += v * histogram[v]!;
-  const mean = sum / images.length;
-  let squares = 0;
-  for (let v = 0; v < 256; v++) squares += histogram[v]! * (v - mean) ** 2;
-  return { mean, std: Math.sqrt(squares / images.length) };
+  return histogramStats(histogram, images.length);
+}
+
+export function channelStats(set: ImageSet): { mean: number; std: number }[] {
+  const channels = set.channels ?? 1;
+  const plane = set.rows * set.cols;
+  if (set.count === 0 || plane === 0) throw new Error('channelStats: no pixels');
+  if (set.images.length !== set.count * channels * plane) {
+    throw new Error(`channelStats: ${set.images.length} pixel bytes do not make ${set.count} images of ${channels}×${set.rows}×${set.cols}`);
+  }
+  const histograms = Array.from({ length: channels }, () => new Float64Array(256));
+  for (let i = 0; i < set.count; i++) {
+    for (let c = 0; c < channels; c++) {
+      const histogram = histograms[c]!;
+      const start = (i * channels + c) * plane;
+      for (let p = start; p < start + plane; p++) histogram[set.images[p]!]!++;
+    }
+  }
+  return histograms.map((histogram) => histogramStats(histogram, set.count * plane));
 }

@@ -6,7 +6,8 @@
 //
 //   checkCheckpointMetadata(source, metadata) → CheckedMetadata (typed, ranges checked)
 //   checkFiniteTensors(source, tensors, prefix?)   every value of every F32 tensor finite
-//   modelFromDescription(source, description)      zooModel, with its errors naming the file
+//   modelFromDescription(source, description)      zooModel, or modelFromGraph for a drawn model,
+//                                                  with its errors naming the file
 //
 // Objects are read through their own properties only and unknown fields are refused, so a file
 // cannot smuggle in a prototype name or a field a reader would ignore. Each message reads
@@ -17,11 +18,25 @@ import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
 import type { Normalization } from '../compiler/program.ts';
 import type { TrainerOptions } from '../runtime/runtime.ts';
 import type { SafeTensor } from './safetensors.ts';
+import { boolean, byKind, FieldError, integer, isPlainObject, json, list, object, oneOf, optional, real, record, required, text, tuple, withSource, type Check } from './schema.ts';
+import { checkedModelFromGraph, modelToGraph, type ModelGraph } from './model-graph.ts';
 
 /** A zoo model by name and options: zooModel(zoo, options) rebuilds it. */
-export interface ModelDescription {
+export interface ZooDescription {
   zoo: string;
   options: ZooOptions;
+}
+
+/** Any other model, as its graph (src/io/model-graph.ts): modelFromGraph rebuilds it. */
+export interface GraphDescription {
+  graph: ModelGraph;
+}
+
+export type ModelDescription = ZooDescription | GraphDescription;
+
+/** A few words for logs: the zoo name, or the graph's size. */
+export function describeModel(description: ModelDescription): string {
+  return 'zoo' in description ? description.zoo : `a graph of ${description.graph.layers.length} layers`;
 }
 
 /** The Trainer options a checkpoint stores under "trainer" (seed, optimizer, schedule and normalize have their own keys). */
@@ -44,127 +59,12 @@ export interface CheckedMetadata {
 export const MAX_CLASSES = 65_536;
 const U32_MAX = 2 ** 32 - 1;
 
-class FieldError extends Error {
-  constructor(readonly field: string, problem: string) {
-    super(problem);
-  }
-}
-
-type Check<T> = (value: unknown, field: string) => T;
-
-const show = (value: unknown): string => (typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value));
-
-function integer(min: number, max: number): Check<number> {
-  return (value, field) => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new FieldError(field, `is ${show(value)}; must be a whole number in [${min}, ${max}]`);
-    return value;
-  };
-}
-
-interface Range { min?: number; above?: number; max?: number; below?: number }
-
-function real(range: Range): Check<number> {
-  const bounds = [
-    range.min !== undefined ? `≥ ${range.min}` : range.above !== undefined ? `> ${range.above}` : '',
-    range.max !== undefined ? `≤ ${range.max}` : range.below !== undefined ? `< ${range.below}` : '',
-  ].filter(Boolean).join(' and ');
-  return (value, field) => {
-    const fits = typeof value === 'number' && Number.isFinite(value)
-      && (range.min === undefined || value >= range.min) && (range.above === undefined || value > range.above)
-      && (range.max === undefined || value <= range.max) && (range.below === undefined || value < range.below);
-    if (!fits) throw new FieldError(field, `is ${show(value)}; must be a finite number${bounds ? ` ${bounds}` : ''}`);
-    return value as number;
-  };
-}
-
-const boolean: Check<boolean> = (value, field) => {
-  if (typeof value !== 'boolean') throw new FieldError(field, `is ${show(value)}; must be true or false`);
-  return value;
-};
-
-function text(maxLength: number): Check<string> {
-  return (value, field) => {
-    if (typeof value !== 'string' || value.length > maxLength) throw new FieldError(field, `is ${show(value)}; must be a string of at most ${maxLength} characters`);
-    return value;
-  };
-}
-
-function oneOf<T extends string>(choices: readonly T[]): Check<T> {
-  return (value, field) => {
-    if (typeof value !== 'string' || !choices.includes(value as T)) throw new FieldError(field, `is ${show(value)}; must be one of ${choices.join(', ')}`);
-    return value as T;
-  };
-}
-
-function list<T>(item: Check<T>, length: { min: number; max: number }): Check<T[]> {
-  return (value, field) => {
-    if (!Array.isArray(value) || value.length < length.min || value.length > length.max) {
-      throw new FieldError(field, `is ${Array.isArray(value) ? `a list of ${value.length}` : show(value)}; must be a list of ${length.min === length.max ? length.min : `${length.min} to ${length.max}`} entries`);
-    }
-    return value.map((entry, i) => item(entry, `${field}[${i}]`));
-  };
-}
-
-function tuple<T>(items: Check<T>[]): Check<T[]> {
-  return (value, field) => {
-    if (!Array.isArray(value) || value.length !== items.length) throw new FieldError(field, `is ${Array.isArray(value) ? `a list of ${value.length}` : show(value)}; must be a list of ${items.length} entries`);
-    return items.map((item, i) => item(value[i], `${field}[${i}]`));
-  };
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-type Fields = Record<string, { check: Check<unknown>; optional?: boolean }>;
-type Shaped<F extends Fields> = { [K in keyof F as F[K]['optional'] extends true ? never : K]: ReturnType<F[K]['check']> }
-  & { [K in keyof F as F[K]['optional'] extends true ? K : never]?: ReturnType<F[K]['check']> };
-
-const required = <T>(check: Check<T>) => ({ check });
-const optional = <T>(check: Check<T>) => ({ check, optional: true as const });
-
-/** An object with exactly these fields (optional ones may be absent), read as own properties. */
-function object<F extends Fields>(fields: F): Check<Shaped<F>> {
-  return (value, field) => {
-    if (!isPlainObject(value)) throw new FieldError(field, `is ${show(value)}; must be an object`);
-    const unknown = Object.keys(value).filter((key) => !Object.hasOwn(fields, key));
-    if (unknown.length) throw new FieldError(field, `has unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (known: ${Object.keys(fields).join(', ') || 'none'})`);
-    const out: Record<string, unknown> = {};
-    for (const [key, { check, optional: isOptional }] of Object.entries(fields)) {
-      const at = field ? `${field}.${key}` : key;
-      if (!Object.hasOwn(value, key)) {
-        if (!isOptional) throw new FieldError(at, 'is missing');
-        continue;
-      }
-      out[key] = check(value[key], at);
-    }
-    return out as Shaped<F>;
-  };
-}
-
-/** Any own keys, each value checked. */
-function record<T>(item: Check<T>): Check<Record<string, T>> {
-  return (value, field) => {
-    if (!isPlainObject(value)) throw new FieldError(field, `is ${show(value)}; must be an object`);
-    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, item(entry, `${field}.${JSON.stringify(key)}`)]));
-  };
-}
-
-/** One object schema per value of its "kind" field. */
-function byKind<T>(kinds: Record<string, Check<unknown>>): Check<T> {
-  return (value, field) => {
-    if (!isPlainObject(value)) throw new FieldError(field, `is ${show(value)}; must be an object`);
-    const kind = oneOf(Object.keys(kinds))(Object.hasOwn(value, 'kind') ? value.kind : undefined, `${field}.kind`);
-    return kinds[kind]!(value, field) as T;
-  };
-}
-
 const kind = <K extends string>(name: K) => required(oneOf([name]));
 const learningRate = real({ above: 0, max: 10 });
 const fraction = real({ min: 0, below: 1 });
 const regularizer = optional(real({ min: 0, max: 10 }));
 
-const MODEL = object({
+const ZOO_MODEL = object({
   zoo: required(oneOf(ZOO_NAMES)),
   options: required(object({
     classes: optional(integer(2, MAX_CLASSES)),
@@ -173,6 +73,10 @@ const MODEL = object({
     inputShape: optional(tuple([integer(1, 64), integer(1, 1024), integer(1, 1024)])),
   })),
 });
+
+// The graph is checked as it is built (modelFromDescription), which every decode does.
+const GRAPH_MODEL = object({ graph: required((value) => value as ModelGraph) });
+const MODEL: Check<ModelDescription> = (value, field) => (isPlainObject(value) && Object.hasOwn(value, 'graph') ? GRAPH_MODEL : ZOO_MODEL)(value, field) as ModelDescription;
 
 const NORMALIZE = object({ mean: required(real({ min: -1000, max: 1000 })), std: required(real({ above: 0, max: 1000 })) });
 
@@ -218,29 +122,9 @@ function decimal(min: number, max: number): Check<number> {
   };
 }
 
-function json<T>(check: Check<T>): Check<T> {
-  return (value, field) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(value as string);
-    } catch (error) {
-      throw new FieldError(field, `is not valid JSON (${(error as Error).message})`);
-    }
-    return check(parsed, field);
-  };
-}
-
-function withSource<T>(source: string, work: () => T): T {
-  try {
-    return work();
-  } catch (error) {
-    if (error instanceof FieldError) throw new Error(`${source}: metadata ${error.field} ${error.message}`);
-    throw error;
-  }
-}
-
-/** zooModel for a described model; a description it cannot build names the file and the field. */
+/** The described model, from the zoo or from its graph; a description that does not build names the file and the field. */
 export function modelFromDescription(source: string, description: ModelDescription): Model {
+  if ('graph' in description) return withSource(source, () => checkedModelFromGraph(description.graph, 'model.graph'));
   try {
     return zooModel(description.zoo, description.options);
   } catch (error) {
@@ -252,11 +136,14 @@ export function modelFromDescription(source: string, description: ModelDescripti
 export function checkCheckpointMetadata(source: string, metadata: Readonly<Record<string, string>>): CheckedMetadata {
   const field = <T>(key: string, check: Check<T>): T | undefined => (Object.hasOwn(metadata, key) ? withSource(source, () => check(metadata[key], key)) : undefined);
   const need = <T>(key: string, check: Check<T>): T => field(key, check) ?? withSource(source, () => { throw new FieldError(key, 'is missing'); });
-  const model = need('model', json(MODEL)) as ModelDescription;
+  const stored = need('model', json(MODEL));
+  const built = modelFromDescription(source, stored);
+  // A graph comes back as the model it built describes itself, so nothing unchecked passes on.
+  const model: ModelDescription = 'graph' in stored ? { graph: modelToGraph(built) } : stored;
   const classNames = field('class_names', json(CLASS_NAMES));
-  const classes = modelFromDescription(source, model).outputShape[0]!;
+  const classes = built.outputs.length === 1 ? built.outputShape[0]! : undefined;
   if (classNames && classNames.length !== classes) {
-    throw new Error(`${source}: metadata class_names has ${classNames.length} names but the model's head has ${classes} classes`);
+    throw new Error(`${source}: metadata class_names has ${classNames.length} names but ${classes === undefined ? `the model has ${built.outputs.length} outputs` : `the model's head has ${classes} classes`}`);
   }
   const optimizer = field('optimizer', json(OPTIMIZER));
   const schedule = field('schedule', json(SCHEDULE));

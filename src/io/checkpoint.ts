@@ -7,7 +7,7 @@
 //   - optimizer moments as optimizer.<param>.exp_avg / exp_avg_sq / momentum_buffer, shaped like
 //     their parameter;
 //   - __metadata__ (strings; JSON where structured): webgrad_version, model ({zoo, options} for
-//     zooModel), epoch (completed), step (Trainer.stepCount), seed, normalize, optimizer, schedule,
+//     zooModel, or {graph} for any other model: src/io/model-graph.ts), epoch (completed), step (Trainer.stepCount), seed, normalize, optimizer, schedule,
 //     trainer (the remaining Trainer options: batch size, steps per epoch, total steps, augment,
 //     frozen, …), class_names, and any caller extras.
 // Decoding checks the metadata against src/io/checkpoint-schema.ts (each field's type and range,
@@ -19,6 +19,9 @@
 // resumes whole epochs, so a mid-epoch save (say on Ctrl-C) reruns that epoch from its start.
 //
 //   save:    bytes = await encodeCheckpoint(state, { model: { zoo: 'lenet', options: {} }, epoch }, trainer)
+//            (without info.model the model's own graph is written: any drawn model saves)
+//   load:    const { model, weights, normalize, classNames } = await loadModel(bytesOrFile, name);
+//            const state = new ModelState(gpu, model, weights);
 //   resume:  const ckpt = decodeCheckpoint(bytes, 'run.safetensors');
 //            const model = modelFromCheckpoint(ckpt); const state = new ModelState(gpu, model);
 //            const trainer = new Trainer(gpu, model, state, data, new Map(), ckpt.training!);
@@ -35,13 +38,15 @@ import type { ModelState, Trainer, TrainerOptions } from '../runtime/runtime.ts'
 import type { Normalization } from '../compiler/program.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.ts';
 import { checkCheckpointMetadata, checkFiniteTensors, modelFromDescription, type CheckedMetadata, type ModelDescription } from './checkpoint-schema.ts';
+import { modelToGraph } from './model-graph.ts';
 
-export type { ModelDescription } from './checkpoint-schema.ts';
+export type { ModelDescription, ZooDescription, GraphDescription } from './checkpoint-schema.ts';
 
 export const WEBGRAD_VERSION: string = packageJson.version;
 
 export interface SaveInfo {
-  model: ModelDescription;
+  /** A zoo name and options, checked against the model being saved; absent, the model's own graph is written. */
+  model?: ModelDescription;
   /** Epochs completed; a resumed fit starts at this epoch. */
   epoch: number;
   /** Input normalization for inference; taken from the trainer when one is given. */
@@ -83,8 +88,20 @@ function momentParameter(key: string): string {
   return key.slice(0, -suffix.length - 1);
 }
 
+const tensorList = (model: Model): string => JSON.stringify([...model.parameterSpecs(), ...model.stateSpecs()]);
+
+/** The description to store: the given one if it rebuilds the model being saved (same tensors), else the model's graph. */
+function describedModel(model: Model, given: ModelDescription | undefined): ModelDescription {
+  if (!given) return { graph: modelToGraph(model) };
+  if (tensorList(modelFromDescription('encodeCheckpoint', given)) !== tensorList(model)) {
+    throw new Error(`encodeCheckpoint: info.model ${JSON.stringify(given)} does not describe the model being saved (its tensors differ); leave info.model out to save the model's own graph`);
+  }
+  return given;
+}
+
 /** Reads every tensor from the GPU (the copies queue behind submitted steps, so they see the latest) and lays out the file. */
 export async function encodeCheckpoint(state: ModelState, info: SaveInfo, trainer?: Trainer): Promise<Uint8Array> {
+  const model = describedModel(state.model, info.model);
   const tensors = new Map<string, SafeTensor>();
   for (const [name, data] of await state.read()) tensors.set(name, { dtype: 'F32', shape: parameterShape(state.model, name), data });
   const metadata: Record<string, string> = { ...info.extra };
@@ -94,7 +111,7 @@ export async function encodeCheckpoint(state: ModelState, info: SaveInfo, traine
   Object.assign(metadata, {
     format: FORMAT,
     webgrad_version: WEBGRAD_VERSION,
-    model: JSON.stringify(info.model),
+    model: JSON.stringify(model),
     epoch: String(info.epoch),
     step: String(trainer?.stepCount ?? 0),
     normalize: JSON.stringify(normalize),
@@ -166,18 +183,50 @@ export function modelFromCheckpoint(checkpoint: Checkpoint): Model {
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
- * Loads weights that must fit the model exactly. Tensors of the right size but the wrong shape (a
- * transposed Dense weight) are rejected here; ModelState.load lists every missing, unexpected and
- * mis-sized tensor.
+ * The values of weights that must fit the model exactly, ready for new ModelState(gpu, model, values).
+ * Tensors of the right size but the wrong shape (a transposed Dense weight) are rejected here;
+ * ModelState.load lists every missing, unexpected and mis-sized tensor.
  */
-export function restoreWeights(state: ModelState, weights: ReadonlyMap<string, SafeTensor>): void {
-  const specs = [...state.model.parameterSpecs(), ...state.model.stateSpecs()];
+export function weightValues(model: Model, weights: ReadonlyMap<string, SafeTensor>): Map<string, Float32Array> {
+  const specs = [...model.parameterSpecs(), ...model.stateSpecs()];
   const transposed = specs.filter((s) => {
     const given = weights.get(s.name);
     return given && given.data.length === elementCount(s.shape) && !sameShape(given.shape, s.shape);
   }).map((s) => `${s.name} (model ${formatShape(s.shape)}, given ${formatShape(weights.get(s.name)!.shape)})`);
   if (transposed.length) throw new Error(`weights do not fit the model: mis-shaped [${transposed.join(', ')}]`);
-  state.load(new Map([...weights].map(([name, t]) => [name, t.data as Float32Array])));
+  return new Map([...weights].map(([name, t]) => [name, t.data as Float32Array]));
+}
+
+/** Loads weights that must fit the model exactly (see weightValues). */
+export function restoreWeights(state: ModelState, weights: ReadonlyMap<string, SafeTensor>): void {
+  state.load(weightValues(state.model, weights));
+}
+
+/** A checkpoint as a model ready to run: what loadModel returns. */
+export interface LoadedModel {
+  model: Model;
+  /** Parameters and persistent state for new ModelState(gpu, model, weights). */
+  weights: Map<string, Float32Array>;
+  normalize: Normalization;
+  /** The checkpoint's class names, or "0", "1", … */
+  classNames: string[];
+  checkpoint: Checkpoint;
+}
+
+/** Rebuilds the model a checkpoint describes (zoo or graph) with its weights checked against it. Browser-safe: a File or Blob is read here. */
+export async function loadModel(file: Uint8Array | Blob, source = file instanceof Blob && 'name' in file ? String(file.name) : 'checkpoint'): Promise<LoadedModel> {
+  const bytes = file instanceof Uint8Array ? file : new Uint8Array(await file.arrayBuffer());
+  const checkpoint = decodeCheckpoint(bytes, source);
+  const model = modelFromCheckpoint(checkpoint);
+  let weights: Map<string, Float32Array>;
+  try {
+    weights = weightValues(model, checkpoint.weights);
+  } catch (error) {
+    throw new Error(`${source}: ${(error as Error).message}`);
+  }
+  const classes = model.outputs.length === 1 && model.outputShape.length === 1 ? model.outputShape[0]! : 0;
+  const classNames = checkpoint.classNames ?? Array.from({ length: classes }, (_, c) => String(c));
+  return { model, weights, normalize: checkpoint.normalize, classNames, checkpoint };
 }
 
 /** Weights, and with a trainer its optimizer moments and step count, so training continues exactly. Errors start with the checkpoint's source. */

@@ -1,7 +1,7 @@
 // Fused multi-head scaled-dot-product attention, forward and backward, with an optional causal mask
 // and optional dropout on the attention weights. q, k, v and o are row-major [batch, heads, T, D]
 // (each head's rows contiguous, the layout the kernels stream over; a fused qkv projection output
-// [batch, T, 3, heads, D] reaches it through one layout pass), scale = 1/√D.
+// [batch, T, 3, heads, D] reaches it through one permute), scale = 1/√D.
 import type { Gpu } from '../gpu/device.ts';
 import { storageBuffer } from '../gpu/buffers.ts';
 import { holdsVec4s, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';

@@ -50,6 +50,16 @@ export function input(shape: Shape, options: InputOptions = {}): SymbolicTensor 
   return new SymbolicTensor([...shape], dtype, { kind: 'input' }, options.name ?? '');
 }
 
+/**
+ * A layer as plain JSON: its type (the class that rebuilds it), its name, and every constructor
+ * option with its value; src/io/model-graph.ts reads it back through a checked registry.
+ */
+export interface LayerConfig {
+  type: string;
+  name: string;
+  [option: string]: unknown;
+}
+
 export abstract class Layer {
   name = '';
   /** Prefix for automatic names: conv → conv1, conv2, … (PyTorch state_dict style). */
@@ -59,6 +69,11 @@ export abstract class Layer {
   states(..._inputs: Shape[]): StateSpec[] { return []; }
   abstract forward(ctx: BuildContext, ...inputs: number[]): number;
   describe(): string { return this.kind; }
+
+  /** This layer as JSON (type, name, options); built-in layers override it, a custom subclass cannot be saved as a graph. */
+  config(): LayerConfig {
+    throw new Error(`layer ${this.name || this.kind} (${this.describe()}) has no JSON description: only webgrad's built-in layers can be saved as a graph`);
+  }
 
   /** How many input tensors the layer takes; most take one. */
   acceptsInputs(count: number): boolean { return count === 1; }

@@ -8,7 +8,7 @@ import { biasGradient } from '../kernels/reduce.ts';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
 import { batchNormBackward, batchNormForwardInference, batchNormForwardTrain } from '../kernels/batchnorm.ts';
 import { elementCount, type GradContext } from '../graph/graph.ts';
-import { checkBoolean, checkChoice, checkOptions, Layer, op, shapeError, type BuildContext, type ParamSpec, type Shape, type StateSpec } from './layer.ts';
+import { checkBoolean, checkChoice, checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape, type StateSpec } from './layer.ts';
 
 
 /** Applies an activation's backward in front of a linear layer's own backward, when one is fused. */
@@ -47,6 +47,10 @@ export class Dense extends Layer {
     this.useBias = o.useBias ?? true;
     this.init = o.init ?? (this.activation === 'relu' ? 'he' : 'glorot');
     this.name = o.name ?? '';
+  }
+
+  override config(): LayerConfig {
+    return { type: 'Dense', name: this.name, units: this.units, activation: this.activation, useBias: this.useBias, init: this.init };
   }
 
   override describe(): string { return `Dense(${this.units}${this.activation === 'none' ? '' : `, ${this.activation}`})`; }
@@ -156,6 +160,13 @@ export class Conv2D extends Layer {
     if (this.padding === 'same' && (this.strides[0] !== 1 || this.strides[1] !== 1)) throw new Error(`Conv2D ${this.name}: padding 'same' needs stride 1`);
   }
 
+  override config(): LayerConfig {
+    return {
+      type: 'Conv2D', name: this.name, filters: this.filters, kernelSize: [...this.kernel], strides: [...this.strides],
+      padding: this.padding, activation: this.activation, useBias: this.useBias,
+    };
+  }
+
   override describe(): string { return `Conv2D(${this.filters}, ${this.kernel.join('×')}${this.activation === 'none' ? '' : `, ${this.activation}`})`; }
 
   /** The kernels' geometry for this layer on a per-sample input shape: the one place it is computed. */
@@ -250,6 +261,12 @@ abstract class Pool2D extends Layer {
     this.name = o.name ?? '';
   }
 
+  protected abstract readonly type: string;
+
+  override config(): LayerConfig {
+    return { type: this.type, name: this.name, poolSize: [...this.window], strides: [...this.strides], padding: this.pad };
+  }
+
   protected poolShape(input: Shape, batch: number): Pool2dShape {
     return {
       batch, channels: input[0]!, height: input[1]!, width: input[2]!, windowH: this.window[0], windowW: this.window[1],
@@ -267,6 +284,7 @@ abstract class Pool2D extends Layer {
 
 export class MaxPool2D extends Pool2D {
   readonly kind = 'maxpool';
+  protected readonly type = 'MaxPool2D';
   constructor(o: Pool2DOptions = {}) { super(o, 'MaxPool2D'); }
   override describe(): string { return `MaxPool2D(${this.window.join('×')})`; }
 
@@ -290,6 +308,7 @@ export class MaxPool2D extends Pool2D {
 
 export class AvgPool2D extends Pool2D {
   readonly kind = 'avgpool';
+  protected readonly type = 'AvgPool2D';
   constructor(o: Pool2DOptions = {}) { super(o, 'AvgPool2D'); }
   override describe(): string { return `AvgPool2D(${this.window.join('×')})`; }
 
@@ -311,6 +330,7 @@ export class AvgPool2D extends Pool2D {
 
 export class Flatten extends Layer {
   readonly kind = 'flatten';
+  override config(): LayerConfig { return { type: 'Flatten', name: this.name }; }
   outputShape(input: Shape): Shape { return [elementCount(input)]; }
 
   forward(ctx: BuildContext, x: number): number {
@@ -330,6 +350,7 @@ export class ActivationLayer extends Layer {
   }
 
   override describe(): string { return this.activation; }
+  override config(): LayerConfig { return { type: 'Activation', name: this.name, activation: this.activation }; }
   outputShape(input: Shape): Shape { return input; }
 
   forward(ctx: BuildContext, x: number): number {
@@ -359,6 +380,7 @@ export const Tanh = (name?: string) => new ActivationLayer('tanh', name);
  */
 export class Softmax extends Layer {
   readonly kind = 'softmax';
+  override config(): LayerConfig { return { type: 'Softmax', name: this.name }; }
   outputShape(input: Shape): Shape {
     if (input.length !== 1) throw shapeError(this, 'a flat input [classes]', input);
     return input;
@@ -381,6 +403,7 @@ export class Dropout extends Layer {
   }
 
   override describe(): string { return `Dropout(${this.rate})`; }
+  override config(): LayerConfig { return { type: 'Dropout', name: this.name, rate: this.rate }; }
   // A second application would reuse the first one's mask stream.
   override get reusable(): boolean { return false; }
   outputShape(input: Shape): Shape { return input; }
@@ -421,6 +444,8 @@ export class BatchNorm extends Layer {
     if (!(this.eps > 0)) throw new Error(`BatchNorm: eps must be a positive number, got ${JSON.stringify(o.eps)}`);
     this.name = o.name ?? '';
   }
+
+  override config(): LayerConfig { return { type: 'BatchNorm', name: this.name, momentum: this.momentum, eps: this.eps }; }
 
   // Two applications would each update the same running statistics.
   override get reusable(): boolean { return false; }

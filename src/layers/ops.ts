@@ -6,7 +6,7 @@
 import { broadcastShape, binaryOp, fillBuffer, permuteAxes, sumToShape, unaryOp, type BinaryOp } from '../kernels/elementwise.ts';
 import { copyBlocks } from '../kernels/layout.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
-import { Layer, op, SymbolicTensor, type BuildContext, type Shape } from './layer.ts';
+import { Layer, op, SymbolicTensor, type BuildContext, type LayerConfig, type Shape } from './layer.ts';
 
 /** The full (batched) shapes of two broadcast operands: per-sample shapes right-aligned, batch first. */
 function batchedOperands(batch: number, a: Shape, b: Shape): [number[], number[], number[]] {
@@ -29,6 +29,7 @@ export class Elementwise extends Layer {
 
   override acceptsInputs(count: number): boolean { return count === 2; }
   override describe(): string { return `${this.kind[0]!.toUpperCase()}${this.kind.slice(1)}`; }
+  override config(): LayerConfig { return { type: 'Elementwise', name: this.name, operation: this.operation }; }
 
   outputShape(a: Shape, b: Shape): Shape {
     const label = this.name ? `layer ${this.name} (${this.describe()})` : this.describe();
@@ -94,6 +95,7 @@ export class Unary extends Layer {
     this.name = name;
   }
 
+  override config(): LayerConfig { return { type: 'Unary', name: this.name, operation: this.operation, scalar: this.scalar }; }
   override describe(): string { return this.operation === 'scale' || this.operation === 'shift' ? `${this.operation}(${this.scalar})` : this.operation; }
   outputShape(input: Shape): Shape { return input; }
 
@@ -132,6 +134,7 @@ export class Concatenate extends Layer {
 
   override acceptsInputs(count: number): boolean { return count >= 2; }
   override describe(): string { return `Concatenate(axis ${this.axis})`; }
+  override config(): LayerConfig { return { type: 'Concatenate', name: this.name, axis: this.axis }; }
 
   outputShape(...inputs: Shape[]): Shape {
     const label = this.name ? `layer ${this.name} (${this.describe()})` : this.describe();
@@ -185,6 +188,7 @@ export class Slice extends Layer {
     this.name = name;
   }
 
+  override config(): LayerConfig { return { type: 'Slice', name: this.name, axis: this.axis, start: this.start, end: this.end }; }
   override describe(): string { return `Slice(axis ${this.axis}, ${this.start}:${this.end})`; }
 
   outputShape(input: Shape): Shape {
@@ -233,6 +237,7 @@ export class Permute extends Layer {
   }
 
   override describe(): string { return `Permute(${this.perm.join(', ')})`; }
+  override config(): LayerConfig { return { type: 'Permute', name: this.name, perm: [...this.perm] }; }
 
   outputShape(input: Shape): Shape {
     if (input.length !== this.perm.length) throw new Error(`${this.name ? `layer ${this.name} (${this.describe()})` : this.describe()}: needs a per-sample rank of ${this.perm.length}, got ${formatShape(input)}`);
@@ -268,6 +273,7 @@ export class Reshape extends Layer {
     this.name = name;
   }
 
+  override config(): LayerConfig { return { type: 'Reshape', name: this.name, shape: [...this.shape] }; }
   override describe(): string { return `Reshape(${formatShape(this.shape)})`; }
 
   outputShape(input: Shape): Shape {

@@ -8,7 +8,7 @@ import { gemm } from '../kernels/gemm.ts';
 import { biasGradient } from '../kernels/reduce.ts';
 import { GATE_COUNT, recurrentStepBackward, recurrentStepForward, toBatchMajor, toTimeMajor, transposeMatrix, type CellKind, type RecurrentShape } from '../kernels/recurrent.ts';
 import { formatShape } from '../graph/graph.ts';
-import { Layer, op, type BuildContext, type ParamSpec, type Shape } from './layer.ts';
+import { Layer, op, type BuildContext, type LayerConfig, type ParamSpec, type Shape } from './layer.ts';
 
 export interface RecurrentOptions {
   units: number;
@@ -31,6 +31,8 @@ abstract class Recurrent extends Layer {
   }
 
   protected abstract readonly title: string;
+
+  override config(): LayerConfig { return { type: this.title, name: this.name, units: this.units, returnSequences: this.returnSequences }; }
 
   override describe(): string { return `${this.title}(${this.units}${this.returnSequences ? ', sequences' : ''})`; }
 

@@ -6,7 +6,7 @@ import { binaryOp, sumToShape, unaryOp } from '../kernels/elementwise.ts';
 import { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from '../kernels/embedding.ts';
 import { copyBlocks } from '../kernels/layout.ts';
 import { elementCount, formatShape, type DType } from '../graph/graph.ts';
-import { checkOptions, Layer, op, shapeError, type BuildContext, type ParamSpec, type Shape } from './layer.ts';
+import { checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape } from './layer.ts';
 
 /** Small uniform values with the spread (std 0.02) GPT-2 and ViT give these tables. */
 const TOKEN_INIT = { kind: 'uniform' as const, limit: 0.02 * Math.sqrt(3) };
@@ -75,6 +75,8 @@ export class PositionalEmbedding extends Layer {
     this.name = o.name ?? '';
   }
 
+  override config(): LayerConfig { return { type: 'PositionalEmbedding', name: this.name }; }
+
   override describe(): string { return 'PositionalEmbedding'; }
   outputShape(input: Shape): Shape { sequenceShape(this, input); return input; }
   override params(input: Shape): ParamSpec[] { return [{ name: 'weight', shape: [...sequenceShape(this, input)], init: TOKEN_INIT }]; }
@@ -109,6 +111,8 @@ export class ClassToken extends Layer {
     checkOptions('ClassToken', o, ['name']);
     this.name = o.name ?? '';
   }
+
+  override config(): LayerConfig { return { type: 'ClassToken', name: this.name }; }
 
   override describe(): string { return 'ClassToken'; }
   outputShape(input: Shape): Shape { const [tokens, width] = sequenceShape(this, input); return [tokens + 1, width]; }

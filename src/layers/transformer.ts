@@ -7,7 +7,7 @@ import { attentionBackward, attentionForward, MAX_HEAD_DIM, type AttentionShape 
 import { geluBackward, geluForward } from '../kernels/gelu.ts';
 import { LAYER_NORM_EPS, layerNormBackward, layerNormForward } from '../kernels/layernorm.ts';
 import { elementCount, formatShape, type GradContext } from '../graph/graph.ts';
-import { checkBoolean, checkOptions, Layer, op, shapeError, type BuildContext, type ParamSpec, type Shape, type SymbolicTensor } from './layer.ts';
+import { checkBoolean, checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape, type SymbolicTensor } from './layer.ts';
 import { Dense } from './layers.ts';
 import { add, permute, reshape, split } from './ops.ts';
 
@@ -27,6 +27,8 @@ export class LayerNorm extends Layer {
     if (!(this.eps > 0)) throw new Error(`LayerNorm: eps must be a positive number, got ${JSON.stringify(o.eps)}`);
     this.name = o.name ?? '';
   }
+
+  override config(): LayerConfig { return { type: 'LayerNorm', name: this.name, eps: this.eps }; }
 
   outputShape(input: Shape): Shape { return input; }
   override describe(): string { return 'LayerNorm'; }
@@ -65,6 +67,7 @@ export class GELU extends Layer {
   constructor(name = '') { super(); this.name = name; }
   outputShape(input: Shape): Shape { return input; }
   override describe(): string { return 'GELU'; }
+  override config(): LayerConfig { return { type: 'GELU', name: this.name }; }
 
   forward(ctx: BuildContext, x: number): number {
     const { graph } = ctx;
@@ -99,6 +102,7 @@ export class ScaledDotProductAttention extends Layer {
 
   override acceptsInputs(count: number): boolean { return count === 3; }
   override describe(): string { return `ScaledDotProductAttention(${this.causal ? 'causal' : 'full'})`; }
+  override config(): LayerConfig { return { type: 'ScaledDotProductAttention', name: this.name, causal: this.causal }; }
 
   outputShape(q: Shape, k: Shape, v: Shape): Shape {
     if (q.length !== 3) throw shapeError(this, 'q, k and v of shape [heads, tokens, headDim]', q);

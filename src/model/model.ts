@@ -208,6 +208,20 @@ export class Model {
   }
 }
 
+export interface ImageClassifierShape { channels: number; height: number; width: number; classes: number }
+
+/** The image size and class count of a model that maps one image to class scores; any other model is refused, saying why. */
+export function imageClassifierShape(model: Model): ImageClassifierShape {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new Error(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; an image classifier has one of each`);
+  }
+  const [x] = model.inputs;
+  if (x!.shape.length !== 3 || x!.dtype !== 'f32') throw new Error(`the model's input is ${x!.dtype} ${formatShape(x!.shape)}; an image classifier takes f32 images [channels, height, width]`);
+  if (model.outputShape.length !== 1) throw new Error(`the model's output is ${formatShape(model.outputShape)}; an image classifier ends in [classes]`);
+  const [channels, height, width] = x!.shape as [number, number, number];
+  return { channels, height, width, classes: model.outputShape[0]! };
+}
+
 /** A chain of layers, each feeding the next: sugar over Model. */
 export class Sequential extends Model {
   constructor(inputShape: Shape, layers: Layer[]) {

@@ -6,13 +6,14 @@
 //   await saveCheckpoint(path, state, info, trainer?)   encode (src/io/checkpoint.ts) + atomic write
 //   await readCheckpoint(path)                          → Checkpoint (metadata, weights, moments)
 //   await loadCheckpoint(path, state, trainer?)         read + restoreCheckpoint; returns the Checkpoint
+//   await readModel(path)                               loadModel on a file: { model, weights, normalize, classNames, checkpoint }
 //   await writeFileAtomic(path, bytes | chunks)         the atomic write itself
 //   await removeStaleTemps(folder)                      temp files of writers that are gone → removed
 //   await readSafetensorsFile(path)                     any safetensors file (e.g. a PyTorch state_dict)
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type Checkpoint, type SaveInfo } from '../io/checkpoint.ts';
+import { decodeCheckpoint, encodeCheckpoint, loadModel, restoreCheckpoint, type Checkpoint, type LoadedModel, type SaveInfo } from '../io/checkpoint.ts';
 import { decodeSafetensors, type SafetensorsFile } from '../io/safetensors.ts';
 import type { ModelState, Trainer } from '../runtime/runtime.ts';
 import { PathError } from './args.ts';
@@ -88,6 +89,11 @@ async function readBytes(path: string): Promise<Uint8Array> {
 
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
   return decodeCheckpoint(await readBytes(path), path);
+}
+
+/** The model a checkpoint file describes (zoo or graph) and its weights, ready for new ModelState(gpu, model, weights). */
+export async function readModel(path: string): Promise<LoadedModel> {
+  return loadModel(await readBytes(path), path);
 }
 
 export async function loadCheckpoint(path: string, state: ModelState, trainer?: Trainer): Promise<Checkpoint> {

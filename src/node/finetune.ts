@@ -7,12 +7,12 @@
 import type { Gpu } from '../gpu/device.ts';
 import { seededPermutation } from '../data/split.ts';
 import { Dense } from '../layers/layers.ts';
-import { zooModel } from '../model/zoo.ts';
 import { elementCount } from '../graph/graph.ts';
 import { Evaluator, ModelState, Trainer } from '../runtime/runtime.ts';
 import { fit, stepsPerEpoch } from '../runtime/fit.ts';
 import { isFrozen, type GpuDataset, type Normalization } from '../compiler/program.ts';
 import { loadMatchingWeights, type ModelDescription } from '../io/checkpoint.ts';
+import { modelFromDescription } from '../io/checkpoint-schema.ts';
 import type { Model } from '../model/model.ts';
 import type { OptimizerConfig } from '../optim/optim.ts';
 import type { SafeTensor } from '../io/safetensors.ts';
@@ -52,6 +52,22 @@ export function headLayerName(model: Model): string {
 export function bodyParameterNames(model: Model): string[] {
   const head = headLayerName(model);
   return model.parameterSpecs().map((s) => s.name).filter((name) => !name.startsWith(`${head}.`));
+}
+
+/**
+ * The pretrained model with a head of `classes` outputs: a zoo model's classes option, or in a graph
+ * the units of the head (the last Dense layer), which must then be the model's output size.
+ */
+export function withClasses(description: ModelDescription, classes: number): ModelDescription {
+  if ('zoo' in description) return { zoo: description.zoo, options: { ...description.options, classes } };
+  const head = headLayerName(modelFromDescription('the pretrained model', description));
+  const graph = { ...description.graph, layers: description.graph.layers.map((layer) => (layer.name === head ? { ...layer, units: classes } : layer)) };
+  const target: ModelDescription = { graph };
+  const output = modelFromDescription('the target model', target).outputShape;
+  if (output.length !== 1 || output[0] !== classes) {
+    throw new Error(`the pretrained graph's head ${head} does not set its output size (a ${classes}-unit head gives output [${output.join(', ')}]); fine-tuning replaces the last Dense layer, which must produce the class scores`);
+  }
+  return target;
 }
 
 export type VariantName = 'scratch' | 'head-only' | 'full' | 'head-then-all';
@@ -100,7 +116,7 @@ export function planVariants(model: Model, settings: VariantSettings): VariantPl
 }
 
 export interface VariantContext {
-  /** The target model: the pretrained zoo model with the target's class count. */
+  /** The target model: the pretrained model with the target's class count (withClasses). */
   model: ModelDescription;
   pretrained: ReadonlyMap<string, SafeTensor>;
   train: GpuDataset;
@@ -131,7 +147,7 @@ export interface VariantResult {
  * returned state, so it can inspect the weights.
  */
 export async function trainVariant(gpu: Gpu, context: VariantContext, plan: VariantPlan): Promise<{ result: VariantResult; state: ModelState }> {
-  const model = zooModel(context.model.zoo, context.model.options);
+  const model = modelFromDescription('the target model', context.model);
   const state = new ModelState(gpu, model, model.initialValues(context.seed));
   try {
     const head = `${headLayerName(model)}.`;

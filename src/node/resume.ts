@@ -47,11 +47,14 @@ function recordedSplit(checkpoint: Checkpoint): Recorded {
 /** What the checkpoint's run used, flag by flag; flags it does not record are left out. */
 function checkpointFlags(checkpoint: Checkpoint): Recorded {
   const training = checkpoint.training;
-  if (!training) return { model: checkpoint.model.zoo };
+  // A drawn model has no zoo name: any --model given conflicts with it.
+  const description = checkpoint.model;
+  const model = 'zoo' in description ? description.zoo : 'a drawn graph';
+  if (!training) return { model };
   const optimizer = training.optimizer!;
   const name = optimizerName(optimizer);
   return {
-    model: checkpoint.model.zoo,
+    model,
     ...(checkpoint.extra.dataset === undefined ? {} : { dataset: checkpoint.extra.dataset }),
     ...recordedSplit(checkpoint),
     epochs: Math.round(training.totalSteps / training.stepsPerEpoch),
@@ -62,7 +65,7 @@ function checkpointFlags(checkpoint: Checkpoint): Recorded {
     schedule: training.schedule?.kind ?? 'constant',
     'weight-decay': optimizer.weightDecay ?? 0,
     l1: optimizer.l1 ?? 0,
-    dropout: checkpoint.model.options.dropout,
+    dropout: 'zoo' in description ? description.options.dropout : undefined,
     'label-smoothing': training.labelSmoothing ?? 0,
     'clip-norm': training.clipNorm,
     augment: training.augment !== undefined,

@@ -20,6 +20,8 @@ export interface EpochProgressOptions {
   sink: ProgressSink;
   /** Milliseconds clock; default performance.now. */
   now?: () => number;
+  /** When the epoch began, on that clock, if before the bar was made; default now. */
+  start?: number;
   redrawMs?: number;
   plainEveryMs?: number;
 }
@@ -43,7 +45,7 @@ export class EpochProgress {
 
   constructor(private readonly options: EpochProgressOptions) {
     this.now = options.now ?? (() => performance.now());
-    this.start = this.now();
+    this.start = options.start ?? this.now();
     if (this.options.sink.isTTY) this.lastDraw = this.start - (options.redrawMs ?? 100); // first update draws at once
     else this.lastDraw = this.start;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ImageSet } from '../../src/data/idx.ts';
-import { epochPermutation, pixelStats, seededPermutation, seededRandom, splitValidation, takeSamples } from '../../src/data/split.ts';
+import { channelStats, epochPermutation, pixelStats, seededPermutation, seededRandom, splitValidation, takeSamples } from '../../src/data/split.ts';
 
 function isPermutation(order: Uint32Array): boolean {
   const seen = new Set(order);
@@ -72,5 +72,29 @@ describe('pixelStats', () => {
     const stats = pixelStats(images);
     expect(stats.mean).toBeCloseTo(mean, 12);
     expect(stats.std).toBeCloseTo(Math.sqrt(variance), 12);
+  });
+});
+
+describe('channelStats', () => {
+  it('gives each channel plane its own statistics, equal to pixelStats of that plane', () => {
+    // Three 3-channel 2×2 images with different values in every plane.
+    const count = 3, channels = 3, plane = 4;
+    const images = Uint8Array.from({ length: count * channels * plane }, (_, i) => (i * 37 + (i % 5) * 11) % 256);
+    const stats = channelStats({ images, labels: new Uint8Array(count), count, rows: 2, cols: 2, channels });
+    expect(stats).toHaveLength(channels);
+    for (let c = 0; c < channels; c++) {
+      const planePixels = Uint8Array.from({ length: count * plane }, (_, k) => images[(Math.floor(k / plane) * channels + c) * plane + (k % plane)]!);
+      const expected = pixelStats(planePixels);
+      expect(stats[c]!.mean).toBeCloseTo(expected.mean, 12);
+      expect(stats[c]!.std).toBeCloseTo(expected.std, 12);
+    }
+    expect(new Set(stats.map((s) => s.mean)).size).toBe(channels);
+  });
+
+  it('treats a set without channels as one gray plane and refuses sizes that do not add up', () => {
+    const set = numberedSet(20);
+    expect(channelStats(set)).toEqual([pixelStats(set.images)]);
+    expect(() => channelStats({ ...set, channels: 3 })).toThrow(/40 pixel bytes do not make 20 images of 3×2×1/);
+    expect(() => channelStats({ ...set, count: 0, images: new Uint8Array(0), labels: new Uint8Array(0) })).toThrow(/no pixels/);
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EpochProgress, formatDuration, formatEpochSummary } from '../../src/report/progress.ts';
+import { fitProgress } from '../../src/runtime/fit-progress.ts';
+import type { BatchInfo, EpochResult } from '../../src/runtime/fit.ts';
 
 /** A sink that records writes and a clock the test moves by hand. */
 function fakeTerminal(isTTY: boolean, columns?: number) {
@@ -71,5 +73,36 @@ describe('formatting', () => {
       'epoch  3/10  train loss 0.2314 acc 93.13%  val loss 0.2011 acc 94.05%  12.3 s  4376 img/s',
     );
     expect(formatEpochSummary({ epoch: 1, epochs: 1, trainLoss: 2, trainAccuracy: 0.1, seconds: 1 })).toBe('epoch 1/1  train loss 2.0000 acc 10.00%  1.0 s');
+  });
+});
+
+describe('fitProgress', () => {
+  const batch = (epoch: number, stepInEpoch: number, loss: number): BatchInfo => ({
+    epoch, stepInEpoch, stepsPerEpoch: 20, imagesPerSecond: 0, snapshot: { loss, accuracy: 0.5, rows: 100, nonFinite: 0, step: stepInEpoch },
+  });
+  const epochEnd = (epoch: number): EpochResult => ({ epoch, trainLoss: 0.25, trainAccuracy: 0.9, valLoss: 0.3, valAccuracy: 0.875, seconds: 25, imagesPerSecond: 8, learningRate: 1e-3 });
+
+  it('times each epoch from its start, not from the first callback, and prints the summary after it', () => {
+    const term = fakeTerminal(false);
+    const callbacks = fitProgress({ epochs: 2, batchSize: 10, sink: term.sink, now: term.now });
+    expect(callbacks.batchEvery).toBe(10);
+    term.advance(12_000);
+    callbacks.onBatchEnd(batch(0, 10, 0.5));
+    expect(term.writes).toEqual(['epoch 1/2  10/20  8 img/s  loss 0.5000  ETA 0:12\n']);
+    callbacks.onEpochEnd(epochEnd(1), undefined as never);
+    expect(term.writes[1]).toBe(`${formatEpochSummary({ epoch: 1, epochs: 2, trainLoss: 0.25, trainAccuracy: 0.9, validationLoss: 0.3, validationAccuracy: 0.875, seconds: 25, images: 200 })}\n`);
+    term.advance(11_000);
+    callbacks.onBatchEnd(batch(1, 10, 0.125));
+    expect(term.writes[2]).toBe('epoch 2/2  10/20  9 img/s  loss 0.1250  ETA 0:11\n');
+  });
+
+  it('clears a terminal bar before the summary', () => {
+    const term = fakeTerminal(true);
+    const callbacks = fitProgress({ epochs: 1, batchSize: 10, sink: term.sink, now: term.now, batchEvery: 5 });
+    expect(callbacks.batchEvery).toBe(5);
+    term.advance(1000);
+    callbacks.onBatchEnd(batch(0, 5, 0.5));
+    callbacks.onEpochEnd({ ...epochEnd(1), valLoss: undefined, valAccuracy: undefined } as EpochResult, undefined as never);
+    expect(term.writes.slice(1)).toEqual(['\r\x1b[2K', `${formatEpochSummary({ epoch: 1, epochs: 1, trainLoss: 0.25, trainAccuracy: 0.9, seconds: 25, images: 200 })}\n`]);
   });
 });

@@ -10,6 +10,7 @@ import { zooModel } from '../../src/model/zoo.ts';
 import { decodeCheckpoint, modelFromCheckpoint } from '../../src/io/checkpoint.ts';
 import { encodeSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
 import { readCheckpoint } from '../../src/node/checkpoint-file.ts';
+import { modelToGraph } from '../../src/io/model-graph.ts';
 
 const SOURCE = 'run.safetensors';
 
@@ -116,6 +117,70 @@ const badFields: [string, Record<string, string | undefined>, string][] = [
 
 describe('a checkpoint with one bad metadata field is refused, naming the file and the field', () => {
   it.each(badFields)('%s', (_, metadata, message) => {
+    expect(() => decodeCheckpoint(checkpointBytes(metadata), SOURCE)).toThrow(`${SOURCE}: ${message}`);
+  });
+});
+
+// The mlp drawn as a graph: its tensors are the ones tensors() makes, so only the description differs.
+const GRAPH = modelToGraph(zooModel('mlp'));
+type Graph = typeof GRAPH;
+const withGraph = (edit: (graph: Graph) => unknown) => ({ model: JSON.stringify({ graph: edit(structuredClone(GRAPH)) }) });
+const editLayer = (index: number, fields: Record<string, unknown>) => withGraph((g) => ({ ...g, layers: g.layers.map((l, i) => (i === index ? { ...l, ...fields } : l)) }));
+const editNode = (index: number, fields: Record<string, unknown>) => withGraph((g) => ({ ...g, nodes: g.nodes.map((n, i) => (i === index ? { ...n, ...fields } : n)) }));
+
+describe('a checkpoint that describes its model as a graph', () => {
+  it('decodes and rebuilds the model with the same tensors', () => {
+    const ckpt = decodeCheckpoint(checkpointBytes(withGraph((g) => g)), SOURCE);
+    expect(ckpt.model).toEqual({ graph: GRAPH });
+    expect(modelFromCheckpoint(ckpt).parameterSpecs()).toEqual(zooModel('mlp').parameterSpecs());
+  });
+
+  const flat = (units: number, inputShape: number[]): Graph => ({
+    inputs: [{ name: 'x', shape: inputShape, dtype: 'f32' }],
+    layers: [{ type: 'Flatten', name: 'flat' }, { type: 'Dense', name: 'fc', units, activation: 'none', useBias: true, init: 'glorot' }],
+    nodes: [{ layer: 'flat', inputs: ['x'], output: 'flat' }, { layer: 'fc', inputs: ['flat'], output: 'fc' }],
+    outputs: ['fc'],
+  });
+  const conv = (filters: number) => ({ type: 'Conv2D', name: 'conv1', filters, kernelSize: [3, 3], strides: [1, 1], padding: 'valid', activation: 'relu', useBias: true });
+  const badGraphs: [string, Record<string, string>, string][] = [
+    ['graph beside a zoo name', { model: JSON.stringify({ graph: GRAPH, zoo: 'mlp' }) }, 'metadata model has unknown field "zoo" (known: graph)'],
+    ['graph not an object', { model: JSON.stringify({ graph: [GRAPH] }) }, 'metadata model.graph is a list; must be an object'],
+    ['unknown layer type', editLayer(1, { type: 'Transformer' }), 'metadata model.graph.layers[1].type is "Transformer"; must be one of Dense, Conv2D, MaxPool2D'],
+    ['layer type "__proto__"', editLayer(1, { type: '__proto__' }), 'metadata model.graph.layers[1].type is "__proto__"; must be one of'],
+    ['absurd units', editLayer(1, { units: 1e9 }), 'metadata model.graph.layers[1].units is 1000000000; must be a whole number in [1, 65536]'],
+    ['absurd filters', withGraph((g) => ({ ...g, layers: [conv(1e7)] })), 'metadata model.graph.layers[0].filters is 10000000; must be a whole number in [1, 65536]'],
+    ['units as a string', editLayer(1, { units: '64' }), 'metadata model.graph.layers[1].units is "64"; must be a whole number'],
+    ['a field the layer does not take', editLayer(2, { filters: 3 }), 'metadata model.graph.layers[2] has unknown field "filters" (known: type, name, units, activation, useBias, init)'],
+    ['a missing field', withGraph((g) => ({ ...g, layers: g.layers.map(({ init: _, ...l }) => l) })), 'metadata model.graph.layers[1].init is missing'],
+    ['an own "__proto__" field in a layer', { model: JSON.stringify({ graph: GRAPH }).replace('"name":"fc1"', '"name":"fc1","__proto__":{"units":5}') }, 'metadata model.graph.layers[1] has unknown field "__proto__"'],
+    ['a layer named "__proto__"', editLayer(0, { name: '__proto__' }), 'metadata model.graph.layers[0].name is "__proto__", a name JavaScript reserves for objects'],
+    ['a node applying a layer named "constructor"', editNode(0, { layer: 'constructor' }), 'metadata model.graph.nodes[0].layer is "constructor", a name JavaScript reserves'],
+    ['an input named "constructor"', withGraph((g) => ({ ...g, inputs: [{ ...g.inputs[0]!, name: 'constructor' }] })), 'metadata model.graph.inputs[0].name is "constructor", a name JavaScript reserves'],
+    ['a name that is not a state_dict name', editLayer(1, { name: 'fc 1' }), 'metadata model.graph.layers[1].name is "fc 1"; must start with a letter or _'],
+    ['two layers of one name', editLayer(2, { name: 'fc1' }), 'metadata model.graph.layers[2].name is "fc1", which an earlier layer already has'],
+    ['a node reading an unknown tensor', editNode(1, { inputs: ['ghost'] }), 'metadata model.graph.nodes[1].inputs[0] is "ghost"; no input or node writes it'],
+    ['a cycle', editNode(0, { inputs: ['fc1'] }), 'metadata model.graph.nodes[0].inputs[0] is "fc1"; a later node writes it (nodes must come in order, so a cycle cannot be described)'],
+    ['a node applying an unknown layer', editNode(2, { layer: 'fc9' }), 'metadata model.graph.nodes[2].layer is "fc9"; no layer has that name'],
+    ['a node writing a tensor already defined', editNode(1, { output: 'input' }), 'metadata model.graph.nodes[1].output is "input", which names a tensor already defined'],
+    ['an output nothing writes', withGraph((g) => ({ ...g, outputs: ['logits'] })), 'metadata model.graph.outputs[0] is "logits"; no input or node writes it'],
+    ['a layer no node applies', withGraph((g) => ({ ...g, layers: [...g.layers, { type: 'Flatten', name: 'spare' }] })), 'metadata model.graph.layers[3] ("spare") is applied by no node'],
+    ['a node that leads to no output', withGraph((g) => ({ ...g, layers: [...g.layers, { type: 'Flatten', name: 'spare' }], nodes: [...g.nodes, { layer: 'spare', inputs: ['input'], output: 'spare' }] })), 'metadata model.graph.nodes[3] leads to no output'],
+    ['a layer applied to the wrong shape', editNode(1, { inputs: ['input'] }), 'metadata model.graph.nodes[1] does not apply (layer fc1 (Dense(64, relu)) expects a flat input [features] or a sequence [tokens, features] (add Flatten before it), got input shape [1, 28, 28])'],
+    ['too many nodes', withGraph((g) => ({ ...g, nodes: Array.from({ length: 1025 }, () => g.nodes[0]) })), 'metadata model.graph.nodes is a list of 1025; must be a list of 1 to 1024 entries'],
+    ['too many layers', withGraph((g) => ({ ...g, layers: Array.from({ length: 5000 }, (_, i) => ({ type: 'Flatten', name: `f${i}` })) })), 'metadata model.graph.layers is a list of 5000; must be a list of 1 to 1024 entries'],
+    ['an input too large', withGraph(() => flat(10, [4096, 4096, 4096])), 'metadata model.graph.inputs[0].shape describes a tensor of 68719476736 elements per sample; at most 16777216 are allowed'],
+    ['an input of rank 5', withGraph(() => flat(10, [1, 1, 1, 1, 1])), 'metadata model.graph.inputs[0].shape is a list of 5; must be a list of 1 to 4 entries'],
+    ['too many parameters', withGraph(() => flat(65_536, [1, 4096, 4096])), 'metadata model.graph describes 1099511693312 parameters; at most 268435456 are allowed'],
+    ['a shared Dropout', withGraph((g) => ({
+      ...g, layers: [...g.layers, { type: 'Dropout', name: 'drop', rate: 0.5 }],
+      nodes: [g.nodes[0], { layer: 'drop', inputs: ['flatten1'], output: 'd1' }, { layer: 'drop', inputs: ['d1'], output: 'd2' }, { ...g.nodes[1], inputs: ['d2'] }, g.nodes[2]],
+    })), 'metadata model.graph does not build (layer drop (Dropout(0.5)) is applied 2 times; it keeps per-application state and cannot be shared)'],
+    ['softmax in the middle', withGraph((g) => ({
+      ...g, layers: [...g.layers, { type: 'Softmax', name: 'soft' }],
+      nodes: [g.nodes[0], g.nodes[1], { layer: 'soft', inputs: ['fc1'], output: 'soft' }, { ...g.nodes[2], inputs: ['soft'] }],
+    })), 'metadata model.graph does not build (layer soft: Softmax is only supported as the last layer)'],
+  ];
+  it.each(badGraphs)('refuses %s, naming the field', (_, metadata, message) => {
     expect(() => decodeCheckpoint(checkpointBytes(metadata), SOURCE)).toThrow(`${SOURCE}: ${message}`);
   });
 });
