@@ -1,12 +1,14 @@
 // Batch gather benchmark on MNIST-sized data (60 000 × 28×28 u8 resident on the GPU, batch 64 and
-// 256): the plain gather and the gather with fused random-affine augmentation.
+// 256): the plain gather and the gather with fused random-affine augmentation; and the token gather
+// cutting next-token windows from a Moby-Dick-sized stream (1.2 M u32 ids).
 // `npx tsx bench/gather.ts` prints a table and writes bench/results/gather.json.
 import { writeFileSync } from 'node:fs';
 import { rng } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
-import { createGpu, storageBuffer, uploadBuffer, gatherBatch, packBytes, type AugmentOptions } from 'webgrad';
+import { createGpu, storageBuffer, uploadBuffer, gatherBatch, gatherTokens, packBytes, type AugmentOptions } from 'webgrad';
 
 const COUNT = 60_000, HEIGHT = 28, WIDTH = 28;
+const STREAM = 1_200_000, VOCAB = 83;
 const AUGMENT: AugmentOptions = { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 };
 
 const gpu = await createGpu();
@@ -26,8 +28,19 @@ for (const batch of [64, 256]) {
   for (const b of [indices, x, y]) gpu.destroyBuffer(b);
 }
 
+const stream = uploadBuffer(gpu, Uint32Array.from({ length: STREAM }, () => Math.floor(next() * VOCAB)), 'tokens');
+const tokenRows: { batch: number; context: number; ms: number }[] = [];
+for (const [batch, context] of [[16, 64], [64, 256]] as const) {
+  const starts = uploadBuffer(gpu, Uint32Array.from({ length: batch }, () => Math.floor(next() * (STREAM - context))), 'starts');
+  const x = storageBuffer(gpu, batch * context * 4, 'x'), y = storageBuffer(gpu, batch * context * 4, 'y');
+  tokenRows.push({ batch, context, ms: await timeDispatches(gpu, gatherTokens(gpu, { tokens: stream, count: STREAM, starts, x, y, batch, context }), 20) });
+  for (const b of [starts, x, y]) gpu.destroyBuffer(b);
+}
+
 console.log(`adapter: ${gpu.describe()}`);
 console.log('batch | plain gather ms | augmenting gather ms');
 for (const r of rows) console.log(`${String(r.batch).padStart(5)} | ${r.plainMs.toFixed(3).padStart(15)} | ${r.augmentMs.toFixed(3).padStart(20)}`);
-writeFileSync(new URL('results/gather.json', import.meta.url), `${JSON.stringify({ adapter: gpu.describe(), rows }, null, 2)}\n`);
+console.log('batch × context | token gather ms');
+for (const r of tokenRows) console.log(`${`${r.batch} × ${r.context}`.padStart(15)} | ${r.ms.toFixed(3).padStart(15)}`);
+writeFileSync(new URL('results/gather.json', import.meta.url), `${JSON.stringify({ adapter: gpu.describe(), rows, tokenRows }, null, 2)}\n`);
 gpu.destroy();

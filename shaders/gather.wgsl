@@ -1,5 +1,6 @@
-// Batch assembly from a dataset resident on the GPU as u8 (4 per u32, images back to back) with u32
-// class labels (any number of classes): gathers
+// Batch assembly on the GPU. Token data (`gather_tokens`, at the end) is one long u32 stream cut
+// into (input, next-token target) windows by start index. Image data is u8 (4 per u32, images back
+// to back) with u32 class labels (any number of classes): `gather` and `gather_augment` gather
 // the rows named by `indices`, optionally through a random affine augmentation, and scales each
 // value v ∈ [0, 255] as (v − 255·mean) · 1/(255·std) = (v/255 − mean)/std. That is a subtraction
 // then a product, both correctly rounded in WGSL and with nothing to fuse, so the plain path gives
@@ -111,4 +112,25 @@ fn gather_augment(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
     x[out_base + ox] = (v - p.offset) * p.scale;
   }
   if (channel == 0u && oy == 0u) { y[row] = labels[image]; }
+}
+
+struct TokenParams { batch: u32, context: u32 }
+
+@group(0) @binding(8) var<storage, read> token_stream: array<u32>;
+@group(0) @binding(9) var<storage, read> starts: array<u32>;
+@group(0) @binding(10) var<storage, read_write> token_x: array<u32>;
+@group(0) @binding(11) var<storage, read_write> token_y: array<u32>;
+@group(0) @binding(12) var<uniform> token_params: TokenParams;
+
+// One invocation per (row, position): x[row, t] = stream[start + t], y[row, t] = stream[start + t + 1].
+// The runtime checks every start leaves room for context + 1 tokens before it uploads the starts.
+@compute @workgroup_size(64)
+fn gather_tokens(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let p = token_params;
+  let i = gid.x + gid.y * groups.x * 64u;
+  if (i >= p.batch * p.context) { return; }
+  let row = i / p.context;
+  let source = starts[row] + (i - row * p.context);
+  token_x[i] = token_stream[source];
+  token_y[i] = token_stream[source + 1u];
 }

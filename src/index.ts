@@ -10,24 +10,26 @@ export { storageBuffer, uploadBuffer, writeBuffer, readFloat32, readUint32, read
 export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type InputOptions, type LayerConfig } from './layers/layer.ts';
 export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
-export { PositionalEmbedding, ClassToken } from './layers/tokens.ts';
-export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, type MultiHeadAttentionOptions } from './layers/transformer.ts';
+export { Embedding, PositionalEmbedding, ClassToken } from './layers/tokens.ts';
+export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, transformerBlock, type MultiHeadAttentionOptions, type TransformerBlockOptions } from './layers/transformer.ts';
 export { Elementwise, Unary, Concatenate, Slice, Reshape, Permute, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape, permute, transpose } from './layers/ops.ts';
 export { Model, Sequential, imageClassifierShape, type ModelConfig, type ModelNode, type ImageClassifierShape } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
+export { gptModel, type GptOptions } from './model/gpt.ts';
 
 // Training and evaluation.
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
 export { ModelState, Trainer, Evaluator, DivergenceError, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
 export { fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
 export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts';
-export { uploadDataset, destroyDataset, range } from './runtime/dataset.ts';
+export { uploadDataset, uploadTokens, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
-export type { GpuDataset, Normalization, MemoryReport } from './compiler/program.ts';
+export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
 
 // Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
 export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
+export { CharTokenizer, ByteTokenizer, type Tokenizer } from './data/text.ts';
 export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats, channelStats } from './data/split.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';
@@ -48,7 +50,7 @@ export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputS
 export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
 export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
 export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
-export { gatherBatch, packBytes, type AugmentOptions } from './kernels/gather.ts';
+export { gatherBatch, gatherTokens, packBytes, type AugmentOptions, type TokenGatherIo } from './kernels/gather.ts';
 export { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, packedDotSupported } from './kernels/int8.ts';
 export { accumulateMetrics, softmaxCrossEntropy } from './kernels/loss.ts';
 export { maxPool2dForward, pool2dOutputSize, type Pool2dShape } from './kernels/pool.ts';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, readUint32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import type { Gpu } from '../src/gpu/device.ts';
-import { gatherBatch, packBytes, type AugmentOptions } from '../src/kernels/gather.ts';
+import { gatherBatch, gatherTokens, packBytes, type AugmentOptions } from '../src/kernels/gather.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { rng } from './helpers/random.ts';
-import { augmentDraw, gatherAugmentReference, gatherReference, scaleF32, type Dataset } from './reference/gather.ts';
+import { augmentDraw, gatherAugmentReference, gatherReference, gatherTokensReference, scaleF32, type Dataset } from './reference/gather.ts';
 
 const COUNT = 37;
 // (channels, height, width): MNIST, odd pixel counts that split images mid-word, a single pixel,
@@ -224,6 +224,46 @@ describe('gatherBatch, validation', () => {
     expect(() => gatherBatch(gpu, { ...base, augment: MNIST_AUGMENT })).toThrow(/seed buffer is needed iff augment/);
     expect(() => gatherBatch(gpu, { ...base, augment: { ...MNIST_AUGMENT, minScale: 0 }, seed: b })).toThrow(/minScale/);
     expect(() => gatherBatch(gpu, { ...base, std: 0 })).toThrow(/std > 0/);
+    gpu.destroyBuffer(b);
+  });
+});
+
+describe('gatherTokens', () => {
+  // (stream length, batch, context): windows ending on the last token, a context of 1, one window,
+  // and more positions than one workgroup over a stream past a whole number of workgroups.
+  const CASES: [number, number, number][] = [[20, 3, 8], [2, 1, 1], [9, 1, 8], [1000, 37, 65], [5000, 64, 33]];
+
+  it.each(CASES)('a %i-token stream, batch %i, context %i: windows and next-token targets exactly', async (count, batch, context) => {
+    const gpu = await testGpu();
+    const next = rng(count + batch);
+    const stream = Uint32Array.from({ length: count }, () => Math.floor(next() * 70_000));
+    const starts = Uint32Array.from({ length: batch }, () => Math.floor(next() * (count - context)));
+    starts[0] = count - context - 1; // the last window: its final target is the stream's last token
+    const tokens = uploadBuffer(gpu, stream, 'tokens');
+    const startBuffer = uploadBuffer(gpu, starts, 'starts');
+    const total = batch * context;
+    const x = storageBuffer(gpu, GUARD + total * 4 + GUARD, 'x');
+    writeBuffer(gpu, x, new Uint32Array(x.size / 4).fill(0xdeadbeef));
+    const y = storageBuffer(gpu, total * 4, 'y');
+    await runDispatches(gpu, gatherTokens(gpu, { tokens, count, starts: startBuffer, x: { buffer: x, offset: GUARD, size: total * 4 }, y, batch, context }));
+    const expected = gatherTokensReference(stream, starts, context);
+    const gotX = await readUint32(gpu, x, x.size / 4);
+    expect(gotX.subarray(GUARD / 4, GUARD / 4 + total)).toEqual(expected.x);
+    expect(gotX.subarray(0, GUARD / 4).every((v) => v === 0xdeadbeef), 'before x untouched').toBe(true);
+    expect(gotX.subarray(GUARD / 4 + total).every((v) => v === 0xdeadbeef), 'after x untouched').toBe(true);
+    expect(await readUint32(gpu, y, total)).toEqual(expected.y);
+    expect(expected.y[context - 1]).toBe(stream[count - 1]);
+    for (const b of [tokens, startBuffer, x, y]) gpu.destroyBuffer(b);
+  });
+
+  it('checks sizes by name', async () => {
+    const gpu = await testGpu();
+    const b = storageBuffer(gpu, 4096, 'b');
+    const base = { tokens: b, count: 100, starts: b, x: b, y: b, batch: 2, context: 8 };
+    expect(() => gatherTokens(gpu, { ...base, context: 0 })).toThrow('gatherTokens: context must be a positive integer, got 0');
+    expect(() => gatherTokens(gpu, { ...base, count: 8 })).toThrow('a stream of 8 tokens holds no window of context 8 plus its next token');
+    expect(() => gatherTokens(gpu, { ...base, y: { buffer: b, offset: 0, size: 32 } })).toThrow('gatherTokens: tensor "y" holds 32 bytes; this batch needs 64');
+    expect(() => gatherTokens(gpu, { ...base, count: 2000 })).toThrow('gatherTokens: tensor "tokens" holds 4096 bytes; this batch needs 8000');
     gpu.destroyBuffer(b);
   });
 });

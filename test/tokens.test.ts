@@ -1,6 +1,6 @@
-// The token-sequence layers (learned positional embedding, class token): forward against a float64
-// reference and every gradient against finite differences, then a small ViT-shaped model trained
-// on the GPU against the CPU twin.
+// The token-sequence layers (token embedding, learned positional embedding, class token): forward
+// against a float64 reference and every gradient against finite differences, then a small
+// ViT-shaped model trained on the GPU against the CPU twin.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from './helpers/gpu.ts';
 import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
@@ -10,7 +10,8 @@ import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
 import { input } from '../src/layers/layer.ts';
 import { Conv2D, Dense } from '../src/layers/layers.ts';
 import { reshape, slice, transpose } from '../src/layers/ops.ts';
-import { ClassToken, PositionalEmbedding } from '../src/layers/tokens.ts';
+import { ClassToken, Embedding, PositionalEmbedding } from '../src/layers/tokens.ts';
+import { embeddingForwardRef } from './reference/embedding.ts';
 import { Model } from '../src/model/model.ts';
 
 async function checkLayer(make: () => PositionalEmbedding | ClassToken, shape: [number, number], forward: (x: Float64Array, w: Float64Array) => Float64Array) {
@@ -47,6 +48,33 @@ describe('token-sequence layers', () => {
       }
       return y;
     });
+  });
+
+  it.each([[5, 3, 4], [1, 1, 1], [17, 11, 33], [64, 65, 7]] as const)('Embedding of %i ids, vocab %i, width %i: forward and the table gradient', async (tokens, vocab, width) => {
+    const gpu = await testGpu();
+    const ids = input([tokens], { dtype: 'u32' });
+    const layer = new Embedding({ vocab, width });
+    const model = new Model({ inputs: ids, outputs: layer.apply(ids) });
+    expect(model.outputShape).toEqual([tokens, width]);
+    const batch = 3;
+    const next = rng(tokens + vocab);
+    // Few distinct ids, so most table rows sum several tokens' gradients and some get none.
+    const x = Uint32Array.from({ length: batch * tokens }, () => Math.floor(next() * vocab));
+    const params = model.initialValues(4);
+    const dy = randomArray(batch * tokens * width, 5);
+    const got = await modelGradients(gpu, model, batch, x, dy, params);
+    const s = { tokens: batch * tokens, vocab, width };
+    const table = Float64Array.from(params.get(`${layer.name}.weight`)!);
+    expect(maxRelativeError(got.y, embeddingForwardRef(s, x, table))).toBe(0);
+    expect(got.dx).toHaveLength(0);
+    expect(maxRelativeError(got.grads.get(`${layer.name}.weight`)!, numericGradient((t) => embeddingForwardRef(s, x, t), table, dy))).toBeLessThan(1e-5);
+  });
+
+  it('Embedding refuses f32 inputs, non-sequences of ids and bad sizes, by name', () => {
+    expect(() => new Embedding({ vocab: 4, width: 2, name: 'transformer.wte' }).apply(input([8]))).toThrow("layer transformer.wte (Embedding(4, 2)) takes u32 token ids, got a f32 input");
+    expect(() => new Embedding({ vocab: 4, width: 2 }).apply(input([2, 8], { dtype: 'u32' }))).toThrow('Embedding(4, 2) expects token ids [tokens], got input shape [2, 8]');
+    expect(() => new Embedding({ vocab: 0, width: 2 })).toThrow('Embedding: vocab must be a positive integer, got 0');
+    expect(() => new Embedding({ vocab: 4, width: 2.5 })).toThrow('Embedding: width must be a positive integer, got 2.5');
   });
 
   it('refuses inputs that are not sequences', () => {

@@ -3,35 +3,25 @@
 import type { Gpu } from '../gpu/device.ts';
 import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
 import { storageBuffer } from '../gpu/buffers.ts';
-import { gatherBatch, type AugmentOptions } from '../kernels/gather.ts';
+import type { AugmentOptions } from '../kernels/gather.ts';
 import { accumulateMetrics, softmaxCrossEntropy } from '../kernels/loss.ts';
 import { argmaxRows } from '../kernels/reduce.ts';
 import { adamUpdate, sgdUpdate } from '../kernels/optimizer.ts';
 import { clipGradNorm, clipGradNormScratchBytes } from '../kernels/grad_norm.ts';
 import { elementCount, Graph, Tape, type Op } from '../graph/graph.ts';
 import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
+import { checkModelFits, inputStage, type GpuData, type Normalization } from './input.ts';
 import type { BuildContext, Layer } from '../layers/layer.ts';
 import type { Model } from '../model/model.ts';
 import type { OptimizerConfig } from '../optim/optim.ts';
 
-/** An image dataset resident on the GPU (u8 pixels, u32 labels), gathered by index each step. */
-export interface GpuDataset {
-  name: string;
-  images: GPUBuffer;
-  labels: GPUBuffer;
-  count: number;
-  channels: number;
-  height: number;
-  width: number;
-  classes: number;
-}
-
-export interface Normalization { mean: number; std: number }
+export type { GpuData, GpuDataset, GpuTokenDataset, Normalization } from './input.ts';
 
 export interface ProgramOptions {
   batch: number;
   training: boolean;
-  normalize: Normalization;
+  /** Image datasets: x = (u8/255 − mean)/std. Token datasets need none. */
+  normalize?: Normalization;
   augment?: AugmentOptions;
   labelSmoothing?: number;
   optimizer?: OptimizerConfig;
@@ -58,7 +48,7 @@ export interface Program {
   dispatches: Dispatch[];
   inputs: StepInputs;
   totals: GPUBuffer;
-  /** Evaluation only: the argmax class of each row. */
+  /** Evaluation only: the argmax class of each loss row (a sample, or a token of a window). */
   predictions?: GPUBuffer;
   /** The last layer's output (before a final Softmax), when compiled with keepLogits. */
   logits?: GPUBuffer;
@@ -82,20 +72,12 @@ function lrMultiplier(name: string, multipliers: Readonly<Record<string, number>
  * Builds and plans one step. `persistent` maps parameter/state names to their buffers (owned by
  * the model state); optimizer moments come from `optimizerState`, created on first use.
  */
-export function compileProgram(gpu: Gpu, model: Model, data: GpuDataset, persistent: ReadonlyMap<string, GPUBuffer>,
+export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent: ReadonlyMap<string, GPUBuffer>,
   optimizerState: Map<string, GPUBuffer>, options: ProgramOptions): Program {
   const { batch, training } = options;
   const graph = new Graph();
   const tape = new Tape(graph);
-  const { channels, height, width } = data;
-  const shape = model.inputShape;
-  if (shape.length !== 3 || shape[0] !== channels || shape[1] !== height || shape[2] !== width) {
-    throw new Error(`model input shape [${shape.join(', ')}] does not fit dataset ${data.name} (${channels}×${height}×${width} images)`);
-  }
-  const classes = model.outputShape[0]!;
-  if (model.outputShape.length !== 1 || classes !== data.classes) {
-    throw new Error(`model outputs [${model.outputShape.join(', ')}] but dataset ${data.name} has ${data.classes} classes`);
-  }
+  checkModelFits(model, data);
 
   const external = new Map<number, BufferRef>();
   const owned: GPUBuffer[] = [];
@@ -132,34 +114,24 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuDataset, persist
     state: (layer, name) => lookup(layer, name, 'state'),
   };
 
-  const x = graph.tensor('batch.x', [batch, channels, height, width]);
-  const labels = graph.tensor('batch.labels', [batch], 'temp', 'u32');
-  const { mean, std } = options.normalize;
-  const augment = training ? options.augment : undefined;
-  graph.add({
-    name: 'gather batch', reads: [indices, seed], writes: [x, labels],
-    emit: (g, b) => gatherBatch(g, {
-      images: data.images, labels: data.labels, indices: b(indices), x: b(x), y: b(labels), batch, channels, height, width, mean, std,
-      ...(augment ? { augment, seed: b(seed) } : {}),
-    }),
-  });
+  const { x, labels, rows, classes } = inputStage(graph, model, data, indices, seed, { batch, normalize: options.normalize, augment: training ? options.augment : undefined });
 
   const [logits] = model.forward(ctx, [x]) as [number];
 
   const totals = ownBuffer(16, 'metrics.totals');
   const totalsTensor = graph.tensor('metrics.totals', [4], 'state');
   external.set(totalsTensor, totals);
-  const dlogits = graph.tensor('grad(logits)', [batch, classes]);
-  const rowLoss = graph.tensor('loss.rows', [batch]);
-  const rowCorrect = graph.tensor('loss.correct', [batch]);
+  const dlogits = graph.tensor('grad(logits)', [batch, ...model.outputShape]);
+  const rowLoss = graph.tensor('loss.rows', [rows]);
+  const rowCorrect = graph.tensor('loss.correct', [rows]);
   const labelSmoothing = options.labelSmoothing ?? 0;
   graph.add({
     name: 'softmax cross-entropy', reads: [logits, labels], writes: [dlogits, rowLoss, rowCorrect],
-    emit: (g, b) => softmaxCrossEntropy(g, { logits: b(logits), labels: b(labels), dlogits: b(dlogits), rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows: batch, classes, labelSmoothing }),
+    emit: (g, b) => softmaxCrossEntropy(g, { logits: b(logits), labels: b(labels), dlogits: b(dlogits), rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows, classes, labelSmoothing }),
   });
   graph.add({
     name: 'accumulate metrics', reads: [rowLoss, rowCorrect, totalsTensor], writes: [totalsTensor],
-    emit: (g, b) => accumulateMetrics(g, { rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows: batch, totals: totals }),
+    emit: (g, b) => accumulateMetrics(g, { rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows, totals: totals }),
   });
 
   const inputs: StepInputs = { indices: external.get(indices) as GPUBuffer, seed: external.get(seed) as GPUBuffer, hyper: [] };
@@ -229,13 +201,13 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuDataset, persist
       }
     }
   } else {
-    if (options.keepLogits) external.set(graph.info(logits).root, ownBuffer(batch * classes * 4, 'batch.logits'));
-    predictions = ownBuffer(batch * 4, 'batch.predictions');
-    const predictionsTensor = graph.tensor('batch.predictions', [batch], 'state', 'u32');
+    if (options.keepLogits) external.set(graph.info(logits).root, ownBuffer(rows * classes * 4, 'batch.logits'));
+    predictions = ownBuffer(rows * 4, 'batch.predictions');
+    const predictionsTensor = graph.tensor('batch.predictions', [rows], 'state', 'u32');
     external.set(predictionsTensor, predictions);
     graph.add({
       name: 'predictions', reads: [logits], writes: [predictionsTensor],
-      emit: (g, b) => argmaxRows(g, { x: b(logits), indices: b(predictionsTensor), rows: batch, cols: classes }),
+      emit: (g, b) => argmaxRows(g, { x: b(logits), indices: b(predictionsTensor), rows, cols: classes }),
     });
   }
 

@@ -1,6 +1,7 @@
-// Batch assembly on the GPU: the dataset lives there as u8 and each step uploads only the batch's
-// indices. Optionally each image goes through a random affine (rotation, scale, translation) drawn
+// Batch assembly on the GPU: the dataset lives there and each step uploads only the batch's indices.
+// Images are u8; optionally each goes through a random affine (rotation, scale, translation) drawn
 // from the shared counter-based RNG with (seed, step, row), sampled bilinearly in the same pass.
+// Token data is one u32 stream; each batch row is a window of it and its next-token targets.
 import type { Gpu } from '../gpu/device.ts';
 import { bindingBytes, grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
 
@@ -42,6 +43,7 @@ const PLAIN_WORKGROUP = 64;
 /** Consecutive values one invocation of the plain gather writes (RUN in gather.wgsl). */
 const PLAIN_RUN = 16;
 const AUGMENT_WORKGROUP = 64;
+const TOKEN_WORKGROUP = 64;
 
 /** u8 data as the kernels read it: 4 bytes per u32, little-endian, zero-padded to a whole word. */
 export function packBytes(bytes: Uint8Array): Uint32Array {
@@ -50,13 +52,13 @@ export function packBytes(bytes: Uint8Array): Uint32Array {
   return new Uint32Array(padded.buffer);
 }
 
-function checkBinding(gpu: Gpu, name: string, ref: BufferRef, neededBytes: number): void {
+function checkBinding(gpu: Gpu, name: string, ref: BufferRef, neededBytes: number, who = 'gatherBatch'): void {
   const bytes = bindingBytes(ref);
   const limit = gpu.limits.maxStorageBufferBindingSize;
   if (bytes > limit) {
-    throw new Error(`gatherBatch: tensor "${name}" binds ${bytes} bytes, more than this device's storage binding limit of ${limit} bytes`);
+    throw new Error(`${who}: tensor "${name}" binds ${bytes} bytes, more than this device's storage binding limit of ${limit} bytes`);
   }
-  if (bytes < neededBytes) throw new Error(`gatherBatch: tensor "${name}" holds ${bytes} bytes; this batch needs ${neededBytes}`);
+  if (bytes < neededBytes) throw new Error(`${who}: tensor "${name}" holds ${bytes} bytes; this batch needs ${neededBytes}`);
 }
 
 function checkAugment(a: AugmentOptions): void {
@@ -97,4 +99,34 @@ export function gatherBatch(gpu: Gpu, io: GatherIo): Dispatch[] {
   const lines = io.batch * channels * io.height;
   const k = kernel(gpu, 'gather', 'gather_augment');
   return [k.dispatch({ ...data, seed: io.seed!, augment_params: augmentParams }, grid1d(gpu, lines, AUGMENT_WORKGROUP), 'gatherBatch.augment')];
+}
+
+export interface TokenGatherIo {
+  /** The u32 token stream, `count` tokens. */
+  tokens: BufferRef;
+  count: number;
+  /** u32 start position per batch row; each needs start + context < count. */
+  starts: BufferRef;
+  /** u32 outputs, batch × context: the window and the same window one token later. */
+  x: BufferRef;
+  y: BufferRef;
+  batch: number;
+  context: number;
+}
+
+/** x[b, t] = tokens[starts[b] + t] and y[b, t] = tokens[starts[b] + t + 1] for t < context; one dispatch. */
+export function gatherTokens(gpu: Gpu, io: TokenGatherIo): Dispatch[] {
+  for (const [name, value] of Object.entries({ batch: io.batch, context: io.context, count: io.count })) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`gatherTokens: ${name} must be a positive integer, got ${value}`);
+  }
+  if (io.count <= io.context) throw new Error(`gatherTokens: a stream of ${io.count} tokens holds no window of context ${io.context} plus its next token`);
+  const total = io.batch * io.context;
+  checkBinding(gpu, 'tokens', io.tokens, io.count * 4, 'gatherTokens');
+  checkBinding(gpu, 'starts', io.starts, io.batch * 4, 'gatherTokens');
+  checkBinding(gpu, 'x', io.x, total * 4, 'gatherTokens');
+  checkBinding(gpu, 'y', io.y, total * 4, 'gatherTokens');
+  const k = kernel(gpu, 'gather', 'gather_tokens');
+  return [k.dispatch({
+    token_stream: io.tokens, starts: io.starts, token_x: io.x, token_y: io.y, token_params: { batch: io.batch, context: io.context },
+  }, grid1d(gpu, total, TOKEN_WORKGROUP), 'gatherTokens')];
 }

@@ -1,9 +1,11 @@
-// Layers that shape token sequences [tokens, width] for transformers: a learned positional
-// embedding added to every sample, and a learned class token put in front of the sequence (ViT).
-// Both own one parameter and fold its gradient over the batch without atomics.
+// Layers that shape token sequences [tokens, width] for transformers: a token embedding (u32 ids →
+// rows of a learned table), a learned positional embedding added to every sample, and a learned class
+// token put in front of the sequence (ViT). Each owns one parameter and folds its gradient over the
+// batch without atomics.
 import { binaryOp, sumToShape, unaryOp } from '../kernels/elementwise.ts';
+import { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from '../kernels/embedding.ts';
 import { copyBlocks } from '../kernels/layout.ts';
-import { elementCount } from '../graph/graph.ts';
+import { elementCount, formatShape, type DType } from '../graph/graph.ts';
 import { checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape } from './layer.ts';
 
 /** Small uniform values with the spread (std 0.02) GPT-2 and ViT give these tables. */
@@ -12,6 +14,56 @@ const TOKEN_INIT = { kind: 'uniform' as const, limit: 0.02 * Math.sqrt(3) };
 function sequenceShape(layer: Layer, input: Shape): [number, number] {
   if (input.length !== 2) throw shapeError(layer, 'a sequence [tokens, width]', input);
   return [input[0]!, input[1]!];
+}
+
+/** u32 token ids [tokens] → their rows of a learned table `weight` [vocab, width]: [tokens, width]. */
+export class Embedding extends Layer {
+  readonly kind = 'embedding';
+  readonly vocab: number;
+  readonly width: number;
+  constructor(o: { vocab: number; width: number; name?: string }) {
+    super();
+    checkOptions('Embedding', o, ['vocab', 'width', 'name']);
+    for (const field of ['vocab', 'width'] as const) {
+      if (!Number.isInteger(o[field]) || o[field] < 1) throw new Error(`Embedding: ${field} must be a positive integer, got ${JSON.stringify(o[field])}`);
+    }
+    this.vocab = o.vocab;
+    this.width = o.width;
+    this.name = o.name ?? '';
+  }
+
+  override describe(): string { return `Embedding(${this.vocab}, ${this.width})`; }
+
+  outputShape(input: Shape): Shape {
+    if (input.length !== 1) throw shapeError(this, 'token ids [tokens]', input);
+    return [input[0]!, this.width];
+  }
+
+  override outputDType(input: DType): DType {
+    if (input !== 'u32') throw new Error(`${this.name ? `layer ${this.name} (${this.describe()})` : this.describe()} takes u32 token ids, got a ${input} input (draw it as input([tokens], { dtype: 'u32' }))`);
+    return 'f32';
+  }
+
+  override params(): ParamSpec[] { return [{ name: 'weight', shape: [this.vocab, this.width], init: TOKEN_INIT }]; }
+
+  forward(ctx: BuildContext, ids: number): number {
+    const { graph } = ctx;
+    const shape = graph.shape(ids);
+    if (graph.info(ids).dtype !== 'u32') throw new Error(`${this.name}: token ids ${formatShape(shape)} must be u32`);
+    const s: EmbeddingShape = { tokens: elementCount(shape), vocab: this.vocab, width: this.width };
+    const table = ctx.param(this, 'weight');
+    const y = graph.tensor(`${this.name}.out`, [...shape, this.width]);
+    op(graph, `${this.name}.forward`, [ids, table], [y], (gpu, b) => embeddingForward(gpu, s, { ids: b(ids), table: b(table), out: b(y) }));
+    // Ids carry no gradient; only the table learns.
+    ctx.tape.record([table], [y], (g) => {
+      if (!g.wants(table)) return;
+      const dy = g.gradOf(y);
+      const dt = g.gradTarget(table);
+      const scratch = graph.tensor(`${this.name}.backward.buckets`, [embeddingScratchWords(s)], 'temp', 'u32');
+      op(graph, `${this.name}.backward.weight`, [ids, dy], [dt, scratch], (gpu, b) => embeddingBackward(gpu, s, { ids: b(ids), dOut: b(dy), dTable: b(dt), scratch: b(scratch) }));
+    });
+    return y;
+  }
 }
 
 /** y = x + P for a learned P of the sequence's shape [tokens, width], the same for every sample. */

@@ -1,14 +1,15 @@
 // Transformer layers on token sequences: LayerNorm over the last axis, GELU (GPT-2's tanh form) and
 // fused scaled-dot-product attention over heads [heads, tokens, headDim] with an optional causal
 // mask. Multi-head self-attention is drawn from these with Dense, reshape and permute
-// (`multiHeadAttention`), so its weights carry nanoGPT's names when the caller names the layers.
+// (`multiHeadAttention`), so its weights carry nanoGPT's names when the caller names the layers, and
+// so is the pre-norm block GPT-2 and ViT stack (`transformerBlock`).
 import { attentionBackward, attentionForward, MAX_HEAD_DIM, type AttentionShape } from '../kernels/attention.ts';
 import { geluBackward, geluForward } from '../kernels/gelu.ts';
 import { LAYER_NORM_EPS, layerNormBackward, layerNormForward } from '../kernels/layernorm.ts';
 import { elementCount, formatShape, type GradContext } from '../graph/graph.ts';
 import { checkBoolean, checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape, type SymbolicTensor } from './layer.ts';
 import { Dense } from './layers.ts';
-import { permute, reshape, split } from './ops.ts';
+import { add, permute, reshape, split } from './ops.ts';
 
 /** Kernels that write several gradients at once send the ones nobody wants to a scratch tensor. */
 function gradientOrScratch(g: GradContext, tensor: number, label: string): number {
@@ -154,4 +155,21 @@ export function multiHeadAttention(x: SymbolicTensor, o: MultiHeadAttentionOptio
   const attended = new ScaledDotProductAttention({ causal: o.causal ?? false }).apply(q, k, v);
   const joined = reshape(permute(attended, [1, 0, 2]), [tokens, width]);
   return new Dense({ units: width, ...named('c_proj') }).apply(joined);
+}
+
+export interface TransformerBlockOptions {
+  heads: number;
+  causal?: boolean;
+  /** Prefix for the parts' names, nanoGPT's: `${name}.ln_1`, `.attn.c_attn`, `.attn.c_proj`, `.ln_2`, `.mlp.c_fc`, `.mlp.c_proj`. */
+  name?: string;
+}
+
+/** A pre-norm transformer block on [tokens, width]: x + attention(LN(x)), then + MLP(LN(·)) with a 4× GELU hidden layer. */
+export function transformerBlock(x: SymbolicTensor, o: TransformerBlockOptions): SymbolicTensor {
+  const width = x.shape[1]!;
+  const named = (suffix: string) => (o.name ? { name: `${o.name}.${suffix}` } : {});
+  const attention = multiHeadAttention(new LayerNorm(named('ln_1')).apply(x), { heads: o.heads, causal: o.causal ?? false, ...named('attn') });
+  const attended = add(x, attention);
+  const hidden = new GELU().apply(new Dense({ units: 4 * width, ...named('mlp.c_fc') }).apply(new LayerNorm(named('ln_2')).apply(attended)));
+  return add(attended, new Dense({ units: width, ...named('mlp.c_proj') }).apply(hidden));
 }

@@ -4,7 +4,7 @@ import { AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU 
 import { input, type Layer, type SymbolicTensor } from '../layers/layer.ts';
 import { add, reshape, slice, transpose } from '../layers/ops.ts';
 import { ClassToken, PositionalEmbedding } from '../layers/tokens.ts';
-import { GELU, LayerNorm, multiHeadAttention } from '../layers/transformer.ts';
+import { LayerNorm, transformerBlock } from '../layers/transformer.ts';
 import { Model, Sequential } from './model.ts';
 import { LSTM, SimpleRNN } from '../layers/recurrent.ts';
 
@@ -33,14 +33,6 @@ function residualBlock(x: SymbolicTensor, filters: number, stride: number): Symb
   const body = convBn(convBn(x, filters, 3, stride, true), filters, 3, 1, false);
   const shortcut = stride === 1 && x.shape[0] === filters ? x : convBn(x, filters, 1, stride, false);
   return ReLU().apply(add(body, shortcut));
-}
-
-/** A pre-norm transformer block: x + attention(LN(x)), then + MLP(LN(·)) with a 4× GELU hidden layer. */
-function transformerBlock(x: SymbolicTensor, heads: number, causal: boolean): SymbolicTensor {
-  const width = x.shape[1]!;
-  const attended = add(x, multiHeadAttention(new LayerNorm().apply(x), { heads, causal }));
-  const hidden = new GELU().apply(new Dense({ units: 4 * width }).apply(new LayerNorm().apply(attended)));
-  return add(attended, new Dense({ units: width }).apply(hidden));
 }
 
 const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = {
@@ -113,7 +105,7 @@ const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = 
       const patches = new Conv2D({ filters: width, kernelSize: patch, strides: patch }).apply(x);
       const [, rows, cols] = patches.shape as [number, number, number];
       let tokens = new PositionalEmbedding().apply(new ClassToken().apply(transpose(reshape(patches, [width, rows * cols]))));
-      for (let b = 0; b < 4; b++) tokens = transformerBlock(tokens, 4, false);
+      for (let b = 0; b < 4; b++) tokens = transformerBlock(tokens, { heads: 4 });
       const classToken = reshape(slice(new LayerNorm().apply(tokens), 0, 0, 1), [width]);
       return new Dense({ units: classes }).apply(classToken);
     },

@@ -5,7 +5,8 @@ import { encodeDispatches } from '../gpu/kernel.ts';
 import { readFloat32, readUint32, storageBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { writeHyper } from '../kernels/optimizer.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
-import { compileProgram, type GpuDataset, type MemoryReport, type Normalization, type Program, type ProgramOptions } from '../compiler/program.ts';
+import { compileProgram, type GpuData, type MemoryReport, type Normalization, type Program, type ProgramOptions } from '../compiler/program.ts';
+import { checkTokenStarts } from '../compiler/input.ts';
 import { learningRate, type Schedule } from '../optim/optim.ts';
 import type { Model } from '../model/model.ts';
 
@@ -104,7 +105,7 @@ export class Trainer {
   private readonly throttle: SubmitThrottle;
   private readonly baseLr: number;
 
-  constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ModelState, readonly data: GpuDataset,
+  constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ModelState, readonly data: GpuData,
     readonly optimizerState: Map<string, GPUBuffer>, readonly options: TrainerOptions) {
     if (!options.optimizer) throw new Error('Trainer needs an optimizer');
     this.baseLr = options.optimizer.lr;
@@ -136,6 +137,7 @@ export class Trainer {
     const started = performance.now();
     const { gpu, program } = this;
     if (indices.length !== this.options.batchSize) throw new Error(`step: expected ${this.options.batchSize} indices, got ${indices.length}`);
+    if (this.data.kind === 'tokens') checkTokenStarts(this.data, indices);
     const queue = gpu.device.queue;
     writeBuffer(gpu, program.inputs.indices, indices);
     queue.writeBuffer(program.inputs.seed, 0, new Uint32Array([this.options.seed, this.stepCount]));
@@ -188,28 +190,35 @@ export class Trainer {
 
 export interface Evaluation extends Totals { predictions: Uint32Array }
 
-/** Forward-only programs (no dropout, batch norm on running stats) that cover a dataset exactly. */
+/**
+ * Forward-only programs (no dropout, batch norm on running stats) that cover a dataset exactly. On
+ * a token dataset each index is a window's start and yields one loss row (and prediction) per token.
+ */
 export class Evaluator {
   private readonly programs = new Map<number, Program>();
   private readonly throttle: SubmitThrottle;
+  /** Loss rows per index: 1 for images, the window length for tokens. */
+  private readonly rowsPerIndex: number;
 
-  constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ModelState, readonly data: GpuDataset,
-    readonly batchSize: number, readonly normalize: Normalization) {
+  constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ModelState, readonly data: GpuData,
+    readonly batchSize: number, readonly normalize?: Normalization) {
+    this.rowsPerIndex = data.kind === 'tokens' ? data.context : 1;
     this.throttle = new SubmitThrottle(gpu);
   }
 
   private program(batch: number): Program {
     let p = this.programs.get(batch);
     if (!p) {
-      p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, new Map(), { batch, training: false, normalize: this.normalize, keepLogits: true });
+      p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, new Map(), { batch, training: false, keepLogits: true, ...(this.normalize ? { normalize: this.normalize } : {}) });
       this.programs.set(batch, p);
     }
     return p;
   }
 
-  /** Runs every batch of `indices`, copying `pick(program)` (bytes per row) into one buffer. */
+  /** Runs every batch of `indices`, copying `pick(program)` (bytes per index) into one buffer. */
   private async run(indices: Uint32Array, rowBytes: number, pick: (p: Program) => GPUBuffer): Promise<{ all: GPUBuffer; used: Set<Program> }> {
     const { gpu } = this;
+    if (this.data.kind === 'tokens') checkTokenStarts(this.data, indices);
     const all = gpu.createBuffer({ label: 'eval.rows', size: Math.max(4, indices.length * rowBytes), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE });
     const used = new Set<Program>();
     for (let start = 0; start < indices.length; start += this.batchSize) {
@@ -228,12 +237,12 @@ export class Evaluator {
     return { all, used };
   }
 
-  /** The model's outputs before any final Softmax, indices.length × classes. */
+  /** The model's outputs before any final Softmax, indices.length × the output shape. */
   async logits(indices: Uint32Array): Promise<Float32Array> {
-    const classes = this.model.outputShape[0]!;
-    const { all } = await this.run(indices, classes * 4, (p) => p.logits!);
+    const perIndex = elementCount(this.model.outputShape);
+    const { all } = await this.run(indices, perIndex * 4, (p) => p.logits!);
     try {
-      return await readFloat32(this.gpu, all, indices.length * classes);
+      return await readFloat32(this.gpu, all, indices.length * perIndex);
     } finally {
       this.gpu.destroyBuffer(all);
     }
@@ -241,14 +250,14 @@ export class Evaluator {
 
   async evaluate(indices: Uint32Array): Promise<Evaluation> {
     const { gpu } = this;
-    const { all, used } = await this.run(indices, 4, (p) => p.predictions!);
+    const { all, used } = await this.run(indices, this.rowsPerIndex * 4, (p) => p.predictions!);
     try {
       let lossSum = 0, correct = 0, rows = 0, nonFinite = 0;
       for (const p of used) {
         const t = totalsFrom(await readFloat32(gpu, p.totals, 4));
         lossSum += t.loss * t.rows; correct += t.accuracy * t.rows; rows += t.rows; nonFinite += t.nonFinite;
       }
-      const predictions = await readUint32(gpu, all, indices.length);
+      const predictions = await readUint32(gpu, all, indices.length * this.rowsPerIndex);
       return { loss: rows ? lossSum / rows : 0, accuracy: rows ? correct / rows : 0, rows, nonFinite, predictions };
     } finally {
       gpu.destroyBuffer(all);

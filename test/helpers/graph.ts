@@ -1,6 +1,7 @@
 // Runs a model's layers as graph ops outside a training program: given input, parameters and an
 // output gradient, returns the output, the input gradient and every parameter gradient, so a layer
-// can be checked against its CPU reference end to end (ops, tape, memory plan).
+// can be checked against its CPU reference end to end (ops, tape, memory plan). A u32 model input
+// (token ids) takes a Uint32Array and gets no gradient.
 import type { Gpu } from '../../src/gpu/device.ts';
 import type { BufferRef } from '../../src/gpu/kernel.ts';
 import { readFloat32, runDispatches, storageBuffer, uploadBuffer } from '../../src/gpu/buffers.ts';
@@ -11,14 +12,14 @@ import type { Model } from '../../src/model/model.ts';
 
 export interface ModelGradients {
   y: Float32Array;
-  /** The gradient of the first input; dxs holds every input's. */
+  /** The gradient of the first input; dxs holds every input's (empty for a u32 input). */
   dx: Float32Array;
   dxs: Float32Array[];
   /** By parameter name (e.g. lstm1.weight_ih). */
   grads: Map<string, Float32Array>;
 }
 
-export async function modelGradients(gpu: Gpu, model: Model, batch: number, x: Float32Array | readonly Float32Array[], dy: Float32Array,
+export async function modelGradients(gpu: Gpu, model: Model, batch: number, x: Float32Array | Uint32Array | readonly (Float32Array | Uint32Array)[], dy: Float32Array,
   params: ReadonlyMap<string, Float32Array>): Promise<ModelGradients> {
   const graph = new Graph();
   const tape = new Tape(graph);
@@ -30,9 +31,14 @@ export async function modelGradients(gpu: Gpu, model: Model, batch: number, x: F
     external.set(tensor, buffer);
     return tensor;
   };
-  const xs = x instanceof Float32Array ? [x] : x;
-  const inputs = model.inputs.map((t, i) => upload(graph.tensor(t.name, [batch, ...t.shape], 'input'), xs[i]!));
-  for (const t of inputs) tape.requireGrad(t);
+  const xs = x instanceof Float32Array || x instanceof Uint32Array ? [x] : x;
+  const inputs = model.inputs.map((t, i) => {
+    const data = xs[i]!;
+    if ((t.dtype === 'u32') !== (data instanceof Uint32Array)) throw new Error(`modelGradients: input ${i} is ${t.dtype}; pass a ${t.dtype === 'u32' ? 'Uint32Array' : 'Float32Array'}`);
+    return upload(graph.tensor(t.name, [batch, ...t.shape], 'input', t.dtype), data);
+  });
+  const differentiable = inputs.filter((_, i) => model.inputs[i]!.dtype === 'f32');
+  for (const t of differentiable) tape.requireGrad(t);
   const paramTensors = new Map<string, number>();
   const param = (layer: Layer, name: string): number => {
     const full = `${layer.name}.${name}`;
@@ -54,7 +60,7 @@ export async function modelGradients(gpu: Gpu, model: Model, batch: number, x: F
   const [y] = model.forward(ctx, inputs) as [number];
   const seed = upload(graph.tensor('dy', graph.shape(y), 'input'), dy);
   const grads = tape.backward(y, seed);
-  const dxs = inputs.map((t) => {
+  const dxs = differentiable.map((t) => {
     const g = grads.get(t);
     if (g === undefined) throw new Error(`modelGradients: no gradient reached input ${graph.info(t).name}`);
     return g;
@@ -76,7 +82,10 @@ export async function modelGradients(gpu: Gpu, model: Model, batch: number, x: F
   const read = (t: number) => readFloat32(gpu, bufferOf(t).buffer, elementCount(graph.shape(t)));
   try {
     const inputGrads: Float32Array[] = [];
-    for (const g of dxs) inputGrads.push(await read(g));
+    for (const t of inputs) {
+      const g = dxs[differentiable.indexOf(t)];
+      inputGrads.push(g === undefined ? new Float32Array(0) : await read(g));
+    }
     const out: ModelGradients = { y: await read(y), dx: inputGrads[0]!, dxs: inputGrads, grads: new Map() };
     for (const [name, t] of paramTensors) out.grads.set(name, await read(grads.get(t)!));
     return out;

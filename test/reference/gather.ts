@@ -1,5 +1,5 @@
-// CPU twins of shaders/gather.wgsl. The plain gather mirrors the kernel's two f32 roundings with
-// Math.fround so tests can demand identical bits; the augmenting gather computes in float64 from the
+// CPU twins of shaders/gather.wgsl. The token gather is a plain copy. The plain image gather mirrors
+// the kernel's two f32 roundings with Math.fround so tests can demand identical bits; the augmenting gather computes in float64 from the
 // same RNG draws (src/kernels/rng.ts), so only the kernel's f32 arithmetic separates the two.
 import type { AugmentOptions } from '../../src/kernels/gather.ts';
 import { rngU32, rngUniform } from '../../src/kernels/rng.ts';
@@ -21,6 +21,18 @@ export function gatherReference(d: Dataset, indices: ArrayLike<number>, mean: nu
     const image = indices[row]!;
     for (let p = 0; p < pixels; p++) x[row * pixels + p] = scaleF32(d.images[image * pixels + p]!, mean, std);
     y[row] = d.labels[image]!;
+  }
+  return { x, y };
+}
+
+/** The next-token windows gather_tokens cuts from a stream: x = stream[s .. s+context), y one later. */
+export function gatherTokensReference(tokens: ArrayLike<number>, starts: ArrayLike<number>, context: number): { x: Uint32Array; y: Uint32Array } {
+  const x = new Uint32Array(starts.length * context), y = new Uint32Array(starts.length * context);
+  for (let row = 0; row < starts.length; row++) {
+    for (let t = 0; t < context; t++) {
+      x[row * context + t] = tokens[starts[row]! + t]!;
+      y[row * context + t] = tokens[starts[row]! + t + 1]!;
+    }
   }
   return { x, y };
 }

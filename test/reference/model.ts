@@ -4,10 +4,11 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import type { Layer } from '../../src/layers/layer.ts';
 import type { Model, ModelNode } from '../../src/model/model.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
-import { ClassToken, PositionalEmbedding } from '../../src/layers/tokens.ts';
+import { ClassToken, Embedding, PositionalEmbedding } from '../../src/layers/tokens.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../../src/layers/transformer.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from './layernorm.ts';
 import { geluBackwardRef, geluForwardRef } from './gelu.ts';
+import { embeddingBackwardRef, embeddingForwardRef } from './embedding.ts';
 import { attentionBackwardRef, attentionForwardRef, causalMask } from './attention.ts';
 import { binaryRef, concatRef, permuteRef, sliceRef, sumToShapeRef, unaryRef } from './elementwise.ts';
 import type { Pool2dShape } from '../../src/kernels/pool.ts';
@@ -209,6 +210,16 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
     };
   }
   if (layer instanceof GELU) return { y: geluForwardRef(x), backward: (dy) => geluBackwardRef(x, dy) };
+  if (layer instanceof Embedding) {
+    const s = { tokens: x.length, vocab: layer.vocab, width: layer.width };
+    return {
+      y: embeddingForwardRef(s, x, param('weight')),
+      backward: (dy) => {
+        addInto(grads, `${layer.name}.weight`, embeddingBackwardRef(s, x, dy));
+        return new Float64Array(x.length); // ids carry no gradient
+      },
+    };
+  }
   if (layer instanceof PositionalEmbedding) {
     const table = param('weight');
     return {
@@ -247,7 +258,10 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
 
 export interface CpuTrainer {
   params: Params;
-  /** One step on the batch (already normalized inputs, integer labels); returns the mean loss. */
+  /**
+   * One step on the batch (already normalized inputs, or token ids; integer labels, one per output
+   * row: per sample for a classifier, per token for a [tokens, vocab] output); returns the mean loss.
+   */
   step(x: Float64Array, labels: ArrayLike<number>): number;
 }
 
@@ -263,7 +277,9 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
   return {
     params,
     step(x, labels) {
-      const batch = labels.length;
+      const classes = model.outputShape.at(-1)!;
+      const rowsPerSample = model.outputShape.slice(0, -1).reduce((a, d) => a * d, 1);
+      const batch = labels.length / rowsPerSample;
       const grads: Params = new Map();
       const values = new Map<unknown, Float64Array>([[model.inputs[0], x]]);
       const backwards: NodeBackward[] = [];
@@ -276,8 +292,7 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
         values.set(node.output, step.y);
         backwards.push(step.backward);
       }
-      const classes = model.outputShape[0]!;
-      const loss = softmaxCrossEntropyRef(values.get(model.outputs[0])!, batch, classes, { labels });
+      const loss = softmaxCrossEntropyRef(values.get(model.outputs[0])!, labels.length, classes, { labels });
       // Reverse order; a tensor read by several nodes gets the sum of their gradients.
       const gradients = new Map<unknown, Float64Array>([[model.outputs[0], loss.dlogits]]);
       for (let i = model.nodes.length - 1; i >= 0; i--) {
@@ -305,7 +320,7 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
             { param, m: moment(`${spec.name}.m`, param.length), v: moment(`${spec.name}.v`, param.length) }, g, s);
         }
       }
-      return loss.rowLoss.reduce((a, b) => a + b, 0) / batch;
+      return loss.rowLoss.reduce((a, b) => a + b, 0) / labels.length;
     },
   };
 }

@@ -1,0 +1,163 @@
+// The language-model path: gptModel's nanoGPT names and checks, a tiny gpt trained on a token stream
+// resident on the GPU against the float64 CPU twin (one submit per step, nothing created after
+// compile), its evaluation over start indices, the token dataset's checks, and the loss falling on a
+// repetitive stream.
+import { describe, expect, it } from 'vitest';
+import { testGpu } from './helpers/gpu.ts';
+import { maxRelativeError, rng } from './helpers/random.ts';
+import { gatherTokensReference } from './reference/gather.ts';
+import { cpuTrainer } from './reference/model.ts';
+import { gptModel } from '../src/model/gpt.ts';
+import { Evaluator, ModelState, Trainer } from '../src/runtime/runtime.ts';
+import { destroyDataset, uploadDataset, uploadTokens } from '../src/runtime/dataset.ts';
+
+const TINY = { vocab: 11, context: 8, layers: 2, heads: 2, width: 16 };
+
+function randomStream(length: number, vocab: number, seed: number): Uint32Array {
+  const next = rng(seed);
+  return Uint32Array.from({ length }, () => Math.floor(next() * vocab));
+}
+
+function randomStarts(batch: number, last: number, seed: number): Uint32Array {
+  const next = rng(seed);
+  return Uint32Array.from({ length: batch }, () => Math.floor(next() * (last + 1)));
+}
+
+describe('gptModel', () => {
+  it('names its parameters as nanoGPT does, with nanoGPT shapes', () => {
+    const model = gptModel({ vocab: 11, context: 8, layers: 1, heads: 2, width: 16 });
+    expect(model.inputShape).toEqual([8]);
+    expect(model.inputs[0]!.dtype).toBe('u32');
+    expect(model.outputShape).toEqual([8, 11]);
+    expect(model.parameterSpecs()).toEqual([
+      { name: 'transformer.wte.weight', shape: [11, 16] },
+      { name: 'transformer.wpe.weight', shape: [8, 16] },
+      { name: 'transformer.h.0.ln_1.weight', shape: [16] }, { name: 'transformer.h.0.ln_1.bias', shape: [16] },
+      { name: 'transformer.h.0.attn.c_attn.weight', shape: [48, 16] }, { name: 'transformer.h.0.attn.c_attn.bias', shape: [48] },
+      { name: 'transformer.h.0.attn.c_proj.weight', shape: [16, 16] }, { name: 'transformer.h.0.attn.c_proj.bias', shape: [16] },
+      { name: 'transformer.h.0.ln_2.weight', shape: [16] }, { name: 'transformer.h.0.ln_2.bias', shape: [16] },
+      { name: 'transformer.h.0.mlp.c_fc.weight', shape: [64, 16] }, { name: 'transformer.h.0.mlp.c_fc.bias', shape: [64] },
+      { name: 'transformer.h.0.mlp.c_proj.weight', shape: [16, 64] }, { name: 'transformer.h.0.mlp.c_proj.bias', shape: [16] },
+      { name: 'transformer.ln_f.weight', shape: [16] }, { name: 'transformer.ln_f.bias', shape: [16] },
+      { name: 'lm_head.weight', shape: [11, 16] },
+    ]);
+    expect(gptModel(TINY).parameterSpecs().filter((s) => s.name.startsWith('transformer.h.1.'))).toHaveLength(12);
+  });
+
+  it('refuses bad sizes and unknown options by name', () => {
+    expect(() => gptModel({ ...TINY, width: 15 })).toThrow('gptModel: width 15 must be a multiple of heads 2');
+    expect(() => gptModel({ ...TINY, layers: 0 })).toThrow('gptModel: layers must be a positive integer, got 0');
+    expect(() => gptModel({ ...TINY, blockSize: 8 } as never)).toThrow('gptModel: unknown option blockSize');
+  });
+});
+
+describe('training a gpt on a token stream resident on the GPU', () => {
+  it('a 2-layer tiny gpt trains 3 AdamW steps like the CPU twin, one submit per step, nothing created after compile', async () => {
+    const gpu = await testGpu();
+    const model = gptModel(TINY);
+    const stream = randomStream(200, TINY.vocab, 3);
+    const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'synthetic' });
+    const initial = model.initialValues(5);
+    const state = new ModelState(gpu, model, initial);
+    const optimizer = { kind: 'adamw' as const, lr: 1e-2, weightDecay: 0.01, eps: 1e-3 };
+    const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 4, seed: 1, optimizer, stepsPerEpoch: 3, totalSteps: 3, metricsEvery: 1000 });
+    const cpu = cpuTrainer(model, initial, optimizer, 1);
+    const device = gpu.device;
+    let submits = 0, created = 0;
+    const originalSubmit = device.queue.submit.bind(device.queue);
+    const originalBuffer = device.createBuffer.bind(device);
+    const originalBindGroup = device.createBindGroup.bind(device);
+    device.queue.submit = (buffers) => { submits++; originalSubmit(buffers); };
+    device.createBuffer = (d) => { created++; return originalBuffer(d); };
+    device.createBindGroup = (d) => { created++; return originalBindGroup(d); };
+    const cpuLosses: number[] = [];
+    try {
+      for (let s = 0; s < 3; s++) {
+        const starts = randomStarts(4, 200 - TINY.context - 1, 10 + s);
+        if (s === 0) starts[0] = 200 - TINY.context - 1; // the last window, whose final target ends the stream
+        await trainer.step(starts);
+        const { x, y } = gatherTokensReference(stream, starts, TINY.context);
+        cpuLosses.push(cpu.step(Float64Array.from(x), y));
+      }
+    } finally {
+      device.queue.submit = originalSubmit;
+      device.createBuffer = originalBuffer;
+      device.createBindGroup = originalBindGroup;
+    }
+    expect({ submits, created }).toEqual({ submits: 3, created: 0 });
+    const values = await state.read();
+    for (const [name, expected] of cpu.params) expect(maxRelativeError(values.get(name)!, expected, 1e-2), name).toBeLessThanOrEqual(1e-4);
+    const totals = await trainer.totals();
+    expect(totals.rows).toBe(3 * 4 * TINY.context);
+    expect(totals.loss).toBeCloseTo(cpuLosses.reduce((a, b) => a + b, 0) / 3, 4);
+    trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+  });
+
+  it('the Evaluator gives the next-token loss, accuracy and per-token predictions over start indices', async () => {
+    const gpu = await testGpu();
+    const model = gptModel({ ...TINY, layers: 1 });
+    const stream = randomStream(64, TINY.vocab, 4);
+    const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'synthetic' });
+    const initial = model.initialValues(6);
+    const state = new ModelState(gpu, model, initial);
+    // Batches of 3 over 7 starts: a short last batch compiles its own program.
+    const evaluator = new Evaluator(gpu, model, state, data, 3);
+    const starts = Uint32Array.from([0, 5, 17, 30, 41, 50, 55]);
+    const got = await evaluator.evaluate(starts);
+    const { x, y } = gatherTokensReference(stream, starts, TINY.context);
+    // The twin's step reports the loss before it updates anything.
+    const cpuLoss = cpuTrainer(model, initial, { kind: 'sgd', lr: 0 }, 1).step(Float64Array.from(x), y);
+    expect(got.rows).toBe(starts.length * TINY.context);
+    expect(got.loss).toBeCloseTo(cpuLoss, 5);
+    expect(got.predictions).toHaveLength(starts.length * TINY.context);
+    expect(got.accuracy).toBeCloseTo(got.predictions.filter((p, i) => p === y[i]).length / y.length, 6);
+    const logits = await evaluator.logits(starts.subarray(0, 2));
+    expect(logits).toHaveLength(2 * TINY.context * TINY.vocab);
+    await expect(evaluator.evaluate(Uint32Array.from([56]))).rejects.toThrow('dataset synthetic: start index 56 at row 0 is past 55, the last start whose window of 8 tokens and its next token fit in 64 tokens');
+    evaluator.destroy(); state.destroy(); destroyDataset(gpu, data);
+  });
+
+  it('the loss falls over 50 steps on a repetitive stream', async () => {
+    const gpu = await testGpu();
+    const model = gptModel({ ...TINY, layers: 1 });
+    // A period-5 pattern: each next token is predictable from the one before it.
+    const stream = Uint32Array.from({ length: 400 }, (_, i) => [1, 4, 2, 8, 5][i % 5]!);
+    const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'pattern' });
+    const state = new ModelState(gpu, model, model.initialValues(7));
+    const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 8, seed: 1, optimizer: { kind: 'adamw', lr: 1e-2 }, stepsPerEpoch: 10, totalSteps: 50 });
+    const lossOver = async (steps: number, from: number): Promise<number> => {
+      trainer.resetTotals();
+      for (let s = 0; s < steps; s++) await trainer.step(randomStarts(8, 400 - TINY.context - 1, from + s));
+      return (await trainer.totals()).loss;
+    };
+    const first = await lossOver(5, 0);
+    await lossOver(40, 100);
+    const last = await lossOver(5, 200);
+    expect(first).toBeGreaterThan(2); // about ln(11) at the start
+    expect(last).toBeLessThan(0.5 * first);
+    trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+  });
+
+  it('refuses a model that does not fit the stream, starts past its end, augmentation, and tokens outside the vocabulary', async () => {
+    const gpu = await testGpu();
+    expect(() => uploadTokens(gpu, Uint32Array.from([1, 2, 11]), { vocab: 11, context: 2, name: 'bad' })).toThrow('dataset bad: token 11 at position 2 is outside the vocabulary 0..10');
+    expect(() => uploadTokens(gpu, Uint32Array.from([1, 2]), { vocab: 11, context: 2, name: 'short' })).toThrow('dataset short: 2 tokens hold no window of context 2 plus its next token');
+    const data = uploadTokens(gpu, randomStream(40, 11, 1), { vocab: 11, context: 8, name: 'stream' });
+    const state = new ModelState(gpu, gptModel({ ...TINY, layers: 1, context: 4 }), gptModel({ ...TINY, layers: 1, context: 4 }).initialValues(1));
+    expect(() => new Trainer(gpu, state.model, state, data, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, stepsPerEpoch: 1, totalSteps: 1 }))
+      .toThrow('model input [4] (u32) does not fit dataset stream (u32 token windows of 8)');
+    state.destroy();
+    const fitting = gptModel({ ...TINY, layers: 1 });
+    const fittingState = new ModelState(gpu, fitting, fitting.initialValues(1));
+    const trainer = new Trainer(gpu, fitting, fittingState, data, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, stepsPerEpoch: 1, totalSteps: 1 });
+    await expect(trainer.step(Uint32Array.from([0, 32]))).rejects.toThrow('start index 32 at row 1 is past 31');
+    trainer.destroy();
+    const augment = { maxRotationDegrees: 10, maxTranslatePixels: 1, minScale: 1, maxScale: 1 };
+    expect(() => new Trainer(gpu, fitting, fittingState, data, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, augment, stepsPerEpoch: 1, totalSteps: 1 }))
+      .toThrow('compileProgram: augment applies to images; dataset stream is a token stream');
+    const images = uploadDataset(gpu, { images: new Uint8Array(2 * 64), labels: new Uint8Array(2), count: 2, rows: 8, cols: 8 }, 11, 'images');
+    expect(() => new Trainer(gpu, fitting, fittingState, images, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize: { mean: 0, std: 1 }, stepsPerEpoch: 1, totalSteps: 1 }))
+      .toThrow('model input shape [8] does not fit dataset images (1×8×8 images)');
+    fittingState.destroy(); destroyDataset(gpu, images); destroyDataset(gpu, data);
+  });
+});
