@@ -7,7 +7,8 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import { LSTM, SimpleRNN } from '../src/layers/recurrent.ts';
 import { add, concat, Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../src/layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../src/layers/transformer.ts';
-import { ClassToken, PositionalEmbedding } from '../src/layers/tokens.ts';
+import { ClassToken, Embedding, PositionalEmbedding } from '../src/layers/tokens.ts';
+import { gptModel } from '../src/model/gpt.ts';
 import { Model } from '../src/model/model.ts';
 import { zooModel, ZOO_NAMES } from '../src/model/zoo.ts';
 import { LAYER_TYPE_NAMES, layerFromConfig, modelFromGraph, modelToGraph } from '../src/io/model-graph.ts';
@@ -43,6 +44,7 @@ const LAYERS: Layer[] = [
   new ScaledDotProductAttention({ causal: true, name: 'attend' }),
   new PositionalEmbedding({ name: 'positions' }),
   new ClassToken({ name: 'token' }),
+  new Embedding({ vocab: 11, width: 4, name: 'transformer.wte' }),
 ];
 
 /** Residual add, a concatenation, and one Dense applied to two tensors (shared weights). */
@@ -89,6 +91,14 @@ describe('layer configs', () => {
 });
 
 describe('model graphs', () => {
+  it('rebuild a gpt (token ids in, nanoGPT names) with the same parameters', () => {
+    const gpt = gptModel({ vocab: 13, context: 8, layers: 2, heads: 2, width: 16 });
+    const rebuilt = roundTrip(gpt);
+    expect(rebuilt.parameterSpecs()).toEqual(gpt.parameterSpecs());
+    expect(rebuilt.inputs[0]!.dtype).toBe('u32');
+    expect(rebuilt.summary()).toBe(gpt.summary());
+  });
+
   it('rebuild a drawn model with the same layers, parameter names, shapes and order', () => {
     const model = drawnModel();
     const rebuilt = roundTrip(model);

@@ -17,7 +17,7 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import { LSTM, SimpleRNN, type RecurrentOptions } from '../layers/recurrent.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../layers/transformer.ts';
-import { ClassToken, PositionalEmbedding } from '../layers/tokens.ts';
+import { ClassToken, Embedding, PositionalEmbedding } from '../layers/tokens.ts';
 import { Model } from '../model/model.ts';
 import { elementCount } from '../graph/graph.ts';
 import { boolean, FieldError, integer, isPlainObject, list, object, oneOf, real, required, show, text, type Check } from './schema.ts';
@@ -147,6 +147,10 @@ const LAYER_TYPES: Record<string, LayerType> = {
     build: (o, layerName) => new ScaledDotProductAttention({ causal: o.causal as boolean, name: layerName }),
   },
   PositionalEmbedding: { fields: {}, build: (_, layerName) => new PositionalEmbedding({ name: layerName }) },
+  Embedding: {
+    fields: { vocab: required(positive(GRAPH_LIMITS.dimension)), width: required(positive(GRAPH_LIMITS.dimension)) },
+    build: (o, layerName) => new Embedding({ vocab: o.vocab as number, width: o.width as number, name: layerName }),
+  },
   ClassToken: { fields: {}, build: (_, layerName) => new ClassToken({ name: layerName }) },
 };
 

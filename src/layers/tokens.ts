@@ -33,6 +33,7 @@ export class Embedding extends Layer {
   }
 
   override describe(): string { return `Embedding(${this.vocab}, ${this.width})`; }
+  override config(): LayerConfig { return { type: 'Embedding', name: this.name, vocab: this.vocab, width: this.width }; }
 
   outputShape(input: Shape): Shape {
     if (input.length !== 1) throw shapeError(this, 'token ids [tokens]', input);

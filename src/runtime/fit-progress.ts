@@ -1,6 +1,6 @@
 // fit()'s callbacks for a terminal: an EpochProgress bar through each epoch, then its summary line.
 //
-//   await fit(gpu, model, state, data, { ...options, ...fitProgress({ epochs, batchSize, sink: process.stdout }) });
+//   await fit(gpu, model, state, data, { ...options, ...fitProgress({ epochs, batchSize, sink: stdout }) });
 import { EpochProgress, formatEpochSummary, type ProgressSink } from '../report/progress.ts';
 import type { FitOptions } from './fit.ts';
 
