@@ -94,6 +94,7 @@ const SCHEDULE = byKind<Schedule>({
   exponential: object({ kind: kind('exponential'), gamma: GAMMA }),
   cosine: object({ kind: kind('cosine'), minLr: optional(real({ min: 0, max: 10 })) }),
   onecycle: object({ kind: kind('onecycle'), maxLr: optional(learningRate), pctStart: optional(real({ above: 0, below: 1 })) }),
+  'warmup-cosine': object({ kind: kind('warmup-cosine'), warmupSteps: required(integer(0, 1_000_000_000)), minLr: optional(real({ min: 0, max: 10 })) }),
 });
 
 const SCALE = required(real({ above: 0, max: 100 }));

@@ -10,7 +10,8 @@ export type Schedule =
   | { kind: 'step'; stepSize: number; gamma: number }          // every stepSize epochs, lr *= gamma
   | { kind: 'exponential'; gamma: number }                      // per epoch
   | { kind: 'cosine'; minLr?: number }                          // over all steps
-  | { kind: 'onecycle'; maxLr?: number; pctStart?: number };    // per step, cosine warmup then anneal
+  | { kind: 'onecycle'; maxLr?: number; pctStart?: number }     // per step, cosine warmup then anneal
+  | { kind: 'warmup-cosine'; warmupSteps: number; minLr?: number }; // per step, linear warm-up then cosine (GPT-2/nanoGPT)
 
 export const SCHEDULES = ['constant', 'step', 'exponential', 'cosine', 'onecycle'] as const;
 
@@ -34,6 +35,14 @@ export function learningRate(schedule: Schedule, baseLr: number, step: number, s
       const end = start / 1e4;
       const cos = (from: number, to: number, t: number) => to + (from - to) * 0.5 * (1 + Math.cos(Math.PI * t));
       return progress < pct ? cos(start, maxLr, progress / pct) : cos(maxLr, end, (progress - pct) / (1 - pct));
+    }
+    case 'warmup-cosine': {
+      // nanoGPT's: the rate climbs linearly to the base over the warm-up, then decays by a half cosine.
+      const warmup = schedule.warmupSteps;
+      if (step < warmup) return (baseLr * (step + 1)) / warmup;
+      const min = schedule.minLr ?? 0;
+      const decay = Math.min(1, (step - warmup) / Math.max(1, totalSteps - warmup));
+      return min + (baseLr - min) * 0.5 * (1 + Math.cos(Math.PI * decay));
     }
   }
 }

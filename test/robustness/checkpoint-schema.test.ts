@@ -98,6 +98,7 @@ const badFields: [string, Record<string, string | undefined>, string][] = [
   ['momentum 1', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, momentum: 1 }) }, 'metadata optimizer.momentum is 1; must be a finite number ≥ 0 and < 1'],
   ['schedule kind unknown', withJson('schedule', () => ({ kind: 'linear' })), 'metadata schedule.kind is "linear"; must be one of constant, step, exponential, cosine, onecycle'],
   ['step schedule of step size 0', withJson('schedule', () => ({ kind: 'step', stepSize: 0, gamma: 0.1 })), 'metadata schedule.stepSize is 0; must be a whole number in [1, 1000000]'],
+  ['warm-up steps negative', withJson('schedule', () => ({ kind: 'warmup-cosine', warmupSteps: -1 })), 'metadata schedule.warmupSteps is -1; must be a whole number in [0, 1000000000]'],
   ['onecycle warm-up fraction 1', withJson('schedule', () => ({ kind: 'onecycle', pctStart: 1 })), 'metadata schedule.pctStart is 1; must be a finite number > 0 and < 1'],
   ['batch size 0', withJson('trainer', (t) => ({ ...t, batchSize: 0 })), 'metadata trainer.batchSize is 0; must be a whole number in [1, 65536]'],
   ['steps per epoch missing', withJson('trainer', ({ stepsPerEpoch: _, ...t }) => t), 'metadata trainer.stepsPerEpoch is missing'],
