@@ -3,7 +3,7 @@
 // compile), its evaluation over start indices, the token dataset's checks, and the loss falling on a
 // repetitive stream.
 import { describe, expect, it } from 'vitest';
-import { testGpu } from './helpers/gpu.ts';
+import { countDeviceWork, testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, rng } from './helpers/random.ts';
 import { gatherTokensReference } from './reference/gather.ts';
 import { cpuTrainer } from './reference/model.ts';
@@ -62,16 +62,8 @@ describe('training a gpt on a token stream resident on the GPU', () => {
     const optimizer = { kind: 'adamw' as const, lr: 1e-2, weightDecay: 0.01, eps: 1e-3 };
     const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 4, seed: 1, optimizer, stepsPerEpoch: 3, totalSteps: 3, metricsEvery: 1000 });
     const cpu = cpuTrainer(model, initial, optimizer, 1);
-    const device = gpu.device;
-    let submits = 0, created = 0;
-    const originalSubmit = device.queue.submit.bind(device.queue);
-    const originalBuffer = device.createBuffer.bind(device);
-    const originalBindGroup = device.createBindGroup.bind(device);
-    device.queue.submit = (buffers) => { submits++; originalSubmit(buffers); };
-    device.createBuffer = (d) => { created++; return originalBuffer(d); };
-    device.createBindGroup = (d) => { created++; return originalBindGroup(d); };
     const cpuLosses: number[] = [];
-    try {
+    const counts = await countDeviceWork(gpu, async () => {
       for (let s = 0; s < 3; s++) {
         const starts = randomStarts(4, 200 - TINY.context - 1, 10 + s);
         if (s === 0) starts[0] = 200 - TINY.context - 1; // the last window, whose final target ends the stream
@@ -79,12 +71,8 @@ describe('training a gpt on a token stream resident on the GPU', () => {
         const { x, y } = gatherTokensReference(stream, starts, TINY.context);
         cpuLosses.push(cpu.step(Float64Array.from(x), y));
       }
-    } finally {
-      device.queue.submit = originalSubmit;
-      device.createBuffer = originalBuffer;
-      device.createBindGroup = originalBindGroup;
-    }
-    expect({ submits, created }).toEqual({ submits: 3, created: 0 });
+    });
+    expect(counts).toEqual({ submits: 3, created: 0 });
     const values = await state.read();
     for (const [name, expected] of cpu.params) expect(maxRelativeError(values.get(name)!, expected, 1e-2), name).toBeLessThanOrEqual(1e-4);
     const totals = await trainer.totals();

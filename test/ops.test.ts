@@ -2,7 +2,7 @@
 // gradients against finite differences; models with fan-out, residuals, concatenation, shared
 // layers and two inputs; a drawn model trained on the GPU against the CPU twin; one submit per step.
 import { describe, expect, it } from 'vitest';
-import { testGpu } from './helpers/gpu.ts';
+import { countDeviceWork, testGpu } from './helpers/gpu.ts';
 import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { modelGradients } from './helpers/graph.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
@@ -203,22 +203,10 @@ describe('models drawn as graphs', () => {
     const data = uploadDataset(gpu, set, 10, 'synthetic');
     const state = new ModelState(gpu, model, model.initialValues(1));
     const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 16, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize: { mean: 0, std: 1 }, stepsPerEpoch: 4, totalSteps: 4, metricsEvery: 1000 });
-    const device = gpu.device;
-    let submits = 0, created = 0;
-    const originalSubmit = device.queue.submit.bind(device.queue);
-    const originalBuffer = device.createBuffer.bind(device);
-    const originalBindGroup = device.createBindGroup.bind(device);
-    device.queue.submit = (buffers) => { submits++; originalSubmit(buffers); };
-    device.createBuffer = (d) => { created++; return originalBuffer(d); };
-    device.createBindGroup = (d) => { created++; return originalBindGroup(d); };
-    try {
+    const counts = await countDeviceWork(gpu, async () => {
       for (let s = 0; s < 4; s++) await trainer.step(range(s * 16, (s + 1) * 16));
-    } finally {
-      device.queue.submit = originalSubmit;
-      device.createBuffer = originalBuffer;
-      device.createBindGroup = originalBindGroup;
-    }
-    expect({ submits, created }).toEqual({ submits: 4, created: 0 });
+    });
+    expect(counts).toEqual({ submits: 4, created: 0 });
     const values = await state.read();
     expect([...values.values()].every((v) => v.every(Number.isFinite))).toBe(true);
     trainer.destroy(); state.destroy(); destroyDataset(gpu, data);

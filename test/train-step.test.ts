@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testGpu } from './helpers/gpu.ts';
+import { countDeviceWork, testGpu } from './helpers/gpu.ts';
 import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { rng } from './helpers/random.ts';
 import { Sequential } from '../src/model/model.ts';
@@ -59,23 +59,10 @@ describe('the step is recorded once and replayed', () => {
     const data = uploadDataset(gpu, set, 10, 'synthetic');
     const state = new ModelState(gpu, model, model.initialValues(1));
     const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 32, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize: { mean: 0, std: 1 }, stepsPerEpoch: 8, totalSteps: 8, metricsEvery: 1000 });
-    const device = gpu.device;
-    const counts = { submit: 0, created: 0 };
-    const queue = device.queue;
-    const originalSubmit = queue.submit.bind(queue);
-    queue.submit = (buffers) => { counts.submit++; originalSubmit(buffers); };
-    const watched = ['createBuffer', 'createBindGroup', 'createComputePipeline', 'createShaderModule', 'createBindGroupLayout', 'createPipelineLayout'] as const;
-    const originals = watched.map((name) => device[name]);
-    watched.forEach((name, i) => {
-      (device as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => { counts.created++; return (originals[i] as (...a: unknown[]) => unknown).apply(device, args); };
-    });
-    try {
+    const counts = await countDeviceWork(gpu, async () => {
       for (let s = 0; s < 8; s++) await trainer.step(range(s * 32, (s + 1) * 32));
-    } finally {
-      queue.submit = originalSubmit;
-      watched.forEach((name, i) => { (device as unknown as Record<string, unknown>)[name] = originals[i]; });
-    }
-    expect(counts).toEqual({ submit: 8, created: 0 });
+    });
+    expect(counts).toEqual({ submits: 8, created: 0 });
     expect(trainer.submits).toBe(8);
     trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
   });
