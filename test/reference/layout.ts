@@ -10,3 +10,12 @@ export function swapOuterAxesRef(src: Float32Array, outer: number, inner: number
   }
   return out;
 }
+
+/** dst with rows copied in: dst[dstOffset + o·dstStride + e] = src[srcOffset + o·srcStride + e]. */
+export function copyBlocksRef(src: Float32Array, dst: Float32Array, io: { outer: number; width: number; srcStride: number; srcOffset: number; dstStride: number; dstOffset: number }): Float32Array {
+  const out = Float32Array.from(dst);
+  for (let o = 0; o < io.outer; o++) {
+    for (let e = 0; e < io.width; e++) out[io.dstOffset + o * io.dstStride + e] = src[io.srcOffset + o * io.srcStride + e]!;
+  }
+  return out;
+}
