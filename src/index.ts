@@ -32,6 +32,7 @@ export { FullWindowDecoder } from './generate/window-decoder.ts';
 export { generateTokens, type GenerateOptions } from './generate/generate.ts';
 export { sampleToken, checkSampling, type SamplingOptions } from './generate/sampling.ts';
 export type { NextTokenModel } from './generate/next-token.ts';
+export { textStream, type TextStream } from './generate/text-stream.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
 
 // Data, checkpoints, reports.

@@ -1,7 +1,11 @@
 // Text generation from a gpt: recognising a gpt, the KV-cache decoder against recomputing the whole
 // window with the full forward program (logits within float tolerance, the same greedy tokens, the
 // crop past the context), one submit per token with nothing created, and sampling.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { countDeviceWork, testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
 import { gptModel, type GptOptions } from '../src/model/gpt.ts';
@@ -18,7 +22,18 @@ import { KvCacheDecoder } from '../src/generate/kv-decoder.ts';
 import { FullWindowDecoder } from '../src/generate/window-decoder.ts';
 import { generateTokens } from '../src/generate/generate.ts';
 import { sampleToken } from '../src/generate/sampling.ts';
+import { textStream } from '../src/generate/text-stream.ts';
+import { ByteTokenizer, CharTokenizer } from '../src/data/text.ts';
+import { encodeCheckpoint } from '../src/io/checkpoint.ts';
 import type { Gpu } from '../src/gpu/device.ts';
+
+/** A model with the given input and blocks, drawn as gptModel draws it except for the blocks' causal flags. */
+function gptLike(o: GptOptions, causal: (block: number) => boolean): Model {
+  const ids = input([o.context], { dtype: 'u32' });
+  let x = new PositionalEmbedding({ name: 'transformer.wpe' }).apply(new Embedding({ vocab: o.vocab, width: o.width, name: 'transformer.wte' }).apply(ids));
+  for (let i = 0; i < o.layers; i++) x = transformerBlock(x, { heads: o.heads, causal: causal(i), name: `transformer.h.${i}` });
+  return new Model({ inputs: ids, outputs: new Dense({ units: o.vocab, useBias: false, name: 'lm_head' }).apply(new LayerNorm({ name: 'transformer.ln_f' }).apply(x)) });
+}
 
 /** Weights spread wide enough that the logits of different tokens are far apart next to float error. */
 function spreadWeights(model: Model, seed: number): Map<string, Float32Array> {
@@ -54,11 +69,7 @@ describe('gptOptionsOf', () => {
   it('refuses an image model and a gpt drawn otherwise, naming the difference', () => {
     expect(() => gptOptionsOf(zooModel('cnn'), 'generate')).toThrow('generate: the model is not a gpt as gptModel draws it: its input is f32 [1, 28, 28], a gpt\'s is u32 token ids [context]');
     // The same layers with a bidirectional (non-causal) block: every parameter matches, the graph does not.
-    const ids = input([6], { dtype: 'u32' });
-    let x = new PositionalEmbedding({ name: 'transformer.wpe' }).apply(new Embedding({ vocab: 13, width: 15, name: 'transformer.wte' }).apply(ids));
-    for (let i = 0; i < 3; i++) x = transformerBlock(x, { heads: 3, causal: i !== 1, name: `transformer.h.${i}` });
-    const bidirectional = new Model({ inputs: ids, outputs: new Dense({ units: 13, useBias: false, name: 'lm_head' }).apply(new LayerNorm({ name: 'transformer.ln_f' }).apply(x)) });
-    expect(() => gptOptionsOf(bidirectional, 'generate')).toThrow(/not a gpt as gptModel draws it: .* first differ at node \d+ \(layer sdpa2, ScaledDotProductAttention\(full\)\)/);
+    expect(() => gptOptionsOf(gptLike(o, (i) => i !== 1), 'generate')).toThrow(/not a gpt as gptModel draws it: .* first differ at node \d+ \(layer sdpa2, ScaledDotProductAttention\(full\)\)/);
   });
 });
 
@@ -178,5 +189,102 @@ describe('sampleToken', () => {
     expect(() => sampleToken([1, 2], { temperature: 1, topK: 0, seed: 0 }, 0)).toThrow('sampleToken: topK must be a positive integer, got 0');
     expect(() => sampleToken([1, 2], { temperature: 1, seed: 2 ** 32 }, 0)).toThrow(/sampleToken: seed must be an integer in \[0, 4294967295\]/);
     expect(() => sampleToken([1, NaN], { temperature: 1, seed: 0 }, 0)).toThrow('sampleToken: the logit of token 1 is NaN; the model produced non-finite values');
+  });
+});
+
+describe('textStream', () => {
+  it('gives a character token its text and holds bytes back until their UTF-8 character is whole', () => {
+    const chars = textStream(new CharTokenizer(['a', '🙂']));
+    expect([chars.push(1), chars.push(0), chars.end()]).toEqual(['🙂', 'a', '']);
+    const bytes = textStream(new ByteTokenizer());
+    expect([...new TextEncoder().encode('é!')].map((id) => bytes.push(id))).toEqual(['', 'é', '!']);
+    expect([bytes.push(0xe2), bytes.end()]).toEqual(['', '\uFFFD']);
+  });
+});
+
+describe('scripts/generate.ts', () => {
+  const REPO = join(import.meta.dirname, '..');
+  const TINY: GptOptions = { vocab: 9, context: 6, layers: 2, heads: 2, width: 8 };
+  const tokenizer = CharTokenizer.fromCorpus('hello, world');
+  let folder: string;
+  const paths = { gpt: '', untokenized: '', bidirectional: '' };
+
+  function generate(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/generate.ts', ...args], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+  }
+
+  beforeAll(async () => {
+    folder = mkdtempSync(join(tmpdir(), 'webgrad-generate-'));
+    const gpu = await testGpu();
+    const save = async (model: Model, path: string, withTokenizer: boolean) => {
+      const state = new ModelState(gpu, model, spreadWeights(model, 4));
+      writeFileSync(path, await encodeCheckpoint(state, { epoch: 1, normalize: { mean: 0, std: 1 }, ...(withTokenizer ? { tokenizer: tokenizer.describe() } : {}) }));
+      state.destroy();
+    };
+    paths.gpt = join(folder, 'gpt.safetensors');
+    paths.untokenized = join(folder, 'no-tokenizer.safetensors');
+    paths.bidirectional = join(folder, 'bidirectional.safetensors');
+    await save(gptModel(TINY), paths.gpt, true);
+    await save(gptModel(TINY), paths.untokenized, false);
+    await save(gptLike(TINY, () => false), paths.bidirectional, true);
+  });
+
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('streams the prompt and the library\'s greedy continuation to stdout, the same with and without the cache, and reports tokens/s on stderr', async () => {
+    const gpu = await testGpu();
+    const model = gptModel(TINY);
+    const state = new ModelState(gpu, model, spreadWeights(model, 4));
+    const decoder = new KvCacheDecoder(gpu, state);
+    const ids = await generateTokens(decoder, tokenizer.encode('hel'), { tokens: 10, temperature: 0, seed: 1 });
+    decoder.destroy();
+    state.destroy();
+    const expected = `hel${tokenizer.decode(ids)}\n`;
+
+    const cached = generate('--ckpt', paths.gpt, '--prompt', 'hel', '--tokens', '10', '--temperature', '0');
+    expect(cached.stderr).not.toMatch(/generate:/);
+    expect(cached.status).toBe(0);
+    expect(cached.stdout).toBe(expected);
+    expect(cached.stderr).toMatch(/adapter: .*\n/);
+    expect(cached.stderr).toMatch(/10 tokens in \d+\.\d\d s: \d+\.\d tokens\/s/);
+    expect(cached.stderr).toContain('KV cache');
+    const full = generate('--ckpt', paths.gpt, '--prompt', 'hel', '--tokens', '10', '--temperature', '0', '--no-cache');
+    expect(full.status).toBe(0);
+    expect(full.stdout).toBe(expected);
+    expect(full.stderr).toContain('no cache');
+  });
+
+  it('repeats its text for a seed, and another seed samples other text', () => {
+    const run = (seed: string) => generate('--ckpt', paths.gpt, '--prompt', 'w', '--tokens', '24', '--temperature', '1.5', '--top-k', '6', '--seed', seed);
+    const [first, again, other] = [run('3'), run('3'), run('4')];
+    expect(first.status).toBe(0);
+    expect(first.stdout).toHaveLength(1 + 24 + 1);
+    expect(again.stdout).toBe(first.stdout);
+    expect(other.stdout).not.toBe(first.stdout);
+  });
+
+  it('refuses what it cannot run, naming the file, flag, character or value', () => {
+    const outside = generate('--ckpt', paths.gpt, '--prompt', 'hello?');
+    expect(outside.status).toBe(2);
+    expect(outside.stderr).toContain('generate: --prompt: CharTokenizer.encode: character "?" (U+003F) at position 5 is not in the vocabulary of 9 characters');
+    const empty = generate('--ckpt', paths.gpt, '--prompt', '');
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toContain('generate: --prompt: must hold at least one character to continue from');
+    const untokenized = generate('--ckpt', paths.untokenized);
+    expect(untokenized.status).toBe(1);
+    expect(untokenized.stderr).toContain(`generate: ${paths.untokenized}: the checkpoint holds no tokenizer (metadata key "tokenizer")`);
+    const bidirectional = generate('--ckpt', paths.bidirectional);
+    expect(bidirectional.status).toBe(1);
+    expect(bidirectional.stderr).toMatch(/generate: .*bidirectional\.safetensors: the model is not a gpt as gptModel draws it: .*ScaledDotProductAttention\(full\)/);
+    const negative = generate('--ckpt', paths.gpt, '--temperature', '-1');
+    expect(negative.status).toBe(2);
+    expect(negative.stderr).toContain('generate: --temperature: must be a number ≥ 0, got "-1"');
+    const missing = generate('--prompt', 'h');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('generate: --ckpt: needs the checkpoint to generate from');
+    const help = generate('--help');
+    expect(help.status).toBe(0);
+    for (const flag of ['--ckpt', '--prompt', '--tokens', '--temperature', '--top-k', '--seed', '--cache']) expect(help.stdout).toContain(flag);
   });
 });
