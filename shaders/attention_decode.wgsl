@@ -1,29 +1,33 @@
 // Attention for incremental decoding against a key/value cache: each new query row attends to the
-// cached keys 0..position of its head, where the cache holds every earlier token's k and v laid out
-// [heads, context, headDim]. The rows come straight from the fused projection qkv [rows, 3·width]
-// (q | k | v, each [heads, headDim] per row), and the output is [rows, width], heads joined, which is
-// what the output projection reads, so no permute is needed on either side.
+// cached keys 0..position of its head. The cache holds every earlier token's k and v laid out
+// [heads, context, stride] with each head's row padded to stride = 4·⌈headDim/4⌉ floats, so decode
+// reads it as whole aligned vec4s whatever the head width (the padding is never trusted: it is
+// masked off where it could meet a finite value). The rows come straight from the fused projection
+// qkv [rows, 3·width] (q | k | v, each [heads, headDim] per row), and the output is [rows, width],
+// heads joined, which is what the output projection reads, so no permute is needed on either side.
 //
 // appendKeyValue writes each row's k and v into the cache at that row's position; decode then runs
-// one workgroup per (head, query row). Its lanes split the keys into tiles of WG: each lane scores
-// one key of the tile into workgroup memory, then every lane folds the tile's scores into the same
-// online softmax (all lanes compute the same maximum and sum, in the same order) and accumulates the
-// value columns it owns. Every output has one owner and a fixed summation order, so results repeat
-// bit for bit. Positions are read from a buffer the decoder rewrites per token, so the recorded
-// dispatches never change.
+// one invocation per (query row, head), its query and output held as vec4 chunks in private arrays
+// while it streams over the cached keys with an online softmax, as attention.wgsl's forward does.
+// The lanes of a workgroup are consecutive rows of one head, so at each step they read the same key.
+// No workgroup memory and no barriers (on llvmpipe a barrier costs more than the loads it would
+// share), one owner per output and a fixed order, so results repeat bit for bit. Positions are read
+// from a buffer the decoder rewrites per token, so the recorded dispatches never change.
 
 struct Params {
   heads: u32,
-  dim: u32,      // headDim, 1 … MAX_DIM
+  dim: u32,      // headDim, 1 … 4·MAX_CHUNKS
+  chunks: u32,   // ⌈dim/4⌉, read when CHUNKS = 0
   width: u32,    // heads · dim
   context: u32,  // cache rows per head
   rows: u32,     // query rows in this call
   scale: f32,    // 1/√dim
 }
 
+override CHUNKS: u32 = 0u;   // ⌈dim/4⌉ when it is small enough to unroll, else 0 (use params.chunks)
+
 const WG = 64u;
-const MAX_DIM = 128u;
-const COLUMNS_PER_LANE = 2u;   // MAX_DIM / WG value columns owned by each lane
+const MAX_CHUNKS = 32u;      // dim ≤ 128
 // A finite floor rather than −∞, so the first rescale is exp(floor − max) = 0, never NaN.
 const FLOOR = -3.0e38;
 
@@ -32,15 +36,25 @@ const FLOOR = -3.0e38;
 @group(0) @binding(2) var<storage, read> qkv: array<f32>;         // [rows, 3·width]
 @group(0) @binding(3) var<storage, read_write> kCache: array<f32>;
 @group(0) @binding(4) var<storage, read_write> vCache: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;   // [rows, width]
-
-var<workgroup> query: array<f32, MAX_DIM>;
-var<workgroup> scores: array<f32, WG>;
+// The same caches seen four floats at a time, read-only, for decode.
+@group(0) @binding(5) var<storage, read> kCache4: array<vec4f>;
+@group(0) @binding(6) var<storage, read> vCache4: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;   // [rows, width]
 
 // #import grid
 
-fn cacheIndex(head: u32, position: u32, d: u32) -> u32 {
-  return (head * params.context + position) * params.dim + d;
+fn chunkCount() -> u32 {
+  return select(params.chunks, CHUNKS, CHUNKS > 0u);
+}
+
+// Index of the first chunk of cache row `position` of `head`.
+fn cacheChunk(head: u32, position: u32) -> u32 {
+  return (head * params.context + position) * chunkCount();
+}
+
+// Which of chunk c's four elements lie inside the head's row.
+fn inRow(c: u32) -> vec4<bool> {
+  return vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u) < vec4u(params.dim);
 }
 
 // One invocation per (row, channel) of k and v; a row whose position is past the cache writes nothing.
@@ -52,7 +66,7 @@ fn appendKeyValue(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   let channel = i % params.width;
   let position = positions[row];
   if (position >= params.context) { return; }
-  let slot = cacheIndex(channel / params.dim, position, channel % params.dim);
+  let slot = 4u * cacheChunk(channel / params.dim, position) + channel % params.dim;
   let source = row * 3u * params.width + channel;
   kCache[slot] = qkv[source + params.width];
   vCache[slot] = qkv[source + 2u * params.width];
@@ -60,52 +74,36 @@ fn appendKeyValue(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 
 // out[row, head] = softmax over keys j ≤ position of scale·q·k_j, times v_j.
 @compute @workgroup_size(WG)
-fn decode(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let head = wid.x;
-  let row = wid.y;
+fn decode(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.x;
+  let head = gid.y;
+  if (row >= params.rows) { return; }
   let keys = min(positions[row] + 1u, params.context);
+  var query: array<vec4f, MAX_CHUNKS>;
+  var acc: array<vec4f, MAX_CHUNKS>;
   let qBase = row * 3u * params.width + head * params.dim;
-  for (var d = lane; d < params.dim; d += WG) { query[d] = qkv[qBase + d] * params.scale; }
-  workgroupBarrier();
-
+  for (var c = 0u; c < chunkCount(); c++) {
+    let d = qBase + 4u * c;
+    // Elements past the row read as 0 (select, not a product, so whatever lies there cannot become NaN).
+    query[c] = select(vec4f(0.0), vec4f(qkv[d], qkv[d + 1u], qkv[d + 2u], qkv[d + 3u]), inRow(c)) * params.scale;
+  }
   var largest = FLOOR;
   var sum = 0.0;
-  var acc: array<f32, COLUMNS_PER_LANE>;
-  for (var tile = 0u; tile < keys; tile += WG) {
-    let key = tile + lane;
-    var score = FLOOR;
-    if (key < keys) {
-      score = 0.0;
-      let kBase = cacheIndex(head, key, 0u);
-      for (var d = 0u; d < params.dim; d++) { score += query[d] * kCache[kBase + d]; }
-    }
-    scores[lane] = score;
-    workgroupBarrier();
-
-    let count = min(WG, keys - tile);
-    var tileMax = FLOOR;
-    for (var j = 0u; j < count; j++) { tileMax = max(tileMax, scores[j]); }
-    let newMax = max(largest, tileMax);
+  for (var j = 0u; j < keys; j++) {
+    let base = cacheChunk(head, j);
+    var score = 0.0;
+    for (var c = 0u; c < chunkCount(); c++) { score += dot(query[c], select(vec4f(0.0), kCache4[base + c], inRow(c))); }
+    let newMax = max(largest, score);
     let correction = exp(largest - newMax);
-    sum *= correction;
-    for (var c = 0u; c < COLUMNS_PER_LANE; c++) { acc[c] *= correction; }
-    for (var j = 0u; j < count; j++) {
-      let p = exp(scores[j] - newMax);
-      sum += p;
-      let vBase = cacheIndex(head, tile + j, 0u);
-      for (var c = 0u; c < COLUMNS_PER_LANE; c++) {
-        let d = lane + c * WG;
-        if (d < params.dim) { acc[c] += p * vCache[vBase + d]; }
-      }
-    }
+    let p = exp(score - newMax);
+    sum = sum * correction + p;
     largest = newMax;
-    // The next tile overwrites the scores every lane is still reading.
-    workgroupBarrier();
+    for (var c = 0u; c < chunkCount(); c++) { acc[c] = acc[c] * correction + p * vCache4[base + c]; }
   }
-
+  let inverse = 1.0 / sum;
   let oBase = row * params.width + head * params.dim;
-  for (var c = 0u; c < COLUMNS_PER_LANE; c++) {
-    let d = lane + c * WG;
-    if (d < params.dim) { out[oBase + d] = acc[c] / sum; }
+  for (var c = 0u; c < chunkCount(); c++) {
+    let value = acc[c] * inverse;
+    for (var e = 0u; e < min(4u, params.dim - 4u * c); e++) { out[oBase + 4u * c + e] = value[e]; }
   }
 }

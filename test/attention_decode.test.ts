@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
-import { appendKeyValue, attentionDecode, decodeCacheFloats, type DecodeShape } from '../src/kernels/attention_decode.ts';
+import { appendKeyValue, attentionDecode, decodeCacheFloats, decodeCacheStride, type DecodeShape } from '../src/kernels/attention_decode.ts';
 import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, randomArray } from './helpers/random.ts';
@@ -29,9 +29,10 @@ describe('attentionDecode and appendKeyValue match the float64 reference', () =>
     const width = s.heads * s.headDim, cacheFloats = decodeCacheFloats(s);
     const qkv = randomArray(s.rows * 3 * width, 11, -2, 2);
     // Earlier tokens' keys and values fill the slots before the last position; the slots after it
-    // hold NaN, so a kernel that reads a key the mask hides fails the comparison.
-    const last = Math.max(...positions);
-    const filled = (seed: number) => randomArray(cacheFloats, seed).map((v, i) => (Math.floor(i / s.headDim) % s.context > last ? NaN : v));
+    // and the padding of every slot hold NaN, so a kernel that reads a key the mask hides, or lets
+    // the padding into a sum, fails the comparison.
+    const last = Math.max(...positions), stride = decodeCacheStride(s.headDim);
+    const filled = (seed: number) => randomArray(cacheFloats, seed).map((v, i) => (Math.floor(i / stride) % s.context > last || i % stride >= s.headDim ? NaN : v));
     const kStart = filled(12), vStart = filled(13);
     const buffers = new TestBuffers(gpu);
     const io = { positions: buffers.upload(Uint32Array.from(positions)), qkv: buffers.upload(qkv), kCache: buffers.upload(kStart), vCache: buffers.upload(vStart) };

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countDeviceWork, testGpu } from './helpers/gpu.ts';
-import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
+import { maxRelativeError, rng } from './helpers/random.ts';
+import { spreadWeights } from './helpers/gpt-weights.ts';
 import { gptModel, type GptOptions } from '../src/model/gpt.ts';
 import { gptOptionsOf } from '../src/model/gpt-options.ts';
 import { Model } from '../src/model/model.ts';
@@ -33,17 +34,6 @@ function gptLike(o: GptOptions, causal: (block: number) => boolean): Model {
   let x = new PositionalEmbedding({ name: 'transformer.wpe' }).apply(new Embedding({ vocab: o.vocab, width: o.width, name: 'transformer.wte' }).apply(ids));
   for (let i = 0; i < o.layers; i++) x = transformerBlock(x, { heads: o.heads, causal: causal(i), name: `transformer.h.${i}` });
   return new Model({ inputs: ids, outputs: new Dense({ units: o.vocab, useBias: false, name: 'lm_head' }).apply(new LayerNorm({ name: 'transformer.ln_f' }).apply(x)) });
-}
-
-/** Weights spread wide enough that the logits of different tokens are far apart next to float error. */
-function spreadWeights(model: Model, seed: number): Map<string, Float32Array> {
-  const values = new Map<string, Float32Array>();
-  model.parameterSpecs().forEach((spec, i) => {
-    const count = spec.shape.reduce((a, b) => a * b, 1);
-    const norm = /\.ln_\w+\.weight$/.test(spec.name);
-    values.set(spec.name, norm ? randomArray(count, seed + i, 0.5, 1.5) : randomArray(count, seed + i, -0.4, 0.4));
-  });
-  return values;
 }
 
 function randomPrompt(length: number, vocab: number, seed: number): Uint32Array {

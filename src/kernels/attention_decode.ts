@@ -1,5 +1,5 @@
 // Attention for incremental decoding: new query rows against a key/value cache [heads, context,
-// headDim] (see shaders/attention_decode.wgsl). The rows are read straight from the fused q|k|v
+// stride], each head's row padded to stride = 4·⌈headDim/4⌉ floats (see shaders/attention_decode.wgsl). The rows are read straight from the fused q|k|v
 // projection [rows, 3·heads·headDim] and the output is [rows, heads·headDim]; each row's position
 // comes from a u32 buffer, so one recorded dispatch serves every token.
 import type { Gpu } from '../gpu/device.ts';
@@ -24,18 +24,31 @@ export interface DecodeIo {
   vCache: BufferRef;
 }
 
+/** Heads of up to this many vec4 chunks get a pipeline with the chunk count built in, as in attention.ts. */
+const UNROLLED_CHUNKS = 8;
+
 function decodeParams(who: string, s: DecodeShape): Record<string, number> {
   for (const [name, value] of Object.entries(s)) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`${who}: ${name} must be a positive integer, got ${value}`);
   }
   // The shader holds a query in MAX_DIM floats of workgroup memory, the same bound as attention.wgsl's.
   if (s.headDim > MAX_HEAD_DIM) throw new Error(`${who}: headDim ${s.headDim} exceeds the supported maximum of ${MAX_HEAD_DIM}`);
-  return { heads: s.heads, dim: s.headDim, width: s.heads * s.headDim, context: s.context, rows: s.rows, scale: 1 / Math.sqrt(s.headDim) };
+  return { heads: s.heads, dim: s.headDim, chunks: Math.ceil(s.headDim / 4), width: s.heads * s.headDim, context: s.context, rows: s.rows, scale: 1 / Math.sqrt(s.headDim) };
 }
 
-/** Floats of one cache (keys or values): heads · context · headDim. */
+/** Floats between consecutive positions of a head in the cache: headDim rounded up to whole vec4s. */
+export function decodeCacheStride(headDim: number): number {
+  return 4 * Math.ceil(headDim / 4);
+}
+
+/** Floats of one cache (keys or values): heads · context · stride. */
 export function decodeCacheFloats(s: Pick<DecodeShape, 'heads' | 'headDim' | 'context'>): number {
-  return s.heads * s.context * s.headDim;
+  return s.heads * s.context * decodeCacheStride(s.headDim);
+}
+
+function decodeKernel(gpu: Gpu, s: DecodeShape, entry: string) {
+  const chunks = Math.ceil(s.headDim / 4);
+  return kernel(gpu, 'attention_decode', entry, { CHUNKS: chunks <= UNROLLED_CHUNKS ? chunks : 0 });
 }
 
 /**
@@ -44,7 +57,7 @@ export function decodeCacheFloats(s: Pick<DecodeShape, 'heads' | 'headDim' | 'co
  */
 export function appendKeyValue(gpu: Gpu, s: DecodeShape, io: DecodeIo): Dispatch[] {
   const params = decodeParams('appendKeyValue', s);
-  const k = kernel(gpu, 'attention_decode', 'appendKeyValue');
+  const k = decodeKernel(gpu, s, 'appendKeyValue');
   const grid = grid1d(gpu, s.rows * s.heads * s.headDim, k.info.workgroupSize[0]);
   return [k.dispatch({ ...io, params }, grid, 'appendKeyValue')];
 }
@@ -55,5 +68,8 @@ export function appendKeyValue(gpu: Gpu, s: DecodeShape, io: DecodeIo): Dispatch
  */
 export function attentionDecode(gpu: Gpu, s: DecodeShape, io: DecodeIo & { out: BufferRef }): Dispatch[] {
   const params = decodeParams('attentionDecode', s);
-  return [kernel(gpu, 'attention_decode', 'decode').dispatch({ ...io, params }, [s.heads, s.rows, 1], 'attentionDecode')];
+  const k = decodeKernel(gpu, s, 'decode');
+  // Rows along x, heads along y: the lanes of a workgroup read the same key at each step.
+  const grid = [Math.ceil(s.rows / k.info.workgroupSize[0]), s.heads, 1] as const;
+  return [k.dispatch({ positions: io.positions, qkv: io.qkv, kCache4: io.kCache, vCache4: io.vCache, out: io.out, params }, grid, 'attentionDecode')];
 }
