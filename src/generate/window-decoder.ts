@@ -1,6 +1,6 @@
 // Next-token logits by recomputing the whole window with the model's full forward program (the
-// Evaluator's), one submit per token: the reference the KV-cache decoder is checked and measured
-// against. The window sits in a token stream of context + 1 ids on the GPU, rewritten per token;
+// Evaluator's, its logits read back whole) per token: the reference the KV-cache decoder is checked
+// and measured against. The window sits in a token stream of context + 1 ids on the GPU, rewritten per token;
 // ids past the window are padding the causal mask keeps from the rows that matter.
 import type { Gpu } from '../gpu/device.ts';
 import { writeBuffer } from '../gpu/buffers.ts';
