@@ -94,6 +94,11 @@ export abstract class Layer {
   }
 }
 
+/** How errors name a layer: "layer add1 (Add)", or just "Add" before the model has named it. */
+export function layerLabel(layer: Layer): string {
+  return layer.name ? `layer ${layer.name} (${layer.describe()})` : layer.describe();
+}
+
 /** The error a layer throws when an input shape does not fit it, naming the layer and the shape. */
 export function shapeError(layer: Layer, expected: string, input: Shape): Error {
   const label = layer.name ? `layer ${layer.name} (${layer.describe()})` : layer.describe();

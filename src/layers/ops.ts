@@ -76,9 +76,9 @@ export class Elementwise extends Layer {
 }
 
 /** Checks a per-sample axis and makes it non-negative. */
-function resolveAxis(axis: number, rank: number, what: string): number {
+export function resolveAxis(axis: number, rank: number, what: string): number {
   const resolved = axis < 0 ? rank + axis : axis;
-  if (!Number.isInteger(axis) || resolved < 0 || resolved >= rank) throw new Error(`${what}: axis ${axis} is out of range for a per-sample rank of ${rank}`);
+  if (!Number.isInteger(axis) || resolved < 0 || resolved >= rank) throw new Error(`${what}: axis ${axis} is out of range for a per-sample rank of ${rank} (axes count per sample; the batch axis always stays)`);
   return resolved;
 }
 
