@@ -1,9 +1,11 @@
 // Tensor ops along per-sample axes: sum, mean and max over one or several axes (keepDims optional),
-// and softmax / log-softmax along any axis. Axes count per sample; the batch axis always stays.
-// Kernels in shaders/reduce_axis.wgsl. A reduction over several axes runs one axis at a time,
+// softmax / log-softmax along any axis, and gather by u32 index along an axis (torch.gather). Axes count per sample; the batch axis always stays.
+// Kernels in shaders/reduce_axis.wgsl and shaders/gather_axis.wgsl. A reduction over several axes runs one axis at a time,
 // innermost first, so max's gradient goes to the first maximum in row-major order over the reduced
 // axes (ties resolved the same way every run).
 import { axisShape, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, sumAxis, sumAxisBackward } from '../kernels/reduce_axis.ts';
+import { gatherAxis, gatherAxisBackward } from '../kernels/gather_axis.ts';
+import { formatShape, type DType } from '../graph/graph.ts';
 import { Layer, layerLabel, op, type BuildContext, type LayerConfig, type Shape, type SymbolicTensor } from './layer.ts';
 import { resolveAxis } from './ops.ts';
 
@@ -120,6 +122,52 @@ export class SoftmaxAxis extends Layer {
   }
 }
 
+/**
+ * torch.gather along a per-sample axis: out[…, j, …] = x[…, indices[…, j, …], …]. The indices are
+ * a u32 tensor (a model input) of x's rank and sizes except along the axis, and the output has their
+ * shape. An index past the axis gives 0 and no gradient; x's gradient sums every pick in index order.
+ */
+export class Gather extends Layer {
+  readonly kind = 'gather';
+  constructor(readonly axis: number, name = '') {
+    super();
+    if (!Number.isInteger(axis)) throw new Error(`Gather: axis must be an integer, got ${axis}`);
+    this.name = name;
+  }
+
+  override acceptsInputs(count: number): boolean { return count === 2; }
+  override describe(): string { return `Gather(axis ${this.axis})`; }
+  override config(): LayerConfig { return { type: 'Gather', name: this.name, axis: this.axis }; }
+  override outputDType(x: DType, indices: DType): DType {
+    if (x !== 'f32') throw new Error(`${layerLabel(this)}: x must be an f32 tensor, got ${x}`);
+    if (indices !== 'u32') throw new Error(`${layerLabel(this)}: the indices must be a u32 tensor (draw them as input(shape, { dtype: 'u32' })), got ${indices}`);
+    return 'f32';
+  }
+
+  outputShape(x: Shape, indices: Shape): Shape {
+    const axis = resolveAxis(this.axis, x.length, layerLabel(this));
+    if (indices.length !== x.length || indices.some((d, i) => i !== axis && d !== x[i])) {
+      throw new Error(`${layerLabel(this)}: indices ${formatShape(indices)} must have the rank and sizes of x ${formatShape(x)} except along axis ${this.axis}`);
+    }
+    return indices;
+  }
+
+  forward(ctx: BuildContext, x: number, indices: number): number {
+    const { graph } = ctx;
+    const xShape = graph.shape(x), outShape = graph.shape(indices);
+    const axis = resolveAxis(this.axis, xShape.length - 1, layerLabel(this)) + 1;
+    const s = { ...axisShape(xShape, axis), k: outShape[axis]! };
+    const y = graph.tensor(`${this.name}.out`, outShape);
+    op(graph, `${this.name}.forward`, [x, indices], [y], (gpu, buf) => gatherAxis(gpu, s, { x: buf(x), indices: buf(indices), out: buf(y) }));
+    ctx.tape.record([x], [y], (g) => {
+      if (!g.wants(x)) return;
+      const dy = g.gradOf(y), dx = g.gradTarget(x);
+      op(graph, `${this.name}.backward`, [indices, dy], [dx], (gpu, buf) => gatherAxisBackward(gpu, s, { indices: buf(indices), dy: buf(dy), dx: buf(dx) }));
+    });
+    return y;
+  }
+}
+
 const reduction = (operation: ReduceKind) => (x: SymbolicTensor, axes: number | readonly number[], options: ReduceOptions = {}): SymbolicTensor => new Reduce(operation, axes, options).apply(x);
 
 /** The sum over per-sample axes (the batch axis stays). */
@@ -132,3 +180,5 @@ export const max = reduction('max');
 export const softmax = (x: SymbolicTensor, axis = -1): SymbolicTensor => new SoftmaxAxis(axis, false).apply(x);
 /** Log-softmax along a per-sample axis (the last by default). */
 export const logSoftmax = (x: SymbolicTensor, axis = -1): SymbolicTensor => new SoftmaxAxis(axis, true).apply(x);
+/** torch.gather along a per-sample axis with u32 indices of x's shape except along that axis. */
+export const gather = (x: SymbolicTensor, indices: SymbolicTensor, axis: number): SymbolicTensor => new Gather(axis).apply(x, indices);
