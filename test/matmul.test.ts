@@ -10,15 +10,7 @@ import { checkOp, count } from './helpers/check-op.ts';
 import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { randomArray } from './helpers/random.ts';
-import { broadcastToRef, matmulRef } from './reference/matmul.ts';
-
-/** The full shapes the reference multiplies: 1-D operands widened, leading axes padded to one rank, batch first. */
-function fullShapes(batch: number, a: readonly number[], b: readonly number[]): [number[], number[]] {
-  const aw = a.length === 1 ? [1, a[0]!] : [...a], bw = b.length === 1 ? [b[0]!, 1] : [...b];
-  const rank = Math.max(aw.length, bw.length);
-  const pad = (s: number[]) => [batch, ...Array<number>(rank - s.length).fill(1), ...s];
-  return [pad(aw), pad(bw)];
-}
+import { broadcastToRef, matmulFullShapes, matmulRef } from './reference/matmul.ts';
 
 describe('matmul op', () => {
   const cases: [number[], number[], number[]][] = [
@@ -29,13 +21,13 @@ describe('matmul op', () => {
   it.each(cases)('%j × %j → %j: forward and both gradients', async (a, b, out) => {
     const batch = 2;
     expect(matmul(input(a), input(b)).shape).toEqual(out);
-    const [aFull, bFull] = fullShapes(batch, a, b);
+    const [aFull, bFull] = matmulFullShapes(batch, a, b);
     await checkOp((x, y) => matmul(x!, y!), [a, b], ([x, y]) => matmulRef(x!, aFull, y!, bFull), batch);
   });
 
   // With one sample a broadcast operand folds into a GEMM stride of 0 instead of being copied out.
   it.each([[[3, 4], [2, 4, 5]], [[2, 3, 4], [4, 6]], [[2, 1, 3, 4], [1, 4, 2]]] as const)('at batch 1, %j × %j reads the broadcast operand in place', async (a, b) => {
-    const [aFull, bFull] = fullShapes(1, a, b);
+    const [aFull, bFull] = matmulFullShapes(1, a, b);
     await checkOp((x, y) => matmul(x!, y!), [[...a], [...b]], ([x, y]) => matmulRef(x!, aFull, y!, bFull), 1);
   });
 

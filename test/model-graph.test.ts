@@ -7,6 +7,9 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import { LSTM, SimpleRNN } from '../src/layers/recurrent.ts';
 import { add, concat, Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../src/layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../src/layers/transformer.ts';
+import { Gather, Reduce, SoftmaxAxis } from '../src/layers/axis-ops.ts';
+import { MaskedFill, Where } from '../src/layers/select-ops.ts';
+import { MatMul } from '../src/layers/matmul.ts';
 import { ClassToken, Embedding, PositionalEmbedding } from '../src/layers/tokens.ts';
 import { gptModel } from '../src/model/gpt.ts';
 import { Model } from '../src/model/model.ts';
@@ -45,6 +48,12 @@ const LAYERS: Layer[] = [
   new PositionalEmbedding({ name: 'positions' }),
   new ClassToken({ name: 'token' }),
   new Embedding({ vocab: 11, width: 4, name: 'transformer.wte' }),
+  new Reduce('max', [0, -1], { keepDims: true, name: 'peak' }),
+  new SoftmaxAxis(0, true, 'logprobs'),
+  new Where('choose'),
+  new MaskedFill(-1e9, 'causal'),
+  new Gather(1, 'pick'),
+  new MatMul('product'),
 ];
 
 /** Residual add, a concatenation, and one Dense applied to two tensors (shared weights). */

@@ -17,6 +17,9 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import { LSTM, SimpleRNN, type RecurrentOptions } from '../layers/recurrent.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../layers/transformer.ts';
+import { Gather, Reduce, REDUCE_KINDS, SoftmaxAxis } from '../layers/axis-ops.ts';
+import { MaskedFill, Where } from '../layers/select-ops.ts';
+import { MatMul } from '../layers/matmul.ts';
 import { ClassToken, Embedding, PositionalEmbedding } from '../layers/tokens.ts';
 import { Model } from '../model/model.ts';
 import { elementCount } from '../graph/graph.ts';
@@ -152,6 +155,15 @@ const LAYER_TYPES: Record<string, LayerType> = {
     build: (o, layerName) => new Embedding({ vocab: o.vocab as number, width: o.width as number, name: layerName }),
   },
   ClassToken: { fields: {}, build: (_, layerName) => new ClassToken({ name: layerName }) },
+  Reduce: {
+    fields: { operation: required(oneOf(REDUCE_KINDS)), axes: required(list(axis, { min: 1, max: GRAPH_LIMITS.rank })), keepDims: required(boolean) },
+    build: (o, layerName) => new Reduce(o.operation as 'sum', o.axes as number[], { keepDims: o.keepDims as boolean, name: layerName }),
+  },
+  SoftmaxAxis: { fields: { axis: required(axis), log: required(boolean) }, build: (o, layerName) => new SoftmaxAxis(o.axis as number, o.log as boolean, layerName) },
+  Where: { fields: {}, build: (_, layerName) => new Where(layerName) },
+  MaskedFill: { fields: { value: required(real({ min: -1e30, max: 1e30 })) }, build: (o, layerName) => new MaskedFill(o.value as number, layerName) },
+  Gather: { fields: { axis: required(axis) }, build: (o, layerName) => new Gather(o.axis as number, layerName) },
+  MatMul: { fields: {}, build: (_, layerName) => new MatMul(layerName) },
 };
 
 export const LAYER_TYPE_NAMES = Object.keys(LAYER_TYPES);

@@ -4,6 +4,14 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import type { Layer } from '../../src/layers/layer.ts';
 import type { Model, ModelNode } from '../../src/model/model.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
+import { Gather, Reduce, SoftmaxAxis } from '../../src/layers/axis-ops.ts';
+import { MaskedFill, Where } from '../../src/layers/select-ops.ts';
+import { MatMul } from '../../src/layers/matmul.ts';
+import { axisShape, type AxisShape } from '../../src/kernels/reduce_axis.ts';
+import { maxAxisBackwardRef, maxAxisRef, softmaxAxisBackwardRef, softmaxAxisRef, sumAxisBackwardRef, sumAxisRef } from './reduce_axis.ts';
+import { maskedFillRef, whereBackwardRef, whereRef } from './select.ts';
+import { gatherAxisBackwardRef, gatherAxisRef } from './gather_axis.ts';
+import { matmulBackwardRef, matmulFullShapes, matmulRef } from './matmul.ts';
 import { ClassToken, Embedding, PositionalEmbedding } from '../../src/layers/tokens.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../../src/layers/transformer.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from './layernorm.ts';
@@ -107,6 +115,51 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
       y: attentionForwardRef(s, q, k, v, options).o,
       backward: (dO) => { const g = attentionBackwardRef(s, q, k, v, dO, options); return [g.dq, g.dk, g.dv]; },
     };
+  }
+  const perSampleAxis = (axis: number, rank: number) => (axis < 0 ? rank + axis : axis) + 1;
+  if (layer instanceof Reduce) {
+    // One axis at a time, innermost first, as the layer runs it.
+    const axes = layer.axes.map((a) => perSampleAxis(a, node.inputs[0]!.shape.length)).sort((p, q) => q - p);
+    const stages: { s: AxisShape; argmax?: Uint32Array; alpha: number }[] = [];
+    let data = xs[0]!;
+    const shape = [...shapes[0]!];
+    for (const axis of axes) {
+      const s = axisShape(shape, axis);
+      if (layer.operation === 'max') { const r = maxAxisRef(s, data); data = r.y; stages.push({ s, argmax: r.argmax, alpha: 1 }); }
+      else { const alpha = layer.operation === 'mean' ? 1 / s.n : 1; data = sumAxisRef(s, data, alpha); stages.push({ s, alpha }); }
+      shape[axis] = 1;
+    }
+    return {
+      y: data,
+      backward: (dy) => [stages.reduceRight((g, { s, argmax, alpha }) => (argmax ? maxAxisBackwardRef(s, g, argmax) : sumAxisBackwardRef(s, g, alpha)), dy)],
+    };
+  }
+  if (layer instanceof SoftmaxAxis) {
+    const s = axisShape(shapes[0]!, perSampleAxis(layer.axis, node.inputs[0]!.shape.length));
+    const y = softmaxAxisRef(s, xs[0]!, layer.log);
+    return { y, backward: (dy) => [softmaxAxisBackwardRef(s, y, dy, layer.log)] };
+  }
+  if (layer instanceof Where || layer instanceof MaskedFill) {
+    const rank = Math.max(...node.inputs.map((t) => t.shape.length));
+    const full = node.inputs.map((t) => [batch, ...Array<number>(rank - t.shape.length).fill(1), ...t.shape]);
+    if (layer instanceof MaskedFill) {
+      const [x, mask] = xs as [Float64Array, Float64Array];
+      return { y: maskedFillRef(x, full[0]!, mask, full[1]!, layer.value), backward: (dy) => [whereBackwardRef(mask, full[1]!, dy, outShape, false), new Float64Array(mask.length)] };
+    }
+    const [cond, a, b] = xs as [Float64Array, Float64Array, Float64Array];
+    const side = (dy: Float64Array, takeTrue: boolean, shape: number[]) => sumToShapeRef(whereBackwardRef(cond, full[0]!, dy, outShape, takeTrue), outShape, shape);
+    return { y: whereRef(cond, full[0]!, a, full[1]!, b, full[2]!), backward: (dy) => [new Float64Array(cond.length), side(dy, true, full[1]!), side(dy, false, full[2]!)] };
+  }
+  if (layer instanceof Gather) {
+    const axis = perSampleAxis(layer.axis, node.inputs[0]!.shape.length);
+    const s = { ...axisShape(shapes[0]!, axis), k: shapes[1]![axis]! };
+    const [x, ids] = xs as [Float64Array, Float64Array];
+    return { y: gatherAxisRef(s, x, ids), backward: (dy) => [gatherAxisBackwardRef(s, ids, dy), new Float64Array(ids.length)] };
+  }
+  if (layer instanceof MatMul) {
+    const [aShape, bShape] = matmulFullShapes(batch, node.inputs[0]!.shape, node.inputs[1]!.shape);
+    const [a, b] = xs as [Float64Array, Float64Array];
+    return { y: matmulRef(a, aShape, b, bShape), backward: (dy) => { const g = matmulBackwardRef(a, aShape, b, bShape, dy); return [g.da, g.db]; } };
   }
   if (layer instanceof Permute) {
     const perm = [0, ...layer.perm.map((p) => p + 1)];
