@@ -2,7 +2,7 @@
 // u32 conditions (−0 counts as false), and the ops end to end with finite differences for a and b.
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
-import { maskedFill as maskedFillKernel, where as whereKernel, whereBackward } from '../src/kernels/select.ts';
+import { selectMaskedFill, selectWhere, whereBackward } from '../src/kernels/select.ts';
 import { input } from '../src/layers/layer.ts';
 import { maskedFill, where } from '../src/layers/select-ops.ts';
 import { checkOp, count } from './helpers/check-op.ts';
@@ -36,14 +36,14 @@ describe('select kernels', () => {
     const asF32 = t.upload(Float32Array.from(bits, (v) => (v ? 1 : -0))), asU32 = t.upload(Uint32Array.from(bits));
     const ab = t.upload(a), bb = t.upload(b), dyb = t.upload(dy), out = t.output(n);
     for (const [cond, condDType] of [[asF32, 'f32'], [asU32, 'u32']] as const) {
-      await runDispatches(gpu, whereKernel(gpu, { cond, a: ab, b: bb, out, condShape, aShape, bShape, condDType }));
+      await runDispatches(gpu, selectWhere(gpu, { cond, a: ab, b: bb, out, condShape, aShape, bShape, condDType }));
       expect([...await readFloat32(gpu, out, n)], `where ${condDType}`).toEqual([...whereRef(bits, condShape, a, aShape, b, bShape)]);
       for (const takeTrue of [true, false]) {
         await runDispatches(gpu, whereBackward(gpu, { cond, dy: dyb, out, condShape, outShape, condDType, takeTrue }));
         expect([...await readFloat32(gpu, out, n)], `backward ${condDType} ${takeTrue}`).toEqual([...whereBackwardRef(bits, condShape, dy, outShape, takeTrue)]);
       }
       const full = randomArray(n, 4), fullBuffer = t.upload(full);
-      await runDispatches(gpu, maskedFillKernel(gpu, { x: fullBuffer, mask: cond, out, shape: outShape, maskShape: condShape, maskDType: condDType, value: -1e9 }));
+      await runDispatches(gpu, selectMaskedFill(gpu, { x: fullBuffer, mask: cond, out, shape: outShape, maskShape: condShape, maskDType: condDType, value: -1e9 }));
       expect(maxRelativeError(await readFloat32(gpu, out, n), maskedFillRef(full, outShape, bits, condShape, -1e9)), `maskedFill ${condDType}`).toBe(0);
     }
     t.destroy();
@@ -53,8 +53,8 @@ describe('select kernels', () => {
     const gpu = await testGpu();
     const t = new TestBuffers(gpu);
     const buffer = t.output(12);
-    expect(() => whereKernel(gpu, { cond: buffer, a: buffer, b: buffer, out: buffer, condShape: [3, 4], aShape: [2, 4], bShape: [4], condDType: 'u32' })).toThrow('select.where: shapes [3, 4] and [2, 4] do not broadcast');
-    expect(() => maskedFillKernel(gpu, { x: buffer, mask: buffer, out: buffer, shape: [4], maskShape: [3, 4], maskDType: 'u32', value: 0 })).toThrow('the mask [3, 4] does not broadcast to [4]');
+    expect(() => selectWhere(gpu, { cond: buffer, a: buffer, b: buffer, out: buffer, condShape: [3, 4], aShape: [2, 4], bShape: [4], condDType: 'u32' })).toThrow('select.where: shapes [3, 4] and [2, 4] do not broadcast');
+    expect(() => selectMaskedFill(gpu, { x: buffer, mask: buffer, out: buffer, shape: [4], maskShape: [3, 4], maskDType: 'u32', value: 0 })).toThrow('the mask [3, 4] does not broadcast to [4]');
     t.destroy();
   });
 });

@@ -33,7 +33,7 @@ export interface WhereIO {
 }
 
 /** out = cond ? a : b elementwise, all three broadcast to the output (their broadcast shape). */
-export function where(gpu: Gpu, io: WhereIO, label = 'select.where'): Dispatch[] {
+export function selectWhere(gpu: Gpu, io: WhereIO, label = 'select.where'): Dispatch[] {
   const outShape = broadcastShape(broadcastShape(io.condShape, io.aShape, label), io.bShape, label);
   const { params, rank } = selectParams(outShape, [io.condShape, io.aShape, io.bShape], 0);
   const k = kernel(gpu, 'select', 'whereForward', { RANK: rank, COND_F32: checkCondDType(io.condDType, label) });
@@ -43,7 +43,7 @@ export function where(gpu: Gpu, io: WhereIO, label = 'select.where'): Dispatch[]
 export interface MaskedFillIO { x: BufferRef; mask: BufferRef; out: BufferRef; shape: readonly number[]; maskShape: readonly number[]; maskDType: DType; value: number }
 
 /** out = mask ? value : x; the mask broadcasts to x's shape, which the output keeps. */
-export function maskedFill(gpu: Gpu, io: MaskedFillIO, label = 'select.maskedFill'): Dispatch[] {
+export function selectMaskedFill(gpu: Gpu, io: MaskedFillIO, label = 'select.maskedFill'): Dispatch[] {
   checkBroadcastsTo(io.maskShape, io.shape, label);
   const { params, rank } = selectParams(io.shape, [io.maskShape, io.shape, io.shape], io.value);
   const k = kernel(gpu, 'select', 'maskedFillForward', { RANK: rank, COND_F32: checkCondDType(io.maskDType, label) });

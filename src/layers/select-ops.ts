@@ -2,7 +2,7 @@
 // maskedFill(x, mask, value). The condition is a tensor, f32 0/1 or u32 (a model input); it gets no
 // gradient, which flows only to a and b (to x where the mask is false). Kernels in shaders/select.wgsl.
 import { broadcastShape } from '../kernels/elementwise.ts';
-import { maskedFill as maskedFillKernel, where as whereKernel, whereBackward } from '../kernels/select.ts';
+import { selectMaskedFill, selectWhere, whereBackward } from '../kernels/select.ts';
 import { formatShape, type DType } from '../graph/graph.ts';
 import { Layer, layerLabel, op, type BuildContext, type LayerConfig, type Shape, type SymbolicTensor } from './layer.ts';
 import { batchedShapes, broadcastGradient } from './ops.ts';
@@ -34,7 +34,7 @@ export class Where extends Layer {
     const outShape = [batch, ...this.outputShape(condShape.slice(1), aShape.slice(1), bShape.slice(1))];
     const condDType = graph.info(cond).dtype;
     const y = graph.tensor(`${this.name}.out`, outShape);
-    op(graph, `${this.name}.forward`, [cond, a, b], [y], (gpu, buf) => whereKernel(gpu, { cond: buf(cond), a: buf(a), b: buf(b), out: buf(y), condShape, aShape, bShape, condDType }));
+    op(graph, `${this.name}.forward`, [cond, a, b], [y], (gpu, buf) => selectWhere(gpu, { cond: buf(cond), a: buf(a), b: buf(b), out: buf(y), condShape, aShape, bShape, condDType }));
     ctx.tape.record([a, b], [y], (g) => {
       const dy = g.gradOf(y);
       const side = (takeTrue: boolean) => (target: number) => op(graph, `${this.name}.backward`, [cond, dy], [target], (gpu, buf) =>
@@ -72,7 +72,7 @@ export class MaskedFill extends Layer {
     const maskDType = graph.info(mask).dtype;
     const value = this.value;
     const y = graph.tensor(`${this.name}.out`, shape);
-    op(graph, `${this.name}.forward`, [x, mask], [y], (gpu, buf) => maskedFillKernel(gpu, { x: buf(x), mask: buf(mask), out: buf(y), shape, maskShape, maskDType, value }));
+    op(graph, `${this.name}.forward`, [x, mask], [y], (gpu, buf) => selectMaskedFill(gpu, { x: buf(x), mask: buf(mask), out: buf(y), shape, maskShape, maskDType, value }));
     ctx.tape.record([x], [y], (g) => {
       if (!g.wants(x)) return;
       const dy = g.gradOf(y), dx = g.gradTarget(x);
