@@ -63,7 +63,7 @@ export { layerNormBackward, layerNormForward, LAYER_NORM_EPS, type LayerNormShap
 export { geluBackward, geluForward } from './kernels/gelu.ts';
 export { axisShape, sumAxis, sumAxisBackward, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, type AxisShape } from './kernels/reduce_axis.ts';
 export { selectWhere, selectMaskedFill, whereBackward } from './kernels/select.ts';
-export { gatherAxis, gatherAxisBackward, type GatherAxisShape } from './kernels/gather_axis.ts';
+export { gatherAxis, gatherAxisBackward, gatherAxisScratchWords, type GatherAxisShape } from './kernels/gather_axis.ts';
 export { broadcastTo } from './kernels/elementwise.ts';
 export { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from './kernels/embedding.ts';
 export { attentionBackward, attentionDropoutKeeps, attentionForward, MAX_HEAD_DIM, type AttentionDropout, type AttentionOptions, type AttentionShape } from './kernels/attention.ts';

@@ -3,7 +3,7 @@
 // end to end with u32 indices as a model input and x's gradient against finite differences.
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
-import { gatherAxis, gatherAxisBackward, type GatherAxisShape } from '../src/kernels/gather_axis.ts';
+import { gatherAxis, gatherAxisBackward, gatherAxisScratchWords, type GatherAxisShape } from '../src/kernels/gather_axis.ts';
 import { input } from '../src/layers/layer.ts';
 import { gather } from '../src/layers/axis-ops.ts';
 import { checkOp, count } from './helpers/check-op.ts';
@@ -28,8 +28,8 @@ describe('gather_axis kernels', () => {
     const t = new TestBuffers(gpu);
     const xCount = s.outer * s.n * s.inner, outCount = s.outer * s.k * s.inner;
     const x = randomArray(xCount, xCount), ids = indices(outCount, s.n + 1, outCount), dy = randomArray(outCount, 7);
-    const idsBuffer = t.upload(ids), out = t.output(outCount), dx = t.output(xCount);
-    await runDispatches(gpu, [...gatherAxis(gpu, s, { x: t.upload(x), indices: idsBuffer, out }), ...gatherAxisBackward(gpu, s, { indices: idsBuffer, dy: t.upload(dy), dx })]);
+    const idsBuffer = t.upload(ids), out = t.output(outCount), dx = t.output(xCount), scratch = t.upload(new Uint32Array(gatherAxisScratchWords(s)).fill(0xffffffff));
+    await runDispatches(gpu, [...gatherAxis(gpu, s, { x: t.upload(x), indices: idsBuffer, out }), ...gatherAxisBackward(gpu, s, { indices: idsBuffer, dy: t.upload(dy), dx, scratch })]);
     expect([...await readFloat32(gpu, out, outCount)]).toEqual([...gatherAxisRef(s, x, ids)]);
     expect(maxRelativeError(await readFloat32(gpu, dx, xCount), gatherAxisBackwardRef(s, ids, dy))).toBeLessThan(1e-6);
     t.destroy();

@@ -18,8 +18,19 @@ export function gatherAxis(gpu: Gpu, s: GatherAxisShape, io: { x: BufferRef; ind
   return [kernel(gpu, 'gather_axis', 'gatherAxis').dispatch({ x: io.x, indices: io.indices, out: io.out, params }, grid1d(gpu, s.outer * s.k * s.inner, WORKGROUP_SIZE), 'gatherAxis')];
 }
 
-/** dx[o, r, i] = Σ_j dy[o, j, i] over the j whose index is r, in order of j (overwrites dx). */
-export function gatherAxisBackward(gpu: Gpu, s: GatherAxisShape, io: { indices: BufferRef; dy: BufferRef; dx: BufferRef }): Dispatch[] {
+/** u32 words of scratch gatherAxisBackward needs: each column's bucket ends and its picks sorted by index. */
+export function gatherAxisScratchWords(s: GatherAxisShape): number {
+  return s.outer * s.inner * (s.n + s.k);
+}
+
+/**
+ * dx[o, r, i] = Σ_j dy[o, j, i] over the j whose index is r, in order of j (overwrites dx); `scratch`
+ * holds gatherAxisScratchWords(s) u32s. Two dispatches: bucket the picks per column, then sum.
+ */
+export function gatherAxisBackward(gpu: Gpu, s: GatherAxisShape, io: { indices: BufferRef; dy: BufferRef; dx: BufferRef; scratch: BufferRef }): Dispatch[] {
   const params = checked(s, 'gatherAxisBackward');
-  return [kernel(gpu, 'gather_axis', 'gatherAxisBackward').dispatch({ indices: io.indices, dy: io.dy, dx: io.dx, params }, grid1d(gpu, s.outer * s.n * s.inner, WORKGROUP_SIZE), 'gatherAxisBackward')];
+  return [
+    kernel(gpu, 'gather_axis', 'gatherAxisBucket').dispatch({ indices: io.indices, buckets: io.scratch, params }, grid1d(gpu, s.outer * s.inner, WORKGROUP_SIZE), 'gatherAxisBackward.bucket'),
+    kernel(gpu, 'gather_axis', 'gatherAxisBackward').dispatch({ bucketsIn: io.scratch, dy: io.dy, dx: io.dx, params }, grid1d(gpu, s.outer * s.n * s.inner, WORKGROUP_SIZE), 'gatherAxisBackward'),
+  ];
 }

@@ -4,7 +4,7 @@
 // innermost first, so max's gradient goes to the first maximum in row-major order over the reduced
 // axes (ties resolved the same way every run).
 import { axisShape, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, sumAxis, sumAxisBackward } from '../kernels/reduce_axis.ts';
-import { gatherAxis, gatherAxisBackward } from '../kernels/gather_axis.ts';
+import { gatherAxis, gatherAxisBackward, gatherAxisScratchWords } from '../kernels/gather_axis.ts';
 import { formatShape, type DType } from '../graph/graph.ts';
 import { Layer, layerLabel, op, type BuildContext, type LayerConfig, type Shape, type SymbolicTensor } from './layer.ts';
 import { resolveAxis } from './ops.ts';
@@ -162,7 +162,8 @@ export class Gather extends Layer {
     ctx.tape.record([x], [y], (g) => {
       if (!g.wants(x)) return;
       const dy = g.gradOf(y), dx = g.gradTarget(x);
-      op(graph, `${this.name}.backward`, [indices, dy], [dx], (gpu, buf) => gatherAxisBackward(gpu, s, { indices: buf(indices), dy: buf(dy), dx: buf(dx) }));
+      const scratch = graph.tensor(`${this.name}.backward.buckets`, [gatherAxisScratchWords(s)], 'temp', 'u32');
+      op(graph, `${this.name}.backward`, [indices, dy], [dx, scratch], (gpu, buf) => gatherAxisBackward(gpu, s, { indices: buf(indices), dy: buf(dy), dx: buf(dx), scratch: buf(scratch) }));
     });
     return y;
   }
