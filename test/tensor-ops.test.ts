@@ -1,7 +1,8 @@
 // The new tensor ops together in one drawn model: self-attention written by hand (matmul, softmax,
 // a causal mask with maskedFill, a gate with where), mean/max/sum pooling and a log-softmax head.
 // It trains three Adam steps equal to the float64 CPU twin, saves as a graph and reloads to the same
-// logits; a model with gather round-trips through its JSON.
+// logits. Causal attention masked by where with a u32 mask input is checked against finite
+// differences, and a model with gather round-trips through its JSON.
 import { describe, expect, it } from 'vitest';
 import { input, type SymbolicTensor } from '../src/layers/layer.ts';
 import { Dense } from '../src/layers/layers.ts';
@@ -18,6 +19,11 @@ import { predictLogits } from '../src/runtime/logits.ts';
 import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { rng } from './helpers/random.ts';
+import { checkOp } from './helpers/check-op.ts';
+import { permuteRef } from './reference/elementwise.ts';
+import { matmulRef } from './reference/matmul.ts';
+import { softmaxAxisRef } from './reference/reduce_axis.ts';
+import { whereRef } from './reference/select.ts';
 
 const TOKENS = 8, WIDTH = 8, CLASSES = 3;
 
@@ -75,6 +81,21 @@ describe('a model drawn from the tensor ops', () => {
     reloaded.destroy();
     expect(before.some((v) => v !== 0)).toBe(true);
     expect(new Uint32Array(after.buffer)).toEqual(new Uint32Array(before.buffer));
+  });
+
+  it('causal attention masked by where with a u32 mask input: forward and the gradients of q, k, v and the fill', async () => {
+    const T = 5, D = 3, batch = 2;
+    const allowed = Uint32Array.from({ length: batch * T * T }, (_, i) => (i % T <= Math.floor(i / T) % T ? 1 : 0));
+    const fill = Float32Array.from({ length: batch }, () => -30);
+    const build = (q: SymbolicTensor, k: SymbolicTensor, v: SymbolicTensor, mask: SymbolicTensor, low: SymbolicTensor) =>
+      matmul(softmax(where(mask, scale(matmul(q, transpose(k)), 1 / Math.sqrt(D)), low), -1), v);
+    const reference = ([q, k, v, mask, low]: Float64Array[]) => {
+      const kT = permuteRef(k!, [batch, T, D], [0, 2, 1]);
+      const scores = matmulRef(q!, [batch, T, D], kT, [batch, D, T]).map((x) => x / Math.sqrt(D));
+      const masked = whereRef(mask!, [batch, T, T], scores, [batch, T, T], low!, [batch, 1, 1]);
+      return matmulRef(softmaxAxisRef({ outer: batch * T, n: T, inner: 1 }, masked), [batch, T, T], v!, [batch, T, D]);
+    };
+    await checkOp((q, k, v, mask, low) => build(q!, k!, v!, mask!, low!), [[T, D], [T, D], [T, D], [T, T], [1]], reference, batch, { data: [undefined, undefined, undefined, allowed, fill] });
   });
 
   it('a model that gathers by u32 indices round-trips through its JSON', () => {
