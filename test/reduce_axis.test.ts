@@ -7,6 +7,8 @@ import { axisShape, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, 
 import { input } from '../src/layers/layer.ts';
 import { logSoftmax, max, mean, Reduce, softmax, sum } from '../src/layers/axis-ops.ts';
 import { checkOp, count } from './helpers/check-op.ts';
+import { modelGradients } from './helpers/graph.ts';
+import { Model } from '../src/model/model.ts';
 import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, randomArray } from './helpers/random.ts';
@@ -94,6 +96,16 @@ describe('sum, mean and max ops', () => {
       await checkOp((x) => f(x, axes, { keepDims }), [shape], ([x]) => reduceRef(kind, x!, full, shifted), batch);
     });
   }
+
+  it('max over several axes sends a tied gradient to the first maximum in row-major order', async () => {
+    const gpu = await testGpu();
+    const x = input([2, 3]);
+    // Sample 0 holds 5 at (0, 1), (1, 0) and (1, 2); sample 1 holds 7 at (1, 1) and (1, 2).
+    const data = new Float32Array([1, 5, 2, 5, 0, 5, 3, 1, 2, 4, 7, 7]);
+    const got = await modelGradients(gpu, new Model({ inputs: x, outputs: max(x, [0, 1]) }), 2, data, new Float32Array([10, 20]), new Map());
+    expect([...got.y]).toEqual([5, 7]);
+    expect([...got.dx]).toEqual([0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0]);
+  });
 
   it('gives the reduced shape, keeps [1] for a full reduction, and names the op, the axes and the batch axis in errors', () => {
     const x = input([2, 3, 4]);
