@@ -116,6 +116,8 @@ describe('sum, mean and max ops', () => {
     expect(() => mean(x, [1, -2])).toThrow('name the same axis twice');
     expect(() => new Reduce('sum', [])).toThrow('Reduce sum: axes must be an integer or a non-empty list of integers, got []');
     expect(() => new Reduce('median' as 'sum', 0)).toThrow('Reduce: unknown operation "median"');
+    expect(() => new Reduce('sum', 0, { keepdims: true } as object)).toThrow('Reduce sum: unknown option keepdims; it takes keepDims, name');
+    expect(() => new Reduce('sum', 0, { keepDims: 1 as unknown as boolean })).toThrow('Reduce sum: keepDims must be true or false, got 1');
   });
 });
 

@@ -1,12 +1,13 @@
 // Tensor ops along per-sample axes: sum, mean and max over one or several axes (keepDims optional),
-// softmax / log-softmax along any axis, and gather by u32 index along an axis (torch.gather). Axes count per sample; the batch axis always stays.
-// Kernels in shaders/reduce_axis.wgsl and shaders/gather_axis.wgsl. A reduction over several axes runs one axis at a time,
-// innermost first, so max's gradient goes to the first maximum in row-major order over the reduced
-// axes (ties resolved the same way every run).
+// softmax / log-softmax along any axis, and gather by u32 index along an axis (torch.gather). Axes
+// count per sample; the batch axis always stays. Kernels in shaders/reduce_axis.wgsl and
+// shaders/gather_axis.wgsl. A reduction over several axes runs one axis at a time, innermost first,
+// so max's gradient goes to the first maximum in row-major order over the reduced axes (ties
+// resolved the same way every run).
 import { axisShape, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, sumAxis, sumAxisBackward } from '../kernels/reduce_axis.ts';
 import { gatherAxis, gatherAxisBackward, gatherAxisScratchWords } from '../kernels/gather_axis.ts';
 import { formatShape, type DType } from '../graph/graph.ts';
-import { Layer, layerLabel, op, type BuildContext, type LayerConfig, type Shape, type SymbolicTensor } from './layer.ts';
+import { checkBoolean, checkOptions, Layer, layerLabel, op, type BuildContext, type LayerConfig, type Shape, type SymbolicTensor } from './layer.ts';
 import { resolveAxis } from './ops.ts';
 
 export const REDUCE_KINDS = ['sum', 'mean', 'max'] as const;
@@ -25,7 +26,8 @@ export class Reduce extends Layer {
     if (!REDUCE_KINDS.includes(operation)) throw new Error(`Reduce: unknown operation ${JSON.stringify(operation)}; expected one of ${REDUCE_KINDS.join(', ')}`);
     const list = typeof axes === 'number' ? [axes] : axes;
     if (!Array.isArray(list) || list.length === 0 || !list.every(Number.isInteger)) throw new Error(`Reduce ${operation}: axes must be an integer or a non-empty list of integers, got ${JSON.stringify(axes)}`);
-    if (options.keepDims !== undefined && typeof options.keepDims !== 'boolean') throw new Error(`Reduce ${operation}: keepDims must be true or false, got ${JSON.stringify(options.keepDims)}`);
+    checkOptions(`Reduce ${operation}`, options, ['keepDims', 'name']);
+    checkBoolean(`Reduce ${operation}`, 'keepDims', options.keepDims);
     this.kind = operation;
     this.axes = [...list];
     this.keepDims = options.keepDims ?? false;

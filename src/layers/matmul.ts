@@ -65,7 +65,7 @@ export class MatMul extends Layer {
     const operand = (x: number, own: number[], rows: number, cols: number): { tensor: number; stride: number } => {
       const size = rows * cols;
       if (elementCount(own) === items) return { tensor: x, stride: size };
-      if (folds) return { tensor: x, stride: elementCount(own) === 1 ? 0 : size };
+      if (folds) return { tensor: x, stride: 0 };
       const expanded = graph.tensor(`${this.name}.broadcast`, [...outBatch, rows, cols]);
       op(graph, `${this.name}.broadcast`, [x], [expanded], (gpu, buf) => broadcastTo(gpu, { x: buf(x), y: buf(expanded), shape: [...own, rows, cols], outShape: [...outBatch, rows, cols] }));
       return { tensor: expanded, stride: size };
