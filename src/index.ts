@@ -20,6 +20,7 @@ export { gptModel, type GptOptions } from './model/gpt.ts';
 
 // Training and evaluation.
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
+export { DECAY_GROUPS, parameterWeightDecay, type DecayGroups } from './optim/optim.ts';
 export { ModelState, Trainer, Evaluator, DivergenceError, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
 export { fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
 export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts';
