@@ -299,7 +299,9 @@ export interface PartialLoad {
 }
 
 /** For fine-tuning with a different head: takes every tensor whose name and shape match, keeps the rest as initialized. */
-export function loadMatchingWeights(state: ModelState, weights: ReadonlyMap<string, SafeTensor>): PartialLoad {
+export function loadMatchingWeights(state: ModelState, given: ReadonlyMap<string, SafeTensor>): PartialLoad {
+  // A tied model's second name is the same table, not a tensor left unused.
+  const weights = foldTiedWeights(state.model, given);
   const result: PartialLoad = { loaded: [], reinitialized: [], unused: [] };
   const specs = [...state.model.parameterSpecs(), ...state.model.stateSpecs()];
   for (const spec of specs) {
