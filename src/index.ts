@@ -11,6 +11,7 @@ export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type Input
 export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
 export { Embedding, PositionalEmbedding, ClassToken } from './layers/tokens.ts';
+export { TiedDense } from './layers/tokens.ts';
 export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, transformerBlock, type MultiHeadAttentionOptions, type TransformerBlockOptions } from './layers/transformer.ts';
 export { Elementwise, Unary, Concatenate, Slice, Reshape, Permute, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape, permute, transpose } from './layers/ops.ts';
 export { Reduce, SoftmaxAxis, Gather, REDUCE_KINDS, sum, mean, max, softmax, logSoftmax, gather, type ReduceKind, type ReduceOptions } from './layers/axis-ops.ts';
@@ -22,6 +23,7 @@ export { gptModel, type GptOptions } from './model/gpt.ts';
 
 // Training and evaluation.
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
+export { DECAY_GROUPS, parameterWeightDecay, type DecayGroups } from './optim/optim.ts';
 export { ModelState, Trainer, Evaluator, DivergenceError, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
 export { fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
 export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts';

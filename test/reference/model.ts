@@ -12,7 +12,7 @@ import { maxAxisBackwardRef, maxAxisRef, softmaxAxisBackwardRef, softmaxAxisRef,
 import { maskedFillRef, whereBackwardRef, whereRef } from './select.ts';
 import { gatherAxisBackwardRef, gatherAxisRef } from './gather_axis.ts';
 import { matmulBackwardRef, matmulFullShapes, matmulRef } from './matmul.ts';
-import { ClassToken, Embedding, PositionalEmbedding } from '../../src/layers/tokens.ts';
+import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../../src/layers/tokens.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../../src/layers/transformer.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from './layernorm.ts';
 import { geluBackwardRef, geluForwardRef } from './gelu.ts';
@@ -27,7 +27,7 @@ import { batchNormBackwardRef, batchNormForwardTrainRef } from './batchnorm.ts';
 import { dropoutRef } from './dropout.ts';
 import { softmaxCrossEntropyRef } from './loss.ts';
 import { adamStepReference, sgdStepReference } from './optimizer.ts';
-import type { OptimizerConfig } from '../../src/optim/optim.ts';
+import { parameterWeightDecay, type OptimizerConfig } from '../../src/optim/optim.ts';
 
 type Params = Map<string, Float64Array>;
 type Backward = (dy: Float64Array) => Float64Array;
@@ -169,35 +169,47 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
   return undefined;
 }
 
+type NamedValue = { name: string; value: Float64Array };
+
+/** act(x · wᵀ + b) over the last axis; its backward adds into the named parameters' gradients (a tied weight sums both uses). */
+function linearStep(input: readonly number[], x: Float64Array, batch: number, weight: NamedValue, bias: NamedValue | undefined, activation: Dense['activation'], out: number, grads: Params): { y: Float64Array; backward: Backward } {
+  // A sequence [tokens, features] is projected token by token: every token is a row.
+  const inF = input.at(-1)!, rows = batch * input.slice(0, -1).reduce((a, d) => a * d, 1);
+  const w = weight.value, b = bias?.value;
+  const z = new Float64Array(rows * out);
+  for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
+    let s = b ? b[o]! : 0;
+    for (let i = 0; i < inF; i++) s += x[n * inF + i]! * w[o * inF + i]!;
+    z[n * out + o] = s;
+  }
+  const y = activation === 'none' ? z : activationForwardRef(activation, z);
+  return {
+    y,
+    backward: (dy) => {
+      const dz = activation === 'none' ? dy : activationBackwardRef(activation, y, dy);
+      const dw = new Float64Array(out * inF), dx = new Float64Array(rows * inF), db = new Float64Array(out);
+      for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
+        const g = dz[n * out + o]!;
+        db[o]! += g;
+        for (let i = 0; i < inF; i++) { dw[o * inF + i]! += g * x[n * inF + i]!; dx[n * inF + i]! += g * w[o * inF + i]!; }
+      }
+      addInto(grads, weight.name, dw);
+      if (bias) addInto(grads, bias.name, db);
+      return dx;
+    },
+  };
+}
+
 /** Forward one layer on the CPU; returns its output and a closure for its backward (which fills `grads`). */
 function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batch: number, p: Params, grads: Params, seed: number, step: number): { y: Float64Array; backward: Backward } {
   const param = (name: string) => p.get(`${layer.name}.${name}`)!;
   if (layer instanceof Dense) {
-    // A sequence [tokens, features] is projected token by token: every token is a row.
-    const inF = input.at(-1)!, out = layer.units, rows = batch * input.slice(0, -1).reduce((a, d) => a * d, 1);
-    const w = param('weight'), b = layer.useBias ? param('bias') : undefined;
-    const z = new Float64Array(rows * out);
-    for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
-      let s = b ? b[o]! : 0;
-      for (let i = 0; i < inF; i++) s += x[n * inF + i]! * w[o * inF + i]!;
-      z[n * out + o] = s;
-    }
-    const y = layer.activation === 'none' ? z : activationForwardRef(layer.activation, z);
-    return {
-      y,
-      backward: (dy) => {
-        const dz = layer.activation === 'none' ? dy : activationBackwardRef(layer.activation, y, dy);
-        const dw = new Float64Array(out * inF), dx = new Float64Array(rows * inF), db = new Float64Array(out);
-        for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
-          const g = dz[n * out + o]!;
-          db[o]! += g;
-          for (let i = 0; i < inF; i++) { dw[o * inF + i]! += g * x[n * inF + i]!; dx[n * inF + i]! += g * w[o * inF + i]!; }
-        }
-        addInto(grads, `${layer.name}.weight`, dw);
-        if (b) addInto(grads, `${layer.name}.bias`, db);
-        return dx;
-      },
-    };
+    const b = layer.useBias ? { name: `${layer.name}.bias`, value: param('bias') } : undefined;
+    return linearStep(input, x, batch, { name: `${layer.name}.weight`, value: param('weight') }, b, layer.activation, layer.units, grads);
+  }
+  if (layer instanceof TiedDense) {
+    const weight = `${layer.tiedTo.name}.weight`;
+    return linearStep(input, x, batch, { name: weight, value: p.get(weight)! }, undefined, 'none', layer.tiedTo.vocab, grads);
   }
   if (layer instanceof Conv2D) {
     const s = layer.convShape(input, batch);
@@ -366,10 +378,10 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
         const s = { lr: optimizer.lr, step: stepCount, clipScale: 1 };
         if (optimizer.kind === 'sgd') {
           const momentum = optimizer.momentum ?? 0;
-          sgdStepReference({ momentum, nesterov: optimizer.nesterov ?? false, weightDecay: optimizer.weightDecay ?? 0, l1: optimizer.l1 ?? 0 },
+          sgdStepReference({ momentum, nesterov: optimizer.nesterov ?? false, weightDecay: parameterWeightDecay(optimizer, spec.shape), l1: optimizer.l1 ?? 0 },
             { param, ...(momentum > 0 ? { velocity: moment(`${spec.name}.v`, param.length) } : {}) }, g, s);
         } else {
-          adamStepReference({ beta1: optimizer.beta1 ?? 0.9, beta2: optimizer.beta2 ?? 0.999, eps: optimizer.eps ?? 1e-8, weightDecay: optimizer.weightDecay ?? (optimizer.kind === 'adamw' ? 0.01 : 0), decoupled: optimizer.kind === 'adamw', l1: optimizer.l1 ?? 0 },
+          adamStepReference({ beta1: optimizer.beta1 ?? 0.9, beta2: optimizer.beta2 ?? 0.999, eps: optimizer.eps ?? 1e-8, weightDecay: parameterWeightDecay(optimizer, spec.shape), decoupled: optimizer.kind === 'adamw', l1: optimizer.l1 ?? 0 },
             { param, m: moment(`${spec.name}.m`, param.length), v: moment(`${spec.name}.v`, param.length) }, g, s);
         }
       }
