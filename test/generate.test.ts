@@ -54,6 +54,8 @@ describe('gptOptionsOf', () => {
   it('reads the options back from gptModel, and from its graph as a checkpoint stores it', () => {
     expect(gptOptionsOf(gptModel(o), 'test')).toEqual(o);
     expect(gptOptionsOf(modelFromGraph(JSON.parse(JSON.stringify(modelToGraph(gptModel(o))))), 'test')).toEqual(o);
+    const tied = { ...o, tieWeights: true };
+    expect(gptOptionsOf(modelFromGraph(JSON.parse(JSON.stringify(modelToGraph(gptModel(tied))))), 'test')).toEqual(tied);
   });
 
   it('refuses an image model and a gpt drawn otherwise, naming the difference', () => {
@@ -67,9 +69,10 @@ describe('KV-cache decoding against recomputing the whole window', () => {
   const SIZES: GptOptions[] = [
     { vocab: 17, context: 8, layers: 3, heads: 2, width: 16 },
     { vocab: 29, context: 7, layers: 2, heads: 3, width: 15 },   // head width 5: no vec4 views anywhere
+    { vocab: 11, context: 5, layers: 2, heads: 2, width: 12, tieWeights: true },   // lm_head reads transformer.wte
   ];
 
-  it.each(SIZES)('logits of every step agree within float tolerance (vocab $vocab, context $context, $layers layers × $heads heads, width $width)', async (o) => {
+  it.each(SIZES)('logits of every step agree within float tolerance (vocab $vocab, context $context, $layers layers × $heads heads, width $width, tied $tieWeights)', async (o) => {
     const gpu = await testGpu();
     const { cached, full, destroy } = await decoders(gpu, o, 3);
     // Prompts of 1 token and of several, each grown past the context so the window slides.

@@ -61,8 +61,8 @@ function recordPass(gpu: Gpu, state: ModelState, o: GptOptions, caches: readonly
 
   const layerNorm = (prefix: string) => layerNormForward(gpu, { rows, cols: width }, { x, gamma: weight(`${prefix}.weight`), beta: weight(`${prefix}.bias`), y: normed, mean, rstd });
   // A Dense layer on every row; `residual` adds the product into x (beta = 1) instead of overwriting it.
-  const dense = (prefix: string, a: GPUBuffer, c: GPUBuffer, n: number, k: number, o: { bias?: boolean; residual?: boolean } = {}) => gemm(gpu, {
-    a, b: weight(`${prefix}.weight`), c, m: rows, n, k, transB: true,
+  const dense = (prefix: string, a: GPUBuffer, c: GPUBuffer, n: number, k: number, o: { bias?: boolean; residual?: boolean; table?: string } = {}) => gemm(gpu, {
+    a, b: weight(o.table ?? `${prefix}.weight`), c, m: rows, n, k, transB: true,
     ...(o.bias === false ? {} : { bias: weight(`${prefix}.bias`), biasAxis: 'n' as const }),
     ...(o.residual ? { beta: 1 } : {}), label: `decoder.${prefix}`,
   });
@@ -88,7 +88,9 @@ function recordPass(gpu: Gpu, state: ModelState, o: GptOptions, caches: readonly
       ...dense(`${block}.mlp.c_proj`, activated, x, width, 4 * width, { residual: true }),
     );
   });
-  dispatches.push(...layerNorm('transformer.ln_f'), ...dense('lm_head', normed, logits, vocab, width, { bias: false }));
+  // A tied lm_head reads the token table, which has a Dense weight's [vocab, width] layout.
+  const head = o.tieWeights ? { table: 'transformer.wte.weight' } : {};
+  dispatches.push(...layerNorm('transformer.ln_f'), ...dense('lm_head', normed, logits, vocab, width, { bias: false, ...head }));
   return { rows, ids, positions, logits, dispatches, owned };
 }
 

@@ -4,6 +4,7 @@
 // and the two graphs must match node for node.
 import { formatShape } from '../graph/graph.ts';
 import { ScaledDotProductAttention } from '../layers/transformer.ts';
+import { TiedDense } from '../layers/tokens.ts';
 import type { SymbolicTensor } from '../layers/layer.ts';
 import { gptModel, type GptOptions } from './gpt.ts';
 import type { Model } from './model.ts';
@@ -37,6 +38,7 @@ export function gptOptionsOf(model: Model, who: string): GptOptions {
     vocab: table.shape[0]!, width: table.shape[1]!, context: ids.shape[0]!,
     layers: specs.filter((s) => /^transformer\.h\.\d+\.ln_1\.weight$/.test(s.name)).length,
     heads: attention.input[0]!,
+    ...(model.layers.some((layer) => layer instanceof TiedDense) ? { tieWeights: true } : {}),
   };
   let drawn: Model;
   try {
