@@ -180,16 +180,19 @@ describe('the demo in headless Chromium', () => {
     const form = page.locator('#generate-form');
     await form.locator('input[name=tokens]').fill('14');
     await form.locator('input[name=temperature]').fill('0');
-    await page.getByTestId('generate').click();
+    // Submitted directly: a click waits for the button to hold still over two animation frames, which a
+    // loaded machine, rendering in software while the worker tunes, may not draw within the click's timeout.
+    await form.evaluate((element) => (element as HTMLFormElement).requestSubmit());
     // The worker times the GEMM variants on SwiftShader first, as it does before training.
-    await page.waitForFunction(() => window.webgradDemo.generated !== null || window.webgradDemo.status === 'error', undefined, { timeout: 200_000, polling: 250 });
+    // That took 150–200 s with the machine loaded (load 14).
+    await page.waitForFunction(() => window.webgradDemo.generated !== null || window.webgradDemo.status === 'error', undefined, { timeout: 400_000, polling: 250 });
     const demo = await page.evaluate(() => window.webgradDemo);
     expect(demo.error).toBeNull();
     console.log(`[demo] generated ${JSON.stringify(demo.generated)}`);
     expect(demo.generated).toBe(`call${tokenizer.decode(ids)}`);
     await page.close();
     expect(pageErrors).toEqual([]);
-  }, 240_000);
+  }, 450_000);
 
   it('passes every GPU-vs-CPU kernel check on the browser\'s WebGPU', async () => {
     const page = await openPage('/kernels.html');
