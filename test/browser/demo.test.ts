@@ -184,7 +184,6 @@ describe('the demo in headless Chromium', () => {
     // loaded machine, rendering in software while the worker tunes, may not draw within the click's timeout.
     await form.evaluate((element) => (element as HTMLFormElement).requestSubmit());
     // The worker times the GEMM variants on SwiftShader first, as it does before training.
-    // That took 150–200 s with the machine loaded (load 14).
     await page.waitForFunction(() => window.webgradDemo.generated !== null || window.webgradDemo.status === 'error', undefined, { timeout: 400_000, polling: 250 });
     const demo = await page.evaluate(() => window.webgradDemo);
     expect(demo.error).toBeNull();
