@@ -78,9 +78,9 @@ describe('formatting', () => {
 
 describe('fitProgress', () => {
   const batch = (epoch: number, stepInEpoch: number, loss: number): BatchInfo => ({
-    epoch, stepInEpoch, stepsPerEpoch: 20, imagesPerSecond: 0, snapshot: { loss, accuracy: 0.5, rows: 100, nonFinite: 0, step: stepInEpoch },
+    epoch, stepInEpoch, stepsPerEpoch: 20, imagesPerSecond: 0, snapshot: { loss, accuracy: 0.5, rows: 100, nonFinite: 0, metrics: { accuracy: 0.5 }, step: stepInEpoch },
   });
-  const epochEnd = (epoch: number): EpochResult => ({ epoch, trainLoss: 0.25, trainAccuracy: 0.9, valLoss: 0.3, valAccuracy: 0.875, seconds: 25, imagesPerSecond: 8, learningRate: 1e-3 });
+  const epochEnd = (epoch: number): EpochResult => ({ epoch, trainLoss: 0.25, trainAccuracy: 0.9, valLoss: 0.3, valAccuracy: 0.875, metrics: { accuracy: 0.9 }, seconds: 25, imagesPerSecond: 8, learningRate: 1e-3 });
 
   it('times each epoch from its start, not from the first callback, and prints the summary after it', () => {
     const term = fakeTerminal(false);
