@@ -3,13 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device.ts';
 import { input } from '../src/layers/layer.ts';
-import { ActivationLayer, BatchNorm, Dense } from '../src/layers/layers.ts';
+import { ActivationLayer, BatchNorm, Dense, Flatten } from '../src/layers/layers.ts';
 import { concat, mul, sub } from '../src/layers/ops.ts';
 import { Model, Sequential } from '../src/model/model.ts';
-import type { LossSpec } from '../src/compiler/program.ts';
+import type { ChannelNormalization, LossSpec } from '../src/compiler/program.ts';
 import type { OptimizerConfig } from '../src/optim/optim.ts';
 import { Evaluator, ModelState, Trainer } from '../src/runtime/runtime.ts';
-import { destroyDataset, range, tensorDataset, type FieldData } from '../src/runtime/dataset.ts';
+import { destroyDataset, range, tensorDataset, uploadDataset, type FieldData } from '../src/runtime/dataset.ts';
+import { gatherScaledBytesReference } from './reference/gather.ts';
 import { fit } from '../src/runtime/fit.ts';
 import { epochPermutation } from '../src/data/split.ts';
 import { testGpu } from './helpers/gpu.ts';
@@ -53,12 +54,12 @@ async function expectParamsMatch(state: ModelState, params: ReadonlyMap<string, 
   for (const [name, expected] of params) expect(maxRelativeError(values.get(name)!, expected, 1e-2), `${name} ${what}`).toBeLessThanOrEqual(1e-4);
 }
 
-async function trainSteps(gpu: Gpu, model: Model, fields: Record<string, FieldData>, o: { loss?: LossSpec; optimizer: OptimizerConfig; batch: number; steps: number; inputs?: Record<string, string> }): Promise<{ state: ModelState; trainer: Trainer }> {
+async function trainSteps(gpu: Gpu, model: Model, fields: Record<string, FieldData>, o: { loss?: LossSpec; optimizer: OptimizerConfig; batch: number; steps: number; inputs?: Record<string, string>; normalize?: ChannelNormalization }): Promise<{ state: ModelState; trainer: Trainer }> {
   const data = tensorDataset(gpu, fields, 'twin');
   const state = new ModelState(gpu, model, model.initialValues(5));
   const trainer = new Trainer(gpu, model, state, data, new Map(), {
     batchSize: o.batch, seed: 1, optimizer: o.optimizer, stepsPerEpoch: o.steps, totalSteps: o.steps,
-    ...(o.loss ? { loss: o.loss } : {}), ...(o.inputs ? { inputs: o.inputs } : {}),
+    ...(o.loss ? { loss: o.loss } : {}), ...(o.inputs ? { inputs: o.inputs } : {}), ...(o.normalize ? { normalize: o.normalize } : {}),
   });
   for (let s = 0; s < o.steps; s++) await trainer.step(range(s * o.batch, (s + 1) * o.batch));
   await trainer.totals();
@@ -141,6 +142,44 @@ describe('models fed from named fields train like the CPU twin', () => {
     // The drawn loss's mean over its elements is the mse metric itself.
     expect(maxRelativeError([totals.loss], [totals.metrics.mse!])).toBeLessThan(1e-5);
     drawn.trainer.destroy(); drawn.state.destroy();
+  });
+});
+
+describe('u8 data normalized per channel', () => {
+  const [n, channels, side, classes, batch, steps] = [8, 3, 5, 4, 4, 2];
+  const pixels = channels * side * side;
+  const mean = [0.2, 0.5, 0.1], std = [0.3, 0.25, 0.4];
+  const bytes = Uint8Array.from(randomArray(n * pixels, 16, 0, 255.99), Math.floor);
+  const labels = classIds(n, classes, 17);
+  const model = () => new Sequential([channels, side, side], [new Flatten(), new Dense({ units: classes })]);
+  const cpuRun = (m: Model) => {
+    const cpu = cpuTrainer(m, m.initialValues(5), SGD, 1);
+    for (let s = 0; s < steps; s++) {
+      const rows = range(s * batch, (s + 1) * batch);
+      cpu.step(Float64Array.from(gatherScaledBytesReference(bytes, rows, pixels, mean, std)), Array.from(rows, (i) => labels[i]!));
+    }
+    return cpu.params;
+  };
+
+  it('an image dataset with a mean and std per channel trains like the CPU twin', async () => {
+    const gpu = await testGpu();
+    const m = model();
+    const data = uploadDataset(gpu, { images: bytes, labels, count: n, rows: side, cols: side, channels }, classes, 'rgb');
+    const state = new ModelState(gpu, m, m.initialValues(5));
+    const trainer = new Trainer(gpu, m, state, data, new Map(), { batchSize: batch, seed: 1, optimizer: SGD, normalize: { mean, std }, stepsPerEpoch: steps, totalSteps: steps });
+    for (let s = 0; s < steps; s++) await trainer.step(range(s * batch, (s + 1) * batch));
+    await expectParamsMatch(state, cpuRun(m), `after ${steps} steps`);
+    expect(() => new Trainer(gpu, m, state, data, new Map(), { batchSize: batch, seed: 1, optimizer: SGD, normalize: { mean: [0, 0], std: [1, 1] }, stepsPerEpoch: 1, totalSteps: 1 }))
+      .toThrow(/dataset rgb: normalize gives 2 per-channel values, but its samples are \[3, 5, 5\]/);
+    trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+  });
+
+  it('a u8 field of a tensor dataset, the same way', async () => {
+    const gpu = await testGpu();
+    const m = model();
+    const { state, trainer } = await trainSteps(gpu, m, { x: { data: bytes, shape: [n, channels, side, side] }, y: { data: labels, shape: [n] } }, { optimizer: SGD, batch, steps, normalize: { mean, std } });
+    await expectParamsMatch(state, cpuRun(m), `after ${steps} steps`);
+    trainer.destroy(); state.destroy();
   });
 });
 

@@ -73,6 +73,7 @@ describe('formatting', () => {
       'epoch  3/10  train loss 0.2314 acc 93.13%  val loss 0.2011 acc 94.05%  12.3 s  4376 img/s',
     );
     expect(formatEpochSummary({ epoch: 1, epochs: 1, trainLoss: 2, trainAccuracy: 0.1, seconds: 1 })).toBe('epoch 1/1  train loss 2.0000 acc 10.00%  1.0 s');
+    expect(formatEpochSummary({ epoch: 1, epochs: 1, trainLoss: 2, trainAccuracy: NaN, validationLoss: 1.5, validationAccuracy: NaN, seconds: 1 })).toBe('epoch 1/1  train loss 2.0000  val loss 1.5000  1.0 s');
   });
 });
 
