@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device.ts';
 import { input } from '../src/layers/layer.ts';
-import { ActivationLayer, BatchNorm, Dense, Flatten } from '../src/layers/layers.ts';
+import { ActivationLayer, BatchNorm, Dense, Flatten, Softmax } from '../src/layers/layers.ts';
+import { predict } from '../src/runtime/predict.ts';
 import { concat, mul, sub } from '../src/layers/ops.ts';
 import { Model, Sequential } from '../src/model/model.ts';
 import type { ChannelNormalization, LossSpec } from '../src/compiler/program.ts';
@@ -289,5 +290,33 @@ describe('bad data and losses are refused by name', () => {
   it('a missing field and an input that does not fit its field', async () => {
     await expect(compile({ features: x, y: { data: new Uint32Array(4), shape: [4] } }, head())).rejects.toThrow(/dataset d has no field "x" for model input input \(its fields: features, y\)/);
     await expect(compile({ x: { data: new Float32Array(16), shape: [4, 4] }, y: { data: new Uint32Array(4), shape: [4] } }, head())).rejects.toThrow(/model input input \[3\] \(f32\) does not fit field x of dataset d \(f32 samples of \[4\]\)/);
+  });
+});
+
+describe('predict', () => {
+  it('returns every sample\'s outputs from a plain array, batched with a short last batch, and applies a final Softmax', async () => {
+    const gpu = await testGpu();
+    const [n, width, outs] = [7, 3, 2];
+    const dense = new Dense({ units: outs, name: 'head' });
+    const plain = new Sequential([width], [dense]);
+    const withSoftmax = new Sequential([width], [new Dense({ units: outs, name: 'head' }), new Softmax()]);
+    const values = plain.initialValues(4);
+    const features = randomArray(n * width, 18);
+    const state = new ModelState(gpu, plain, values);
+    const got = await predict(gpu, plain, state, { data: features, shape: [n, width] }, { batchSize: 3 });
+    const w = values.get('head.weight')!, b = values.get('head.bias')!;
+    const expected = new Float64Array(n * outs);
+    for (let r = 0; r < n; r++) for (let o = 0; o < outs; o++) {
+      expected[r * outs + o] = b[o]!;
+      for (let i = 0; i < width; i++) expected[r * outs + o]! += w[o * width + i]! * features[r * width + i]!;
+    }
+    expect(maxRelativeError(got, expected)).toBeLessThan(1e-5);
+    const softState = new ModelState(gpu, withSoftmax, values);
+    const probabilities = await predict(gpu, withSoftmax, softState, { x: { data: features, shape: [n, width] } });
+    for (let r = 0; r < n; r++) {
+      const e = [0, 1].map((o) => Math.exp(expected[r * outs + o]!));
+      expect(probabilities[r * outs]).toBeCloseTo(e[0]! / (e[0]! + e[1]!), 5);
+    }
+    state.destroy(); softState.destroy();
   });
 });
