@@ -29,6 +29,8 @@ export { tensorDataset, type FieldData } from './runtime/dataset.ts';
 export { predict, type PredictInput, type PredictOptions } from './runtime/predict.ts';
 export { type EvaluatorOptions } from './runtime/runtime.ts';
 export { LOSS_NAMES } from './compiler/loss.ts';
+export { seededRandom } from './data/split.ts';
+export { encodePng } from './report/png.ts';
 export type { ChannelNormalization, FieldDType, GpuField, GpuTensorDataset, LossFunction, LossName, LossSpec, Task } from './compiler/program.ts';
 
 // Data, checkpoints, reports.
