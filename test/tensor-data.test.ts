@@ -256,6 +256,22 @@ describe('short last batches', () => {
   });
 });
 
+describe('the divergence check without a chance level', () => {
+  it('compares a regression loss with the first loss the run reads, not with ln(classes)', async () => {
+    const gpu = await testGpu();
+    const n = 8;
+    const model = new Sequential([3], [new Dense({ units: 2 })]);
+    const data = tensorDataset(gpu, { x: { data: randomArray(n * 3, 19), shape: [n, 3] }, y: { data: randomArray(n * 2, 20, 5, 9), shape: [n, 2] } }, 'far');
+    const state = new ModelState(gpu, model, model.initialValues(1));
+    // Any reading is above half of itself, so a factor of ½ must trip on the first one.
+    await expect(fit(gpu, model, state, data, { epochs: 1, batchSize: 4, seed: 1, loss: 'mse', optimizer: SGD, trainIndices: range(0, n), divergenceFactor: 0.5 }))
+      .rejects.toThrow(/more than 0\.5× the first loss read/);
+    const fine = await fit(gpu, model, state, data, { epochs: 2, batchSize: 4, seed: 1, loss: 'mse', optimizer: { kind: 'sgd', lr: 1e-3 }, trainIndices: range(0, n) });
+    expect(fine.history.map((h) => Object.keys(h.metrics).sort())).toEqual([['mae', 'mse'], ['mae', 'mse']]);
+    fine.trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+  });
+});
+
 describe('bad data and losses are refused by name', () => {
   it('a field whose length does not fit its shape, and fields of different sample counts', async () => {
     const gpu = await testGpu();
