@@ -14,7 +14,7 @@ import { destroyDataset, range, tensorDataset, uploadDataset, type FieldData } f
 import { gatherScaledBytesReference } from './reference/gather.ts';
 import { fit } from '../src/runtime/fit.ts';
 import { epochPermutation } from '../src/data/split.ts';
-import { testGpu } from './helpers/gpu.ts';
+import { countDeviceWork, testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
 import { cpuTrainer } from './reference/model.ts';
 import { bceWithLogitsRef, huberLossRef, l1LossRef, mseLossRef, regressionMetricsRef, softmaxCrossEntropyRef, type ElementLossRef } from './reference/loss.ts';
@@ -126,6 +126,31 @@ describe('models fed from named fields train like the CPU twin', () => {
     trainer.destroy(); state.destroy();
   });
 
+  it('f32 class-probability targets with categorical-crossentropy', async () => {
+    const gpu = await testGpu();
+    const [n, batch, steps, width, classes] = [12, 4, 3, 7, 5];
+    const model = new Sequential([width], [new Dense({ units: 6, activation: 'relu' }), new Dense({ units: classes })]);
+    const targets = randomArray(n * classes, 21, 0.05, 1);
+    for (let r = 0; r < n; r++) {
+      let sum = 0;
+      for (let c = 0; c < classes; c++) sum += targets[r * classes + c]!;
+      for (let c = 0; c < classes; c++) targets[r * classes + c]! /= sum;
+    }
+    const fields = { x: { data: randomArray(n * width, 22), shape: [n, width] }, y: { data: targets, shape: [n, classes] } };
+    const { state, trainer } = await trainSteps(gpu, model, fields, { loss: 'categorical-crossentropy', optimizer: ADAM, batch, steps });
+    const cpu = cpuTrainer(model, model.initialValues(5), ADAM, 1);
+    for (let s = 0; s < steps; s++) {
+      const rows = range(s * batch, (s + 1) * batch);
+      cpu.stepWith([rowsOf(fields.x.data, width, rows)], batch, (out) => {
+        const r = softmaxCrossEntropyRef(out, batch, classes, { targets: rowsOf(targets, classes, rows) });
+        return { loss: meanOf(r.rowLoss), grad: r.dlogits };
+      });
+    }
+    await expectParamsMatch(state, cpu.params, `after ${steps} steps`);
+    expect(Object.keys((await trainer.totals()).metrics)).toEqual(['accuracy']);
+    trainer.destroy(); state.destroy();
+  });
+
   it('a loss drawn as tensor ops, (o − t)², trains exactly like mse', async () => {
     const gpu = await testGpu();
     const [n, batch, steps] = [12, 4, 3];
@@ -142,7 +167,11 @@ describe('models fed from named fields train like the CPU twin', () => {
     expect(Object.keys(totals.metrics).sort()).toEqual(['mae', 'mse']);
     // The drawn loss's mean over its elements is the mse metric itself.
     expect(maxRelativeError([totals.loss], [totals.metrics.mse!])).toBeLessThan(1e-5);
-    drawn.trainer.destroy(); drawn.state.destroy();
+    const data = tensorDataset(gpu, fields, 'drawn');
+    const evaluated = await new Evaluator(gpu, model, drawn.state, data, 5, undefined, { loss: (o, t) => mul(sub(o, t), sub(o, t)) }).evaluate(range(0, n));
+    const outputs = await new Evaluator(gpu, model, drawn.state, data, 5).logits(range(0, n));
+    expect(maxRelativeError([evaluated.loss], [meanOf(mseLossRef(outputs, fields.y.data, n, 2).rowLoss)])).toBeLessThan(1e-5);
+    drawn.trainer.destroy(); drawn.state.destroy(); destroyDataset(gpu, data);
   });
 });
 
@@ -203,6 +232,7 @@ describe('task metrics', () => {
     expect(result.predictions.length).toBe(0);
     const dropped = await new Evaluator(gpu, model, state, data, 4, undefined, { loss: 'l1', dropRemainder: true }).evaluate(range(0, n));
     expect(dropped.rows).toBe(8);
+    await expect(new Evaluator(gpu, model, state, data, 4).evaluate(range(0, n))).rejects.toThrow(/f32 target and no loss named/);
     evaluator.destroy(); state.destroy(); destroyDataset(gpu, data);
   });
 
@@ -248,6 +278,12 @@ describe('short last batches', () => {
     expect(trainer.submits).toBe(3);
     expect(history[0]!.imagesPerSecond).toBeGreaterThan(0);
     expect((await trainer.totals()).rows).toBe(n);
+    // The short step was compiled with the trainer: another epoch creates nothing on the device.
+    const work = await countDeviceWork(gpu, async () => {
+      const order1 = epochPermutation(n, 3, 1);
+      for (let start = 0; start < n; start += batch) await trainer.step(order1.subarray(start, Math.min(n, start + batch)));
+    });
+    expect(work).toEqual({ submits: 3, created: 0 });
     trainer.destroy();
     const dropped = await fit(gpu, model, state, data, { epochs: 1, batchSize: batch, seed: 3, optimizer: ADAM, trainIndices: range(0, n), dropRemainder: true });
     expect(dropped.trainer.submits).toBe(2);

@@ -147,8 +147,10 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
     batch, normalize: options.normalize, augment: training ? options.augment : undefined, inputs: options.inputs, target: options.target, needsTarget: training, constant,
   });
   const [logits] = model.forward(ctx, batchInput.inputs) as [number];
-  const stage = batchInput.target
-    ? lossStage(ctx, model, logits, batchInput.target, options.loss, { labelSmoothing: options.labelSmoothing ?? 0, constant })
+  // Evaluating against an f32 target needs the loss named; without one the program keeps only the outputs.
+  const target = batchInput.target && (training || options.loss || batchInput.target.dtype === 'u32') ? batchInput.target : undefined;
+  const stage = target
+    ? lossStage(ctx, model, logits, target, options.loss, { labelSmoothing: options.labelSmoothing ?? 0, constant })
     : undefined;
   const metricNames = stage?.metricNames ?? [];
   const totalsLength = 4 + metricNames.length;

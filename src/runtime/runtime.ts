@@ -322,7 +322,7 @@ export class Evaluator {
     const { all, first } = await this.run(covered, this.rowsPerIndex * 4, (p) => p.predictions);
     try {
       if (!first) return { loss: 0, accuracy: NaN, rows: 0, nonFinite: 0, metrics: {}, predictions: new Uint32Array(0) };
-      if (first.task === undefined) throw new Error(`Evaluator: dataset ${this.data.name} has no target to evaluate against (see the target option)`);
+      if (first.task === undefined) throw new Error(`Evaluator: nothing to evaluate against: dataset ${this.data.name} has no target field, or an f32 target and no loss named (options.loss)`);
       const totals = totalsFrom(await readFloat32(gpu, first.totals, first.totalsLength), first);
       const predictions = first.predictions ? await readUint32(gpu, all, covered.length * this.rowsPerIndex) : new Uint32Array(0);
       return { ...totals, predictions };
