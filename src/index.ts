@@ -31,6 +31,8 @@ export { type EvaluatorOptions } from './runtime/runtime.ts';
 export { LOSS_NAMES } from './compiler/loss.ts';
 export { seededRandom } from './data/split.ts';
 export { encodePng } from './report/png.ts';
+export { gatherRows, gatherScaledBytes, channelScaling, type FieldGatherIo } from './kernels/gather.ts';
+export { l1Loss, huberLoss, binaryCrossEntropyWithLogits, regressionMetrics, rowMean, accumulateColumns, mseLoss } from './kernels/loss.ts';
 export type { ChannelNormalization, FieldDType, GpuField, GpuTensorDataset, LossFunction, LossName, LossSpec, Task } from './compiler/program.ts';
 
 // Data, checkpoints, reports.
