@@ -160,16 +160,23 @@ fn gather_words(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   field_copy[i] = field_words[field_rows[row] * p.width + within];
 }
 
-// One invocation per output value: (byte − offset_c) · scale_c, c the channel plane it lies in.
+// (byte − offset_c) · scale_c, c the channel plane the value lies in; like `gather`, each invocation
+// writes a run of up to RUN values within one row.
 @compute @workgroup_size(64)
 fn gather_scaled_bytes(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let p = field_params;
-  let i = gid.x + gid.y * groups.x * 64u;
-  if (i >= p.batch * p.width) { return; }
-  let row = i / p.width;
-  let within = i - row * p.width;
-  let b = field_rows[row] * p.width + within;
-  let byte = (field_bytes[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
-  let s = channel_scaling[within / p.plane];
-  field_scaled[i] = (f32(byte) - s.x) * s.y;
+  let run = gid.x + gid.y * groups.x * 64u;
+  let runs_per_row = (p.width + RUN - 1u) / RUN;
+  let row = run / runs_per_row;
+  if (row >= p.batch) { return; }
+  let first = (run - row * runs_per_row) * RUN;
+  let last = min(first + RUN, p.width);
+  let source = field_rows[row] * p.width;
+  let out = row * p.width;
+  for (var i = first; i < last; i++) {
+    let b = source + i;
+    let byte = (field_bytes[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
+    let s = channel_scaling[i / p.plane];
+    field_scaled[out + i] = (f32(byte) - s.x) * s.y;
+  }
 }

@@ -187,5 +187,5 @@ export function gatherScaledBytes(gpu: Gpu, io: FieldGatherIo & { channels: numb
   return [k.dispatch({
     field_bytes: io.source, field_rows: io.indices, field_scaled: io.out, channel_scaling: io.scaling,
     field_params: { batch: io.batch, width: io.width, plane: io.width / io.channels },
-  }, grid1d(gpu, io.batch * io.width, FIELD_WORKGROUP), 'gatherScaledBytes')];
+  }, grid1d(gpu, io.batch * Math.ceil(io.width / PLAIN_RUN), FIELD_WORKGROUP), 'gatherScaledBytes')];
 }
