@@ -5,6 +5,7 @@ import type { Gpu } from '../src/gpu/device.ts';
 import { input } from '../src/layers/layer.ts';
 import { ActivationLayer, BatchNorm, Dense, Flatten, Softmax } from '../src/layers/layers.ts';
 import { predict } from '../src/runtime/predict.ts';
+import { Embedding } from '../src/layers/tokens.ts';
 import { concat, mul, sub } from '../src/layers/ops.ts';
 import { Model, Sequential } from '../src/model/model.ts';
 import type { ChannelNormalization, LossSpec } from '../src/compiler/program.ts';
@@ -91,6 +92,25 @@ describe('models fed from named fields train like the CPU twin', () => {
     await expectParamsMatch(state, cpu.params, `after ${steps} steps`);
     expect(trainer.submits).toBe(steps);
     trainer.destroy(); state.destroy();
+  });
+
+  it('u32 token ids in a field feed an Embedding; the target is a field named by `target`', async () => {
+    const gpu = await testGpu();
+    const [n, batch, steps, tokens, vocab] = [8, 4, 2, 5, 11];
+    const ids = input([tokens], { dtype: 'u32' });
+    const model = new Model({ inputs: ids, outputs: new Dense({ units: 3 }).apply(new Flatten().apply(new Embedding({ vocab, width: 4 }).apply(ids))) });
+    const fields = { x: { data: classIds(n * tokens, vocab, 23), shape: [n, tokens] }, label: { data: classIds(n, 3, 24), shape: [n] } };
+    const data = tensorDataset(gpu, fields, 'ids');
+    const state = new ModelState(gpu, model, model.initialValues(5));
+    const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: batch, seed: 1, optimizer: SGD, target: 'label', stepsPerEpoch: steps, totalSteps: steps });
+    const cpu = cpuTrainer(model, model.initialValues(5), SGD, 1);
+    for (let s = 0; s < steps; s++) {
+      const rows = range(s * batch, (s + 1) * batch);
+      await trainer.step(rows);
+      cpu.step(rowsOf(fields.x.data, tokens, rows), Array.from(rows, (i) => fields.label.data[i]!));
+    }
+    await expectParamsMatch(state, cpu.params, `after ${steps} steps`);
+    trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
   });
 
   it('inputs maps a model input to a field of another name', async () => {
