@@ -1,7 +1,7 @@
 // Training curves as one SVG: loss (left panel) and accuracy (right panel) per epoch, train and
 // validation, with axes, ticks and a legend. Plain SVG 1.1 so browsers and image viewers show it.
 //
-//   trainingCurvesSvg(history) → string, history = one EpochSummary-like record per epoch
+//   trainingCurvesSvg(history, xLabel?) → string, history = one EpochSummary-like record per epoch (or per evaluation, xLabel 'step')
 import type { EpochSummary } from './progress.ts';
 import { escapeXml, niceTicks, px, tickLabel } from './svg.ts';
 
@@ -19,7 +19,7 @@ const COLORS = { train: '#1f77b4', validation: '#ff7f0e' };
 /** Legend corner: where the curves are not (loss falls away from the top right, accuracy rises away from the bottom right). */
 type Corner = 'top' | 'bottom';
 
-function panel(title: string, yLabel: string, series: Series[], offsetX: number, legend: Corner, yFloor?: number): string {
+function panel(title: string, axes: { x: string; y: string }, series: Series[], offsetX: number, legend: Corner, yFloor?: number): string {
   const xs = series.flatMap((s) => s.points.map(([x]) => x));
   const ys = series.flatMap((s) => s.points.map(([, y]) => y));
   const xAxis = niceTicks(Math.min(...xs), Math.max(Math.max(...xs), Math.min(...xs) + 1), Math.min(8, Math.max(...xs)));
@@ -41,9 +41,9 @@ function panel(title: string, yLabel: string, series: Series[], offsetX: number,
     parts.push(`<text x="${px(x(t))}" y="${px(y(yAxis.min) + 18)}" text-anchor="middle">${tickLabel(t, xStep)}</text>`);
   }
   parts.push(`<rect x="${px(x(xAxis.min))}" y="${PANEL.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
-  parts.push(`<text x="${px(offsetX + PANEL.left + plotW / 2)}" y="${PANEL.height - 6}" text-anchor="middle">epoch</text>`);
+  parts.push(`<text x="${px(offsetX + PANEL.left + plotW / 2)}" y="${PANEL.height - 6}" text-anchor="middle">${escapeXml(axes.x)}</text>`);
   const midY = PANEL.top + plotH / 2;
-  parts.push(`<text x="${px(offsetX + 14)}" y="${px(midY)}" text-anchor="middle" transform="rotate(-90 ${px(offsetX + 14)} ${px(midY)})">${escapeXml(yLabel)}</text>`);
+  parts.push(`<text x="${px(offsetX + 14)}" y="${px(midY)}" text-anchor="middle" transform="rotate(-90 ${px(offsetX + 14)} ${px(midY)})">${escapeXml(axes.y)}</text>`);
   const legendX = offsetX + PANEL.width - PANEL.right - 96;
   const legendTop = legend === 'top' ? PANEL.top + 4 : PANEL.top + plotH - 8 - 16 * series.length;
   parts.push(`<rect x="${legendX - 6}" y="${legendTop}" width="94" height="${16 * series.length + 4}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`);
@@ -58,7 +58,8 @@ function panel(title: string, yLabel: string, series: Series[], offsetX: number,
   return parts.join('\n');
 }
 
-export function trainingCurvesSvg(history: EpochHistory): string {
+/** `xLabel` names what `epoch` counts in `history` (a language model's curves are per step). */
+export function trainingCurvesSvg(history: EpochHistory, xLabel = 'epoch'): string {
   if (history.length === 0) throw new Error('trainingCurvesSvg: no epochs to draw');
   const series = (pick: (h: EpochHistory[number]) => number | undefined, name: string, color: string): Series[] => {
     const points = history.flatMap((h): Array<[number, number]> => {
@@ -73,8 +74,8 @@ export function trainingCurvesSvg(history: EpochHistory): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${PANEL.height}" viewBox="0 0 ${width} ${PANEL.height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${PANEL.height}" fill="white"/>`,
-    panel('Loss', 'cross-entropy', loss, 0, 'top', 0),
-    panel('Accuracy', 'accuracy', accuracy, PANEL.width, 'bottom'),
+    panel('Loss', { x: xLabel, y: 'cross-entropy' }, loss, 0, 'top', 0),
+    panel('Accuracy', { x: xLabel, y: 'accuracy' }, accuracy, PANEL.width, 'bottom'),
     '</svg>',
     '',
   ].join('\n');
