@@ -11,8 +11,8 @@ import {
   type Checkpoint, type Tokenizer, type TokenSplit, type TrainerOptions,
 } from 'webgrad';
 import {
-  CORPUS_NAMES, keepForeignCheckpoint, LM_RUN_KEY, LM_SCHEDULES, lmRunRecord, lmSchedule, nonNegative, positive, readCheckpoint, readCorpus, recordedLmFlags,
-  resumeConflicts, runCommand, saveCheckpoint, seedRange, settleRecordedFlags, SIGNAL_EXIT_CODES, stopAfterStepOnSignal, UsageError, writableFolder, writeLmReport,
+  CORPUS_NAMES, keepForeignCheckpoint, keptCheckpoint, LM_RUN_KEY, LM_SCHEDULES, lmRunRecord, lmSchedule, nonNegative, positive, readCheckpoint, readCorpus, recordedLmFlags,
+  resumeConflicts, runCommand, TRAINING_OUTPUT_FLAGS, saveCheckpoint, seedRange, settleRecordedFlags, SIGNAL_EXIT_CODES, stopAfterStepOnSignal, UsageError, writableFolder, writeLmReport,
   type Corpus, type LmEvaluation, type LmReport, type LmRunRecord, type ParsedArgs,
 } from 'webgrad/node';
 
@@ -43,9 +43,8 @@ const command = {
     'eval-batches': { type: 'int', default: 8, check: positive, help: 'batches of fixed windows evaluated in each part' },
     out: { type: 'path', help: 'folder for the checkpoint, report and picture (default runs/lm-<corpus>)' },
     resume: { type: 'path', help: 'continue from this checkpoint: flags left out take its values, a conflicting one is an error, --steps may grow' },
-    overwrite: { type: 'bool', help: 'replace a checkpoint already in --out that this run did not --resume from' },
+    ...TRAINING_OUTPUT_FLAGS,
     'divergence-factor': { type: 'float', default: DEFAULT_DIVERGENCE_FACTOR, check: positive, help: 'stop (exit 1, last good checkpoint kept) when the training loss passes this multiple of ln(vocab), the loss of a guess at chance' },
-    quiet: { type: 'bool', help: 'only print the final result' },
   },
 } as const;
 
@@ -201,8 +200,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
       await save();
     }
   } catch (error) {
-    const kept = savedStep !== null ? `the checkpoint of step ${savedStep} is kept at ${checkpointPath}`
-      : hadCheckpoint ? `${checkpointPath} is untouched` : resumed ? `${flags.resume} is untouched` : 'no checkpoint was written yet';
+    const kept = keptCheckpoint(checkpointPath, { saved: savedStep === null ? null : `step ${savedStep}`, hadCheckpoint, ...(resumed ? { resumedFrom: flags.resume! } : {}) });
     throw new Error(`${(error as Error).message}\n${kept}`);
   } finally {
     interrupt.release();

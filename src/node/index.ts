@@ -2,10 +2,10 @@
 export { loadDataset, type Dataset, type DatasetName } from './datasets.ts';
 export { loadImageFolder, readGrayPng } from './image-folder.ts';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, readModel, writeFileAtomic } from './checkpoint-file.ts';
-export { writableFolder, writableFile, readableFile, keepForeignCheckpoint } from './preflight.ts';
+export { writableFolder, writableFile, readableFile, keepForeignCheckpoint, keptCheckpoint } from './preflight.ts';
 export { resumedFlags, resumedTrainerOptions, settleRecordedFlags, resumeConflicts } from './resume.ts';
 export { openEventFile } from './tensorboard-writer.ts';
-export { nonNegative, positive, seedRange, UsageError, PathError, runCommand, type ParsedArgs, type CommandSpec, between, fraction } from './args.ts';
+export { nonNegative, positive, seedRange, UsageError, PathError, runCommand, TRAINING_OUTPUT_FLAGS, type ParsedArgs, type CommandSpec, between, fraction } from './args.ts';
 export { SIGNAL_EXIT_CODES, stopAfterStepOnSignal, type StopRequest, type StopSignal } from './signals.ts';
 export { writeTextAtomic, evaluatePredictions, toReportHistory, writePictures, type RunReport } from './training-report.ts';
 export { numberList, choiceList } from './list-flags.ts';
