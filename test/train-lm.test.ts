@@ -90,7 +90,9 @@ describe('a run', () => {
     expect(run.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^val loss ${r.final.valLoss.toFixed(4)} nats/char \\(bigram baseline ${r.bigram.valLoss.toFixed(4)}\\)`));
     const svg = readFileSync(join(out, 'training-curves.svg'), 'utf8');
     expect(svg).toContain('<svg');
-    expect(svg.match(/class="series"/g)).toHaveLength(4);
+    // Loss: train, validation and the bigram's level; accuracy: train and validation.
+    expect(svg.match(/class="series"/g)).toHaveLength(5);
+    expect(svg).toContain('data-name="bigram"');
     expect(svg).toContain('>step</text>');
   });
 

@@ -136,12 +136,12 @@ export interface LmReport {
   samples?: string[];
 }
 
-/** report.json and training-curves.svg (losses and next-token accuracy per evaluation) in `out`; returns the paths. */
+/** report.json and training-curves.svg (losses, with the bigram's as a level line, and next-token accuracy per evaluation) in `out`; returns the paths. */
 export async function writeLmReport(out: string, report: LmReport): Promise<string[]> {
   const reportPath = join(out, 'report.json');
   const curvesPath = join(out, 'training-curves.svg');
   await writeTextAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`);
   const curves = report.history.map((h) => ({ epoch: h.step, trainLoss: h.trainLoss, trainAccuracy: h.trainAccuracy, validationLoss: h.valLoss, validationAccuracy: h.valAccuracy }));
-  await writeTextAtomic(curvesPath, trainingCurvesSvg(curves, 'step'));
+  await writeTextAtomic(curvesPath, trainingCurvesSvg(curves, { xLabel: 'step', lossBaseline: { name: 'bigram', loss: report.bigram.valLoss } }));
   return [reportPath, curvesPath];
 }

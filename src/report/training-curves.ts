@@ -1,7 +1,8 @@
 // Training curves as one SVG: loss (left panel) and accuracy (right panel) per epoch, train and
 // validation, with axes, ticks and a legend. Plain SVG 1.1 so browsers and image viewers show it.
 //
-//   trainingCurvesSvg(history, xLabel?) → string, history = one EpochSummary-like record per epoch (or per evaluation, xLabel 'step')
+//   trainingCurvesSvg(history, { xLabel?, lossBaseline? }) → string, history = one EpochSummary-like record per
+//   epoch (or per evaluation, xLabel 'step'); lossBaseline draws a loss to beat as a dashed level line
 import type { EpochSummary } from './progress.ts';
 import { escapeXml, niceTicks, px, tickLabel } from './svg.ts';
 
@@ -11,10 +12,12 @@ interface Series {
   name: string;
   color: string;
   points: Array<[number, number]>;
+  /** A level drawn dashed, without point markers. */
+  dashed?: boolean;
 }
 
 const PANEL = { width: 380, height: 280, left: 56, right: 16, top: 34, bottom: 44 };
-const COLORS = { train: '#1f77b4', validation: '#ff7f0e' };
+const COLORS = { train: '#1f77b4', validation: '#ff7f0e', baseline: '#2ca02c' };
 
 /** Legend corner: where the curves are not (loss falls away from the top right, accuracy rises away from the bottom right). */
 type Corner = 'top' | 'bottom';
@@ -49,17 +52,24 @@ function panel(title: string, axes: { x: string; y: string }, series: Series[], 
   parts.push(`<rect x="${legendX - 6}" y="${legendTop}" width="94" height="${16 * series.length + 4}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`);
   series.forEach((s, i) => {
     const points = s.points.map(([epoch, value]) => `${px(x(epoch))},${px(y(value))}`).join(' ');
-    parts.push(`<polyline class="series" data-name="${escapeXml(s.name)}" points="${points}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
-    for (const [epoch, value] of s.points) parts.push(`<circle cx="${px(x(epoch))}" cy="${px(y(value))}" r="2.5" fill="${s.color}"/>`);
+    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
+    parts.push(`<polyline class="series" data-name="${escapeXml(s.name)}" points="${points}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
+    if (!s.dashed) for (const [epoch, value] of s.points) parts.push(`<circle cx="${px(x(epoch))}" cy="${px(y(value))}" r="2.5" fill="${s.color}"/>`);
     const legendY = legendTop + 14 + 16 * i;
-    parts.push(`<line x1="${legendX}" x2="${legendX + 18}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${s.color}" stroke-width="2"/>`);
+    parts.push(`<line x1="${legendX}" x2="${legendX + 18}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`);
     parts.push(`<text x="${legendX + 24}" y="${legendY}">${escapeXml(s.name)}</text>`);
   });
   return parts.join('\n');
 }
 
-/** `xLabel` names what `epoch` counts in `history` (a language model's curves are per step). */
-export function trainingCurvesSvg(history: EpochHistory, xLabel = 'epoch'): string {
+export interface CurveOptions {
+  /** What `epoch` counts in `history`; default epoch (a language model's curves are per step). */
+  xLabel?: string;
+  /** A loss to beat (a baseline model's), drawn across the loss panel. */
+  lossBaseline?: { name: string; loss: number };
+}
+
+export function trainingCurvesSvg(history: EpochHistory, options: CurveOptions = {}): string {
   if (history.length === 0) throw new Error('trainingCurvesSvg: no epochs to draw');
   const series = (pick: (h: EpochHistory[number]) => number | undefined, name: string, color: string): Series[] => {
     const points = history.flatMap((h): Array<[number, number]> => {
@@ -68,7 +78,11 @@ export function trainingCurvesSvg(history: EpochHistory, xLabel = 'epoch'): stri
     });
     return points.length ? [{ name, color, points }] : [];
   };
-  const loss = [...series((h) => h.trainLoss, 'train', COLORS.train), ...series((h) => h.validationLoss, 'validation', COLORS.validation)];
+  const xs = history.map((h) => h.epoch);
+  const base = options.lossBaseline;
+  const baseline: Series[] = base ? [{ name: base.name, color: COLORS.baseline, points: [[Math.min(...xs), base.loss], [Math.max(...xs), base.loss]], dashed: true }] : [];
+  const loss = [...series((h) => h.trainLoss, 'train', COLORS.train), ...series((h) => h.validationLoss, 'validation', COLORS.validation), ...baseline];
+  const xLabel = options.xLabel ?? 'epoch';
   const accuracy = [...series((h) => h.trainAccuracy, 'train', COLORS.train), ...series((h) => h.validationAccuracy, 'validation', COLORS.validation)];
   const width = 2 * PANEL.width;
   return [
