@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import {
-  bigramLoss, ByteTokenizer, CharTokenizer, createGpu, DEFAULT_DIVERGENCE_FACTOR, destroyDataset, DivergenceError, EpochProgress, Evaluator, evaluationStarts, gptModel,
+  bigramLoss, ByteTokenizer, DECAY_GROUPS, CharTokenizer, createGpu, DEFAULT_DIVERGENCE_FACTOR, destroyDataset, DivergenceError, EpochProgress, Evaluator, evaluationStarts, gptModel,
   modelFromCheckpoint, ModelState, restoreCheckpoint, splitTokenStream, tokenizerFromDescription, Trainer, trainingStarts, tuneGemm, uploadTokens,
   type Checkpoint, type Tokenizer, type TokenSplit, type TrainerOptions,
 } from 'webgrad';
@@ -37,6 +37,8 @@ const command = {
     warmup: { type: 'int', default: 50, check: nonNegative, help: 'linear warm-up steps for --schedule warmup-cosine' },
     schedule: { type: 'enum', choices: LM_SCHEDULES, default: 'warmup-cosine', help: 'learning-rate schedule over --steps' },
     'weight-decay': { type: 'float', default: 0.1, check: nonNegative, help: 'AdamW\'s decoupled weight decay' },
+    decay: { type: 'enum', choices: DECAY_GROUPS, default: 'all', help: 'which parameters decay: all, or matrices only (nanoGPT\'s groups: no biases, no LayerNorm)' },
+    'tie-weights': { type: 'bool', help: 'lm_head projects onto the token embedding\'s table (one parameter, as nanoGPT)' },
     'clip-norm': { type: 'float', default: 1, check: positive, help: 'clip gradients to this global L2 norm' },
     seed: { type: 'int', default: 1, check: seedRange, help: 'seed for initialization and for the windows' },
     'eval-every': { type: 'int', default: 100, check: positive, help: 'evaluate (and save a checkpoint) every N steps, and at the end' },
@@ -134,14 +136,14 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   log(`text: ${corpus.source}: ${tokens.length} tokens (${unit}-level, vocab ${tokenizer.vocab}), ${split.trainEnd} to train on, ${tokens.length - split.trainEnd} held out`);
   log(`bigram baseline (add-one counts over the training tokens): val ${showLoss(bigram.validation, 'validation')} — the loss to beat`);
   const sizes = { layers: flags.layers, heads: flags.heads, width: flags.width, context: flags.context };
-  const model = resumed ? modelFromCheckpoint(resumed) : gptModel({ vocab: tokenizer.vocab, ...sizes });
+  const model = resumed ? modelFromCheckpoint(resumed) : gptModel({ vocab: tokenizer.vocab, ...sizes, tieWeights: flags['tie-weights'] });
   log(`gpt ${flags.layers} layers × ${flags.heads} heads × width ${flags.width}, context ${flags.context}: ${model.parameterCount()} parameters`);
 
   const data = uploadTokens(gpu, tokens, { vocab: tokenizer.vocab, context: flags.context, name: corpusName });
   const state = new ModelState(gpu, model, model.initialValues(flags.seed));
   const batch = flags['batch-size'];
   const trainerOptions: TrainerOptions = resumed ? { ...resumed.training!, totalSteps: flags.steps } : {
-    batchSize: batch, seed: flags.seed, optimizer: { kind: 'adamw', lr: flags.lr, weightDecay: flags['weight-decay'] }, schedule: lmSchedule(flags),
+    batchSize: batch, seed: flags.seed, optimizer: { kind: 'adamw', lr: flags.lr, weightDecay: flags['weight-decay'], decay: flags.decay }, schedule: lmSchedule(flags),
     clipNorm: flags['clip-norm'], metricsEvery: 10,
     // One epoch is one pass's worth of training tokens; only the report's epoch count reads it.
     stepsPerEpoch: Math.max(1, Math.floor(split.trainEnd / (batch * flags.context))), totalSteps: flags.steps,
@@ -160,7 +162,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   };
 
   const history: LmEvaluation[] = record ? [...record.history] : [];
-  const runRecord = (): LmRunRecord => ({ corpus: corpus.name, path: corpus.path, sha256: corpus.sha256, valFraction: flags['val-fraction'], evalBatches: flags['eval-batches'], ...sizes, history });
+  const runRecord = (): LmRunRecord => ({ corpus: corpus.name, path: corpus.path, sha256: corpus.sha256, valFraction: flags['val-fraction'], evalBatches: flags['eval-batches'], ...sizes, tieWeights: flags['tie-weights'], history });
   let savedStep: number | null = null;
   const save = async () => {
     const epoch = Math.floor(trainer.stepCount / trainerOptions.stepsPerEpoch);
@@ -216,9 +218,9 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const report: LmReport = {
     corpus: corpus.name, source: corpus.source, sha256: corpus.sha256, tokenizer: flags.tokenizer, vocab: tokenizer.vocab,
     tokens: { train: split.trainEnd, validation: tokens.length - split.trainEnd }, charactersPerToken: charactersPerToken.validation,
-    model: { ...sizes, parameters: model.parameterCount() },
+    model: { ...sizes, tieWeights: flags['tie-weights'], parameters: model.parameterCount() },
     steps: trainer.stepCount, batchSize: batch, seed: flags.seed, learningRate: trainerOptions.optimizer!.lr, schedule: trainerOptions.schedule!,
-    weightDecay: trainerOptions.optimizer!.weightDecay ?? 0,
+    weightDecay: trainerOptions.optimizer!.weightDecay ?? 0, decay: trainerOptions.optimizer!.decay ?? 'all',
     bigram: { trainLoss: bigram.train, valLoss: bigram.validation },
     final: { ...final, valNatsPerCharacter: perCharacter(final.valLoss, 'validation') },
     history, adapter: gpu.adapter, trainSeconds, tokensPerSecond, memory: trainer.memory,

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CharTokenizer } from '../src/data/text.ts';
+import { gptModel } from '../src/model/gpt.ts';
 import { readCheckpoint, readModel } from '../src/node/checkpoint-file.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -173,10 +174,16 @@ describe('--tokenizer byte', () => {
     for (let i = 0; i < 64; i++) bytes[text.length + i] = (i * 37 + 128) % 256; // not UTF-8
     writeFileSync(file, bytes);
     const out = join(folder, 'byte-run');
-    const run = trainLm(['--text', file, '--tokenizer', 'byte', ...TINY, '--steps', '10', '--eval-every', '10', '--out', out]);
+    // Tied weights and nanoGPT's decay groups ride along: the head adds no parameters of its own.
+    const run = trainLm(['--text', file, '--tokenizer', 'byte', ...TINY, '--tie-weights', '--decay', 'matrices', '--steps', '10', '--eval-every', '10', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const r = report(out);
     expect(r).toMatchObject({ tokenizer: 'byte', vocab: 256, tokens: { train: Math.floor(bytes.length * 0.9), validation: bytes.length - Math.floor(bytes.length * 0.9) } });
+    expect(r.model).toMatchObject({ tieWeights: true });
+    expect(r.decay).toBe('matrices');
+    const sizes = { vocab: 256, context: 16, layers: 1, heads: 2, width: 32 };
+    expect(r.model.parameters).toBe(gptModel({ ...sizes, tieWeights: true }).parameterCount());
+    expect(r.model.parameters).toBe(gptModel(sizes).parameterCount() - 256 * 32);
     expect(r.charactersPerToken).toBeLessThan(1);
     expect(r.final.valNatsPerCharacter).toBeCloseTo(r.final.valLoss / r.charactersPerToken, 10);
     expect(run.stdout).toMatch(/step 10\/10  train \d\.\d{4} nats\/byte \(\d\.\d{4} nats\/char\)  val \d\.\d{4} nats\/byte \(\d\.\d{4} nats\/char\)/);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Checkpoint } from '../io/checkpoint.ts';
 import type { Schedule } from '../optim/optim.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
-import { integer, json, list, object, optional, real, required, text, withSource } from '../io/schema.ts';
+import { boolean, integer, json, list, object, optional, real, required, text, withSource } from '../io/schema.ts';
 import { trainingCurvesSvg } from '../report/training-curves.ts';
 import { writeTextAtomic } from './training-report.ts';
 
@@ -38,6 +38,8 @@ export interface LmRunRecord {
   heads: number;
   width: number;
   context: number;
+  /** lm_head shares transformer.wte's table. */
+  tieWeights: boolean;
   history: LmEvaluation[];
 }
 
@@ -54,6 +56,7 @@ const LM_RUN = object({
   heads: required(SIZE),
   width: required(SIZE),
   context: required(SIZE),
+  tieWeights: required(boolean),
   history: required(list(object({
     step: required(integer(0, 2 ** 32 - 1)),
     trainLoss: required(LOSS),
@@ -92,13 +95,14 @@ export function recordedLmFlags(checkpoint: Checkpoint, record: LmRunRecord): Re
   const training = checkpoint.training!;
   const schedule = training.schedule ?? { kind: 'constant' };
   return {
-    layers: record.layers, heads: record.heads, width: record.width, context: record.context,
+    layers: record.layers, heads: record.heads, width: record.width, context: record.context, 'tie-weights': record.tieWeights,
     'val-fraction': record.valFraction,
     'eval-batches': record.evalBatches,
     tokenizer: checkpoint.tokenizer?.kind,
     'batch-size': training.batchSize,
     lr: training.optimizer!.lr,
     'weight-decay': training.optimizer!.weightDecay ?? 0,
+    decay: training.optimizer!.decay ?? 'all',
     'clip-norm': training.clipNorm,
     schedule: schedule.kind,
     ...(schedule.kind === 'warmup-cosine' ? { warmup: schedule.warmupSteps } : {}),
@@ -116,13 +120,14 @@ export interface LmReport {
   tokens: { train: number; validation: number };
   /** Characters per token in the held-out part: 1 for the char tokenizer, characters / bytes for bytes. */
   charactersPerToken: number;
-  model: { layers: number; heads: number; width: number; context: number; parameters: number };
+  model: { layers: number; heads: number; width: number; context: number; tieWeights: boolean; parameters: number };
   steps: number;
   batchSize: number;
   seed: number;
   learningRate: number;
   schedule: Schedule;
   weightDecay: number;
+  decay: 'all' | 'matrices';
   /** Add-one bigram counts over the training tokens: the loss to beat, nats per token. */
   bigram: { trainLoss: number; valLoss: number };
   final: LmEvaluation & { valNatsPerCharacter: number };

@@ -7,7 +7,7 @@ import { LM_RUN_KEY, lmRunRecord, lmSchedule, recordedLmFlags, type LmRunRecord 
 
 const RECORD: LmRunRecord = {
   corpus: 'moby-dick', path: '/data/text/moby-dick.txt', sha256: 'f'.repeat(64), valFraction: 0.1, evalBatches: 8,
-  layers: 2, heads: 4, width: 64, context: 64,
+  layers: 2, heads: 4, width: 64, context: 64, tieWeights: false,
   history: [{ step: 100, trainLoss: 2.5, trainAccuracy: 0.3, valLoss: 2.6, valAccuracy: 0.28, learningRate: 9e-4 }],
 };
 
@@ -15,7 +15,7 @@ function checkpoint(extra: Record<string, string>): Checkpoint {
   return {
     source: 'run.safetensors', webgradVersion: '0', model: { zoo: 'mlp', options: {} }, epoch: 0, step: 100, seed: 7, normalize: { mean: 0, std: 1 },
     tokenizer: { kind: 'byte' }, extra, weights: new Map(), moments: new Map(),
-    training: { batchSize: 16, seed: 7, optimizer: { kind: 'adamw', lr: 3e-3, weightDecay: 0.1 }, schedule: { kind: 'warmup-cosine', warmupSteps: 20, minLr: 1e-4 }, clipNorm: 1, stepsPerEpoch: 1000, totalSteps: 400 },
+    training: { batchSize: 16, seed: 7, optimizer: { kind: 'adamw', lr: 3e-3, weightDecay: 0.1, decay: 'matrices' }, schedule: { kind: 'warmup-cosine', warmupSteps: 20, minLr: 1e-4 }, clipNorm: 1, stepsPerEpoch: 1000, totalSteps: 400 },
   };
 }
 
@@ -44,7 +44,7 @@ describe('lmRunRecord', () => {
 describe('the flags a checkpoint fixes', () => {
   it('are read from the trainer options, the tokenizer and the record', () => {
     expect(recordedLmFlags(checkpoint({}), RECORD)).toEqual({
-      layers: 2, heads: 4, width: 64, context: 64, 'val-fraction': 0.1, 'eval-batches': 8, tokenizer: 'byte', 'batch-size': 16, lr: 3e-3, 'weight-decay': 0.1,
+      layers: 2, heads: 4, width: 64, context: 64, 'tie-weights': false, 'val-fraction': 0.1, 'eval-batches': 8, tokenizer: 'byte', 'batch-size': 16, lr: 3e-3, 'weight-decay': 0.1, decay: 'matrices',
       'clip-norm': 1, schedule: 'warmup-cosine', warmup: 20, 'min-lr': 1e-4, seed: 7,
     });
   });
