@@ -13,5 +13,6 @@ export { loadTrainingData, type TrainingData } from './training-data.ts';
 export { OPTIMIZER_NAMES, optimizerConfig, scheduleConfig } from './optimizer-flags.ts';
 export { classBalancedSubset, planVariants, trainVariant, withClasses, type VariantResult } from './finetune.ts';
 export { formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, type SearchSpace, type TrialConfig, type TrialResult } from './tune.ts';
+export { readCsv, parseCsv, type CsvOptions, type CsvData } from './csv.ts';
 export { readCorpus, CORPUS_NAMES, MAX_CORPUS_BYTES, type Corpus, type CorpusName } from './text-corpus.ts';
 export { LM_RUN_KEY, LM_SCHEDULES, lmRunRecord, lmSchedule, recordedLmFlags, writeLmReport, type LmEvaluation, type LmReport, type LmRunRecord } from './lm-run.ts';
