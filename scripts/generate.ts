@@ -3,7 +3,7 @@
 // over the top-k tokens, from a seeded RNG so a seed repeats its text) and printed as it arrives.
 // stdout is the prompt and the text; the adapter and the tokens/s go to stderr.
 //
-//   node --import tsx scripts/generate.ts --ckpt runs/lm/checkpoint.safetensors --prompt "Call me" --tokens 200
+//   node --import tsx scripts/generate.ts --ckpt runs/lm-moby-dick/checkpoint.safetensors --prompt "Call me" --tokens 200
 //   node --import tsx scripts/generate.ts --ckpt … --temperature 0.8 --top-k 10 --seed 3
 //   node --import tsx scripts/generate.ts --ckpt … --no-cache      recompute the whole window per token
 import { createGpu, gptOptionsOf, tuneGemm, ModelState, KvCacheDecoder, FullWindowDecoder, generateTokens, textStream, type NextTokenModel } from 'webgrad';
