@@ -14,6 +14,7 @@
 // it, which is also why a cycle cannot be written down.
 import { Layer, SymbolicTensor, input, type LayerConfig } from '../layers/layer.ts';
 import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax, type Pool2DOptions } from '../layers/layers.ts';
+import { LoraDense, MAX_LORA_RANK } from '../layers/lora.ts';
 import { LSTM, SimpleRNN, type RecurrentOptions } from '../layers/recurrent.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../layers/transformer.ts';
@@ -93,6 +94,13 @@ const LAYER_TYPES: Record<string, LayerType> = {
   Dense: {
     fields: { units: required(positive(GRAPH_LIMITS.units)), activation: required(activation), useBias: required(boolean), init: required(oneOf(['he', 'glorot'] as const)) },
     build: (o, layerName) => new Dense({ units: o.units as number, activation: o.activation as 'none', useBias: o.useBias as boolean, init: o.init as 'he', name: layerName }),
+  },
+  LoraDense: {
+    fields: {
+      units: required(positive(GRAPH_LIMITS.units)), rank: required(positive(MAX_LORA_RANK)), alpha: required(real({ above: 0, max: 1e6 })),
+      useBias: required(boolean), init: required(oneOf(['he', 'glorot'] as const)),
+    },
+    build: (o, layerName) => new LoraDense({ units: o.units as number, rank: o.rank as number, alpha: o.alpha as number, useBias: o.useBias as boolean, init: o.init as 'he', name: layerName }),
   },
   Conv2D: {
     fields: {

@@ -1,0 +1,139 @@
+// A Dense layer with a low-rank adapter beside its weight (LoRA, Hu et al. 2021):
+//   y = x·Wᵀ + b + (alpha/rank)·(x·Aᵀ)·Bᵀ,  A [rank, in], B [out, rank]
+// built from GEMMs only: the adapter's product accumulates into the base output (beta = 1), so no
+// add kernel and no second output tensor. A starts as peft does (Kaiming-uniform with a = √5, that
+// is uniform(±1/√in)) and B at zero, so a fresh adapter leaves the layer's output bit for bit as it was.
+import { gemm } from '../kernels/gemm.ts';
+import { biasGradient } from '../kernels/reduce.ts';
+import { elementCount } from '../graph/graph.ts';
+import { checkBoolean, checkChoice, checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape } from './layer.ts';
+import { Dense, type Init } from './layers.ts';
+
+export interface LoraDenseOptions {
+  units: number;
+  rank: number;
+  alpha: number;
+  useBias?: boolean;
+  init?: Init;
+  name?: string;
+}
+
+/** Largest adapter rank a layer (or an adapters file) may ask for. */
+export const MAX_LORA_RANK = 4096;
+
+/** The two adapter tensors of layer `layer`, under the names peft gives them less its `.default` adapter name. */
+export const loraTensorNames = (layer: string): { a: string; b: string } => ({ a: `${layer}.lora_A.weight`, b: `${layer}.lora_B.weight` });
+
+export const isLoraTensor = (name: string): boolean => name.endsWith('.lora_A.weight') || name.endsWith('.lora_B.weight');
+
+export class LoraDense extends Layer {
+  readonly kind = 'lora';
+  readonly units: number;
+  readonly rank: number;
+  readonly alpha: number;
+  readonly useBias: boolean;
+  readonly init: Init;
+
+  constructor(o: LoraDenseOptions) {
+    super();
+    checkOptions('LoraDense', o, ['units', 'rank', 'alpha', 'useBias', 'init', 'name']);
+    if (!Number.isInteger(o.units) || o.units < 1) throw new Error(`LoraDense: units must be a positive integer, got ${JSON.stringify(o.units)}`);
+    if (!Number.isInteger(o.rank) || o.rank < 1 || o.rank > MAX_LORA_RANK) throw new Error(`LoraDense: rank must be a whole number in [1, ${MAX_LORA_RANK}], got ${JSON.stringify(o.rank)}`);
+    if (typeof o.alpha !== 'number' || !Number.isFinite(o.alpha) || o.alpha <= 0) throw new Error(`LoraDense: alpha must be a positive finite number, got ${JSON.stringify(o.alpha)}`);
+    checkChoice('LoraDense', 'init', o.init, ['he', 'glorot']);
+    checkBoolean('LoraDense', 'useBias', o.useBias);
+    this.units = o.units;
+    this.rank = o.rank;
+    this.alpha = o.alpha;
+    this.useBias = o.useBias ?? true;
+    this.init = o.init ?? 'glorot';
+    this.name = o.name ?? '';
+  }
+
+  /** An adapter around `dense` (same name, so its weight and bias keep their names); only linear Dense layers take one. */
+  static around(dense: Dense, rank: number, alpha: number): LoraDense {
+    if (dense.activation !== 'none') throw new Error(`LoRA: layer ${dense.name} (${dense.describe()}) has a ${dense.activation} activation; adapters go on linear projections only`);
+    return new LoraDense({ units: dense.units, rank, alpha, useBias: dense.useBias, init: dense.init, name: dense.name });
+  }
+
+  /** The plain Dense this layer adapts, under the same name: what a merged model holds. */
+  toDense(): Dense {
+    return new Dense({ units: this.units, useBias: this.useBias, init: this.init, name: this.name });
+  }
+
+  /** alpha/rank, the factor on the adapter's product. */
+  get scale(): number { return this.alpha / this.rank; }
+
+  override describe(): string { return `LoraDense(${this.units}, rank ${this.rank}, alpha ${this.alpha})`; }
+
+  override config(): LayerConfig {
+    return { type: 'LoraDense', name: this.name, units: this.units, rank: this.rank, alpha: this.alpha, useBias: this.useBias, init: this.init };
+  }
+
+  outputShape(input: Shape): Shape {
+    if (input.length !== 1 && input.length !== 2) throw shapeError(this, 'a flat input [features] or a sequence [tokens, features]', input);
+    return [...input.slice(0, -1), this.units];
+  }
+
+  override params(input: Shape): ParamSpec[] {
+    const fanIn = input.at(-1)!;
+    const specs: ParamSpec[] = [{ name: 'weight', shape: [this.units, fanIn], init: { kind: this.init, fanIn, fanOut: this.units } }];
+    if (this.useBias) specs.push({ name: 'bias', shape: [this.units], init: { kind: 'zeros' } });
+    specs.push(
+      { name: 'lora_A.weight', shape: [this.rank, fanIn], init: { kind: 'uniform', limit: 1 / Math.sqrt(fanIn) } },
+      { name: 'lora_B.weight', shape: [this.units, this.rank], init: { kind: 'zeros' } },
+    );
+    return specs;
+  }
+
+  forward(ctx: BuildContext, x: number): number {
+    const { graph } = ctx;
+    const shape = graph.shape(x);
+    const inFeatures = shape.at(-1)!;
+    const rows = elementCount(shape.slice(0, -1));
+    const { units, rank, scale } = this;
+    const w = ctx.param(this, 'weight');
+    const bias = this.useBias ? ctx.param(this, 'bias') : undefined;
+    const a = ctx.param(this, 'lora_A.weight');
+    const bUp = ctx.param(this, 'lora_B.weight');
+    const y = graph.tensor(`${this.name}.out`, [...shape.slice(0, -1), units]);
+    // h = x·Aᵀ is kept for B's gradient.
+    const h = graph.tensor(`${this.name}.lora_hidden`, [...shape.slice(0, -1), rank]);
+    const baseReads = bias === undefined ? [x, w] : [x, w, bias];
+    op(graph, `${this.name}.forward`, baseReads, [y], (gpu, b) => gemm(gpu, {
+      a: b(x), b: b(w), c: b(y), m: rows, n: units, k: inFeatures, transB: true,
+      ...(bias === undefined ? {} : { bias: b(bias), biasAxis: 'n' as const }), label: `${this.name}.forward`,
+    }));
+    op(graph, `${this.name}.lora_A.forward`, [x, a], [h], (gpu, b) => gemm(gpu, { a: b(x), b: b(a), c: b(h), m: rows, n: rank, k: inFeatures, transB: true }));
+    op(graph, `${this.name}.lora_B.forward`, [h, bUp, y], [y], (gpu, b) => gemm(gpu, { a: b(h), b: b(bUp), c: b(y), m: rows, n: units, k: rank, transB: true, alpha: scale, beta: 1 }));
+    ctx.tape.record([...baseReads, a, bUp], [y], (g) => {
+      const dy = g.gradOf(y);
+      const wantsX = g.wants(x);
+      // dh = scale·dy·B feeds both A's gradient and the adapter's share of x's.
+      const dh = wantsX || g.wants(a) ? graph.tensor(`grad(${this.name}.lora_hidden)`, graph.shape(h)) : undefined;
+      if (dh !== undefined) op(graph, `${this.name}.lora_B.backward.input`, [dy, bUp], [dh], (gpu, b) => gemm(gpu, { a: b(dy), b: b(bUp), c: b(dh), m: rows, n: rank, k: units, alpha: scale }));
+      if (wantsX) {
+        const dx = g.gradTarget(x);
+        op(graph, `${this.name}.backward.input`, [dy, w], [dx], (gpu, b) => gemm(gpu, { a: b(dy), b: b(w), c: b(dx), m: rows, n: inFeatures, k: units }));
+        op(graph, `${this.name}.lora_A.backward.input`, [dh!, a, dx], [dx], (gpu, b) => gemm(gpu, { a: b(dh!), b: b(a), c: b(dx), m: rows, n: inFeatures, k: rank, beta: 1 }));
+      }
+      if (g.wants(a)) {
+        const da = g.gradTarget(a);
+        op(graph, `${this.name}.lora_A.backward.weight`, [dh!, x], [da], (gpu, b) => gemm(gpu, { a: b(dh!), b: b(x), c: b(da), m: rank, n: inFeatures, k: rows, transA: true }));
+      }
+      if (g.wants(bUp)) {
+        const db = g.gradTarget(bUp);
+        op(graph, `${this.name}.lora_B.backward.weight`, [dy, h], [db], (gpu, b) => gemm(gpu, { a: b(dy), b: b(h), c: b(db), m: units, n: rank, k: rows, transA: true, alpha: scale }));
+      }
+      if (g.wants(w)) {
+        const dw = g.gradTarget(w);
+        op(graph, `${this.name}.backward.weight`, [dy, x], [dw], (gpu, b) => gemm(gpu, { a: b(dy), b: b(x), c: b(dw), m: units, n: inFeatures, k: rows, transA: true }));
+      }
+      if (bias !== undefined && g.wants(bias)) {
+        const dbias = g.gradTarget(bias);
+        op(graph, `${this.name}.backward.bias`, [dy], [dbias], (gpu, b) => biasGradient(gpu, { dy: b(dy), dbias: b(dbias), batch: rows, channels: units, spatial: 1 }));
+      }
+    });
+    return y;
+  }
+}
