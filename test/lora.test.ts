@@ -19,6 +19,8 @@ import { frozenBase, loraInitialValues, mergeLora, withLora } from '../src/model
 import { Evaluator, ModelState, Trainer } from '../src/runtime/runtime.ts';
 import { destroyDataset, uploadTokens } from '../src/runtime/dataset.ts';
 import { encodeCheckpoint, loadModel } from '../src/io/checkpoint.ts';
+import { applyAdapters, baseWeightsSha256, decodeAdapters, encodeAdapters } from '../src/io/adapters.ts';
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../src/io/safetensors.ts';
 
 const TINY = { vocab: 11, context: 8, layers: 2, heads: 2, width: 16 };
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -64,7 +66,7 @@ describe('the LoRA reference', () => {
 
 describe('LoraDense on the GPU', () => {
   it.each([
-    [[5], 3, 2, true], [[1], 1, 1, false], [[7, 13], 9, 3, true], [[33, 17], 20, 8, false],
+    [[5], 3, 2, true], [[1], 1, 1, false], [[7, 13], 9, 3, true], [[17, 11], 20, 8, false],
   ] as const)('input %j → %i units, rank %i, bias %s: output and every gradient against the reference and finite differences', async (shape, units, rank, useBias) => {
     const gpu = await testGpu();
     const batch = 2;
@@ -196,5 +198,77 @@ describe('training and merging adapters', () => {
 
     trainer.destroy(); baseEvaluator.destroy(); evaluator.destroy();
     state.destroy(); baseState.destroy(); mergedState.destroy(); destroyDataset(gpu, data);
+  });
+});
+
+describe('the adapters file', () => {
+  /** A tiny gpt, its LoRA model with random adapters, and both on the GPU. */
+  async function adapted(rank = 2) {
+    const gpu = await testGpu();
+    const base = gptModel({ ...TINY, layers: 1 });
+    const baseWeights = base.initialValues(4);
+    const model = withLora(base, { rank, alpha: 4, targets: ['attn.c_attn', 'mlp.c_proj'] });
+    const weights = withRandomB(loraInitialValues(model, baseWeights, 5), 6);
+    return { gpu, base, baseWeights, model, weights, state: new ModelState(gpu, model, weights) };
+  }
+
+  /** The same file with its metadata changed by `edit`. */
+  function edited(bytes: Uint8Array, edit: (m: Record<string, string>, tensors: Map<string, SafeTensor>) => void): Uint8Array {
+    const file = decodeSafetensors(bytes);
+    edit(file.metadata, file.tensors);
+    return encodeSafetensors(file.tensors, file.metadata);
+  }
+
+  it('holds only the adapters, kilobytes, and puts them back on the same base exactly', async () => {
+    const { base, baseWeights, model, weights, state } = await adapted();
+    const bytes = await encodeAdapters(state, { dataset: 'first-names' });
+    const file = decodeSafetensors(bytes);
+    expect([...file.tensors.keys()].sort()).toEqual([
+      'transformer.h.0.attn.c_attn.lora_A.weight', 'transformer.h.0.attn.c_attn.lora_B.weight',
+      'transformer.h.0.mlp.c_proj.lora_A.weight', 'transformer.h.0.mlp.c_proj.lora_B.weight',
+    ]);
+    expect(bytes.length).toBeLessThan(16_000);
+    const adapters = decodeAdapters(bytes, 'names.safetensors');
+    expect({ rank: adapters.rank, alpha: adapters.alpha, targets: adapters.targets, extra: adapters.extra })
+      .toEqual({ rank: 2, alpha: 4, targets: ['transformer.h.0.attn.c_attn', 'transformer.h.0.mlp.c_proj'], extra: { dataset: 'first-names' } });
+    expect(adapters.baseSha256).toBe(await baseWeightsSha256(base, baseWeights));
+    const applied = await applyAdapters(adapters, { model: base, weights: baseWeights });
+    expect(applied.model.parameterSpecs()).toEqual(model.parameterSpecs());
+    for (const [name, value] of weights) expect(Buffer.from(applied.weights.get(name)!.buffer).equals(Buffer.from(value.buffer)), name).toBe(true);
+    state.destroy();
+  });
+
+  it('refuses another base model, other base weights, tensors of another rank, and hostile metadata, by name', async () => {
+    const { base, baseWeights, state } = await adapted();
+    const bytes = await encodeAdapters(state);
+    const adapters = decodeAdapters(bytes, 'names.safetensors');
+    const wider = gptModel({ ...TINY, layers: 1, width: 24 });
+    await expect(applyAdapters(adapters, { model: wider, weights: wider.initialValues(1) })).rejects.toThrow('names.safetensors: the adapters were trained on another base model (tensor 0 is transformer.wte.weight [11, 24] in the given base, transformer.wte.weight [11, 16] in theirs)');
+    const other = new Map(baseWeights);
+    const nudged = Float32Array.from(other.get('transformer.ln_f.bias')!);
+    nudged[3]! += 1e-6;
+    other.set('transformer.ln_f.bias', nudged);
+    await expect(applyAdapters(adapters, { model: base, weights: other })).rejects.toThrow(/^names\.safetensors: the base weights are not the ones the adapters were trained on \(their SHA-256 is [0-9a-f]{16}…, the adapters expect [0-9a-f]{16}…\)$/);
+
+    const bad = (edit: Parameters<typeof edited>[1]) => () => decodeAdapters(edited(bytes, edit), 'bad.safetensors');
+    expect(bad((m) => { m.rank = '4'; })).toThrow('bad.safetensors: tensor transformer.h.0.attn.c_attn.lora_A.weight is [2, 16], but rank 4 and the base layer make it [4, 16]');
+    expect(bad((m) => { m.rank = '0'; })).toThrow('bad.safetensors: metadata rank is 0; must be a whole number in [1, 4096]');
+    expect(bad((m) => { m.rank = '2.5'; })).toThrow('bad.safetensors: metadata rank is 2.5; must be a whole number in [1, 4096]');
+    expect(bad((m) => { m.alpha = 'NaN'; })).toThrow('bad.safetensors: metadata alpha is not valid JSON');
+    expect(bad((m) => { m.alpha = '-3'; })).toThrow('bad.safetensors: metadata alpha is -3; must be a finite number > 0 and ≤ 1000000');
+    expect(bad((m) => { m.targets = '["__proto__"]'; })).toThrow('bad.safetensors: metadata targets[0] is "__proto__", which names no Dense layer of base_model');
+    expect(bad((m) => { m.targets = '["transformer.h.0.ln_1"]'; })).toThrow('bad.safetensors: metadata targets[0] is "transformer.h.0.ln_1", which names no Dense layer of base_model');
+    expect(bad((m) => { m.targets = '{"length": 1}'; })).toThrow('bad.safetensors: metadata targets is an object; must be a list of 1 to 1024 entries');
+    expect(bad((m) => { m.targets = '["transformer.h.0.attn.c_attn"]'; })).toThrow('bad.safetensors: the tensors do not fit the metadata targets: missing []; unexpected [transformer.h.0.mlp.c_proj.lora_A.weight, transformer.h.0.mlp.c_proj.lora_B.weight]');
+    expect(bad((m) => { m.base_sha256 = 'x'.repeat(64); })).toThrow('bad.safetensors: metadata base_sha256 is "xxxx');
+    expect(bad((m) => { delete m.base_model; })).toThrow('bad.safetensors: metadata base_model is missing');
+    expect(bad((m) => { m.base_model = JSON.stringify({ graph: { inputs: [], layers: [], nodes: [], outputs: [] } }); })).toThrow('bad.safetensors: metadata base_model.graph.inputs is a list of 0; must be a list of 1 to 16 entries');
+    expect(bad((m) => { m.base_model = JSON.stringify({ graph: {}, constructor: 1 }); })).toThrow('bad.safetensors: metadata base_model has unknown field "constructor"');
+    expect(bad((m) => { m.base_parameters = '7'; })).toThrow('bad.safetensors: metadata base_parameters is 7, but base_model describes');
+    expect(bad((m) => { m.format = 'webgrad-checkpoint/1'; })).toThrow('bad.safetensors: not a webgrad LoRA adapters file (metadata format is "webgrad-checkpoint/1", expected "webgrad-lora/1")');
+    expect(bad((_, t) => { (t.get('transformer.h.0.mlp.c_proj.lora_B.weight')!.data as Float32Array)[1] = Number.NaN; })).toThrow('bad.safetensors: tensor transformer.h.0.mlp.c_proj.lora_B.weight holds NaN at index 1');
+    expect(bad((_, t) => { t.set('transformer.h.0.mlp.c_proj.weight', { dtype: 'F32', shape: [1], data: new Float32Array(1) }); })).toThrow('unexpected [transformer.h.0.mlp.c_proj.weight]');
+    await expect(encodeAdapters(new ModelState(state.gpu, base, baseWeights))).rejects.toThrow('encodeAdapters: the model has no adapters (draw it with withLora)');
+    state.destroy();
   });
 });
