@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from './helpers/gpu.ts';
 import { modelGradients } from './helpers/graph.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
-import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
+import { maxRelativeError, randomArray, randomStarts, randomTokens } from './helpers/random.ts';
 import { gatherTokensReference } from './reference/gather.ts';
 import { loraBackwardRef, loraForwardRef, type LoraShape, type LoraWeights } from './reference/lora.ts';
 import { cpuTrainer } from './reference/model.ts';
@@ -24,16 +24,6 @@ import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../src/io
 
 const TINY = { vocab: 11, context: 8, layers: 2, heads: 2, width: 16 };
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-function randomStream(length: number, vocab: number, seed: number): Uint32Array {
-  const next = rng(seed);
-  return Uint32Array.from({ length }, () => Math.floor(next() * vocab));
-}
-
-function randomStarts(batch: number, last: number, seed: number): Uint32Array {
-  const next = rng(seed);
-  return Uint32Array.from({ length: batch }, () => Math.floor(next() * (last + 1)));
-}
 
 /** Every adapter's B drawn at random, so the adapter's path carries signal (a fresh one is zero). */
 function withRandomB(values: Map<string, Float32Array>, seed: number): Map<string, Float32Array> {
@@ -150,7 +140,7 @@ describe('training and merging adapters', () => {
     const baseValues = base.initialValues(5);
     const model = withLora(base, { rank: 3, alpha: 6 });
     const initial = loraInitialValues(model, baseValues, 9);
-    const stream = randomStream(200, TINY.vocab, 3);
+    const stream = randomTokens(200, TINY.vocab, 3);
     const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'synthetic' });
     const starts = Uint32Array.from([0, 17, 60, 191]);
 

@@ -6,7 +6,7 @@
 import { gemm } from '../kernels/gemm.ts';
 import { biasGradient } from '../kernels/reduce.ts';
 import { elementCount } from '../graph/graph.ts';
-import { checkBoolean, checkChoice, checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape } from './layer.ts';
+import { checkBoolean, checkChoice, checkOptions, Layer, op, type BuildContext, type LayerConfig, type ParamSpec, type Shape } from './layer.ts';
 import { Dense, type Init } from './layers.ts';
 
 export interface LoraDenseOptions {
@@ -70,20 +70,16 @@ export class LoraDense extends Layer {
     return { type: 'LoraDense', name: this.name, units: this.units, rank: this.rank, alpha: this.alpha, useBias: this.useBias, init: this.init };
   }
 
-  outputShape(input: Shape): Shape {
-    if (input.length !== 1 && input.length !== 2) throw shapeError(this, 'a flat input [features] or a sequence [tokens, features]', input);
-    return [...input.slice(0, -1), this.units];
-  }
+  // The base projection's shapes and initial weights, under this layer's name.
+  outputShape(input: Shape): Shape { return this.toDense().outputShape(input); }
 
   override params(input: Shape): ParamSpec[] {
     const fanIn = input.at(-1)!;
-    const specs: ParamSpec[] = [{ name: 'weight', shape: [this.units, fanIn], init: { kind: this.init, fanIn, fanOut: this.units } }];
-    if (this.useBias) specs.push({ name: 'bias', shape: [this.units], init: { kind: 'zeros' } });
-    specs.push(
+    return [
+      ...this.toDense().params(input),
       { name: 'lora_A.weight', shape: [this.rank, fanIn], init: { kind: 'uniform', limit: 1 / Math.sqrt(fanIn) } },
       { name: 'lora_B.weight', shape: [this.units, this.rank], init: { kind: 'zeros' } },
-    );
-    return specs;
+    ];
   }
 
   forward(ctx: BuildContext, x: number): number {
