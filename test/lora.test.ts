@@ -3,7 +3,7 @@
 // logits); adapter-only training like the CPU twin with the base buffers unchanged bit for bit and
 // no optimizer moments for them; merged weights giving the adapted logits; a LoRA model saved whole.
 import { describe, expect, it } from 'vitest';
-import { testGpu } from './helpers/gpu.ts';
+import { countDeviceWork, testGpu } from './helpers/gpu.ts';
 import { modelGradients } from './helpers/graph.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
 import { maxRelativeError, randomArray, randomStarts, randomTokens } from './helpers/random.ts';
@@ -134,7 +134,7 @@ describe('withLora on a gpt', () => {
 });
 
 describe('training and merging adapters', () => {
-  it('fresh adapters give exactly the base logits; adapter-only AdamW steps match the CPU twin and leave every base buffer bit for bit', async () => {
+  it('fresh adapters give exactly the base logits; adapter-only AdamW steps match the CPU twin, one submit each, and leave every base buffer bit for bit', async () => {
     const gpu = await testGpu();
     const base = gptModel(TINY);
     const baseValues = base.initialValues(5);
@@ -156,12 +156,15 @@ describe('training and merging adapters', () => {
     const optimizerState = new Map<string, GPUBuffer>();
     const trainer = new Trainer(gpu, model, state, data, optimizerState, { batchSize: 4, seed: 1, optimizer, frozen, stepsPerEpoch: 3, totalSteps: 3 });
     const cpu = cpuTrainer(model, initial, optimizer, 1, frozen);
-    for (let s = 0; s < 3; s++) {
-      const batch = randomStarts(4, 200 - TINY.context - 1, 10 + s);
-      await trainer.step(batch);
-      const { x, y } = gatherTokensReference(stream, batch, TINY.context);
-      cpu.step(Float64Array.from(x), y);
-    }
+    const counts = await countDeviceWork(gpu, async () => {
+      for (let s = 0; s < 3; s++) {
+        const batch = randomStarts(4, 200 - TINY.context - 1, 10 + s);
+        await trainer.step(batch);
+        const { x, y } = gatherTokensReference(stream, batch, TINY.context);
+        cpu.step(Float64Array.from(x), y);
+      }
+    });
+    expect(counts).toEqual({ submits: 3, created: 0 });
     const values = await state.read();
     for (const [name, expected] of cpu.params) expect(maxRelativeError(values.get(name)!, expected, 1e-2), name).toBeLessThanOrEqual(1e-4);
     for (const name of frozen) expect(Buffer.from(values.get(name)!.buffer).equals(Buffer.from(baseValues.get(name)!.buffer)), `${name} unchanged`).toBe(true);
