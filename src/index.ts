@@ -31,7 +31,7 @@ export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport 
 // Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
 export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
-export { CharTokenizer, ByteTokenizer, type Tokenizer } from './data/text.ts';
+export { CharTokenizer, ByteTokenizer, tokenizerFromDescription, type Tokenizer, type TokenizerDescription } from './data/text.ts';
 export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats, channelStats } from './data/split.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';

@@ -9,7 +9,7 @@
 //   - __metadata__ (strings; JSON where structured): webgrad_version, model ({zoo, options} for
 //     zooModel, or {graph} for any other model: src/io/model-graph.ts), epoch (completed), step (Trainer.stepCount), seed, normalize, optimizer, schedule,
 //     trainer (the remaining Trainer options: batch size, steps per epoch, total steps, augment,
-//     frozen, …), class_names, and any caller extras.
+//     frozen, …), class_names, tokenizer (a language model's: src/data/text.ts), and any caller extras.
 // Decoding checks the metadata against src/io/checkpoint-schema.ts (each field's type and range,
 // class names against the head) and every tensor for NaN/Inf; every error starts with the source.
 //
@@ -39,6 +39,7 @@ import type { Normalization } from '../compiler/program.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.ts';
 import { checkCheckpointMetadata, checkFiniteTensors, modelFromDescription, type CheckedMetadata, type ModelDescription } from './checkpoint-schema.ts';
 import { modelToGraph } from './model-graph.ts';
+import { tokenizerFromDescription, type Tokenizer, type TokenizerDescription } from '../data/text.ts';
 
 export type { ModelDescription, ZooDescription, GraphDescription } from './checkpoint-schema.ts';
 
@@ -52,6 +53,8 @@ export interface SaveInfo {
   /** Input normalization for inference; taken from the trainer when one is given. */
   normalize?: Normalization;
   classNames?: string[];
+  /** A language model's tokenizer (tokenizer.describe()); its vocabulary must be the model's Embedding vocabulary. */
+  tokenizer?: TokenizerDescription;
   /** Free-form strings stored alongside (e.g. dataset, command line). */
   extra?: Record<string, string>;
 }
@@ -72,7 +75,7 @@ export interface Checkpoint extends Omit<CheckedMetadata, 'trainer'> {
 const OPTIMIZER_PREFIX = 'optimizer.';
 const MOMENT_SUFFIXES = ['exp_avg', 'exp_avg_sq', 'momentum_buffer'];
 /** Metadata keys this module writes; anything else comes back as `extra`. */
-const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names'];
+const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names', 'tokenizer'];
 const FORMAT = 'webgrad-checkpoint/1';
 
 function parameterShape(model: Model, name: string): number[] {
@@ -117,6 +120,7 @@ export async function encodeCheckpoint(state: ModelState, info: SaveInfo, traine
     normalize: JSON.stringify(normalize),
   });
   if (info.classNames) metadata.class_names = JSON.stringify(info.classNames);
+  if (info.tokenizer) metadata.tokenizer = JSON.stringify(info.tokenizer);
   if (trainer) {
     const { seed, optimizer, schedule, normalize: _, ...rest } = trainer.options;
     metadata.seed = String(seed);
@@ -210,6 +214,8 @@ export interface LoadedModel {
   normalize: Normalization;
   /** The checkpoint's class names, or "0", "1", … */
   classNames: string[];
+  /** The tokenizer a language model was trained with, rebuilt and ready to encode and decode. */
+  tokenizer?: Tokenizer;
   checkpoint: Checkpoint;
 }
 
@@ -226,7 +232,7 @@ export async function loadModel(file: Uint8Array | Blob, source = file instanceo
   }
   const classes = model.outputs.length === 1 && model.outputShape.length === 1 ? model.outputShape[0]! : 0;
   const classNames = checkpoint.classNames ?? Array.from({ length: classes }, (_, c) => String(c));
-  return { model, weights, normalize: checkpoint.normalize, classNames, checkpoint };
+  return { model, weights, normalize: checkpoint.normalize, classNames, ...(checkpoint.tokenizer ? { tokenizer: tokenizerFromDescription(checkpoint.tokenizer) } : {}), checkpoint };
 }
 
 /** Weights, and with a trainer its optimizer moments and step count, so training continues exactly. Errors start with the checkpoint's source. */
