@@ -10,6 +10,7 @@ import { maxRelativeError, randomArray, randomStarts, randomTokens } from './hel
 import { gatherTokensReference } from './reference/gather.ts';
 import { loraBackwardRef, loraForwardRef, type LoraShape, type LoraWeights } from './reference/lora.ts';
 import { cpuTrainer } from './reference/model.ts';
+import { dropoutRef } from './reference/dropout.ts';
 import { input } from '../src/layers/layer.ts';
 import { Dense } from '../src/layers/layers.ts';
 import { LoraDense } from '../src/layers/lora.ts';
@@ -46,7 +47,7 @@ describe('the LoRA reference', () => {
     const { h } = loraForwardRef(s, x, p);
     const g = loraBackwardRef(s, x, p, h, dy);
     const forward = (change: Partial<LoraWeights>, at: ArrayLike<number> = x) => loraForwardRef(s, at, { ...p, ...change }).y;
-    expect(maxRelativeError(g.dx, numericGradient((v) => forward({}, v), x, dy), 1e-3), 'dx').toBeLessThan(1e-6);
+    expect(maxRelativeError(g.dx.map((v, i) => v + g.dxa[i]!), numericGradient((v) => forward({}, v), x, dy), 1e-3), 'dx').toBeLessThan(1e-6);
     expect(maxRelativeError(g.dw, numericGradient((v) => forward({ w: v }), p.w, dy), 1e-3), 'dW').toBeLessThan(1e-6);
     expect(maxRelativeError(g.da, numericGradient((v) => forward({ a: v }), p.a, dy), 1e-3), 'dA').toBeLessThan(1e-6);
     expect(maxRelativeError(g.db, numericGradient((v) => forward({ b: v }), p.b, dy), 1e-3), 'dB').toBeLessThan(1e-6);
@@ -56,12 +57,12 @@ describe('the LoRA reference', () => {
 
 describe('LoraDense on the GPU', () => {
   it.each([
-    [[5], 3, 2, true], [[1], 1, 1, false], [[7, 13], 9, 3, true], [[17, 11], 20, 8, false],
-  ] as const)('input %j → %i units, rank %i, bias %s: output and every gradient against the reference and finite differences', async (shape, units, rank, useBias) => {
+    [[5], 3, 2, true, 0], [[1], 1, 1, false, 0], [[7, 13], 9, 3, true, 0], [[17, 11], 20, 8, false, 0], [[6, 10], 7, 2, true, 0.3],
+  ] as const)('input %j → %i units, rank %i, bias %s, dropout %d: output and every gradient against the reference and finite differences', async (shape, units, rank, useBias, dropout) => {
     const gpu = await testGpu();
     const batch = 2;
     const x = input([...shape]);
-    const layer = new LoraDense({ units, rank, alpha: 2 * rank + 1, useBias, name: 'proj' });
+    const layer = new LoraDense({ units, rank, alpha: 2 * rank + 1, useBias, dropout, name: 'proj' });
     const model = new Model({ inputs: x, outputs: layer.apply(x) });
     const params = withRandomB(model.initialValues(3), 7);
     if (useBias) params.set('proj.bias', randomArray(units, 8));
@@ -73,11 +74,15 @@ describe('LoraDense on the GPU', () => {
     const p64 = (name: string) => Float64Array.from(params.get(`proj.${name}`)!);
     const weights = { w: p64('weight'), a: p64('lora_A.weight'), b: p64('lora_B.weight'), ...(useBias ? { bias: p64('bias') } : {}) };
     const x64 = Float64Array.from(xs);
-    const { y, h } = loraForwardRef(s, x64, weights);
+    // modelGradients trains at seed 0, step 0; the model gave the layer dropout stream 1.
+    const drop = (v: ArrayLike<number>) => (dropout > 0 ? dropoutRef(v, dropout, 0, 0, layer.stream) : v);
+    const xa = drop(x64);
+    if (dropout > 0) expect(Array.from(xa).filter((v) => v === 0).length, 'dropped inputs').toBeGreaterThan(0);
+    const { y, h } = loraForwardRef(s, x64, weights, xa);
     expect(maxRelativeError(got.y, y), 'forward').toBeLessThan(2e-5);
-    const ref = loraBackwardRef(s, x64, weights, h, dy);
-    const numeric = (name: keyof typeof weights) => numericGradient((v) => loraForwardRef(s, x64, { ...weights, [name]: v }).y, weights[name]!, dy);
-    expect(maxRelativeError(got.dx, numericGradient((v) => loraForwardRef(s, v, weights).y, x64, dy), 1e-2), 'dx').toBeLessThan(2e-4);
+    const ref = loraBackwardRef(s, x64, weights, h, dy, xa);
+    const numeric = (name: keyof typeof weights) => numericGradient((v) => loraForwardRef(s, x64, { ...weights, [name]: v }, xa).y, weights[name]!, dy);
+    expect(maxRelativeError(got.dx, numericGradient((v) => loraForwardRef(s, v, weights, drop(v)).y, x64, dy), 1e-2), 'dx').toBeLessThan(2e-4);
     expect(maxRelativeError(got.grads.get('proj.weight')!, numeric('w'), 1e-2), 'dW').toBeLessThan(2e-4);
     expect(maxRelativeError(got.grads.get('proj.lora_A.weight')!, numeric('a'), 1e-2), 'dA').toBeLessThan(2e-4);
     expect(maxRelativeError(got.grads.get('proj.lora_B.weight')!, numeric('b'), 1e-2), 'dB').toBeLessThan(2e-4);
@@ -88,7 +93,8 @@ describe('LoraDense on the GPU', () => {
   it('refuses bad options by name', () => {
     expect(() => new LoraDense({ units: 4, rank: 0, alpha: 1 })).toThrow('LoraDense: rank must be a whole number in [1, 4096], got 0');
     expect(() => new LoraDense({ units: 4, rank: 2, alpha: Number.NaN })).toThrow('LoraDense: alpha must be a positive finite number, got null');
-    expect(() => new LoraDense({ units: 4, rank: 2, alpha: 1, dropout: 0.1 } as never)).toThrow('LoraDense: unknown option dropout');
+    expect(() => new LoraDense({ units: 4, rank: 2, alpha: 1, dropout: 1 })).toThrow('LoraDense: dropout must be in [0, 1), got 1');
+    expect(() => new LoraDense({ units: 4, rank: 2, alpha: 1, lora_dropout: 0.1 } as never)).toThrow('LoraDense: unknown option lora_dropout');
   });
 });
 
@@ -138,7 +144,8 @@ describe('training and merging adapters', () => {
     const gpu = await testGpu();
     const base = gptModel(TINY);
     const baseValues = base.initialValues(5);
-    const model = withLora(base, { rank: 3, alpha: 6 });
+    // Dropout on the adapters' inputs while training; evaluation runs without it.
+    const model = withLora(base, { rank: 3, alpha: 6, dropout: 0.2 });
     const initial = loraInitialValues(model, baseValues, 9);
     const stream = randomTokens(200, TINY.vocab, 3);
     const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'synthetic' });

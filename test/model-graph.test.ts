@@ -8,6 +8,7 @@ import { LSTM, SimpleRNN } from '../src/layers/recurrent.ts';
 import { add, concat, Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../src/layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../src/layers/transformer.ts';
 import { ClassToken, Embedding, PositionalEmbedding } from '../src/layers/tokens.ts';
+import { LoraDense } from '../src/layers/lora.ts';
 import { gptModel } from '../src/model/gpt.ts';
 import { Model } from '../src/model/model.ts';
 import { zooModel, ZOO_NAMES } from '../src/model/zoo.ts';
@@ -45,6 +46,7 @@ const LAYERS: Layer[] = [
   new PositionalEmbedding({ name: 'positions' }),
   new ClassToken({ name: 'token' }),
   new Embedding({ vocab: 11, width: 4, name: 'transformer.wte' }),
+  new LoraDense({ units: 6, rank: 3, alpha: 5, dropout: 0.1, useBias: false, init: 'he', name: 'h.attn.c_attn' }),
 ];
 
 /** Residual add, a concatenation, and one Dense applied to two tensors (shared weights). */

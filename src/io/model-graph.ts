@@ -95,13 +95,6 @@ const LAYER_TYPES: Record<string, LayerType> = {
     fields: { units: required(positive(GRAPH_LIMITS.units)), activation: required(activation), useBias: required(boolean), init: required(oneOf(['he', 'glorot'] as const)) },
     build: (o, layerName) => new Dense({ units: o.units as number, activation: o.activation as 'none', useBias: o.useBias as boolean, init: o.init as 'he', name: layerName }),
   },
-  LoraDense: {
-    fields: {
-      units: required(positive(GRAPH_LIMITS.units)), rank: required(positive(MAX_LORA_RANK)), alpha: required(real({ above: 0, max: 1e6 })),
-      useBias: required(boolean), init: required(oneOf(['he', 'glorot'] as const)),
-    },
-    build: (o, layerName) => new LoraDense({ units: o.units as number, rank: o.rank as number, alpha: o.alpha as number, useBias: o.useBias as boolean, init: o.init as 'he', name: layerName }),
-  },
   Conv2D: {
     fields: {
       filters: required(positive(GRAPH_LIMITS.units)), kernelSize: required(window), strides: required(window), padding: required(padding),
@@ -160,6 +153,13 @@ const LAYER_TYPES: Record<string, LayerType> = {
     build: (o, layerName) => new Embedding({ vocab: o.vocab as number, width: o.width as number, name: layerName }),
   },
   ClassToken: { fields: {}, build: (_, layerName) => new ClassToken({ name: layerName }) },
+  LoraDense: {
+    fields: {
+      units: required(positive(GRAPH_LIMITS.units)), rank: required(positive(MAX_LORA_RANK)), alpha: required(real({ above: 0, max: 1e6 })), dropout: required(real({ min: 0, below: 1 })),
+      useBias: required(boolean), init: required(oneOf(['he', 'glorot'] as const)),
+    },
+    build: (o, layerName) => new LoraDense({ units: o.units as number, rank: o.rank as number, alpha: o.alpha as number, dropout: o.dropout as number, useBias: o.useBias as boolean, init: o.init as 'he', name: layerName }),
+  },
 };
 
 export const LAYER_TYPE_NAMES = Object.keys(LAYER_TYPES);

@@ -21,6 +21,8 @@ export interface LoraOptions {
   rank: number;
   /** The adapter's product is scaled by alpha/rank. */
   alpha: number;
+  /** Dropout rate on each adapter's input while training (peft's lora_dropout); default 0. */
+  dropout?: number;
   /** Layer names, or their endings after a '.', of the Dense layers to adapt. */
   targets?: readonly string[];
 }
@@ -41,7 +43,7 @@ const targetsLayer = (target: string, name: string): boolean => name === target 
 
 /** `model` with a rank-`rank` adapter on every Dense its targets name; the other layers are shared with it. */
 export function withLora(model: Model, o: LoraOptions): Model {
-  checkOptions('withLora', o, ['rank', 'alpha', 'targets']);
+  checkOptions('withLora', o, ['rank', 'alpha', 'dropout', 'targets']);
   if (!Number.isInteger(o.rank) || o.rank < 1 || o.rank > MAX_LORA_RANK) throw new Error(`withLora: rank must be a whole number in [1, ${MAX_LORA_RANK}], got ${JSON.stringify(o.rank)}`);
   if (typeof o.alpha !== 'number' || !Number.isFinite(o.alpha) || o.alpha <= 0) throw new Error(`withLora: alpha must be a positive finite number, got ${JSON.stringify(o.alpha)}`);
   const targets = o.targets ?? LORA_TARGETS;
@@ -57,7 +59,7 @@ export function withLora(model: Model, o: LoraOptions): Model {
     if (matches.length === 0) throw new Error(`withLora: target "${target}" names no layer of the model; its Dense layers are ${dense.join(', ') || 'none'}`);
     for (const layer of matches) {
       if (!(layer instanceof Dense)) throw new Error(`withLora: target "${target}" names layer ${layer.name} (${layer.describe()}), which is not a Dense`);
-      replaced.set(layer, LoraDense.around(layer, o.rank, o.alpha));
+      replaced.set(layer, LoraDense.around(layer, o.rank, o.alpha, o.dropout));
     }
   }
   return redraw(model, (layer) => replaced.get(layer) ?? layer);

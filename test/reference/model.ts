@@ -151,16 +151,19 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
   if (layer instanceof LoraDense) {
     const s = { rows: batch * input.slice(0, -1).reduce((a, d) => a * d, 1), inFeatures: input.at(-1)!, units: layer.units, rank: layer.rank, scale: layer.scale };
     const weights = { w: param('weight'), ...(layer.useBias ? { bias: param('bias') } : {}), a: param('lora_A.weight'), b: param('lora_B.weight') };
-    const { y, h } = loraForwardRef(s, x, weights);
+    const dropped = layer.dropout > 0;
+    const xa = dropped ? dropoutRef(x, layer.dropout, seed, step, layer.stream) : x;
+    const { y, h } = loraForwardRef(s, x, weights, xa);
     return {
       y,
       backward: (dy) => {
-        const g = loraBackwardRef(s, x, weights, h, dy);
+        const g = loraBackwardRef(s, x, weights, h, dy, xa);
+        const dxa = dropped ? dropoutRef(g.dxa, layer.dropout, seed, step, layer.stream) : g.dxa;
         addInto(grads, `${layer.name}.weight`, g.dw);
         if (layer.useBias) addInto(grads, `${layer.name}.bias`, g.dbias);
         addInto(grads, `${layer.name}.lora_A.weight`, g.da);
         addInto(grads, `${layer.name}.lora_B.weight`, g.db);
-        return g.dx;
+        return g.dx.map((v, i) => v + dxa[i]!);
       },
     };
   }
