@@ -13,7 +13,7 @@ import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
 import { checkModelFits, inputStage, type GpuData, type Normalization } from './input.ts';
 import type { BuildContext, Layer } from '../layers/layer.ts';
 import type { Model } from '../model/model.ts';
-import type { OptimizerConfig } from '../optim/optim.ts';
+import { parameterWeightDecay, type OptimizerConfig } from '../optim/optim.ts';
 
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization } from './input.ts';
 
@@ -185,7 +185,7 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
       if (opt.kind === 'sgd') {
         const momentum = opt.momentum ?? 0;
         const velocity = momentum > 0 ? moment('momentum_buffer') : undefined;
-        const o = { momentum, nesterov: opt.nesterov ?? false, weightDecay: opt.weightDecay ?? 0, l1: opt.l1 ?? 0 };
+        const o = { momentum, nesterov: opt.nesterov ?? false, weightDecay: parameterWeightDecay(opt, graph.shape(t)), l1: opt.l1 ?? 0 };
         graph.add({
           name: `sgd ${name}`, reads: [grad, hyper, clipTensor], writes: velocity === undefined ? [t] : [t, velocity],
           emit: (g, b) => sgdUpdate(g, o, { param: b(t), grad: b(grad), count, hyper: b(hyper), clip, ...(velocity === undefined ? {} : { velocity: b(velocity) }) }),
@@ -193,7 +193,7 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
       } else {
         const m = moment('exp_avg');
         const v = moment('exp_avg_sq');
-        const o = { beta1: opt.beta1 ?? 0.9, beta2: opt.beta2 ?? 0.999, eps: opt.eps ?? 1e-8, weightDecay: opt.weightDecay ?? (opt.kind === 'adamw' ? 0.01 : 0), decoupled: opt.kind === 'adamw', l1: opt.l1 ?? 0 };
+        const o = { beta1: opt.beta1 ?? 0.9, beta2: opt.beta2 ?? 0.999, eps: opt.eps ?? 1e-8, weightDecay: parameterWeightDecay(opt, graph.shape(t)), decoupled: opt.kind === 'adamw', l1: opt.l1 ?? 0 };
         graph.add({
           name: `${opt.kind} ${name}`, reads: [grad, hyper, clipTensor], writes: [t, m, v],
           emit: (g, b) => adamUpdate(g, o, { param: b(t), grad: b(grad), m: b(m), v: b(v), count, hyper: b(hyper), clip }),

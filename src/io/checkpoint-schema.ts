@@ -14,7 +14,7 @@
 // "<file>: metadata <field> <what is wrong>".
 import { zooModel, ZOO_NAMES, type ZooOptions } from '../model/zoo.ts';
 import type { Model } from '../model/model.ts';
-import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
+import { DECAY_GROUPS, type OptimizerConfig, type Schedule } from '../optim/optim.ts';
 import type { Normalization } from '../compiler/program.ts';
 import type { TrainerOptions } from '../runtime/runtime.ts';
 import type { SafeTensor } from './safetensors.ts';
@@ -66,6 +66,7 @@ const kind = <K extends string>(name: K) => required(oneOf([name]));
 const learningRate = real({ above: 0, max: 10 });
 const fraction = real({ min: 0, below: 1 });
 const regularizer = optional(real({ min: 0, max: 10 }));
+const decayGroups = optional(oneOf(DECAY_GROUPS));
 
 const ZOO_MODEL = object({
   zoo: required(oneOf(ZOO_NAMES)),
@@ -83,9 +84,9 @@ const MODEL: Check<ModelDescription> = (value, field) => (isPlainObject(value) &
 
 const NORMALIZE = object({ mean: required(real({ min: -1000, max: 1000 })), std: required(real({ above: 0, max: 1000 })) });
 
-const ADAM_FIELDS = { lr: required(learningRate), beta1: optional(fraction), beta2: optional(fraction), eps: optional(real({ above: 0, max: 1 })), weightDecay: regularizer, l1: regularizer };
+const ADAM_FIELDS = { lr: required(learningRate), beta1: optional(fraction), beta2: optional(fraction), eps: optional(real({ above: 0, max: 1 })), weightDecay: regularizer, l1: regularizer, decay: decayGroups };
 const OPTIMIZER = byKind<OptimizerConfig>({
-  sgd: object({ kind: kind('sgd'), lr: required(learningRate), momentum: optional(fraction), nesterov: optional(boolean), weightDecay: regularizer, l1: regularizer }),
+  sgd: object({ kind: kind('sgd'), lr: required(learningRate), momentum: optional(fraction), nesterov: optional(boolean), weightDecay: regularizer, l1: regularizer, decay: decayGroups }),
   adam: object({ kind: kind('adam'), ...ADAM_FIELDS }),
   adamw: object({ kind: kind('adamw'), ...ADAM_FIELDS }),
 });

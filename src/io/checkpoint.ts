@@ -107,6 +107,8 @@ export async function encodeCheckpoint(state: ModelState, info: SaveInfo, traine
   const model = describedModel(state.model, info.model);
   const tensors = new Map<string, SafeTensor>();
   for (const [name, data] of await state.read()) tensors.set(name, { dtype: 'F32', shape: parameterShape(state.model, name), data });
+  // A tied parameter under both of its names, as PyTorch's state_dict lists a shared one, so load_state_dict(strict=True) finds both.
+  for (const { name, source } of state.model.tiedParameters()) tensors.set(name, tensors.get(source)!);
   const metadata: Record<string, string> = { ...info.extra };
   for (const key of Object.keys(metadata)) if (KNOWN_KEYS.includes(key)) throw new Error(`checkpoint extra "${key}" clashes with a metadata key webgrad writes`);
   const normalize = info.normalize ?? trainer?.options.normalize;
@@ -191,7 +193,8 @@ const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.len
  * Tensors of the right size but the wrong shape (a transposed Dense weight) are rejected here;
  * ModelState.load lists every missing, unexpected and mis-sized tensor.
  */
-export function weightValues(model: Model, weights: ReadonlyMap<string, SafeTensor>): Map<string, Float32Array> {
+export function weightValues(model: Model, given: ReadonlyMap<string, SafeTensor>): Map<string, Float32Array> {
+  const weights = foldTiedWeights(model, given);
   const specs = [...model.parameterSpecs(), ...model.stateSpecs()];
   const transposed = specs.filter((s) => {
     const given = weights.get(s.name);
@@ -199,6 +202,33 @@ export function weightValues(model: Model, weights: ReadonlyMap<string, SafeTens
   }).map((s) => `${s.name} (model ${formatShape(s.shape)}, given ${formatShape(weights.get(s.name)!.shape)})`);
   if (transposed.length) throw new Error(`weights do not fit the model: mis-shaped [${transposed.join(', ')}]`);
   return new Map([...weights].map(([name, t]) => [name, t.data as Float32Array]));
+}
+
+/**
+ * Each tied name (lm_head.weight) folded into its owner (transformer.wte.weight). A state_dict holds
+ * a shared parameter under both names, so both must hold the same values; either alone stands for both.
+ */
+function foldTiedWeights(model: Model, weights: ReadonlyMap<string, SafeTensor>): ReadonlyMap<string, SafeTensor> {
+  const ties = model.tiedParameters();
+  if (!ties.length) return weights;
+  const folded = new Map(weights);
+  for (const { name, source } of ties) {
+    const tied = folded.get(name);
+    if (!tied) continue;
+    const owner = folded.get(source);
+    if (owner) {
+      const fault = !sameShape(owner.shape, tied.shape) ? `${source} is ${formatShape(owner.shape)} and ${name} ${formatShape(tied.shape)}`
+        : (() => {
+          const i = owner.data.findIndex((v, k) => v !== tied.data[k]);
+          return i < 0 ? '' : `${source} holds ${owner.data[i]} and ${name} ${tied.data[i]} at index ${i}`;
+        })();
+      if (fault) throw new Error(`weights do not fit the model: ${name} and ${source} are one tied parameter, but ${fault}`);
+    } else {
+      folded.set(source, tied);
+    }
+    folded.delete(name);
+  }
+  return folded;
 }
 
 /** Loads weights that must fit the model exactly (see weightValues). */
@@ -269,7 +299,9 @@ export interface PartialLoad {
 }
 
 /** For fine-tuning with a different head: takes every tensor whose name and shape match, keeps the rest as initialized. */
-export function loadMatchingWeights(state: ModelState, weights: ReadonlyMap<string, SafeTensor>): PartialLoad {
+export function loadMatchingWeights(state: ModelState, given: ReadonlyMap<string, SafeTensor>): PartialLoad {
+  // A tied model's second name is the same table, not a tensor left unused.
+  const weights = foldTiedWeights(state.model, given);
   const result: PartialLoad = { loaded: [], reinitialized: [], unused: [] };
   const specs = [...state.model.parameterSpecs(), ...state.model.stateSpecs()];
   for (const spec of specs) {

@@ -58,6 +58,11 @@ describe('a valid checkpoint', () => {
     expect(ckpt.training).toMatchObject({ batchSize: 64, seed: 1, optimizer: { kind: 'adam', lr: 0.001 }, schedule: { kind: 'cosine' }, frozen: ['fc1.'] });
     expect(modelFromCheckpoint(ckpt).outputShape).toEqual([10]);
   });
+
+  it('keeps AdamW\'s decay groups, so a resumed run decays the same parameters', () => {
+    const optimizer = { kind: 'adamw', lr: 0.001, weightDecay: 0.1, decay: 'matrices' };
+    expect(decodeCheckpoint(checkpointBytes({ optimizer: JSON.stringify(optimizer) }), SOURCE).training!.optimizer).toEqual(optimizer);
+  });
 });
 
 // [what, metadata override, the message it must give]
@@ -95,7 +100,8 @@ const badFields: [string, Record<string, string | undefined>, string][] = [
   ['optimizer kind missing', withJson('optimizer', (o) => ({ lr: o.lr })), 'metadata optimizer.kind is undefined; must be one of sgd, adam, adamw'],
   ['optimizer lr 0', withJson('optimizer', (o) => ({ ...o, lr: 0 })), 'metadata optimizer.lr is 0; must be a finite number > 0 and ≤ 10'],
   ['optimizer beta2 1.5', withJson('optimizer', (o) => ({ ...o, beta2: 1.5 })), 'metadata optimizer.beta2 is 1.5; must be a finite number ≥ 0 and < 1'],
-  ['sgd with Adam\'s betas', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, beta1: 0.9 }) }, 'metadata optimizer has unknown field "beta1" (known: kind, lr, momentum, nesterov, weightDecay, l1)'],
+  ['sgd with Adam\'s betas', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, beta1: 0.9 }) }, 'metadata optimizer has unknown field "beta1" (known: kind, lr, momentum, nesterov, weightDecay, l1, decay)'],
+  ['decay groups unknown', withJson('optimizer', (o) => ({ ...o, decay: 'biases' })), 'metadata optimizer.decay is "biases"; must be one of all, matrices'],
   ['momentum 1', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, momentum: 1 }) }, 'metadata optimizer.momentum is 1; must be a finite number ≥ 0 and < 1'],
   ['schedule kind unknown', withJson('schedule', () => ({ kind: 'linear' })), 'metadata schedule.kind is "linear"; must be one of constant, step, exponential, cosine, onecycle'],
   ['step schedule of step size 0', withJson('schedule', () => ({ kind: 'step', stepSize: 0, gamma: 0.1 })), 'metadata schedule.stepSize is 0; must be a whole number in [1, 1000000]'],
