@@ -32,6 +32,15 @@ export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts'
 export { uploadDataset, uploadTokens, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
+export { tensorDataset, type FieldData } from './runtime/dataset.ts';
+export { predict, type PredictInput, type PredictOptions } from './runtime/predict.ts';
+export { type EvaluatorOptions } from './runtime/runtime.ts';
+export { LOSS_NAMES } from './compiler/loss.ts';
+export { seededRandom } from './data/split.ts';
+export { encodePng } from './report/png.ts';
+export { gatherRows, gatherScaledBytes, channelScaling, type FieldGatherIo } from './kernels/gather.ts';
+export { l1Loss, huberLoss, binaryCrossEntropyWithLogits, regressionMetrics, rowMean, accumulateColumns, mseLoss } from './kernels/loss.ts';
+export type { ChannelNormalization, FieldDType, GpuField, GpuTensorDataset, LossFunction, LossName, LossSpec, Task } from './compiler/program.ts';
 
 // Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
