@@ -35,10 +35,12 @@ function residualBlock(x: SymbolicTensor, filters: number, stride: number): Symb
   return ReLU().apply(add(body, shortcut));
 }
 
-/** ViT: non-overlapping patches as tokens, a class token and learned positions, pre-norm blocks, a head on the class token. */
-function visionTransformer(o: { classes: number; patch: number; width: number; blocks: number; heads: number }): (x: SymbolicTensor) => SymbolicTensor {
+/** ViT: `stem` 3×3 stride-2 convolutions (filters each), then non-overlapping patches as tokens, a class token and learned positions, pre-norm blocks, a head on the class token. */
+function visionTransformer(o: { classes: number; patch: number; width: number; blocks: number; heads: number; stem?: number[] }): (x: SymbolicTensor) => SymbolicTensor {
   return (x) => {
-    const patches = new Conv2D({ filters: o.width, kernelSize: o.patch, strides: o.patch }).apply(x);
+    let stemmed = x;
+    for (const filters of o.stem ?? []) stemmed = ReLU().apply(new Conv2D({ filters, kernelSize: 3, strides: 2, padding: 1 }).apply(stemmed));
+    const patches = new Conv2D({ filters: o.width, kernelSize: o.patch, strides: o.patch }).apply(stemmed);
     const [, rows, cols] = patches.shape as [number, number, number];
     let tokens = new PositionalEmbedding().apply(new ClassToken().apply(transpose(reshape(patches, [o.width, rows * cols]))));
     for (let b = 0; b < o.blocks; b++) tokens = transformerBlock(tokens, { heads: o.heads });
@@ -111,8 +113,8 @@ const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = 
     },
   },
   vit: {
-    about: 'Vision Transformer: 7×7 patches → 16 tokens + class token + positions, 64 wide → 4 pre-norm blocks of 4 heads → LayerNorm → Dense on the class token (16 tokens instead of 49 make a step about three times cheaper for the same accuracy)', dropout: 0,
-    build: ({ classes }) => visionTransformer({ classes, patch: 7, width: 64, blocks: 4, heads: 4 }),
+    about: 'Vision Transformer with a convolutional stem (Xiao et al. 2021): three 3×3 stride-2 convolutions with ReLU (16, 32, 64 filters) → 4×4 = 16 tokens, a 1×1 projection, class token + positions → 4 pre-norm blocks of 4 heads, 64 wide → LayerNorm → Dense on the class token. The stem learns much faster than 4×4 patches (49 tokens) and costs a third of their step', dropout: 0,
+    build: ({ classes }) => visionTransformer({ classes, patch: 1, width: 64, blocks: 4, heads: 4, stem: [16, 32, 64] }),
   },
   'vit-p4': {
     about: 'the first vit: 4×4 patches → 49 tokens + class token, 64 wide, 4 pre-norm blocks of 4 heads (kept so its checkpoints still load)', dropout: 0,
