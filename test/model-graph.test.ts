@@ -42,6 +42,7 @@ const LAYERS: Layer[] = [
   new LayerNorm({ eps: 1e-6, name: 'ln' }),
   new GELU('gelu'),
   new ScaledDotProductAttention({ causal: true, name: 'attend' }),
+  new ScaledDotProductAttention({ causal: false, heads: 4, name: 'attendFused' }),
   new PositionalEmbedding({ name: 'positions' }),
   new ClassToken({ name: 'token' }),
   new Embedding({ vocab: 11, width: 4, name: 'transformer.wte' }),

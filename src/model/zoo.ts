@@ -43,7 +43,8 @@ function visionTransformer(o: { classes: number; patch: number; width: number; b
     const patches = new Conv2D({ filters: o.width, kernelSize: o.patch, strides: o.patch }).apply(stemmed);
     const [, rows, cols] = patches.shape as [number, number, number];
     let tokens = new PositionalEmbedding().apply(new ClassToken().apply(transpose(reshape(patches, [o.width, rows * cols]))));
-    for (let b = 0; b < o.blocks; b++) tokens = transformerBlock(tokens, { heads: o.heads });
+    // Attention reads the fused q, k, v rows in place: no split, no permutes (the weights are the same either way).
+    for (let b = 0; b < o.blocks; b++) tokens = transformerBlock(tokens, { heads: o.heads, layout: 'tokens' });
     const classToken = reshape(slice(new LayerNorm().apply(tokens), 0, 0, 1), [o.width]);
     return new Dense({ units: o.classes }).apply(classToken);
   };
