@@ -114,7 +114,7 @@ const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = 
     },
   },
   vit: {
-    about: 'Vision Transformer with a convolutional stem (Xiao et al. 2021): three 3×3 stride-2 convolutions with ReLU (16, 32, 64 filters) → 4×4 = 16 tokens, a 1×1 projection, class token + positions → 4 pre-norm blocks of 4 heads, 64 wide → LayerNorm → Dense on the class token. The stem learns much faster than 4×4 patches (49 tokens) and costs a third of their step', dropout: 0,
+    about: 'Vision Transformer with a convolutional stem (Xiao et al. 2021): three 3×3 stride-2 convolutions with ReLU (16, 32, 64 filters) → 4×4 = 16 tokens, a 1×1 projection, class token + positions → 4 pre-norm blocks of 4 heads, 64 wide → LayerNorm → Dense on the class token. In short runs the stem learned much faster than 4×4 or 7×7 patches (README, "ViT on MNIST"), and 16 tokens make a step several times cheaper than 4×4 patches\' 49', dropout: 0,
     build: ({ classes }) => visionTransformer({ classes, patch: 1, width: 64, blocks: 4, heads: 4, stem: [16, 32, 64] }),
   },
   'vit-p4': {
