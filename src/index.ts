@@ -45,6 +45,8 @@ export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
 export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
 export { CharTokenizer, ByteTokenizer, tokenizerFromDescription, type Tokenizer, type TokenizerDescription } from './data/text.ts';
 export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats, channelStats } from './data/split.ts';
+export { bigramLoss, type BigramLoss } from './data/bigram.ts';
+export { splitTokenStream, trainingStarts, evaluationStarts, type TokenSplit, type SplitPart } from './runtime/token-windows.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';
 export { describeModel, modelFromDescription } from './io/checkpoint-schema.ts';

@@ -24,6 +24,8 @@ export interface EpochProgressOptions {
   start?: number;
   redrawMs?: number;
   plainEveryMs?: number;
+  /** What `update` counts, shown as "<unit>/s"; default img. */
+  unit?: string;
 }
 
 export function formatDuration(seconds: number): string {
@@ -82,7 +84,7 @@ export class EpochProgress {
       parts.push(`[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`);
     }
     parts.push(`${String(step).padStart(String(total).length)}/${total}`);
-    parts.push(`${seconds > 0 ? Math.round(images / seconds) : 0} img/s`);
+    parts.push(`${seconds > 0 ? Math.round(images / seconds) : 0} ${this.options.unit ?? 'img'}/s`);
     if (loss !== undefined) parts.push(`loss ${loss.toFixed(4)}`);
     parts.push(`ETA ${formatDuration(step > 0 ? (seconds / step) * (total - step) : Infinity)}`);
     return parts.join('  ');
