@@ -118,7 +118,7 @@ const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = 
     build: ({ classes }) => visionTransformer({ classes, patch: 1, width: 64, blocks: 4, heads: 4, stem: [16, 32, 64] }),
   },
   'vit-p4': {
-    about: 'the first vit: 4×4 patches → 49 tokens + class token, 64 wide, 4 pre-norm blocks of 4 heads (kept so its checkpoints still load)', dropout: 0,
+    about: 'the first vit: 4×4 patches → 49 tokens + class token, 64 wide, 4 pre-norm blocks of 4 heads (kept to compare with; graph checkpoints of it load either way)', dropout: 0,
     build: ({ classes }) => visionTransformer({ classes, patch: 4, width: 64, blocks: 4, heads: 4 }),
   },
   rnn: {
