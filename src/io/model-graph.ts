@@ -24,7 +24,7 @@ import { MatMul } from '../layers/matmul.ts';
 import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../layers/tokens.ts';
 import { Model } from '../model/model.ts';
 import { elementCount } from '../graph/graph.ts';
-import { boolean, FieldError, integer, isPlainObject, list, object, oneOf, real, required, show, text, type Check } from './schema.ts';
+import { boolean, FieldError, integer, isPlainObject, list, object, oneOf, optional, real, required, show, text, type Check } from './schema.ts';
 
 export interface GraphInput { name: string; shape: number[]; dtype: 'f32' | 'u32' }
 export interface GraphNode { layer: string; inputs: string[]; output: string }
@@ -148,8 +148,8 @@ const LAYER_TYPES: Record<string, LayerType> = {
   LayerNorm: { fields: { eps: required(real({ above: 0, max: 1 })) }, build: (o, layerName) => new LayerNorm({ eps: o.eps as number, name: layerName }) },
   GELU: { fields: {}, build: (_, layerName) => new GELU(layerName) },
   ScaledDotProductAttention: {
-    fields: { causal: required(boolean) },
-    build: (o, layerName) => new ScaledDotProductAttention({ causal: o.causal as boolean, name: layerName }),
+    fields: { causal: required(boolean), heads: optional(positive(GRAPH_LIMITS.dimension)) },
+    build: (o, layerName) => new ScaledDotProductAttention({ causal: o.causal as boolean, ...(o.heads === undefined ? {} : { heads: o.heads as number }), name: layerName }),
   },
   PositionalEmbedding: { fields: {}, build: (_, layerName) => new PositionalEmbedding({ name: layerName }) },
   Embedding: {

@@ -108,6 +108,24 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
     };
   }
   if (layer instanceof Reshape) return { y: xs[0]!, backward: (dy) => [dy] };
+  if (layer instanceof ScaledDotProductAttention && layer.heads !== undefined) {
+    // Fused q, k, v rows [batch, T, 3, heads, D] ⇄ three [batch, heads, T, D] tensors; o by token.
+    const [seq, fusedWidth] = node.inputs[0]!.shape as [number, number];
+    const heads = layer.heads, headDim = fusedWidth / (3 * heads);
+    const s = { batch, heads, seq, headDim };
+    const options = layer.causal ? { mask: causalMask } : {};
+    const n = batch * heads * seq * headDim;
+    const split = permuteRef(xs[0]!, [batch, seq, 3, heads, headDim], [2, 0, 3, 1, 4]);
+    const [q, k, v] = [0, 1, 2].map((part) => split.subarray(part * n, (part + 1) * n));
+    const byToken = (x: Float64Array) => permuteRef(x, [batch, heads, seq, headDim], [0, 2, 1, 3]);
+    return {
+      y: byToken(attentionForwardRef(s, q!, k!, v!, options).o),
+      backward: (dO) => {
+        const g = attentionBackwardRef(s, q!, k!, v!, permuteRef(dO, [batch, seq, heads, headDim], [0, 2, 1, 3]), options);
+        return [permuteRef(Float64Array.from([...g.dq, ...g.dk, ...g.dv]), [3, batch, heads, seq, headDim], [1, 3, 0, 2, 4])];
+      },
+    };
+  }
   if (layer instanceof ScaledDotProductAttention) {
     const [heads, seq, headDim] = node.inputs[0]!.shape as [number, number, number];
     const s = { batch, heads, seq, headDim };
