@@ -3,12 +3,14 @@
 // uploadTokens, Trainer), and saves/loads it as safetensors with the tokenizer in the metadata.
 import type { LmFromWorker, LmGenerateRequest, LmToWorker, LmTrainRequest } from './lm-protocol.ts';
 import { generateText } from './lm-generation.ts';
-import { CharTokenizer, createGpu, destroyDataset, encodeCheckpoint, Evaluator, gptModel, loadModel, ModelState, NoAdapterError, Trainer, tuneGemm, uploadTokens, type Gpu, type GpuTokenDataset, type Tokenizer } from 'webgrad';
+import { CharTokenizer, createGpu, destroyDataset, encodeCheckpoint, Evaluator, gptModel, loadModel, ModelState, NoAdapterError, Trainer, uploadTokens, type Gpu, type GpuTokenDataset, type Tokenizer } from 'webgrad';
 
 /** The share of the text kept back from training to measure held-out loss on. */
 const HELD_OUT_SHARE = 0.1;
 /** Held-out windows per evaluation (spread evenly over the held-out text). */
 const HELD_OUT_WINDOWS = 8;
+/** Token ids go in as they are; a checkpoint still records an input normalization, so the identity. */
+const IDENTITY_NORMALIZATION = { mean: 0, std: 1 };
 
 interface Session { state: ModelState; tokenizer: Tokenizer; context: number; trainer?: Trainer }
 
@@ -18,9 +20,9 @@ let session: Session | undefined;
 const post = (message: LmFromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(message, transfer);
 
 async function gpuReady(): Promise<Gpu> {
-  gpuPromise ??= createGpu().then(async (gpu) => {
-    post({ type: 'status', text: 'timing GEMM kernels on this GPU…', adapter: gpu.describe() });
-    await tuneGemm(gpu);
+  // No tuneGemm here, unlike the MNIST page: the page's models are tiny, so its products are too
+  // small for the GEMM variant to matter, and timing the variants takes minutes on a software adapter.
+  gpuPromise ??= createGpu().then((gpu) => {
     post({ type: 'status', text: 'WebGPU ready', adapter: gpu.describe() });
     return gpu;
   });
@@ -108,7 +110,7 @@ async function generate(r: LmGenerateRequest): Promise<void> {
 
 async function save(): Promise<void> {
   if (!session) throw new Error('train or load a model first');
-  const bytes = await encodeCheckpoint(session.state, { epoch: 0, tokenizer: session.tokenizer.describe() }, session.trainer);
+  const bytes = await encodeCheckpoint(session.state, { epoch: 0, normalize: IDENTITY_NORMALIZATION, tokenizer: session.tokenizer.describe() }, session.trainer);
   post({ type: 'saved', bytes, name: 'webgrad-gpt.safetensors' }, [bytes.buffer]);
 }
 
