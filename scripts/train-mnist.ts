@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createGpu, tuneGemm, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, DECAY_GROUPS, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type ImageSet, type Checkpoint } from 'webgrad';
-import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, seedRange, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, resumedFlags, resumedTrainerOptions, writableFolder, writableFile, keepForeignCheckpoint, type ParsedArgs, type RunReport } from 'webgrad/node';
+import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, seedRange, UsageError, runCommand, TRAINING_OUTPUT_FLAGS, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, resumedFlags, resumedTrainerOptions, writableFolder, writableFile, keepForeignCheckpoint, keptCheckpoint, type ParsedArgs, type RunReport } from 'webgrad/node';
 
 const command = {
   name: 'train-mnist',
@@ -35,9 +35,8 @@ const command = {
     report: { type: 'path', help: 'also write the JSON report here' },
     logdir: { type: 'path', help: 'write TensorBoard event files here' },
     resume: { type: 'path', help: 'continue from this checkpoint: flags left out take its values, a conflicting one is an error, --epochs may grow (the schedule is rebuilt for the new total)' },
-    overwrite: { type: 'bool', help: 'replace a checkpoint already in --out that this run did not --resume from' },
+    ...TRAINING_OUTPUT_FLAGS,
     'divergence-factor': { type: 'float', default: DEFAULT_DIVERGENCE_FACTOR, check: positive, help: 'stop (exit 1, last good checkpoint kept) when the mean training loss passes this multiple of ln(classes), the loss of a guess at chance' },
-    quiet: { type: 'bool', help: 'only print the final result' },
   },
 } as const;
 
@@ -132,8 +131,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
     },
   }, trainer);
   } catch (error) {
-    const kept = savedEpoch !== null ? `the checkpoint of epoch ${savedEpoch} is kept at ${checkpointPath}`
-      : hadCheckpoint ? `${checkpointPath} is untouched` : resumed ? `${flags.resume} is untouched` : 'no checkpoint was written yet';
+    const kept = keptCheckpoint(checkpointPath, { saved: savedEpoch === null ? null : `epoch ${savedEpoch}`, hadCheckpoint, ...(resumed ? { resumedFrom: flags.resume! } : {}) });
     throw new Error(`${(error as Error).message}\n${kept}`);
   } finally {
     interrupt.release();

@@ -30,12 +30,23 @@ export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts'
 export { uploadDataset, uploadTokens, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
+export { tensorDataset, type FieldData } from './runtime/dataset.ts';
+export { predict, type PredictInput, type PredictOptions } from './runtime/predict.ts';
+export { type EvaluatorOptions } from './runtime/runtime.ts';
+export { LOSS_NAMES } from './compiler/loss.ts';
+export { seededRandom } from './data/split.ts';
+export { encodePng } from './report/png.ts';
+export { gatherRows, gatherScaledBytes, channelScaling, type FieldGatherIo } from './kernels/gather.ts';
+export { l1Loss, huberLoss, binaryCrossEntropyWithLogits, regressionMetrics, rowMean, accumulateColumns, mseLoss } from './kernels/loss.ts';
+export type { ChannelNormalization, FieldDType, GpuField, GpuTensorDataset, LossFunction, LossName, LossSpec, Task } from './compiler/program.ts';
 
 // Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
 export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
 export { CharTokenizer, ByteTokenizer, tokenizerFromDescription, type Tokenizer, type TokenizerDescription } from './data/text.ts';
 export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats, channelStats } from './data/split.ts';
+export { bigramLoss, type BigramLoss } from './data/bigram.ts';
+export { splitTokenStream, trainingStarts, evaluationStarts, type TokenSplit, type SplitPart } from './runtime/token-windows.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';
 export { describeModel, modelFromDescription } from './io/checkpoint-schema.ts';

@@ -55,6 +55,12 @@ export type FlagSpec = Documented &
     | { type: 'enum'; choices: readonly string[]; default?: string }
   );
 
+/** The flags train-mnist and train-lm share word for word. */
+export const TRAINING_OUTPUT_FLAGS = {
+  overwrite: { type: 'bool', help: 'replace a checkpoint already in --out that this run did not --resume from' },
+  quiet: { type: 'bool', help: 'only print the final result' },
+} as const satisfies Record<string, FlagSpec>;
+
 export interface PositionalSpec {
   name: string;
   help: string;

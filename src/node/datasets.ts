@@ -13,10 +13,12 @@
 // decompressed IDX has the md5 the dataset's authors publish. The second rule exists because the
 // same data ships in differently-wrapped gzips (Fashion-MNIST's upstream .gz differ from the
 // Debian copies we hash, only in the gzip header); the IDX md5 pins the content either way.
+// downloadVerified (temp file, verified, renamed) is the one download path; text corpora use it too
+// (text-corpus.ts).
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipChunks } from '#platform';
 import { decodeIdxSplit, MAX_IDX_BYTES, MAX_IDX_HEADER_BYTES, type ImageSet } from '../data/idx.ts';
@@ -89,9 +91,9 @@ const DATASETS: Record<DatasetName, DatasetInfo> = {
 // 64 KB stored block, which the extra MiB covers.
 const MAX_FILE_BYTES = MAX_IDX_BYTES + MAX_IDX_HEADER_BYTES + 1024 * 1024;
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-function hash(algorithm: 'sha256' | 'md5', bytes: Uint8Array): string {
+export function hash(algorithm: 'sha256' | 'md5', bytes: Uint8Array): string {
   return createHash(algorithm).update(bytes).digest('hex');
 }
 
@@ -153,10 +155,14 @@ async function readBody(response: Response, limit: number): Promise<Uint8Array> 
   }
 }
 
-async function download(file: FileName, info: DatasetInfo, mirrors: string[], dest: string, log: (message: string) => void): Promise<string> {
+/**
+ * Fetches the first of `urls` whose bytes pass `verify` (null, or why they do not) into `dest`, through
+ * a temp file renamed into place, so a cut-off or tampered download never takes the file's name.
+ * Returns the URL it came from; the error lists every URL tried and why each failed.
+ */
+export async function downloadVerified(urls: readonly string[], dest: string, verify: (bytes: Uint8Array) => Promise<string | null>, log: (message: string) => void): Promise<string> {
   const failures: string[] = [];
-  for (const base of mirrors) {
-    const url = new URL(file, base).href;
+  for (const url of urls) {
     const temp = `${dest}.${process.pid}.download.tmp`;
     try {
       log(`downloading ${url}`);
@@ -164,7 +170,7 @@ async function download(file: FileName, info: DatasetInfo, mirrors: string[], de
       if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
       const bytes = await readBody(response, MAX_DOWNLOAD_BYTES);
       await writeFile(temp, bytes);
-      const mismatch = await digestMismatch(bytes, info.digests[file]);
+      const mismatch = await verify(bytes);
       if (mismatch) throw new Error(mismatch);
       await rename(temp, dest);
       return url;
@@ -173,7 +179,7 @@ async function download(file: FileName, info: DatasetInfo, mirrors: string[], de
       failures.push(`${url}: ${(error as Error).message}`);
     }
   }
-  throw new Error(`could not download ${file}:\n  ${failures.join('\n  ')}`);
+  throw new Error(`could not download ${basename(dest)}:\n  ${failures.join('\n  ')}`);
 }
 
 /** The folder to load from and whether its files must match the known digests. */
@@ -200,7 +206,8 @@ async function locate(name: DatasetName, options: LoadDatasetOptions): Promise<{
   const urls: string[] = [];
   for (const file of FILES) {
     const dest = join(cache, file);
-    if (!existsSync(dest)) urls.push(await download(file, info, options.mirrors ?? info.mirrors, dest, log));
+    const mirrors = (options.mirrors ?? info.mirrors).map((base) => new URL(file, base).href);
+    if (!existsSync(dest)) urls.push(await downloadVerified(mirrors, dest, (bytes) => digestMismatch(bytes, info.digests[file]), log));
   }
   return { dir: cache, verify: true, source: `${cache} (downloaded from ${urls.join(', ')})` };
 }

@@ -6,6 +6,7 @@
 //   await writableFile('report', path)       the same for the folder of a single file
 //   readableFile(path)                       PathError "<path>: cannot read (ENOENT)" unless it is a readable file
 //   keepForeignCheckpoint(path, { from, overwrite, reuse })   UsageError when a run would replace it
+//   keptCheckpoint(path, { saved, hadCheckpoint, resumedFrom }) what a failed run leaves, for its error
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -71,4 +72,14 @@ export function keepForeignCheckpoint(path: string, options: { from?: string; ov
   const from = options.from ? ` and is not the checkpoint this run starts from (${options.from})` : '';
   const reuse = options.reuse ? `${options.reuse}, ` : '';
   throw new UsageError(`--out: ${dirname(path)} already holds ${basename(path)} from another run${from}; ${reuse}--overwrite replaces it, or choose another --out`);
+}
+
+/**
+ * What a run that failed leaves behind, said after its error: the checkpoint it saved last (`saved`
+ * names it, "epoch 3" or "step 200"), else the one `path` or `resumedFrom` held before, untouched.
+ */
+export function keptCheckpoint(path: string, o: { saved: string | null; hadCheckpoint: boolean; resumedFrom?: string }): string {
+  if (o.saved !== null) return `the checkpoint of ${o.saved} is kept at ${path}`;
+  if (o.hadCheckpoint) return `${path} is untouched`;
+  return o.resumedFrom ? `${o.resumedFrom} is untouched` : 'no checkpoint was written yet';
 }

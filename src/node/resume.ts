@@ -83,26 +83,37 @@ const shown = (value: unknown) => (value === undefined ? 'unset' : String(value)
  * All conflicts are listed in one UsageError, each naming the flag, its value and the checkpoint's.
  */
 export function resumedFlags<F extends ResumableFlags>(flags: F, given: ReadonlySet<string>, checkpoint: Checkpoint, source: string): F {
-  const recorded = checkpointFlags(checkpoint);
-  const conflicts: string[] = [];
-  const settled: Record<string, unknown> = { ...(flags as ResumableFlags) };
-  for (const [key, value] of Object.entries(recorded) as Array<[keyof ResumableFlags, unknown]>) {
-    if (key === 'epochs') continue;
-    if (given.has(key) && flags[key] !== value) conflicts.push(`--${key} ${shown(flags[key])} differs from the checkpoint's ${shown(value)}`);
-    settled[key] = value;
-  }
+  const { epochs: recordedEpochs, ...recorded } = checkpointFlags(checkpoint);
+  const { settled, conflicts } = settleRecordedFlags(flags, given, recorded);
   const done = checkpoint.epoch;
-  const epochs = given.has('epochs') ? flags.epochs : recorded.epochs ?? flags.epochs;
+  const epochs = given.has('epochs') ? flags.epochs : recordedEpochs ?? flags.epochs;
   if (epochs <= done) {
     conflicts.push(given.has('epochs')
       ? `--epochs ${epochs}: the checkpoint has already completed ${done} epochs; give more to train further`
       : `the checkpoint has completed all ${done} of its epochs; give --epochs above ${done} to train further`);
   }
   settled.epochs = epochs;
-  if (conflicts.length) {
-    throw new UsageError(`--resume ${source}: ${conflicts.join('; ')}. Leave a conflicting flag out to continue with the checkpoint's value, or start a fresh run`);
-  }
+  if (conflicts.length) throw resumeConflicts(source, conflicts);
   return settled as F;
+}
+
+/**
+ * The flags with every recorded one set to the checkpoint's value; a flag given on the command line
+ * with another value is listed as a conflict naming both values.
+ */
+export function settleRecordedFlags<F extends object>(flags: F, given: ReadonlySet<string>, recorded: Readonly<Record<string, unknown>>): { settled: F; conflicts: string[] } {
+  const conflicts: string[] = [];
+  const settled = { ...flags } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(recorded)) {
+    if (given.has(key) && settled[key] !== value) conflicts.push(`--${key} ${shown(settled[key])} differs from the checkpoint's ${shown(value)}`);
+    settled[key] = value;
+  }
+  return { settled: settled as F, conflicts };
+}
+
+/** All of a resume's conflicts in one error, with how to go on. */
+export function resumeConflicts(source: string, conflicts: string[]): UsageError {
+  return new UsageError(`--resume ${source}: ${conflicts.join('; ')}. Leave a conflicting flag out to continue with the checkpoint's value, or start a fresh run`);
 }
 
 /**

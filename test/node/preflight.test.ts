@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keepForeignCheckpoint, readableFile, writableFile, writableFolder } from '../../src/node/preflight.ts';
+import { keepForeignCheckpoint, keptCheckpoint, readableFile, writableFile, writableFolder } from '../../src/node/preflight.ts';
 import { removeStaleTemps, writeFileAtomic } from '../../src/node/checkpoint-file.ts';
 import { PathError, UsageError } from '../../src/node/args.ts';
 
@@ -106,5 +106,15 @@ describe('readableFile', () => {
     const dir = scratch();
     expect(() => readableFile(join(dir, 'absent.png'))).toThrow(new PathError(`${join(dir, 'absent.png')}: cannot read (ENOENT)`));
     expect(() => readableFile(dir)).toThrow(`${dir}: cannot read (not a file)`);
+  });
+});
+
+describe('keptCheckpoint', () => {
+  it('names the checkpoint a failed run saved last, else the one it left untouched', () => {
+    const path = '/runs/a/checkpoint.safetensors';
+    expect(keptCheckpoint(path, { saved: 'step 200', hadCheckpoint: true, resumedFrom: '/runs/b/checkpoint.safetensors' })).toBe(`the checkpoint of step 200 is kept at ${path}`);
+    expect(keptCheckpoint(path, { saved: null, hadCheckpoint: true, resumedFrom: '/runs/b/checkpoint.safetensors' })).toBe(`${path} is untouched`);
+    expect(keptCheckpoint(path, { saved: null, hadCheckpoint: false, resumedFrom: '/runs/b/checkpoint.safetensors' })).toBe('/runs/b/checkpoint.safetensors is untouched');
+    expect(keptCheckpoint(path, { saved: null, hadCheckpoint: false })).toBe('no checkpoint was written yet');
   });
 });

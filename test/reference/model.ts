@@ -328,6 +328,11 @@ export interface CpuTrainer {
    * row: per sample for a classifier, per token for a [tokens, vocab] output); returns the mean loss.
    */
   step(x: Float64Array, labels: ArrayLike<number>): number;
+  /**
+   * One step on a batch of `batch` samples with one array per model input and any loss: `loss`
+   * maps the output to its mean loss and that mean's gradient. Returns the loss.
+   */
+  stepWith(inputs: Float64Array[], batch: number, loss: (output: Float64Array) => { loss: number; grad: Float64Array }): number;
 }
 
 export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Array>, optimizer: OptimizerConfig, seed: number): CpuTrainer {
@@ -339,14 +344,19 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
     return m;
   };
   let stepCount = 0;
-  return {
+  const trainer: CpuTrainer = {
     params,
     step(x, labels) {
       const classes = model.outputShape.at(-1)!;
       const rowsPerSample = model.outputShape.slice(0, -1).reduce((a, d) => a * d, 1);
-      const batch = labels.length / rowsPerSample;
+      return trainer.stepWith([x], labels.length / rowsPerSample, (output) => {
+        const loss = softmaxCrossEntropyRef(output, labels.length, classes, { labels });
+        return { loss: loss.rowLoss.reduce((a, b) => a + b, 0) / labels.length, grad: loss.dlogits };
+      });
+    },
+    stepWith(inputs, batch, lossOf) {
       const grads: Params = new Map();
-      const values = new Map<unknown, Float64Array>([[model.inputs[0], x]]);
+      const values = new Map<unknown, Float64Array>(model.inputs.map((t, i) => [t, inputs[i]!]));
       const backwards: NodeBackward[] = [];
       for (const node of model.nodes) {
         const xs = node.inputs.map((t) => values.get(t)!);
@@ -357,9 +367,9 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
         values.set(node.output, step.y);
         backwards.push(step.backward);
       }
-      const loss = softmaxCrossEntropyRef(values.get(model.outputs[0])!, labels.length, classes, { labels });
+      const loss = lossOf(values.get(model.outputs[0])!);
       // Reverse order; a tensor read by several nodes gets the sum of their gradients.
-      const gradients = new Map<unknown, Float64Array>([[model.outputs[0], loss.dlogits]]);
+      const gradients = new Map<unknown, Float64Array>([[model.outputs[0], loss.grad]]);
       for (let i = model.nodes.length - 1; i >= 0; i--) {
         const node = model.nodes[i]!;
         const dy = gradients.get(node.output);
@@ -385,7 +395,8 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
             { param, m: moment(`${spec.name}.m`, param.length), v: moment(`${spec.name}.v`, param.length) }, g, s);
         }
       }
-      return loss.rowLoss.reduce((a, b) => a + b, 0) / labels.length;
+      return loss.loss;
     },
   };
+  return trainer;
 }

@@ -44,4 +44,25 @@ describe('trainingCurvesSvg', () => {
     expect(parseXmlElements(svg).filter((e) => e.name === 'circle')).toHaveLength(2);
     expect(() => trainingCurvesSvg([])).toThrow('trainingCurvesSvg: no epochs to draw');
   });
+
+  it('names the x axis as asked and draws a loss baseline as a dashed level line across the loss panel', () => {
+    const svg = trainingCurvesSvg(history, { xLabel: 'step', lossBaseline: { name: 'bigram', loss: 0.6 } });
+    const elements = parseXmlElements(svg);
+    const texts = elements.filter((e) => e.name === 'text').map((e) => e.text);
+    expect(texts).toEqual(expect.arrayContaining(['step', 'bigram']));
+    expect(texts).not.toContain('epoch');
+    const curves = seriesPoints(svg);
+    const [level] = curves.get('bigram')!;
+    expect(curves.get('bigram')).toHaveLength(1);
+    expect(level).toHaveLength(2);
+    const [trainLoss] = curves.get('train')!;
+    // Level, spanning the first to the last epoch, and above every loss (0.6 > 0.42): the axis grew to hold it.
+    expect(level![0]![1]).toBe(level![1]![1]);
+    expect(level![0]![0]).toBe(trainLoss![0]![0]);
+    expect(level![1]![0]).toBe(trainLoss![2]![0]);
+    expect(level![0]![1]).toBeLessThan(trainLoss![0]![1]);
+    expect(texts).toContain('0.6');
+    const dashed = elements.filter((e) => e.name === 'polyline' && e.attributes['stroke-dasharray']);
+    expect(dashed.map((e) => e.attributes['data-name'])).toEqual(['bigram']);
+  });
 });
