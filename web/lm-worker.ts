@@ -103,7 +103,7 @@ async function generate(r: LmGenerateRequest): Promise<void> {
   const gpu = await gpuReady();
   if (!session) throw new Error('train or load a model first');
   const started = performance.now();
-  await generateText(gpu, session.state, session.tokenizer, session.context, r.prompt, r.characters,
+  await generateText(gpu, session.state, session.tokenizer, r.prompt, r.characters,
     { temperature: r.temperature, topK: r.topK, seed: r.seed }, (text) => post({ type: 'text', text }));
   post({ type: 'generated', characters: r.characters, tokensPerSecond: (r.characters * 1000) / (performance.now() - started) });
 }
