@@ -20,6 +20,8 @@ export { MatMul, matmul } from './layers/matmul.ts';
 export { Model, Sequential, imageClassifierShape, type ModelConfig, type ModelNode, type ImageClassifierShape } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 export { gptModel, type GptOptions } from './model/gpt.ts';
+export { LoraDense, isLoraTensor, loraTensorNames, MAX_LORA_RANK, type LoraDenseOptions } from './layers/lora.ts';
+export { withLora, frozenBase, loraInitialValues, loraLayers, loraBaseModel, mergeLora, LORA_TARGETS, type LoraOptions } from './model/lora.ts';
 
 // Training and evaluation.
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
@@ -59,6 +61,7 @@ export { splitTokenStream, trainingStarts, evaluationStarts, type TokenSplit, ty
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';
 export { describeModel, modelFromDescription } from './io/checkpoint-schema.ts';
+export { encodeAdapters, decodeAdapters, applyAdapters, baseWeightsSha256, type Adapters } from './io/adapters.ts';
 export { modelToGraph, modelFromGraph, layerFromConfig, LAYER_TYPE_NAMES, GRAPH_LIMITS, type ModelGraph } from './io/model-graph.ts';
 export { confusionMatrix, classificationReport, formatClassificationReport, formatConfusionMatrix } from './report/metrics.ts';
 export { EpochProgress, formatEpochSummary } from './report/progress.ts';

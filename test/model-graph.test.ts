@@ -11,6 +11,7 @@ import { Gather, Reduce, SoftmaxAxis } from '../src/layers/axis-ops.ts';
 import { MaskedFill, Where } from '../src/layers/select-ops.ts';
 import { MatMul } from '../src/layers/matmul.ts';
 import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../src/layers/tokens.ts';
+import { LoraDense } from '../src/layers/lora.ts';
 import { gptModel } from '../src/model/gpt.ts';
 import { Model } from '../src/model/model.ts';
 import { zooModel, ZOO_NAMES } from '../src/model/zoo.ts';
@@ -54,6 +55,7 @@ const LAYERS: Layer[] = [
   new MaskedFill(-1e9, 'causal'),
   new Gather(1, 'pick'),
   new MatMul('product'),
+  new LoraDense({ units: 6, rank: 3, alpha: 5, dropout: 0.1, useBias: false, init: 'he', name: 'h.attn.c_attn' }),
 ];
 
 /** Residual add, a concatenation, and one Dense applied to two tensors (shared weights). */
