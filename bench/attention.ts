@@ -5,7 +5,7 @@
 // same chain's gradients: GEMMs, softmax backward, the mask's where-backward) — and against the same
 // composition in TensorFlow.js WebGPU ops on the same adapter. Timed: forward, and forward+backward.
 // Memory: the bytes each path needs beyond q, k, v, o and their gradients (the composition keeps
-// T×T scores per head; the fused kernels keep two numbers per query row). Each shape's composed
+// T×T scores per head; the fused kernels keep three numbers per query row: lse, and a copy of it beside delta for the backward). Each shape's composed
 // O and dQ are checked against the fused ones before timing. `npx tsx bench/attention.ts`.
 import { randomArray } from '../test/helpers/random.ts';
 import { reportComparison, timeDispatches, type Comparison } from './helpers/time.ts';
@@ -35,7 +35,8 @@ for (const s of SHAPES) {
   const values = ['q', 'k', 'v', 'dO'].map((_, i) => randomArray(n, i + 1, -2, 2));
   const [q, k, v, dO] = values.map((data, i) => uploadBuffer(gpu, data, `input${i}`)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
   const [o, dq, dk, dv, composedO] = ['o', 'dq', 'dk', 'dv', 'composedO'].map((label) => storageBuffer(gpu, n * 4, label)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-  const [lse, delta] = ['lse', 'delta'].map((label) => storageBuffer(gpu, heads * T * 4, label)) as [GPUBuffer, GPUBuffer];
+  const lse = storageBuffer(gpu, heads * T * 4, 'lse');
+  const delta = storageBuffer(gpu, 2 * heads * T * 4, 'delta');
   const squares = ['scores', 'masked', 'probabilities', 'dProbabilities', 'dMasked', 'dScores'].map((label) => storageBuffer(gpu, heads * T * T * 4, label));
   const [scores, masked, probabilities, dProbabilities, dMasked, dScores] = squares as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
   const future = uploadBuffer(gpu, Float32Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? 1 : 0)), 'future');
@@ -105,7 +106,7 @@ for (const s of SHAPES) {
     }
     const memory = { fusedBytes: heads * T * 4, composedBytes: unfused.bytes / 2 };
     rows.push({ case: `forward ${mask}, ${name}`, webgradMs: best.forward, tfjsMs: best.tfForward, composedMs: best.composedForward, ...memory });
-    rows.push({ case: `forward+backward ${mask}, ${name}`, webgradMs: best.both, tfjsMs: best.tfBoth, composedMs: best.composedBoth, fusedBytes: 2 * heads * T * 4, composedBytes: unfused.bytes });
+    rows.push({ case: `forward+backward ${mask}, ${name}`, webgradMs: best.both, tfjsMs: best.tfBoth, composedMs: best.composedBoth, fusedBytes: 3 * heads * T * 4, composedBytes: unfused.bytes });
   }
   for (const b of [q, k, v, dO, o, dq, dk, dv, composedO, lse, delta, future, ...squares]) gpu.destroyBuffer(b);
   tf.dispose([tq!, tk!, tv!, tdO!, causalBias]);

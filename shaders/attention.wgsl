@@ -36,7 +36,7 @@ struct Params {
 }
 
 override CHUNKS: u32 = 0u;         // ⌈D/4⌉ when it is at most UNROLLED_CHUNKS, else 0 (use params.chunks)
-override ALIGNED: bool = false;    // D % 4 = 0: rows are whole vec4s, read and written through the vec4 views
+override ALIGNED: bool = false;    // D % 4 = 0: every chunk lies inside its row, so no chunk is masked
 override CAUSAL: bool = false;     // query i sees keys j ≤ i only
 override DROPOUT: bool = false;
 // The token-major layout: dq, dk and dv are thirds of one tensor, bound once (as dk) because
@@ -55,18 +55,14 @@ const WG = 64u;
 @group(0) @binding(6) var<storage, read> seed: array<u32>;   // [seed, step], rewritten every step
 @group(0) @binding(7) var<storage, read> dO: array<f32>;
 @group(0) @binding(8) var<storage, read> oIn: array<f32>;
-@group(0) @binding(9) var<storage, read_write> delta: array<f32>;
-@group(0) @binding(10) var<storage, read> lseIn: array<f32>;
-@group(0) @binding(11) var<storage, read> deltaIn: array<f32>;
+@group(0) @binding(9) var<storage, read> lseIn: array<f32>;
+// Each query row's (lse, delta), written by backwardDelta and read by the gradient passes as one
+// binding, so those stay within WebGPU's default of 8 storage buffers per stage.
+@group(0) @binding(10) var<storage, read_write> rowTerms: array<vec2f>;
+@group(0) @binding(11) var<storage, read> rowTermsIn: array<vec2f>;
 @group(0) @binding(12) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(13) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(14) var<storage, read_write> dv: array<f32>;
-// The same tensors seen four floats at a time, used when ALIGNED.
-@group(0) @binding(15) var<storage, read> q4: array<vec4f>;
-@group(0) @binding(16) var<storage, read> k4: array<vec4f>;
-@group(0) @binding(17) var<storage, read> v4: array<vec4f>;
-@group(0) @binding(18) var<storage, read> dO4: array<vec4f>;
-@group(0) @binding(19) var<storage, read> oIn4: array<vec4f>;
 
 // Chunks per row: a constant where CHUNKS is set, so loops over it unroll.
 fn chunkCount() -> u32 {
@@ -90,44 +86,39 @@ fn headStart(head: u32, stride: u32) -> u32 {
 fn inRowStart(head: u32, row: u32) -> u32 { return headStart(head, params.inStride) + row * params.inStride; }
 fn outRowStart(head: u32, row: u32) -> u32 { return headStart(head, params.outStride) + row * params.outStride; }
 
-// Which of chunk c's four elements lie inside the row; the ones past D read as 0 (select, not a
-// product, so whatever a read past the row returns cannot turn into NaN).
-fn inRow(c: u32) -> vec4<bool> {
-  return vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u) < vec4u(params.dim);
+// Chunk c as read, with the elements past D set to 0 (select, not a product, so whatever a read
+// past the row returns cannot turn into NaN); where ALIGNED every chunk is whole.
+fn inRow(c: u32, chunk: vec4f) -> vec4f {
+  if (ALIGNED) { return chunk; }
+  return select(vec4f(0.0), chunk, vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u) < vec4u(params.dim));
 }
 
 // Chunk c of the row starting at `base`, one function per tensor (WGSL cannot pass a storage array).
+// Four scalar loads, not one through a vec4 view: a second view per tensor would double the
+// storage bindings past WebGPU's default limit, and rows need not start on a vec4.
 fn qChunk(row: u32, c: u32) -> vec4f {
-  let base = row + params.qOffset;
-  if (ALIGNED) { return q4[base / 4u + c]; }
-  let i = base + 4u * c;
-  return select(vec4f(0.0), vec4f(q[i], q[i + 1u], q[i + 2u], q[i + 3u]), inRow(c));
+  let i = row + params.qOffset + 4u * c;
+  return inRow(c, vec4f(q[i], q[i + 1u], q[i + 2u], q[i + 3u]));
 }
 
 fn kChunk(row: u32, c: u32) -> vec4f {
-  let base = row + params.kOffset;
-  if (ALIGNED) { return k4[base / 4u + c]; }
-  let i = base + 4u * c;
-  return select(vec4f(0.0), vec4f(k[i], k[i + 1u], k[i + 2u], k[i + 3u]), inRow(c));
+  let i = row + params.kOffset + 4u * c;
+  return inRow(c, vec4f(k[i], k[i + 1u], k[i + 2u], k[i + 3u]));
 }
 
 fn vChunk(row: u32, c: u32) -> vec4f {
-  let base = row + params.vOffset;
-  if (ALIGNED) { return v4[base / 4u + c]; }
-  let i = base + 4u * c;
-  return select(vec4f(0.0), vec4f(v[i], v[i + 1u], v[i + 2u], v[i + 3u]), inRow(c));
+  let i = row + params.vOffset + 4u * c;
+  return inRow(c, vec4f(v[i], v[i + 1u], v[i + 2u], v[i + 3u]));
 }
 
 fn dOChunk(base: u32, c: u32) -> vec4f {
-  if (ALIGNED) { return dO4[base / 4u + c]; }
   let i = base + 4u * c;
-  return select(vec4f(0.0), vec4f(dO[i], dO[i + 1u], dO[i + 2u], dO[i + 3u]), inRow(c));
+  return inRow(c, vec4f(dO[i], dO[i + 1u], dO[i + 2u], dO[i + 3u]));
 }
 
 fn oInChunk(base: u32, c: u32) -> vec4f {
-  if (ALIGNED) { return oIn4[base / 4u + c]; }
   let i = base + 4u * c;
-  return select(vec4f(0.0), vec4f(oIn[i], oIn[i + 1u], oIn[i + 2u], oIn[i + 3u]), inRow(c));
+  return inRow(c, vec4f(oIn[i], oIn[i + 1u], oIn[i + 2u], oIn[i + 3u]));
 }
 
 // The elements of chunk c that lie inside the row, as (first index, count) for the stores.
@@ -240,7 +231,8 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
   if (hasRow1) { lse[head * params.seq + row1] = state1.largest + log(state1.sum); }
 }
 
-// delta_i = Σ_d dO[i, d]·O[i, d] = Σ_j P̃_ij·dP̃_ij, the row term of the softmax backward.
+// delta_i = Σ_d dO[i, d]·O[i, d] = Σ_j P̃_ij·dP̃_ij, the row term of the softmax backward, stored
+// beside the row's lse.
 @compute @workgroup_size(WG)
 fn backwardDelta(@builtin(global_invocation_id) gid: vec3u) {
   let me = ownerOf(gid);
@@ -248,7 +240,8 @@ fn backwardDelta(@builtin(global_invocation_id) gid: vec3u) {
   let base = outRowStart(me.head, me.row);
   var sum = 0.0;
   for (var c = 0u; c < chunkCount(); c++) { sum += dot(dOChunk(base, c), oInChunk(base, c)); }
-  delta[me.head * params.seq + me.row] = sum;
+  let row = me.head * params.seq + me.row;
+  rowTerms[row] = vec2f(lseIn[row], sum);
 }
 
 // With P_ij = exp(scale·q_i·k_j − lse_i), Z the dropout factors (1 without dropout), P̃ = P∘Z:
@@ -282,11 +275,11 @@ fn backwardKeys(@builtin(global_invocation_id) gid: vec3u) {
       s += dot(qChunk(iBase, c), kRow[c]);
       dp += dot(dOChunk(iOut, c), vRow[c]);
     }
-    let row = me.head * params.seq + i;
-    let p = exp(s * params.scale - lseIn[row]);
+    let terms = rowTermsIn[me.head * params.seq + i];
+    let p = exp(s * params.scale - terms.x);
     var z = 1.0;
     if (DROPOUT) { z = keepFactor(dropoutRowSeed(me.head, i), j); }
-    let ds = p * (z * dp - deltaIn[row]);
+    let ds = p * (z * dp - terms.y);
     let pv = p * z;
     for (var c = 0u; c < chunkCount(); c++) {
       dvAcc[c] += pv * dOChunk(iOut, c);
@@ -316,9 +309,9 @@ fn backwardQueries(@builtin(global_invocation_id) gid: vec3u) {
     dORow[c] = dOChunk(outRowStart(me.head, me.row), c);
     dqAcc[c] = vec4f(0.0);
   }
-  let row = me.head * params.seq + me.row;
-  let rowLse = lseIn[row];
-  let rowDelta = deltaIn[row];
+  let terms = rowTermsIn[me.head * params.seq + me.row];
+  let rowLse = terms.x;
+  let rowDelta = terms.y;
   var rowSeed = 0u;
   if (DROPOUT) { rowSeed = dropoutRowSeed(me.head, me.row); }
   let keys = headStart(me.head, params.inStride);

@@ -40,7 +40,7 @@ async function gpuAttention(gpu: Gpu, s: AttentionShape, data: AttentionData, op
   const n = elements(s), rows = rowCount(s);
   const io = {
     q: buffers.upload(data.q), k: buffers.upload(data.k), v: buffers.upload(data.v), dO: buffers.upload(data.dO),
-    o: buffers.output(n), lse: buffers.output(rows), dq: buffers.output(n), dk: buffers.output(n), dv: buffers.output(n), delta: buffers.output(rows),
+    o: buffers.output(n), lse: buffers.output(rows), dq: buffers.output(n), dk: buffers.output(n), dv: buffers.output(n), delta: buffers.output(2 * rows),
   };
   await runDispatches(gpu, [...attentionForward(gpu, s, { ...io, ...options }), ...attentionBackward(gpu, s, { ...io, ...options })]);
   const result = {
@@ -77,7 +77,7 @@ async function gpuAttentionTokenMajor(gpu: Gpu, s: AttentionShape, data: Attenti
   const n = elements(s), rows = rowCount(s);
   const shape = { ...s, layout: 'tokens' as const };
   const qkv = buffers.upload(toTokenMajor(s, [data.q, data.k, data.v])), dqkv = buffers.output(3 * n);
-  const io = { q: qkv, k: qkv, v: qkv, dO: buffers.upload(toTokenMajor(s, [data.dO])), o: buffers.output(n), lse: buffers.output(rows), dq: dqkv, dk: dqkv, dv: dqkv, delta: buffers.output(rows) };
+  const io = { q: qkv, k: qkv, v: qkv, dO: buffers.upload(toTokenMajor(s, [data.dO])), o: buffers.output(n), lse: buffers.output(rows), dq: dqkv, dk: dqkv, dv: dqkv, delta: buffers.output(2 * rows) };
   await runDispatches(gpu, [...attentionForward(gpu, shape, { ...io, ...options }), ...attentionBackward(gpu, shape, { ...io, ...options })]);
   const grads = await readFloat32(gpu, dqkv, 3 * n);
   const result = {

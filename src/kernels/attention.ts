@@ -5,7 +5,7 @@
 // [batch, T, heads, D], which is what the projections around attention read and write.
 import type { Gpu } from '../gpu/device.ts';
 import { storageBuffer } from '../gpu/buffers.ts';
-import { bindingBytes, holdsVec4s, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
+import { bindingBytes, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
 import { rngU32, rngUniform } from './rng.ts';
 
 export interface AttentionShape {
@@ -63,34 +63,22 @@ function layoutParams(s: AttentionShape): { headsPerItem: number; inStride: numb
   return { headsPerItem: s.heads, inStride: 3 * width, outStride: width, qOffset: 0, kOffset: width, vOffset: 2 * width };
 }
 
-/**
- * The pipelines of one attention call, one per entry for (chunk count, alignment, mask, dropout), and the
- * vec4 views they bind. ALIGNED reads rows as vec4s, which needs D % 4 = 0 and every row tensor
- * bound as whole vec4s; otherwise the views are never read and a 16-byte placeholder fills them (a
- * binding cannot be left empty, and a vec4 array needs 16 bytes).
- */
-function attentionPasses(gpu: Gpu, s: AttentionShape, rowTensors: Record<'q' | 'k' | 'v' | 'dO' | 'oIn', BufferRef>, written: BufferRef[], options: AttentionOptions) {
-  // Every row stride and offset is a multiple of D in either layout, so D % 4 = 0 keeps rows on vec4s.
-  const elements = s.batch * s.heads * s.seq * s.headDim;
-  const aligned = s.headDim % 4 === 0 && [...Object.values(rowTensors), ...written].every((ref) => holdsVec4s(ref, elements));
+/** The pipeline of one attention entry for (chunk count, alignment, mask, dropout, layout). */
+function attentionPass(gpu: Gpu, s: AttentionShape, options: AttentionOptions): (entry: string) => ReturnType<typeof kernel> {
   const chunks = Math.ceil(s.headDim / 4);
   const constants = {
-    CHUNKS: chunks <= UNROLLED_CHUNKS ? chunks : 0, ALIGNED: Number(aligned), CAUSAL: Number(options.causal ?? false), DROPOUT: Number(options.dropout !== undefined),
+    CHUNKS: chunks <= UNROLLED_CHUNKS ? chunks : 0, ALIGNED: Number(s.headDim % 4 === 0), CAUSAL: Number(options.causal ?? false), DROPOUT: Number(options.dropout !== undefined),
     TOKEN_MAJOR: Number(s.layout === 'tokens'),
   };
-  const view = (ref: BufferRef): BufferRef => (aligned ? ref : placeholder(gpu, 'unreadVec4View'));
-  return {
-    kernel: (entry: string) => kernel(gpu, 'attention', entry, constants),
-    views: { q4: view(rowTensors.q), k4: view(rowTensors.k), v4: view(rowTensors.v), dO4: view(rowTensors.dO), oIn4: view(rowTensors.oIn) },
-  };
+  return (entry: string) => kernel(gpu, 'attention', entry, constants);
 }
 
-/** A 16-byte buffer for a binding the pipeline never touches; one per role, so two never alias. */
-function placeholder(gpu: Gpu, role: 'unreadVec4View' | 'unwrittenDv'): GPUBuffer {
-  const key = `attention:${role}`;
+/** A 16-byte buffer for dv in the token-major key pass, which writes dv through dk's binding. */
+function unwrittenDv(gpu: Gpu): GPUBuffer {
+  const key = 'attention:unwrittenDv';
   let buffer = gpu.caches.get(key) as GPUBuffer | undefined;
   if (!buffer) {
-    buffer = storageBuffer(gpu, 16, `attention.${role}`);
+    buffer = storageBuffer(gpu, 16, 'attention.unwrittenDv');
     gpu.caches.set(key, buffer);
   }
   return buffer;
@@ -117,17 +105,16 @@ export function attentionForward(gpu: Gpu, s: AttentionShape, io: AttentionOptio
 }): Dispatch[] {
   checkShape('attentionForward', s);
   const params = attentionParams('attentionForward', s, io.dropout);
-  // The forward reads no dO: q fills its unread views.
-  const { kernel: pass, views: { q4, k4, v4 } } = attentionPasses(gpu, s, { q: io.q, k: io.k, v: io.v, dO: io.q, oIn: io.q }, [io.o], io);
+  const pass = attentionPass(gpu, s, io);
   // Without dropout the shader never reads the seed; q stands in because a binding cannot be left empty.
   const seed = io.dropout?.seed ?? io.q;
-  return [pass('forward').dispatch({ q: io.q, k: io.k, v: io.v, q4, k4, v4, o: io.o, lse: io.lse, seed, params }, rowGrid(s, FORWARD_ROWS_PER_INVOCATION), 'attentionForward')];
+  return [pass('forward').dispatch({ q: io.q, k: io.k, v: io.v, o: io.o, lse: io.lse, seed, params }, rowGrid(s, FORWARD_ROWS_PER_INVOCATION), 'attentionForward')];
 }
 
 /**
  * dq, dk and dv (overwritten) from the forward's inputs, its output o and lse, recomputing the
- * probabilities; `delta` is scratch for batch·heads·T floats. Three dispatches: the row terms, a key
- * pass (dk, dv) and a query pass (dq).
+ * probabilities; `delta` is scratch for 2·batch·heads·T floats (each query row's lse and delta).
+ * Three dispatches: the row terms, a key pass (dk, dv) and a query pass (dq).
  */
 export function attentionBackward(gpu: Gpu, s: AttentionShape, io: AttentionOptions & {
   q: BufferRef; k: BufferRef; v: BufferRef; o: BufferRef; lse: BufferRef; dO: BufferRef;
@@ -137,14 +124,18 @@ export function attentionBackward(gpu: Gpu, s: AttentionShape, io: AttentionOpti
   if (s.layout === 'tokens' && !(sameRange(io.dq, io.dk) && sameRange(io.dk, io.dv))) {
     throw new Error('attentionBackward: the token-major layout writes dq, dk and dv into one tensor [batch, T, 3·heads·D]; bind the same range for all three');
   }
+  const rowTermBytes = 2 * s.batch * s.heads * s.seq * 4;
+  if (bindingBytes(io.delta) < rowTermBytes) {
+    throw new Error(`attentionBackward: delta holds ${bindingBytes(io.delta)} bytes; it needs ${rowTermBytes} (2·batch·heads·T floats: each query row's lse and delta)`);
+  }
   const params = attentionParams('attentionBackward', s, io.dropout);
   const seed = io.dropout?.seed ?? io.q;
   const grid = rowGrid(s);
-  const { kernel: pass, views } = attentionPasses(gpu, s, { q: io.q, k: io.k, v: io.v, dO: io.dO, oIn: io.o }, [io.dq, io.dk, io.dv], io);
-  const rows = { q: io.q, k: io.k, v: io.v, dO: io.dO, q4: views.q4, k4: views.k4, v4: views.v4, dO4: views.dO4, lseIn: io.lse, deltaIn: io.delta, seed, params };
+  const pass = attentionPass(gpu, s, io);
+  const rows = { q: io.q, k: io.k, v: io.v, dO: io.dO, rowTermsIn: io.delta, seed, params };
   return [
-    pass('backwardDelta').dispatch({ dO: io.dO, oIn: io.o, dO4: views.dO4, oIn4: views.oIn4, delta: io.delta, params }, grid, 'attentionBackward.delta'),
-    pass('backwardKeys').dispatch({ ...rows, dk: io.dk, dv: s.layout === 'tokens' ? placeholder(gpu, 'unwrittenDv') : io.dv }, grid, 'attentionBackward.keys'),
+    pass('backwardDelta').dispatch({ dO: io.dO, oIn: io.o, lseIn: io.lse, rowTerms: io.delta, params }, grid, 'attentionBackward.delta'),
+    pass('backwardKeys').dispatch({ ...rows, dk: io.dk, dv: s.layout === 'tokens' ? unwrittenDv(gpu) : io.dv }, grid, 'attentionBackward.keys'),
     pass('backwardQueries').dispatch({ ...rows, dq: io.dq }, grid, 'attentionBackward.queries'),
   ];
 }

@@ -148,7 +148,7 @@ export class ScaledDotProductAttention extends Layer {
       const dO = g.gradOf(o);
       const dq = gradientOrScratch(g, q, `${this.name}.dq`);
       const [dk, dv] = fused ? [dq, dq] : [gradientOrScratch(g, k, `${this.name}.dk`), gradientOrScratch(g, v, `${this.name}.dv`)];
-      const delta = graph.tensor(`${this.name}.delta`, [batch * heads * seq]);
+      const delta = graph.tensor(`${this.name}.delta`, [2 * batch * heads * seq]);
       op(graph, `${this.name}.backward`, [...inputs, o, lse, dO], fused ? [dq, delta] : [dq, dk, dv, delta], (gpu, b) => attentionBackward(gpu, s, {
         q: b(q), k: b(k), v: b(v), o: b(o), lse: b(lse), dO: b(dO), dq: b(dq), dk: b(dk), dv: b(dv), delta: b(delta), causal,
       }));
