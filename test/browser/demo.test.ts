@@ -40,8 +40,6 @@ const LM_SIZES = { layers: 1, heads: 1, width: 16, context: 16 };
 const LM_STEPS = 20;
 const LM_CHARACTERS = 24;
 const LM_SAMPLING = { temperature: 0.8, topK: 5, seed: 3 };
-/** What attention's backwardKeys pass binds (shaders/attention.wgsl): 13 storage buffers. */
-const ATTENTION_BACKWARD_STORAGE_BUFFERS = 13;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -224,19 +222,13 @@ describe('the demo in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 300_000);
 
-  it('trains a tiny gpt on the sample text where the adapter binds enough storage buffers, and says why not elsewhere', async () => {
+  it('trains a tiny gpt on the sample text in headless Chromium, whose SwiftShader binds 10 storage buffers per stage', async () => {
     const page = await openPage(`/lm.html?layers=${LM_SIZES.layers}&heads=${LM_SIZES.heads}&width=${LM_SIZES.width}&context=${LM_SIZES.context}&steps=${LM_STEPS}&batch=8&lr=0.01&every=5&autostart=1`);
     await page.waitForFunction(() => ['trained', 'error'].includes(window.webgradLm?.status), undefined, { timeout: 200_000, polling: 500 });
     const trained = await page.evaluate(() => window.webgradLm);
     const limit = await page.evaluate(async () => (await navigator.gpu.requestAdapter())!.limits.maxStorageBuffersPerShaderStage);
     console.log(`[lm] ${trained.adapter} (${limit} storage buffers per stage): ${trained.status}, ${trained.tokensPerSecond?.toFixed(0)} tokens/s; train ${trained.trainLosses.map((l) => l.toFixed(3)).join(' ')}; held-out ${trained.heldOutLosses.map((l) => l.toFixed(3)).join(' ')}; ${trained.error ?? ''}`);
     await page.close();
-    if (limit < ATTENTION_BACKWARD_STORAGE_BUFFERS) {
-      // The attention backward kernels bind more storage buffers than such an adapter allows (SwiftShader
-      // allows 10), and the page shows WebGPU's own account of it instead of failing silently.
-      expect(trained.error).toMatch(/number of storage buffers \(1[23]\).*exceeds the maximum per-stage limit[\s\S]*attention\.backward/);
-      return;
-    }
     expect(trained.error).toBeNull();
     expect(trained.steps).toEqual([5, 10, 15, 20]);
     for (const loss of [...trained.trainLosses, ...trained.heldOutLosses]) expect(Number.isFinite(loss)).toBe(true);
