@@ -8,13 +8,7 @@
 //
 // gemm16_rows: gemm_rows's shape. A workgroup owns ROWS rows of C; each invocation owns COLS2
 // pairs of adjacent columns, pairs strided by the workgroup size.
-struct Params {
-  m: u32, n: u32, k: u32,
-  stride_a: u32, stride_b: u32, stride_c: u32,
-  alpha: f32, beta: f32,
-  bias_axis: u32, // 0: no bias, 1: one per column (length n), 2: one per row (length m)
-  relu: u32,
-}
+// #import gemm_params
 
 @group(0) @binding(0) var<storage, read> a: array<u32>;
 @group(0) @binding(1) var<storage, read> b: array<u32>;
@@ -25,18 +19,11 @@ struct Params {
 // #import f16
 // #import gemm16_epilogue
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
 override ROWS: u32 = 8u;   // ≤ MAX_ROWS
 override COLS2: u32 = 4u;  // ≤ MAX_COLS2
 override WG: u32 = 8u;
 const MAX_ROWS = 16u;
 const MAX_COLS2 = 4u;
-
-fn a_index(base: u32, row: u32, p: u32) -> u32 {
-  if (TRANS_A) { return base + p * params.m + row; }
-  return base + row * params.k + p;
-}
 
 fn a_at(e: u32) -> f32 { return unpack2x16float(a[e >> 1u])[e & 1u]; }
 fn b_at(e: u32) -> f32 { return unpack2x16float(b[e >> 1u])[e & 1u]; }

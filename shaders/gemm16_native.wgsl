@@ -9,13 +9,7 @@
 // of four adjacent columns, groups strided by the workgroup size.
 enable f16;
 
-struct Params {
-  m: u32, n: u32, k: u32,
-  stride_a: u32, stride_b: u32, stride_c: u32,
-  alpha: f32, beta: f32,
-  bias_axis: u32, // 0: no bias, 1: one per column (length n), 2: one per row (length m)
-  relu: u32,
-}
+// #import gemm_params
 
 @group(0) @binding(0) var<storage, read> a: array<f16>;
 @group(0) @binding(1) var<storage, read> b4: array<vec4<f16>>;
@@ -26,18 +20,13 @@ struct Params {
 // #import f16
 // #import gemm16_epilogue
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
 override ROWS: u32 = 8u;   // ≤ MAX_ROWS
 override COLS4: u32 = 2u;  // ≤ MAX_COLS4
 override WG: u32 = 8u;
 const MAX_ROWS = 16u;
 const MAX_COLS4 = 2u;
 
-fn a_at(base: u32, row: u32, p: u32) -> f32 {
-  if (TRANS_A) { return f32(a[base + p * params.m + row]); }
-  return f32(a[base + row * params.k + p]);
-}
+fn a_at(base: u32, row: u32, p: u32) -> f32 { return f32(a[a_index(base, row, p)]); }
 
 @compute @workgroup_size(WG)
 fn gemm16_native(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
