@@ -1,11 +1,12 @@
 // Batch gather benchmark on MNIST-sized data (60 000 × 28×28 u8 resident on the GPU, batch 64 and
 // 256): the plain gather and the gather with fused random-affine augmentation; and the token gather
-// cutting next-token windows from a Moby-Dick-sized stream (1.2 M u32 ids).
+// cutting next-token windows from a Moby-Dick-sized stream (1.2 M u32 ids); and the field gathers of
+// named-tensor datasets: the same images scaled per channel plane, and rows of 13 f32 features.
 // `npx tsx bench/gather.ts` prints a table and writes bench/results/gather.json.
 import { writeFileSync } from 'node:fs';
 import { rng } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
-import { createGpu, storageBuffer, uploadBuffer, gatherBatch, gatherTokens, packBytes, type AugmentOptions } from 'webgrad';
+import { createGpu, storageBuffer, uploadBuffer, gatherBatch, gatherTokens, gatherRows, gatherScaledBytes, channelScaling, packBytes, type AugmentOptions } from 'webgrad';
 
 const COUNT = 60_000, HEIGHT = 28, WIDTH = 28;
 const STREAM = 1_200_000, VOCAB = 83;
@@ -37,10 +38,24 @@ for (const [batch, context] of [[16, 64], [64, 256]] as const) {
   for (const b of [starts, x, y]) gpu.destroyBuffer(b);
 }
 
+const features = uploadBuffer(gpu, Float32Array.from({ length: COUNT * 13 }, () => next()), 'features');
+const scaling = uploadBuffer(gpu, channelScaling([0.1307], [0.3081]), 'scaling');
+const fieldRows: { batch: number; scaledBytesMs: number; featureRowsMs: number }[] = [];
+for (const batch of [64, 256]) {
+  const indices = uploadBuffer(gpu, Uint32Array.from({ length: batch }, () => Math.floor(next() * COUNT)), 'indices');
+  const x = storageBuffer(gpu, batch * HEIGHT * WIDTH * 4, 'x'), f = storageBuffer(gpu, batch * 13 * 4, 'f');
+  const scaledBytesMs = await timeDispatches(gpu, gatherScaledBytes(gpu, { source: images, indices, out: x, batch, width: HEIGHT * WIDTH, channels: 1, scaling }), 20);
+  const featureRowsMs = await timeDispatches(gpu, gatherRows(gpu, { source: features, indices, out: f, batch, width: 13 }), 20);
+  fieldRows.push({ batch, scaledBytesMs, featureRowsMs });
+  for (const b of [indices, x, f]) gpu.destroyBuffer(b);
+}
+
 console.log(`adapter: ${gpu.describe()}`);
 console.log('batch | plain gather ms | augmenting gather ms');
 for (const r of rows) console.log(`${String(r.batch).padStart(5)} | ${r.plainMs.toFixed(3).padStart(15)} | ${r.augmentMs.toFixed(3).padStart(20)}`);
 console.log('batch × context | token gather ms');
 for (const r of tokenRows) console.log(`${`${r.batch} × ${r.context}`.padStart(15)} | ${r.ms.toFixed(3).padStart(15)}`);
-writeFileSync(new URL('results/gather.json', import.meta.url), `${JSON.stringify({ adapter: gpu.describe(), rows, tokenRows }, null, 2)}\n`);
+console.log('batch | u8 field, per-channel scaling ms | 13 f32 features ms');
+for (const r of fieldRows) console.log(`${String(r.batch).padStart(5)} | ${r.scaledBytesMs.toFixed(3).padStart(32)} | ${r.featureRowsMs.toFixed(3).padStart(18)}`);
+writeFileSync(new URL('results/gather.json', import.meta.url), `${JSON.stringify({ adapter: gpu.describe(), rows, tokenRows, fieldRows }, null, 2)}\n`);
 gpu.destroy();

@@ -1,9 +1,8 @@
 // MNIST as colour images: each digit resized to 32×32 with its gray repeated into three channels,
 // each channel standardised by its own training mean and std, then a small CNN trained with fit().
-// The gather step scales pixels to [0, 1]; the per-channel standardisation is drawn as the model's
-// first ops (split → scale/shift → concat), so it runs on the GPU inside the compiled step.
+// The per-channel normalization happens in the gather step on the GPU, as the batch is assembled.
 //   node --import tsx examples/rgb32.ts [--quick] [--epochs N]
-import { createGpu, input, Model, Conv2D, MaxPool2D, Flatten, Dropout, Dense, ModelState, uploadDataset, fit, Evaluator, fitProgress, range, takeSamples, resizeImages, channelStats, split, scale, shift, concat, type SymbolicTensor } from 'webgrad';
+import { createGpu, input, Model, Conv2D, MaxPool2D, Flatten, Dropout, Dense, ModelState, uploadDataset, fit, Evaluator, fitProgress, range, takeSamples, resizeImages, channelStats } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 
 const command = {
@@ -24,11 +23,9 @@ runCommand(command, async ({ flags }) => {
   const batchSize = flags.quick ? 32 : 64;
 
   const stats = channelStats(train); // on the 0..255 scale
-  const standardise = (x: SymbolicTensor) => concat(split(x, [1, 1, 1]).map((plane, c) =>
-    shift(scale(plane, 255 / stats[c]!.std), -stats[c]!.mean / stats[c]!.std)));
+  const normalize = { mean: stats.map((s) => s.mean / 255), std: stats.map((s) => s.std / 255) };
   const x = input([3, 32, 32]);
-  let y = standardise(x);
-  y = new MaxPool2D({ poolSize: 2 }).apply(new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(y));
+  let y = new MaxPool2D({ poolSize: 2 }).apply(new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x));
   y = new MaxPool2D({ poolSize: 2 }).apply(new Conv2D({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(y));
   y = new Dense({ units: 128, activation: 'relu' }).apply(new Flatten().apply(y));
   y = new Dense({ units: 10 }).apply(new Dropout(0.5).apply(y));
@@ -39,7 +36,6 @@ runCommand(command, async ({ flags }) => {
   const gpu = await createGpu();
   const state = new ModelState(gpu, model, model.initialValues(1));
   const trainData = uploadDataset(gpu, train, 10, 'mnist32.train');
-  const normalize = { mean: 0, std: 1 };
   await fit(gpu, model, state, trainData, {
     epochs, batchSize, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, schedule: { kind: 'cosine' }, normalize,
     trainIndices: range(0, train.count), ...fitProgress({ epochs, batchSize, sink: process.stdout }),

@@ -3,7 +3,7 @@
 //   node --import tsx scripts/train-mnist.ts --help
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createGpu, tuneGemm, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type ImageSet, type Checkpoint } from 'webgrad';
+import { createGpu, tuneGemm, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, DECAY_GROUPS, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type ImageSet, type Checkpoint } from 'webgrad';
 import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, seedRange, UsageError, runCommand, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, resumedFlags, resumedTrainerOptions, writableFolder, writableFile, keepForeignCheckpoint, type ParsedArgs, type RunReport } from 'webgrad/node';
 
 const command = {
@@ -20,6 +20,7 @@ const command = {
     momentum: { type: 'float', default: 0.9, check: between(0, 0.999), help: 'momentum for --optimizer momentum' },
     schedule: { type: 'enum', choices: SCHEDULES, default: 'cosine', help: 'learning-rate schedule: cosine (decay to 0 over the run), constant, step (×0.1 every third of the epochs), exponential (×0.9 per epoch), onecycle' },
     'weight-decay': { type: 'float', default: 0, check: nonNegative, help: 'L2 penalty (decoupled for adamw)' },
+    decay: { type: 'enum', choices: DECAY_GROUPS, default: 'all', help: 'which parameters --weight-decay applies to: all, or matrices (nanoGPT: tensors of 2+ dimensions; no biases or norm weights)' },
     l1: { type: 'float', default: 0, check: nonNegative, help: 'L1 penalty on the weights' },
     dropout: { type: 'float', check: fraction, help: 'dropout rate before the classifier (default: the model\'s own)' },
     'label-smoothing': { type: 'float', default: 0, check: fraction, help: 'label smoothing for the cross-entropy' },

@@ -134,3 +134,49 @@ fn gather_tokens(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   token_x[i] = token_stream[source];
   token_y[i] = token_stream[source + 1u];
 }
+
+// Named-tensor datasets: each field is its own buffer of `width` values per sample. f32 and u32
+// fields are copied word for word (the bits are the same either way); u8 fields are scaled like
+// the images above, with an (offset, scale) pair per channel plane, so each channel can have its
+// own mean and std.
+struct FieldParams { batch: u32, width: u32, plane: u32 }
+
+@group(0) @binding(13) var<storage, read> field_words: array<u32>;
+@group(0) @binding(14) var<storage, read> field_bytes: array<u32>;
+@group(0) @binding(15) var<storage, read> field_rows: array<u32>;
+@group(0) @binding(16) var<storage, read_write> field_copy: array<u32>;
+@group(0) @binding(17) var<storage, read_write> field_scaled: array<f32>;
+@group(0) @binding(18) var<storage, read> channel_scaling: array<vec2f>; // (offset, scale) per channel
+@group(0) @binding(19) var<uniform> field_params: FieldParams;
+
+// One invocation per output value: out[row, i] = field[rows[row], i].
+@compute @workgroup_size(64)
+fn gather_words(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let p = field_params;
+  let i = gid.x + gid.y * groups.x * 64u;
+  if (i >= p.batch * p.width) { return; }
+  let row = i / p.width;
+  let within = i - row * p.width;
+  field_copy[i] = field_words[field_rows[row] * p.width + within];
+}
+
+// (byte − offset_c) · scale_c, c the channel plane the value lies in; like `gather`, each invocation
+// writes a run of up to RUN values within one row.
+@compute @workgroup_size(64)
+fn gather_scaled_bytes(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let p = field_params;
+  let run = gid.x + gid.y * groups.x * 64u;
+  let runs_per_row = (p.width + RUN - 1u) / RUN;
+  let row = run / runs_per_row;
+  if (row >= p.batch) { return; }
+  let first = (run - row * runs_per_row) * RUN;
+  let last = min(first + RUN, p.width);
+  let source = field_rows[row] * p.width;
+  let out = row * p.width;
+  for (var i = first; i < last; i++) {
+    let b = source + i;
+    let byte = (field_bytes[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
+    let s = channel_scaling[i / p.plane];
+    field_scaled[out + i] = (f32(byte) - s.x) * s.y;
+  }
+}

@@ -11,25 +11,39 @@ export { Layer, SymbolicTensor, input, type Shape, type BuildContext, type Input
 export { Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, ActivationLayer, ReLU, Sigmoid, Tanh, Softmax, Dropout, BatchNorm, type Activation } from './layers/layers.ts';
 export { SimpleRNN, LSTM } from './layers/recurrent.ts';
 export { Embedding, PositionalEmbedding, ClassToken } from './layers/tokens.ts';
+export { TiedDense } from './layers/tokens.ts';
 export { LayerNorm, GELU, ScaledDotProductAttention, multiHeadAttention, transformerBlock, type MultiHeadAttentionOptions, type TransformerBlockOptions } from './layers/transformer.ts';
 export { Elementwise, Unary, Concatenate, Slice, Reshape, Permute, add, sub, mul, div, exp, log, sqrt, scale, shift, concat, slice, split, reshape, permute, transpose } from './layers/ops.ts';
+export { Reduce, SoftmaxAxis, Gather, REDUCE_KINDS, sum, mean, max, softmax, logSoftmax, gather, type ReduceKind, type ReduceOptions } from './layers/axis-ops.ts';
+export { Where, MaskedFill, where, maskedFill } from './layers/select-ops.ts';
+export { MatMul, matmul } from './layers/matmul.ts';
 export { Model, Sequential, imageClassifierShape, type ModelConfig, type ModelNode, type ImageClassifierShape } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 export { gptModel, type GptOptions } from './model/gpt.ts';
 
 // Training and evaluation.
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
+export { DECAY_GROUPS, parameterWeightDecay, type DecayGroups } from './optim/optim.ts';
 export { ModelState, Trainer, Evaluator, DivergenceError, NonFiniteLossError, type TrainerOptions, type Totals, type Evaluation } from './runtime/runtime.ts';
 export { fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type FitOptions, type FitResult, type EpochResult, type BatchInfo } from './runtime/fit.ts';
 export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts';
 export { uploadDataset, uploadTokens, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
+export { tensorDataset, type FieldData } from './runtime/dataset.ts';
+export { predict, type PredictInput, type PredictOptions } from './runtime/predict.ts';
+export { type EvaluatorOptions } from './runtime/runtime.ts';
+export { LOSS_NAMES } from './compiler/loss.ts';
+export { seededRandom } from './data/split.ts';
+export { encodePng } from './report/png.ts';
+export { gatherRows, gatherScaledBytes, channelScaling, type FieldGatherIo } from './kernels/gather.ts';
+export { l1Loss, huberLoss, binaryCrossEntropyWithLogits, regressionMetrics, rowMean, accumulateColumns, mseLoss } from './kernels/loss.ts';
+export type { ChannelNormalization, FieldDType, GpuField, GpuTensorDataset, LossFunction, LossName, LossSpec, Task } from './compiler/program.ts';
 
 // Data, checkpoints, reports.
 export { decodeIdx, decodeIdxSplit, type ImageSet } from './data/idx.ts';
 export { resizeGray, resizeImages, type ImageLayout } from './data/resize.ts';
-export { CharTokenizer, ByteTokenizer, type Tokenizer } from './data/text.ts';
+export { CharTokenizer, ByteTokenizer, tokenizerFromDescription, type Tokenizer, type TokenizerDescription } from './data/text.ts';
 export { epochPermutation, seededPermutation, splitValidation, takeSamples, pixelStats, channelStats } from './data/split.ts';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';
@@ -58,6 +72,10 @@ export { biasGradient } from './kernels/reduce.ts';
 export { copyBlocks, swapOuterAxes } from './kernels/layout.ts';
 export { layerNormBackward, layerNormForward, LAYER_NORM_EPS, type LayerNormShape } from './kernels/layernorm.ts';
 export { geluBackward, geluForward } from './kernels/gelu.ts';
+export { axisShape, sumAxis, sumAxisBackward, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, type AxisShape } from './kernels/reduce_axis.ts';
+export { selectWhere, selectMaskedFill, whereBackward } from './kernels/select.ts';
+export { gatherAxis, gatherAxisBackward, gatherAxisScratchWords, type GatherAxisShape } from './kernels/gather_axis.ts';
+export { broadcastTo } from './kernels/elementwise.ts';
 export { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from './kernels/embedding.ts';
 export { attentionBackward, attentionDropoutKeeps, attentionForward, MAX_HEAD_DIM, type AttentionDropout, type AttentionOptions, type AttentionShape } from './kernels/attention.ts';
 

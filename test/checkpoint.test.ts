@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import type { Gpu } from '../src/gpu/device.ts';
 import { zooModel } from '../src/model/zoo.ts';
 import { ModelState, Trainer, type TrainerOptions } from '../src/runtime/runtime.ts';
-import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
+import { destroyDataset, range, uploadDataset, uploadTokens } from '../src/runtime/dataset.ts';
+import { gptModel } from '../src/model/gpt.ts';
+import { ByteTokenizer, CharTokenizer } from '../src/data/text.ts';
 import { fit } from '../src/runtime/fit.ts';
 import { predictLogits } from '../src/runtime/logits.ts';
 import type { GpuDataset } from '../src/compiler/program.ts';
@@ -14,7 +16,7 @@ import type { ImageSet } from '../src/data/idx.ts';
 import { loadDataset } from '../src/node/datasets.ts';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 import {
-  decodeCheckpoint, encodeCheckpoint, loadMatchingWeights, modelFromCheckpoint, restoreCheckpoint, restoreWeights, weightsFromSafetensors, WEBGRAD_VERSION,
+  decodeCheckpoint, encodeCheckpoint, loadMatchingWeights, loadModel, modelFromCheckpoint, restoreCheckpoint, restoreWeights, weightsFromSafetensors, WEBGRAD_VERSION,
 } from '../src/io/checkpoint.ts';
 import { loadCheckpoint, readCheckpoint, readModel, readSafetensorsFile, saveCheckpoint, writeFileAtomic } from '../src/node/checkpoint-file.ts';
 import { testGpu } from './helpers/gpu.ts';
@@ -263,6 +265,39 @@ describe('a checkpoint that carries its graph', () => {
     reloaded.destroy();
     expect(bits(after)).toEqual(bits(before));
     expect(maxRelativeError(after, expected.tensors.get('logits')!.data as Float32Array, 1)).toBeLessThan(1e-4);
+  });
+});
+
+describe('a language model\'s checkpoint carries its tokenizer', () => {
+  it('a trained char-level gpt saves its vocabulary; loadModel gives back a tokenizer that encodes and decodes the same', async () => {
+    const text = 'Call me Ishmael. Some years ago — never mind how long precisely — 🐋\n';
+    const tokenizer = CharTokenizer.fromCorpus(text);
+    const model = gptModel({ vocab: tokenizer.vocab, context: 8, layers: 1, heads: 2, width: 16 });
+    const state = new ModelState(gpu, model, model.initialValues(4));
+    const data = uploadTokens(gpu, tokenizer.encode(text), { vocab: tokenizer.vocab, context: 8, name: 'ishmael' });
+    const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 2, seed: 3, optimizer: { kind: 'adamw', lr: 1e-3 }, stepsPerEpoch: 2, totalSteps: 2 });
+    await trainer.step(Uint32Array.from([0, 20]));
+    const path = join(folder, 'gpt.safetensors');
+    await saveCheckpoint(path, state, { epoch: 0, normalize: { mean: 0, std: 1 }, tokenizer: tokenizer.describe() }, trainer);
+    expect(JSON.parse(decodeSafetensors(readFileSync(path)).metadata.tokenizer!)).toEqual({ kind: 'char', chars: tokenizer.chars });
+
+    const loaded = await readModel(path);
+    expect(loaded.checkpoint.tokenizer).toEqual({ kind: 'char', chars: tokenizer.chars });
+    expect(loaded.checkpoint.step).toBe(1);
+    expect(loaded.tokenizer).toBeInstanceOf(CharTokenizer);
+    expect([...loaded.tokenizer!.encode(text)]).toEqual([...tokenizer.encode(text)]);
+    expect(loaded.tokenizer!.decode(tokenizer.encode(text))).toBe(text);
+    const values = await state.read();
+    for (const [name, v] of values) expect(bits(loaded.weights.get(name)!), name).toEqual(bits(v));
+
+    // The schema is applied before writing: a vocabulary that is not the embedding's is refused by name.
+    await expect(encodeCheckpoint(state, { epoch: 0, normalize: { mean: 0, std: 1 }, tokenizer: new ByteTokenizer().describe() }))
+      .rejects.toThrow(`encodeCheckpoint: metadata tokenizer has a vocabulary of 256 tokens but the model's embedding transformer.wte has ${tokenizer.vocab}`);
+    const plain = await loadModel(await encodeCheckpoint(state, { epoch: 0, normalize: { mean: 0, std: 1 } }));
+    expect(plain.tokenizer).toBeUndefined();
+    trainer.destroy();
+    state.destroy();
+    destroyDataset(gpu, data);
   });
 });
 

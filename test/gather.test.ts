@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, readUint32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import type { Gpu } from '../src/gpu/device.ts';
-import { gatherBatch, gatherTokens, packBytes, type AugmentOptions } from '../src/kernels/gather.ts';
+import { channelScaling, gatherBatch, gatherRows, gatherScaledBytes, gatherTokens, packBytes, type AugmentOptions } from '../src/kernels/gather.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { rng } from './helpers/random.ts';
-import { augmentDraw, gatherAugmentReference, gatherReference, gatherTokensReference, scaleF32, type Dataset } from './reference/gather.ts';
+import { augmentDraw, gatherAugmentReference, gatherReference, gatherRowsReference, gatherScaledBytesReference, gatherTokensReference, scaleF32, type Dataset } from './reference/gather.ts';
 
 const COUNT = 37;
 // (channels, height, width): MNIST, odd pixel counts that split images mid-word, a single pixel,
@@ -264,6 +264,52 @@ describe('gatherTokens', () => {
     expect(() => gatherTokens(gpu, { ...base, count: 8 })).toThrow('a stream of 8 tokens holds no window of context 8 plus its next token');
     expect(() => gatherTokens(gpu, { ...base, y: { buffer: b, offset: 0, size: 32 } })).toThrow('gatherTokens: tensor "y" holds 32 bytes; this batch needs 64');
     expect(() => gatherTokens(gpu, { ...base, count: 2000 })).toThrow('gatherTokens: tensor "tokens" holds 4096 bytes; this batch needs 8000');
+    gpu.destroyBuffer(b);
+  });
+});
+
+describe('field gathers (named-tensor datasets)', () => {
+  // (samples, values per sample, channels): one value, odd widths that end mid-word, three planes.
+  const CASES: [number, number, number][] = [[37, 1, 1], [37, 13, 1], [5, 7, 1], [19, 3 * 5 * 7, 3], [11, 2 * 9, 2]];
+
+  it.each(CASES)('gatherRows copies f32 and u32 rows exactly: %i samples × %i', async (count, width) => {
+    const gpu = await testGpu();
+    const next = rng(count * 31 + width);
+    const floats = Float32Array.from({ length: count * width }, () => next() * 200 - 100);
+    const ids = Uint32Array.from({ length: count * width }, () => Math.floor(next() * 2 ** 32));
+    const rows = Uint32Array.from({ length: 23 }, () => Math.floor(next() * count));
+    rows[0] = count - 1;
+    for (const source of [floats, ids]) {
+      const src = uploadBuffer(gpu, source, 'field'), idx = uploadBuffer(gpu, rows, 'rows');
+      const out = storageBuffer(gpu, rows.length * width * 4, 'out');
+      await runDispatches(gpu, gatherRows(gpu, { source: src, indices: idx, out, batch: rows.length, width }));
+      const got = source instanceof Float32Array ? await readFloat32(gpu, out) : await readUint32(gpu, out);
+      expect(Array.from(got)).toEqual(Array.from(gatherRowsReference(source, rows, width)));
+      for (const b of [src, idx, out]) gpu.destroyBuffer(b);
+    }
+  });
+
+  it.each(CASES)('gatherScaledBytes scales u8 per channel plane, bit for bit: %i samples × %i in %i planes', async (count, width, channels) => {
+    const gpu = await testGpu();
+    const next = rng(count * 7 + width);
+    const bytes = Uint8Array.from({ length: count * width }, () => Math.floor(next() * 256));
+    const rows = Uint32Array.from({ length: 9 }, () => Math.floor(next() * count));
+    rows[0] = count - 1;
+    const mean = Array.from({ length: channels }, (_, c) => 0.1 + 0.2 * c), std = Array.from({ length: channels }, (_, c) => 0.3 + 0.1 * c);
+    const src = uploadBuffer(gpu, packBytes(bytes), 'field'), idx = uploadBuffer(gpu, rows, 'rows');
+    const scaling = uploadBuffer(gpu, channelScaling(mean, std), 'scaling');
+    const out = storageBuffer(gpu, rows.length * width * 4, 'out');
+    await runDispatches(gpu, gatherScaledBytes(gpu, { source: src, indices: idx, out, batch: rows.length, width, channels, scaling }));
+    expect(Array.from(await readFloat32(gpu, out))).toEqual(Array.from(gatherScaledBytesReference(bytes, rows, width, mean, std)));
+    for (const b of [src, idx, out, scaling]) gpu.destroyBuffer(b);
+  });
+
+  it('refuses planes that do not divide the row and a std that is not positive', async () => {
+    const gpu = await testGpu();
+    const b = storageBuffer(gpu, 64, 'b');
+    expect(() => gatherScaledBytes(gpu, { source: b, indices: b, out: b, batch: 1, width: 5, channels: 2, scaling: b })).toThrow(/5 values per sample do not split into 2 channel planes/);
+    expect(() => channelScaling([0, 0], [1, 0])).toThrow(/channel 1 needs a finite mean and std > 0/);
+    expect(() => channelScaling([0], [1, 1])).toThrow(/one value per channel/);
     gpu.destroyBuffer(b);
   });
 });

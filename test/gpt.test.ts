@@ -10,6 +10,10 @@ import { cpuTrainer } from './reference/model.ts';
 import { gptModel } from '../src/model/gpt.ts';
 import { Evaluator, ModelState, Trainer } from '../src/runtime/runtime.ts';
 import { destroyDataset, uploadDataset, uploadTokens } from '../src/runtime/dataset.ts';
+import { modelGradients } from './helpers/graph.ts';
+import { encodeCheckpoint, loadMatchingWeights, loadModel, weightValues } from '../src/io/checkpoint.ts';
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../src/io/safetensors.ts';
+import { modelFromGraph, modelToGraph } from '../src/io/model-graph.ts';
 
 const TINY = { vocab: 11, context: 8, layers: 2, heads: 2, width: 16 };
 
@@ -147,5 +151,95 @@ describe('training a gpt on a token stream resident on the GPU', () => {
     expect(() => new Trainer(gpu, fitting, fittingState, images, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize: { mean: 0, std: 1 }, stepsPerEpoch: 1, totalSteps: 1 }))
       .toThrow('model input shape [8] does not fit dataset images (1×8×8 images)');
     fittingState.destroy(); destroyDataset(gpu, images); destroyDataset(gpu, data);
+  });
+});
+
+describe('weight tying (tieWeights: lm_head reads transformer.wte.weight)', () => {
+  const TIED = { ...TINY, tieWeights: true };
+
+  it('has one table fewer, and lists lm_head.weight as tied to transformer.wte.weight', () => {
+    const tied = gptModel(TIED), untied = gptModel(TINY);
+    expect(tied.parameterSpecs().map((s) => s.name)).toEqual(untied.parameterSpecs().map((s) => s.name).filter((n) => n !== 'lm_head.weight'));
+    expect(tied.parameterCount()).toBe(untied.parameterCount() - TINY.vocab * TINY.width);
+    expect(tied.tiedParameters()).toEqual([{ name: 'lm_head.weight', source: 'transformer.wte.weight' }]);
+    expect(untied.tiedParameters()).toEqual([]);
+    expect(() => gptModel({ ...TINY, tieWeights: 1 } as never)).toThrow('gptModel: tieWeights must be true or false, got 1');
+  });
+
+  it('gives the logits of the untied model whose lm_head is a copy of wte, and the sum of both of its table gradients', async () => {
+    const gpu = await testGpu();
+    const tied = gptModel(TIED), untied = gptModel(TINY);
+    const params = tied.initialValues(8);
+    const untiedParams = new Map(params).set('lm_head.weight', params.get('transformer.wte.weight')!);
+    const batch = 2;
+    const ids = randomStream(batch * TINY.context, TINY.vocab, 9);
+    const next = rng(12);
+    const dy = Float32Array.from({ length: batch * TINY.context * TINY.vocab }, () => next() - 0.5);
+    const a = await modelGradients(gpu, tied, batch, ids, dy, params);
+    const b = await modelGradients(gpu, untied, batch, ids, dy, untiedParams);
+    expect(maxRelativeError(a.y, b.y, 1e-3)).toBeLessThan(1e-5);
+    const sum = b.grads.get('transformer.wte.weight')!.map((g, i) => g + b.grads.get('lm_head.weight')![i]!);
+    expect(maxRelativeError(a.grads.get('transformer.wte.weight')!, sum, 1e-3)).toBeLessThan(1e-4);
+    // Not just the head's share: the embedding's own gradient is in the sum too.
+    expect(maxRelativeError(a.grads.get('transformer.wte.weight')!, b.grads.get('lm_head.weight')!, 1e-3)).toBeGreaterThan(1e-2);
+    for (const [name, g] of a.grads) if (name !== 'transformer.wte.weight') expect(maxRelativeError(g, b.grads.get(name)!, 1e-3), name).toBeLessThan(1e-4);
+  });
+
+  it('a tied 2-layer gpt trains 3 AdamW steps like the CPU twin', async () => {
+    const gpu = await testGpu();
+    const model = gptModel(TIED);
+    const stream = randomStream(200, TINY.vocab, 5);
+    const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'synthetic' });
+    const initial = model.initialValues(6);
+    const state = new ModelState(gpu, model, initial);
+    const optimizer = { kind: 'adamw' as const, lr: 1e-2, weightDecay: 0.1, eps: 1e-3, decay: 'matrices' as const };
+    const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 4, seed: 1, optimizer, stepsPerEpoch: 3, totalSteps: 3 });
+    const cpu = cpuTrainer(model, initial, optimizer, 1);
+    for (let s = 0; s < 3; s++) {
+      const starts = randomStarts(4, 200 - TINY.context - 1, 20 + s);
+      await trainer.step(starts);
+      const { x, y } = gatherTokensReference(stream, starts, TINY.context);
+      cpu.step(Float64Array.from(x), y);
+    }
+    const values = await state.read();
+    for (const [name, expected] of cpu.params) expect(maxRelativeError(values.get(name)!, expected, 1e-2), name).toBeLessThanOrEqual(1e-4);
+    trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+  });
+
+  it('saves both state_dict names with the same values, loads back tied, and refuses a file whose two names disagree', async () => {
+    const gpu = await testGpu();
+    const model = gptModel(TIED);
+    const state = new ModelState(gpu, model, model.initialValues(4));
+    const bytes = await encodeCheckpoint(state, { epoch: 0, normalize: { mean: 0, std: 1 } });
+    const file = decodeSafetensors(bytes);
+    const wte = file.tensors.get('transformer.wte.weight')! as SafeTensor & { data: Float32Array }, head = file.tensors.get('lm_head.weight')! as SafeTensor & { data: Float32Array };
+    expect(head.shape).toEqual([TINY.vocab, TINY.width]);
+    expect(Array.from(head.data)).toEqual(Array.from(wte.data));
+    const loaded = await loadModel(bytes, 'tied.safetensors');
+    expect(loaded.model.tiedParameters()).toEqual([{ name: 'lm_head.weight', source: 'transformer.wte.weight' }]);
+    expect([...loaded.weights.keys()].sort()).toEqual(model.parameterSpecs().map((s) => s.name).sort());
+    expect(Array.from(loaded.weights.get('transformer.wte.weight')!)).toEqual(Array.from(wte.data));
+    // Either name alone stands for both.
+    const headOnly = new Map(file.tensors);
+    headOnly.delete('transformer.wte.weight');
+    expect(Array.from(weightValues(model, headOnly).get('transformer.wte.weight')!)).toEqual(Array.from(wte.data));
+    const tampered = new Map(file.tensors).set('lm_head.weight', { ...head, data: (head.data as Float32Array).map((v, i) => (i === 7 ? v + 1 : v)) });
+    expect(() => weightValues(model, tampered)).toThrow(/^weights do not fit the model: lm_head\.weight and transformer\.wte\.weight are one tied parameter, but transformer\.wte\.weight holds \S+ and lm_head\.weight \S+ at index 7$/);
+    // Fine-tuning's partial load takes the pair as the one table it is.
+    expect(loadMatchingWeights(state, file.tensors)).toEqual({ loaded: model.parameterSpecs().map((s) => s.name), reinitialized: [], unused: [] });
+    const reencoded = encodeSafetensors(tampered, file.metadata);
+    await expect(loadModel(reencoded, 'tampered.safetensors')).rejects.toThrow('tampered.safetensors: weights do not fit the model: lm_head.weight and transformer.wte.weight are one tied parameter');
+    state.destroy();
+  });
+
+  it('its model graph names the embedding it reads, rebuilds tied, and refuses a tiedTo that names no earlier Embedding', () => {
+    const graph = modelToGraph(gptModel(TIED));
+    const head = graph.layers.at(-1)!;
+    expect(head).toEqual({ type: 'TiedDense', name: 'lm_head', tiedTo: 'transformer.wte' });
+    expect(modelFromGraph(graph).tiedParameters()).toEqual([{ name: 'lm_head.weight', source: 'transformer.wte.weight' }]);
+    expect(() => modelFromGraph({ ...graph, layers: graph.layers.map((l) => (l === head ? { ...head, tiedTo: 'transformer.wpe' } : l)) }))
+      .toThrow(`graph.layers[${graph.layers.length - 1}] does not build (tiedTo "transformer.wpe" is a PositionalEmbedding, not an Embedding)`);
+    expect(() => modelFromGraph({ ...graph, layers: [head, ...graph.layers.slice(0, -1)] }))
+      .toThrow('graph.layers[0] does not build (tiedTo "transformer.wte" names no layer listed before it)');
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
-import { accumulateMetrics, mseLoss, softmaxCrossEntropy } from '../src/kernels/loss.ts';
+import { accumulateColumns, accumulateMetrics, binaryCrossEntropyWithLogits, huberLoss, l1Loss, mseLoss, regressionMetrics, rowMean, softmaxCrossEntropy } from '../src/kernels/loss.ts';
 import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
-import { accumulateMetricsRef, mseLossRef, softmaxCrossEntropyRef } from './reference/loss.ts';
+import { accumulateMetricsRef, bceWithLogitsRef, columnSumsRef, huberLossRef, l1LossRef, mseLossRef, regressionMetricsRef, softmaxCrossEntropyRef } from './reference/loss.ts';
 
 function randomLabels(rows: number, classes: number, seed: number): Uint32Array {
   const next = rng(seed);
@@ -204,6 +204,104 @@ describe('accumulateMetrics', () => {
       results.push((await readFloat32(gpu, totals, 1))[0]!);
     }
     expect(new Set(results).size).toBe(1);
+    buffers.destroy();
+  });
+});
+
+/** Predictions and targets whose differences keep 1e-3 away from `kinks` (where a loss has no derivative). */
+function awayFromKinks(count: number, seed: number, kinks: number[]): { predictions: Float32Array; targets: Float32Array } {
+  const predictions = randomArray(count, seed, -3, 3), targets = randomArray(count, seed + 1, -3, 3);
+  for (let i = 0; i < count; i++) {
+    while (kinks.some((k) => Math.abs(Math.abs(predictions[i]! - targets[i]!) - k) < 1e-3)) predictions[i]! += 0.01;
+  }
+  return { predictions, targets };
+}
+
+const ELEMENT_LOSSES = [
+  ['l1', (p: ArrayLike<number>, t: ArrayLike<number>, rows: number, cols: number) => l1LossRef(p, t, rows, cols), [0]],
+  ['huber, delta 1', (p: ArrayLike<number>, t: ArrayLike<number>, rows: number, cols: number) => huberLossRef(p, t, rows, cols, 1), [1]],
+  ['huber, delta 0.3', (p: ArrayLike<number>, t: ArrayLike<number>, rows: number, cols: number) => huberLossRef(p, t, rows, cols, 0.3), [0.3]],
+  ['bce with logits', (p: ArrayLike<number>, t: ArrayLike<number>, rows: number, cols: number) => bceWithLogitsRef(p, Float64Array.from(t, (v) => (v + 3) / 6), rows, cols), []],
+] as const;
+
+describe('CPU elementwise-loss gradients match float64 finite differences of the mean loss', () => {
+  it.each(ELEMENT_LOSSES)('%s', (_name, ref, kinks) => {
+    const [rows, cols] = [5, 3];
+    const { predictions, targets } = awayFromKinks(rows * cols, 30, [...kinks]);
+    const x = Float64Array.from(predictions);
+    const expected = numericGradient((p) => [meanOf(ref(p, targets, rows, cols).rowLoss)], x, [1]);
+    expect(maxRelativeError(ref(x, targets, rows, cols).dpredictions, expected)).toBeLessThan(1e-7);
+  });
+
+  it('bce with logits equals −[t·log σ(x) + (1 − t)·log(1 − σ(x))] where that is finite', () => {
+    const x = [-4, -0.5, 0, 0.7, 5], t = [0, 1, 0.5, 0.2, 1];
+    const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+    const direct = x.map((v, i) => -(t[i]! * Math.log(sigmoid(v)) + (1 - t[i]!) * Math.log(1 - sigmoid(v))));
+    expect(maxRelativeError(bceWithLogitsRef(x, t, 5, 1).rowLoss, direct)).toBeLessThan(1e-12);
+  });
+
+  it('huber is ½d² inside delta and delta·(|d| − ½delta) outside, as torch.nn.HuberLoss documents', () => {
+    expect(Array.from(huberLossRef([0.5, 3, -3], [0, 0, 0], 3, 1, 1).rowLoss)).toEqual([0.125, 2.5, 2.5]);
+  });
+});
+
+describe('elementwise losses on the GPU match the CPU reference', () => {
+  const run = async (name: string, rows: number, cols: number) => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const predictions = randomArray(rows * cols, rows + 3 * cols, -4, 4);
+    const raw = randomArray(rows * cols, rows + 3 * cols + 1, -4, 4);
+    const targets = name === 'bce' ? Float32Array.from(raw, (v) => (v + 4) / 8) : raw;
+    const io = { predictions: buffers.upload(predictions), targets: buffers.upload(targets), dpredictions: buffers.output(rows * cols), rowLoss: buffers.output(rows), rows, cols };
+    const rowCorrect = buffers.output(rows), rowMetrics = buffers.output(rows * cols);
+    const dispatches = name === 'l1' ? l1Loss(gpu, io) : name === 'huber' ? huberLoss(gpu, { ...io, delta: 0.7 }) : binaryCrossEntropyWithLogits(gpu, { ...io, rowCorrect, rowMetrics });
+    await runDispatches(gpu, dispatches);
+    const bce = name === 'bce' ? bceWithLogitsRef(predictions, targets, rows, cols) : undefined;
+    const expected = bce ?? (name === 'l1' ? l1LossRef(predictions, targets, rows, cols) : huberLossRef(predictions, targets, rows, cols, 0.7));
+    // Row means of up to 784 terms of O(1): 1e-5 relative; the gradient is a few f32 operations
+    // scaled by 1/(rows·cols), compared relative to that scale.
+    expect(maxRelativeError(await readFloat32(gpu, io.rowLoss, rows), expected.rowLoss)).toBeLessThan(1e-5);
+    expect(maxRelativeError(await readFloat32(gpu, io.dpredictions, rows * cols), expected.dpredictions, 1 / (rows * cols))).toBeLessThan(1e-5);
+    if (bce) {
+      expect(Array.from(await readFloat32(gpu, rowMetrics, rows * cols))).toEqual(Array.from(bce.labelCorrect));
+      expect(maxRelativeError(await readFloat32(gpu, rowCorrect, rows), bce.rowCorrect)).toBeLessThan(1e-6);
+    }
+    buffers.destroy();
+  };
+  for (const name of ['l1', 'huber', 'bce']) it.each(SHAPES)(`${name}: %i × %i`, (rows, cols) => run(name, rows, cols));
+
+  it('huber refuses a delta that is not positive', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const b = buffers.output(4);
+    expect(() => huberLoss(gpu, { predictions: b, targets: b, dpredictions: b, rowLoss: b, rows: 2, cols: 2, delta: 0 })).toThrow(/delta must be a positive number, got 0/);
+    buffers.destroy();
+  });
+});
+
+describe('regression metrics, row means and column totals', () => {
+  it.each(SHAPES)('%i × %i', async (rows, cols) => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const a = randomArray(rows * cols, rows * 11 + cols, -5, 5), b = randomArray(rows * cols, rows * 11 + cols + 1, -5, 5);
+    const metrics = buffers.output(rows * 2), means = buffers.output(rows);
+    const start = Float32Array.from([1, 2, 3, 4, 0.5, -1]);
+    const totals = buffers.upload(start);
+    await runDispatches(gpu, [
+      ...regressionMetrics(gpu, { predictions: buffers.upload(a), targets: buffers.upload(b), rowMetrics: metrics, rows, cols }),
+      ...rowMean(gpu, { elements: buffers.upload(a), rowLoss: means, rows, cols }),
+      ...accumulateColumns(gpu, { rowMetrics: metrics, rows, cols: 2, totals }),
+    ]);
+    const expectedMetrics = regressionMetricsRef(a, b, rows, cols);
+    expect(maxRelativeError(await readFloat32(gpu, metrics, rows * 2), expectedMetrics)).toBeLessThan(1e-5);
+    const expectedMeans = new Float64Array(rows);
+    for (let i = 0; i < rows * cols; i++) expectedMeans[Math.floor(i / cols)]! += a[i]! / cols;
+    // Means of signed values can cancel: compared relative to the values' scale.
+    expect(maxRelativeError(await readFloat32(gpu, means, rows), expectedMeans, 1)).toBeLessThan(1e-5);
+    const got = await readFloat32(gpu, totals, 6);
+    expect(Array.from(got.subarray(0, 4)), 'the first four totals belong to accumulateMetrics').toEqual([1, 2, 3, 4]);
+    const sums = columnSumsRef(expectedMetrics, rows, 2);
+    expect(maxRelativeError(got.subarray(4), [0.5 + sums[0]!, -1 + sums[1]!])).toBeLessThan(1e-5);
     buffers.destroy();
   });
 });

@@ -7,7 +7,10 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import { LSTM, SimpleRNN } from '../src/layers/recurrent.ts';
 import { add, concat, Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../src/layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../src/layers/transformer.ts';
-import { ClassToken, Embedding, PositionalEmbedding } from '../src/layers/tokens.ts';
+import { Gather, Reduce, SoftmaxAxis } from '../src/layers/axis-ops.ts';
+import { MaskedFill, Where } from '../src/layers/select-ops.ts';
+import { MatMul } from '../src/layers/matmul.ts';
+import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../src/layers/tokens.ts';
 import { gptModel } from '../src/model/gpt.ts';
 import { Model } from '../src/model/model.ts';
 import { zooModel, ZOO_NAMES } from '../src/model/zoo.ts';
@@ -45,6 +48,12 @@ const LAYERS: Layer[] = [
   new PositionalEmbedding({ name: 'positions' }),
   new ClassToken({ name: 'token' }),
   new Embedding({ vocab: 11, width: 4, name: 'transformer.wte' }),
+  new Reduce('max', [0, -1], { keepDims: true, name: 'peak' }),
+  new SoftmaxAxis(0, true, 'logprobs'),
+  new Where('choose'),
+  new MaskedFill(-1e9, 'causal'),
+  new Gather(1, 'pick'),
+  new MatMul('product'),
 ];
 
 /** Residual add, a concatenation, and one Dense applied to two tensors (shared weights). */
@@ -65,7 +74,10 @@ const roundTrip = (model: Model): Model => modelFromGraph(JSON.parse(JSON.string
 
 describe('layer configs', () => {
   it('cover every registered layer type', () => {
-    expect(new Set(LAYERS.map((l) => l.config().type))).toEqual(new Set(LAYER_TYPE_NAMES));
+    // A TiedDense needs its embedding listed before it, so it rebuilds only inside a graph (test/gpt.test.ts).
+    const tied = new TiedDense({ tiedTo: LAYERS.find((l) => l instanceof Embedding) as Embedding, name: 'lm_head' });
+    expect(new Set([...LAYERS, tied].map((l) => l.config().type))).toEqual(new Set(LAYER_TYPE_NAMES));
+    expect(() => layerFromConfig(tied.config())).toThrow('layer does not build (tiedTo "transformer.wte" names no layer listed before it)');
   });
 
   it.each(LAYERS.map((layer) => [layer.config().type, layer.name, layer] as const))('%s %s rebuilds the same layer from its JSON', (_, __, layer) => {

@@ -6,6 +6,7 @@ import { countDeviceWork, testGpu } from './helpers/gpu.ts';
 import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { modelGradients } from './helpers/graph.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
+import { checkOp, count } from './helpers/check-op.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
 import { binaryRef, concatRef, permuteRef, sliceRef, unaryRef } from './reference/elementwise.ts';
 import { input, SymbolicTensor } from '../src/layers/layer.ts';
@@ -15,26 +16,6 @@ import { Model } from '../src/model/model.ts';
 import { zooModel } from '../src/model/zoo.ts';
 import { ModelState, Trainer } from '../src/runtime/runtime.ts';
 import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
-
-const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** GPU forward and input gradients of a parameter-free model against the reference and finite differences. */
-async function checkOp(build: (...xs: SymbolicTensor[]) => SymbolicTensor, shapes: number[][], reference: (xs: Float64Array[]) => Float64Array,
-  batch: number, positive = false) {
-  const gpu = await testGpu();
-  const inputs = shapes.map((s, i) => input(s, { name: `x${i}` }));
-  const model = new Model({ inputs, outputs: build(...inputs) });
-  const xs = shapes.map((s, i) => randomArray(batch * count(s), 10 * i + count(s), positive ? 0.5 : -1, positive ? 2 : 1));
-  const outCount = batch * count(model.outputShape);
-  const dy = randomArray(outCount, outCount + 5);
-  const got = await modelGradients(gpu, model, batch, xs, dy, new Map());
-  const asF64 = xs.map((x) => Float64Array.from(x));
-  expect(maxRelativeError(got.y, reference(asF64)), 'forward').toBeLessThan(1e-5);
-  xs.forEach((_, i) => {
-    const numeric = numericGradient((xi) => reference(asF64.map((x, j) => (j === i ? xi : x))), asF64[i]!, dy);
-    expect(maxRelativeError(got.dxs[i]!, numeric), `gradient of input ${i}`).toBeLessThan(1e-4);
-  });
-}
 
 const batched = (batch: number, rank: number, s: readonly number[]) => [batch, ...Array<number>(rank - s.length).fill(1), ...s];
 

@@ -1,7 +1,8 @@
 // Learning-rate schedules against their closed forms (PyTorch's StepLR, ExponentialLR,
 // CosineAnnealingLR, OneCycleLR defaults, and nanoGPT's linear warm-up then cosine decay).
 import { describe, expect, it } from 'vitest';
-import { learningRate } from '../src/optim/optim.ts';
+import { learningRate, parameterWeightDecay } from '../src/optim/optim.ts';
+import { gptModel } from '../src/model/gpt.ts';
 
 const base = 0.01, perEpoch = 10, total = 100;
 const at = (schedule: Parameters<typeof learningRate>[0], step: number) => learningRate(schedule, base, step, perEpoch, total);
@@ -35,5 +36,23 @@ describe('learning-rate schedules', () => {
     expect(at(schedule, 1000)).toBeCloseTo(1e-3, 12);
     // Without a warm-up it is plain cosine decay.
     expect(at({ kind: 'warmup-cosine', warmupSteps: 0 }, 50)).toBeCloseTo(at({ kind: 'cosine' }, 50), 12);
+  });
+});
+
+describe('decay groups', () => {
+  it("'matrices' decays tensors of two or more dimensions only (nanoGPT's configure_optimizers); 'all' and the default decay every one", () => {
+    const model = gptModel({ vocab: 7, context: 5, layers: 1, heads: 2, width: 8, tieWeights: true });
+    const decay = (optimizer: Parameters<typeof parameterWeightDecay>[0]) => Object.fromEntries(model.parameterSpecs().map((s) => [s.name, parameterWeightDecay(optimizer, s.shape)]));
+    const matrices = decay({ kind: 'adamw', lr: 1e-3, weightDecay: 0.1, decay: 'matrices' });
+    const decayed = Object.keys(matrices).filter((name) => matrices[name] === 0.1);
+    // The embedding tables are matrices and decay; the tied wte is also lm_head's weight.
+    expect(decayed).toEqual(['transformer.wte.weight', 'transformer.wpe.weight', 'transformer.h.0.attn.c_attn.weight', 'transformer.h.0.attn.c_proj.weight', 'transformer.h.0.mlp.c_fc.weight', 'transformer.h.0.mlp.c_proj.weight']);
+    expect(Object.keys(matrices).filter((name) => matrices[name] === 0)).toEqual(Object.keys(matrices).filter((name) => name.endsWith('.bias') || name.includes('.ln_')));
+    expect(new Set(Object.values(decay({ kind: 'adamw', lr: 1e-3, weightDecay: 0.1, decay: 'all' })))).toEqual(new Set([0.1]));
+    // PyTorch's AdamW default, 0.01, for every parameter when nothing is said; Adam and SGD default to none.
+    expect(new Set(Object.values(decay({ kind: 'adamw', lr: 1e-3 })))).toEqual(new Set([0.01]));
+    expect(new Set(Object.values(decay({ kind: 'adam', lr: 1e-3, decay: 'matrices' })))).toEqual(new Set([0]));
+    expect(parameterWeightDecay({ kind: 'sgd', lr: 0.1, weightDecay: 1e-4, decay: 'matrices' }, [10])).toBe(0);
+    expect(parameterWeightDecay({ kind: 'sgd', lr: 0.1, weightDecay: 1e-4, decay: 'matrices' }, [10, 3, 3, 3])).toBe(1e-4);
   });
 });

@@ -10,7 +10,7 @@ import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
 import { input } from '../src/layers/layer.ts';
 import { Conv2D, Dense } from '../src/layers/layers.ts';
 import { reshape, slice, transpose } from '../src/layers/ops.ts';
-import { ClassToken, Embedding, PositionalEmbedding } from '../src/layers/tokens.ts';
+import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../src/layers/tokens.ts';
 import { embeddingForwardRef } from './reference/embedding.ts';
 import { Model } from '../src/model/model.ts';
 
@@ -68,6 +68,47 @@ describe('token-sequence layers', () => {
     expect(maxRelativeError(got.y, embeddingForwardRef(s, x, table))).toBe(0);
     expect(got.dx).toHaveLength(0);
     expect(maxRelativeError(got.grads.get(`${layer.name}.weight`)!, numericGradient((t) => embeddingForwardRef(s, x, t), table, dy))).toBeLessThan(1e-5);
+  });
+
+  it.each([[5, 3, 4], [1, 1, 1], [9, 37, 24]] as const)('TiedDense over its own Embedding (%i ids, vocab %i, width %i): logits x·Eᵀ, and the table gets both uses\' gradients', async (tokens, vocab, width) => {
+    const gpu = await testGpu();
+    const ids = input([tokens], { dtype: 'u32' });
+    const embedding = new Embedding({ vocab, width, name: 'wte' });
+    const head = new TiedDense({ tiedTo: embedding, name: 'head' });
+    const model = new Model({ inputs: ids, outputs: head.apply(embedding.apply(ids)) });
+    expect(model.parameterSpecs()).toEqual([{ name: 'wte.weight', shape: [vocab, width] }]);
+    expect(model.tiedParameters()).toEqual([{ name: 'head.weight', source: 'wte.weight' }]);
+    const batch = 2;
+    const next = rng(tokens * vocab);
+    const x = Uint32Array.from({ length: batch * tokens }, () => Math.floor(next() * vocab));
+    const params = model.initialValues(3);
+    const dy = randomArray(batch * tokens * vocab, 6);
+    const got = await modelGradients(gpu, model, batch, x, dy, params);
+    const s = { tokens: batch * tokens, vocab, width };
+    // The whole layer pair in float64: gather rows of E, then project them back onto E.
+    const forward = (table: Float64Array): Float64Array => {
+      const rows = embeddingForwardRef(s, x, table);
+      const y = new Float64Array(s.tokens * vocab);
+      for (let t = 0; t < s.tokens; t++) for (let v = 0; v < vocab; v++) {
+        let sum = 0;
+        for (let e = 0; e < width; e++) sum += rows[t * width + e]! * table[v * width + e]!;
+        y[t * vocab + v] = sum;
+      }
+      return y;
+    };
+    const table = Float64Array.from(params.get('wte.weight')!);
+    // Table entries of ±0.035 make the logits small; a floor of 1e-3 keeps their relative error honest.
+    expect(maxRelativeError(got.y, forward(table), 1e-3)).toBeLessThan(1e-5);
+    expect(maxRelativeError(got.grads.get('wte.weight')!, numericGradient(forward, table, dy), 1e-3)).toBeLessThan(1e-4);
+  });
+
+  it('TiedDense refuses a source that is not an Embedding, a width that does not fit, and an embedding outside the model', () => {
+    expect(() => new TiedDense({ tiedTo: new Dense({ units: 3 }) as never })).toThrow('TiedDense: tiedTo must be an Embedding layer, got Dense');
+    const embedding = new Embedding({ vocab: 5, width: 4, name: 'wte' });
+    expect(() => new TiedDense({ tiedTo: embedding, name: 'head' }).apply(input([3, 6]))).toThrow('layer head (TiedDense(wte, 5)) expects [features] or [tokens, features] with 4 features (the width of wte), got input shape [3, 6]');
+    const x = input([3, 4]);
+    expect(() => new Model({ inputs: x, outputs: new TiedDense({ tiedTo: embedding, name: 'head' }).apply(x) }))
+      .toThrow('layer head (TiedDense(wte, 5)) ties its weight to layer wte, which the model does not apply; apply that layer in the same model');
   });
 
   it('Embedding refuses f32 inputs, non-sequences of ids and bad sizes, by name', () => {

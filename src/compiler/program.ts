@@ -2,27 +2,35 @@
 // its backward ops, the optimizer updates, a memory plan, and finally the recorded dispatches.
 import type { Gpu } from '../gpu/device.ts';
 import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
-import { storageBuffer } from '../gpu/buffers.ts';
+import { storageBuffer, writeBuffer } from '../gpu/buffers.ts';
 import type { AugmentOptions } from '../kernels/gather.ts';
-import { accumulateMetrics, softmaxCrossEntropy } from '../kernels/loss.ts';
+import { accumulateColumns, accumulateMetrics } from '../kernels/loss.ts';
 import { argmaxRows } from '../kernels/reduce.ts';
 import { adamUpdate, sgdUpdate } from '../kernels/optimizer.ts';
 import { clipGradNorm, clipGradNormScratchBytes } from '../kernels/grad_norm.ts';
 import { elementCount, Graph, Tape, type Op } from '../graph/graph.ts';
 import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
-import { checkModelFits, inputStage, type GpuData, type Normalization } from './input.ts';
+import { checkModelFits, inputStage, type ChannelNormalization, type GpuData } from './input.ts';
+import { lossStage, type LossSpec, type Task } from './loss.ts';
 import type { BuildContext, Layer } from '../layers/layer.ts';
 import type { Model } from '../model/model.ts';
-import type { OptimizerConfig } from '../optim/optim.ts';
+import { parameterWeightDecay, type OptimizerConfig } from '../optim/optim.ts';
 
-export type { GpuData, GpuDataset, GpuTokenDataset, Normalization } from './input.ts';
+export type { ChannelNormalization, FieldDType, GpuData, GpuDataset, GpuField, GpuTensorDataset, GpuTokenDataset, Normalization } from './input.ts';
+export type { LossFunction, LossName, LossSpec, Task } from './loss.ts';
 
 export interface ProgramOptions {
   batch: number;
   training: boolean;
-  /** Image datasets: x = (u8/255 − mean)/std. Token datasets need none. */
-  normalize?: Normalization;
+  /** u8 data (images, u8 fields): x = (u8/255 − mean)/std, per channel when given lists. Token datasets need none. */
+  normalize?: ChannelNormalization;
   augment?: AugmentOptions;
+  /** Default: sparse softmax cross-entropy for u32 class targets; f32 targets must name one. */
+  loss?: LossSpec;
+  /** Tensor datasets: the field each model input reads (see InputStageOptions.inputs). */
+  inputs?: Readonly<Record<string, string>>;
+  /** Tensor datasets: the target field (default `y`). */
+  target?: string;
   labelSmoothing?: number;
   optimizer?: OptimizerConfig;
   clipNorm?: number;
@@ -32,6 +40,8 @@ export interface ProgramOptions {
   lrMultipliers?: Readonly<Record<string, number>>;
   /** Evaluation only: keep the logits in their own buffer (`Program.logits`) for reading back. */
   keepLogits?: boolean;
+  /** Add into this totals buffer (another program's, of the same layout) instead of a new one. */
+  totals?: GPUBuffer;
 }
 
 export interface MemoryReport { parameterBytes: number; optimizerBytes: number; activationBytes: number; peakBytes: number }
@@ -47,7 +57,19 @@ export interface StepInputs {
 export interface Program {
   dispatches: Dispatch[];
   inputs: StepInputs;
+  /**
+   * f32 [Σ row loss, Σ row correct, rows, non-finite row losses, Σ metric 0, Σ metric 1, …]: the
+   * running sums since the host last cleared it, one per metric name after the first four.
+   */
   totals: GPUBuffer;
+  totalsLength: number;
+  /** The further metrics in totals[4…], e.g. mse and mae for regression. */
+  metricNames: string[];
+  /** What the loss measures; undefined when compiled without a target (prediction only). */
+  task?: Task;
+  /** Whether the loss is a cross-entropy over `classes` classes. */
+  crossEntropy: boolean;
+  classes?: number;
   /** Evaluation only: the argmax class of each loss row (a sample, or a token of a window). */
   predictions?: GPUBuffer;
   /** The last layer's output (before a final Softmax), when compiled with keepLogits. */
@@ -114,32 +136,48 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
     state: (layer, name) => lookup(layer, name, 'state'),
   };
 
-  const { x, labels, rows, classes } = inputStage(graph, model, data, indices, seed, { batch, normalize: options.normalize, augment: training ? options.augment : undefined });
-
-  const [logits] = model.forward(ctx, [x]) as [number];
-
-  const totals = ownBuffer(16, 'metrics.totals');
-  const totalsTensor = graph.tensor('metrics.totals', [4], 'state');
-  external.set(totalsTensor, totals);
-  const dlogits = graph.tensor('grad(logits)', [batch, ...model.outputShape]);
-  const rowLoss = graph.tensor('loss.rows', [rows]);
-  const rowCorrect = graph.tensor('loss.correct', [rows]);
-  const labelSmoothing = options.labelSmoothing ?? 0;
-  graph.add({
-    name: 'softmax cross-entropy', reads: [logits, labels], writes: [dlogits, rowLoss, rowCorrect],
-    emit: (g, b) => softmaxCrossEntropy(g, { logits: b(logits), labels: b(labels), dlogits: b(dlogits), rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows, classes, labelSmoothing }),
+  const constant = (name: string, values: Float32Array): number => {
+    const buffer = ownBuffer(values.byteLength, name);
+    writeBuffer(gpu, buffer, values);
+    const t = graph.tensor(name, [values.length], 'state');
+    external.set(t, buffer);
+    return t;
+  };
+  const batchInput = inputStage(graph, model, data, indices, seed, {
+    batch, normalize: options.normalize, augment: training ? options.augment : undefined, inputs: options.inputs, target: options.target, needsTarget: training, constant,
   });
-  graph.add({
-    name: 'accumulate metrics', reads: [rowLoss, rowCorrect, totalsTensor], writes: [totalsTensor],
-    emit: (g, b) => accumulateMetrics(g, { rowLoss: b(rowLoss), rowCorrect: b(rowCorrect), rows, totals: totals }),
-  });
+  const [logits] = model.forward(ctx, batchInput.inputs) as [number];
+  // Evaluating against an f32 target needs the loss named; without one the program keeps only the outputs.
+  const target = batchInput.target && (training || options.loss || batchInput.target.dtype === 'u32') ? batchInput.target : undefined;
+  const stage = target
+    ? lossStage(ctx, model, logits, target, options.loss, { labelSmoothing: options.labelSmoothing ?? 0, constant })
+    : undefined;
+  const metricNames = stage?.metricNames ?? [];
+  const totalsLength = 4 + metricNames.length;
+  if (options.totals && options.totals.size !== totalsLength * 4) throw new Error(`internal: a shared totals buffer of ${options.totals.size} bytes for ${totalsLength} totals`);
+  const totals = options.totals ?? ownBuffer(totalsLength * 4, 'metrics.totals');
+  if (stage) {
+    const totalsTensor = graph.tensor('metrics.totals', [totalsLength], 'state');
+    external.set(totalsTensor, totals);
+    const { rowLoss, rowCorrect, rowMetrics, rows } = stage;
+    graph.add({
+      name: 'accumulate metrics', reads: [rowLoss, ...(rowCorrect === undefined ? [] : [rowCorrect]), totalsTensor], writes: [totalsTensor],
+      emit: (g, b) => accumulateMetrics(g, { rowLoss: b(rowLoss), ...(rowCorrect === undefined ? {} : { rowCorrect: b(rowCorrect) }), rows, totals }),
+    });
+    if (rowMetrics !== undefined) {
+      graph.add({
+        name: 'accumulate further metrics', reads: [rowMetrics, totalsTensor], writes: [totalsTensor],
+        emit: (g, b) => accumulateColumns(g, { rowMetrics: b(rowMetrics), rows, cols: metricNames.length, totals }),
+      });
+    }
+  }
 
   const inputs: StepInputs = { indices: external.get(indices) as GPUBuffer, seed: external.get(seed) as GPUBuffer, hyper: [] };
   let optimizerBytes = 0;
   let predictions: GPUBuffer | undefined;
   if (training) {
     if (!options.optimizer) throw new Error('compileProgram: training needs an optimizer');
-    const grads = tape.backward(logits, dlogits);
+    const grads = tape.backward(stage!.output, stage!.grad);
     const updates = [...paramTensors.entries()].filter(([, t]) => graph.info(t).role === 'param' && grads.has(t));
     if (updates.length === 0) throw new Error('every parameter is frozen: nothing to train');
     const clip = ownBuffer(16, 'optimizer.clip');
@@ -185,7 +223,7 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
       if (opt.kind === 'sgd') {
         const momentum = opt.momentum ?? 0;
         const velocity = momentum > 0 ? moment('momentum_buffer') : undefined;
-        const o = { momentum, nesterov: opt.nesterov ?? false, weightDecay: opt.weightDecay ?? 0, l1: opt.l1 ?? 0 };
+        const o = { momentum, nesterov: opt.nesterov ?? false, weightDecay: parameterWeightDecay(opt, graph.shape(t)), l1: opt.l1 ?? 0 };
         graph.add({
           name: `sgd ${name}`, reads: [grad, hyper, clipTensor], writes: velocity === undefined ? [t] : [t, velocity],
           emit: (g, b) => sgdUpdate(g, o, { param: b(t), grad: b(grad), count, hyper: b(hyper), clip, ...(velocity === undefined ? {} : { velocity: b(velocity) }) }),
@@ -193,7 +231,7 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
       } else {
         const m = moment('exp_avg');
         const v = moment('exp_avg_sq');
-        const o = { beta1: opt.beta1 ?? 0.9, beta2: opt.beta2 ?? 0.999, eps: opt.eps ?? 1e-8, weightDecay: opt.weightDecay ?? (opt.kind === 'adamw' ? 0.01 : 0), decoupled: opt.kind === 'adamw', l1: opt.l1 ?? 0 };
+        const o = { beta1: opt.beta1 ?? 0.9, beta2: opt.beta2 ?? 0.999, eps: opt.eps ?? 1e-8, weightDecay: parameterWeightDecay(opt, graph.shape(t)), decoupled: opt.kind === 'adamw', l1: opt.l1 ?? 0 };
         graph.add({
           name: `${opt.kind} ${name}`, reads: [grad, hyper, clipTensor], writes: [t, m, v],
           emit: (g, b) => adamUpdate(g, o, { param: b(t), grad: b(grad), m: b(m), v: b(v), count, hyper: b(hyper), clip }),
@@ -201,14 +239,17 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
       }
     }
   } else {
-    if (options.keepLogits) external.set(graph.info(logits).root, ownBuffer(rows * classes * 4, 'batch.logits'));
-    predictions = ownBuffer(rows * 4, 'batch.predictions');
-    const predictionsTensor = graph.tensor('batch.predictions', [rows], 'state', 'u32');
-    external.set(predictionsTensor, predictions);
-    graph.add({
-      name: 'predictions', reads: [logits], writes: [predictionsTensor],
-      emit: (g, b) => argmaxRows(g, { x: b(logits), indices: b(predictionsTensor), rows, cols: classes }),
-    });
+    if (options.keepLogits) external.set(graph.info(logits).root, ownBuffer(batch * elementCount(model.outputShape) * 4, 'batch.logits'));
+    if (stage?.classes !== undefined) {
+      const { rows, classes } = stage;
+      predictions = ownBuffer(rows * 4, 'batch.predictions');
+      const predictionsTensor = graph.tensor('batch.predictions', [rows], 'state', 'u32');
+      external.set(predictionsTensor, predictions);
+      graph.add({
+        name: 'predictions', reads: [logits], writes: [predictionsTensor],
+        emit: (g, b) => argmaxRows(g, { x: b(logits), indices: b(predictionsTensor), rows, cols: classes }),
+      });
+    }
   }
 
   checkTensorLimits(gpu, graph, batch);
@@ -225,7 +266,9 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
   const dispatches = graph.ops.flatMap((o: Op) => o.emit(gpu, bufferOf));
   const keptLogits = options.keepLogits ? external.get(graph.info(logits).root) as GPUBuffer : undefined;
   return {
-    dispatches, inputs, totals, owned, ...(predictions ? { predictions } : {}), ...(keptLogits ? { logits: keptLogits } : {}),
+    dispatches, inputs, totals, totalsLength, metricNames, crossEntropy: stage?.crossEntropy ?? false, owned,
+    ...(stage ? { task: stage.task } : {}), ...(stage?.classes === undefined ? {} : { classes: stage.classes }),
+    ...(predictions ? { predictions } : {}), ...(keptLogits ? { logits: keptLogits } : {}),
     memory: memoryReport(model, persistent, plan, optimizerBytes),
     opNames: graph.ops.map((o) => o.name),
   };

@@ -69,7 +69,7 @@ export function sparsityOf(weights: ReadonlyMap<string, Float32Array>, names: re
 
 /**
  * Appends one masking dispatch per pruned tensor to the trainer's recorded step (after its
- * optimizer updates). Returns the mask buffers, to destroy with the trainer.
+ * optimizer updates, for every batch size it trains). Returns the mask buffers, to destroy with the trainer.
  */
 export function keepPrunedAtZero(gpu: Gpu, trainer: Trainer, masks: Masks): GPUBuffer[] {
   const buffers: GPUBuffer[] = [];
@@ -78,7 +78,7 @@ export function keepPrunedAtZero(gpu: Gpu, trainer: Trainer, masks: Masks): GPUB
     if (!weight) throw new Error(`keepPrunedAtZero: the model has no parameter ${name}`);
     const buffer = uploadBuffer(gpu, packMask(mask), `${name}.mask`);
     buffers.push(buffer);
-    trainer.program.dispatches.push(...applyMask(gpu, { weight, mask: buffer, count: mask.length, label: `prune.mask ${name}` }));
+    trainer.afterUpdate.push(...applyMask(gpu, { weight, mask: buffer, count: mask.length, label: `prune.mask ${name}` }));
   }
   return buffers;
 }

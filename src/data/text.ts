@@ -1,12 +1,18 @@
 // Tokenizers for language-model training on any UTF-8 text: character-level (the vocabulary is the
 // corpus's distinct characters, sorted, and is part of what a checkpoint must keep) and byte-level
-// (the 256 byte values of the UTF-8 encoding, nothing to keep). Browser-safe.
+// (the 256 byte values of the UTF-8 encoding, nothing to keep). A tokenizer describes itself as plain
+// JSON (a checkpoint stores it under metadata key `tokenizer`) and tokenizerFromDescription rebuilds it.
+// Browser-safe.
+
+/** What a checkpoint keeps of a tokenizer: a character vocabulary in id order, or nothing for bytes. */
+export type TokenizerDescription = { kind: 'char'; chars: string[] } | { kind: 'byte' };
 
 export interface Tokenizer {
   /** Token ids run 0..vocab-1. */
   readonly vocab: number;
   encode(text: string): Uint32Array;
   decode(ids: ArrayLike<number>): string;
+  describe(): TokenizerDescription;
 }
 
 /** Characters are Unicode code points, so a character outside the BMP is one token, not two. */
@@ -43,6 +49,10 @@ export class CharTokenizer implements Tokenizer {
     return out;
   }
 
+  describe(): TokenizerDescription {
+    return { kind: 'char', chars: [...this.chars] };
+  }
+
   decode(ids: ArrayLike<number>): string {
     const chars = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) {
@@ -62,6 +72,10 @@ export class ByteTokenizer implements Tokenizer {
     return Uint32Array.from(new TextEncoder().encode(text));
   }
 
+  describe(): TokenizerDescription {
+    return { kind: 'byte' };
+  }
+
   decode(ids: ArrayLike<number>): string {
     const bytes = new Uint8Array(ids.length);
     for (let i = 0; i < ids.length; i++) {
@@ -71,6 +85,14 @@ export class ByteTokenizer implements Tokenizer {
     }
     return new TextDecoder().decode(bytes);
   }
+}
+
+/** The tokenizer a description names; a character list is checked as CharTokenizer's constructor checks it. */
+export function tokenizerFromDescription(description: TokenizerDescription): Tokenizer {
+  const kind = (description as { kind?: unknown } | null)?.kind;
+  if (kind === 'byte') return new ByteTokenizer();
+  if (kind === 'char') return new CharTokenizer((description as { chars: string[] }).chars);
+  throw new Error(`tokenizerFromDescription: kind is ${JSON.stringify(kind)}; must be "char" or "byte"`);
 }
 
 function describeChar(c: string): string {

@@ -14,11 +14,13 @@
 // "<file>: metadata <field> <what is wrong>".
 import { zooModel, ZOO_NAMES, type ZooOptions } from '../model/zoo.ts';
 import type { Model } from '../model/model.ts';
-import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
+import { DECAY_GROUPS, type OptimizerConfig, type Schedule } from '../optim/optim.ts';
 import type { Normalization } from '../compiler/program.ts';
 import type { TrainerOptions } from '../runtime/runtime.ts';
 import type { SafeTensor } from './safetensors.ts';
-import { boolean, byKind, FieldError, integer, isPlainObject, json, list, object, oneOf, optional, real, record, required, text, tuple, withSource, type Check } from './schema.ts';
+import type { TokenizerDescription } from '../data/text.ts';
+import { Embedding } from '../layers/tokens.ts';
+import { boolean, byKind, FieldError, integer, isPlainObject, json, list, object, oneOf, optional, real, record, required, show, text, tuple, withSource, type Check } from './schema.ts';
 import { checkedModelFromGraph, modelToGraph, type ModelGraph } from './model-graph.ts';
 
 /** A zoo model by name and options: zooModel(zoo, options) rebuilds it. */
@@ -53,6 +55,7 @@ export interface CheckedMetadata {
   schedule?: Schedule;
   trainer?: StoredTrainerOptions;
   classNames?: string[];
+  tokenizer?: TokenizerDescription;
 }
 
 /** Largest class count a checkpoint may describe (labels are u32; this bounds a hostile header). */
@@ -63,6 +66,7 @@ const kind = <K extends string>(name: K) => required(oneOf([name]));
 const learningRate = real({ above: 0, max: 10 });
 const fraction = real({ min: 0, below: 1 });
 const regularizer = optional(real({ min: 0, max: 10 }));
+const decayGroups = optional(oneOf(DECAY_GROUPS));
 
 const ZOO_MODEL = object({
   zoo: required(oneOf(ZOO_NAMES)),
@@ -80,9 +84,9 @@ const MODEL: Check<ModelDescription> = (value, field) => (isPlainObject(value) &
 
 const NORMALIZE = object({ mean: required(real({ min: -1000, max: 1000 })), std: required(real({ above: 0, max: 1000 })) });
 
-const ADAM_FIELDS = { lr: required(learningRate), beta1: optional(fraction), beta2: optional(fraction), eps: optional(real({ above: 0, max: 1 })), weightDecay: regularizer, l1: regularizer };
+const ADAM_FIELDS = { lr: required(learningRate), beta1: optional(fraction), beta2: optional(fraction), eps: optional(real({ above: 0, max: 1 })), weightDecay: regularizer, l1: regularizer, decay: decayGroups };
 const OPTIMIZER = byKind<OptimizerConfig>({
-  sgd: object({ kind: kind('sgd'), lr: required(learningRate), momentum: optional(fraction), nesterov: optional(boolean), weightDecay: regularizer, l1: regularizer }),
+  sgd: object({ kind: kind('sgd'), lr: required(learningRate), momentum: optional(fraction), nesterov: optional(boolean), weightDecay: regularizer, l1: regularizer, decay: decayGroups }),
   adam: object({ kind: kind('adam'), ...ADAM_FIELDS }),
   adamw: object({ kind: kind('adamw'), ...ADAM_FIELDS }),
 });
@@ -115,6 +119,44 @@ const TRAINER = object({
 
 const CLASS_NAMES = list(text(1000), { min: 2, max: MAX_CLASSES });
 
+/** Largest character vocabulary a checkpoint may hold (a hostile header cannot make a reader build a huge table). */
+export const MAX_CHAR_VOCAB = 65_536;
+const BYTE_VOCAB = 256;
+
+/** One Unicode scalar value: a lone surrogate is no character a UTF-8 text can hold. */
+const isLoneSurrogate = (c: string): boolean => c.codePointAt(0)! >= 0xd800 && c.codePointAt(0)! <= 0xdfff;
+const character: Check<string> = (value, field) => {
+  if (typeof value !== 'string' || [...value].length !== 1 || isLoneSurrogate(value)) throw new FieldError(field, `is ${show(value)}; must be one character (a single Unicode code point)`);
+  return value;
+};
+
+const distinctCharacters: Check<string[]> = (value, field) => {
+  const chars = list(character, { min: 1, max: MAX_CHAR_VOCAB })(value, field);
+  const first = new Map<string, number>();
+  chars.forEach((c, i) => {
+    const earlier = first.get(c);
+    if (earlier !== undefined) throw new FieldError(`${field}[${i}]`, `is ${show(c)}, the same character as ${field}[${earlier}]; each character must appear once`);
+    first.set(c, i);
+  });
+  return chars;
+};
+
+const TOKENIZER = byKind<TokenizerDescription>({
+  char: object({ kind: kind('char'), chars: required(distinctCharacters) }),
+  byte: object({ kind: kind('byte') }),
+});
+
+/** A tokenizer only fits a model whose input ids feed an Embedding of exactly its vocabulary. */
+function checkTokenizerFits(source: string, tokenizer: TokenizerDescription, model: Model): void {
+  const vocab = tokenizer.kind === 'char' ? tokenizer.chars.length : BYTE_VOCAB;
+  const ids = model.inputs.length === 1 ? model.inputs[0]! : undefined;
+  const embedding = model.nodes.find((node) => node.layer instanceof Embedding && ids !== undefined && node.inputs.includes(ids))?.layer as Embedding | undefined;
+  if (!embedding) throw new Error(`${source}: metadata tokenizer is given but the model does not take token ids (no Embedding reads its input)`);
+  if (embedding.vocab !== vocab) {
+    throw new Error(`${source}: metadata tokenizer has a vocabulary of ${vocab} tokens but the model's embedding ${embedding.name} has ${embedding.vocab}`);
+  }
+}
+
 /** A decimal integer stored as a metadata string. */
 function decimal(min: number, max: number): Check<number> {
   return (value, field) => {
@@ -146,6 +188,8 @@ export function checkCheckpointMetadata(source: string, metadata: Readonly<Recor
   if (classNames && classNames.length !== classes) {
     throw new Error(`${source}: metadata class_names has ${classNames.length} names but ${classes === undefined ? `the model has ${built.outputs.length} outputs` : `the model's head has ${classes} classes`}`);
   }
+  const tokenizer = field('tokenizer', json(TOKENIZER));
+  if (tokenizer) checkTokenizerFits(source, tokenizer, built);
   const optimizer = field('optimizer', json(OPTIMIZER));
   const schedule = field('schedule', json(SCHEDULE));
   const trainer = field('trainer', json(TRAINER)) as StoredTrainerOptions | undefined;
@@ -160,6 +204,7 @@ export function checkCheckpointMetadata(source: string, metadata: Readonly<Recor
     ...(schedule ? { schedule } : {}),
     ...(trainer ? { trainer } : {}),
     ...(classNames ? { classNames } : {}),
+    ...(tokenizer ? { tokenizer } : {}),
   };
 }
 

@@ -9,7 +9,7 @@
 //   - __metadata__ (strings; JSON where structured): webgrad_version, model ({zoo, options} for
 //     zooModel, or {graph} for any other model: src/io/model-graph.ts), epoch (completed), step (Trainer.stepCount), seed, normalize, optimizer, schedule,
 //     trainer (the remaining Trainer options: batch size, steps per epoch, total steps, augment,
-//     frozen, …), class_names, and any caller extras.
+//     frozen, …), class_names, tokenizer (a language model's: src/data/text.ts), and any caller extras.
 // Decoding checks the metadata against src/io/checkpoint-schema.ts (each field's type and range,
 // class names against the head) and every tensor for NaN/Inf; every error starts with the source.
 //
@@ -39,6 +39,7 @@ import type { Normalization } from '../compiler/program.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafetensorsFile } from './safetensors.ts';
 import { checkCheckpointMetadata, checkFiniteTensors, modelFromDescription, type CheckedMetadata, type ModelDescription } from './checkpoint-schema.ts';
 import { modelToGraph } from './model-graph.ts';
+import { tokenizerFromDescription, type Tokenizer, type TokenizerDescription } from '../data/text.ts';
 
 export type { ModelDescription, ZooDescription, GraphDescription } from './checkpoint-schema.ts';
 
@@ -52,6 +53,8 @@ export interface SaveInfo {
   /** Input normalization for inference; taken from the trainer when one is given. */
   normalize?: Normalization;
   classNames?: string[];
+  /** A language model's tokenizer (tokenizer.describe()); its vocabulary must be the model's Embedding vocabulary. */
+  tokenizer?: TokenizerDescription;
   /** Free-form strings stored alongside (e.g. dataset, command line). */
   extra?: Record<string, string>;
 }
@@ -72,7 +75,7 @@ export interface Checkpoint extends Omit<CheckedMetadata, 'trainer'> {
 const OPTIMIZER_PREFIX = 'optimizer.';
 const MOMENT_SUFFIXES = ['exp_avg', 'exp_avg_sq', 'momentum_buffer'];
 /** Metadata keys this module writes; anything else comes back as `extra`. */
-const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names'];
+const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names', 'tokenizer'];
 const FORMAT = 'webgrad-checkpoint/1';
 
 function parameterShape(model: Model, name: string): number[] {
@@ -104,6 +107,8 @@ export async function encodeCheckpoint(state: ModelState, info: SaveInfo, traine
   const model = describedModel(state.model, info.model);
   const tensors = new Map<string, SafeTensor>();
   for (const [name, data] of await state.read()) tensors.set(name, { dtype: 'F32', shape: parameterShape(state.model, name), data });
+  // A tied parameter under both of its names, as PyTorch's state_dict lists a shared one, so load_state_dict(strict=True) finds both.
+  for (const { name, source } of state.model.tiedParameters()) tensors.set(name, tensors.get(source)!);
   const metadata: Record<string, string> = { ...info.extra };
   for (const key of Object.keys(metadata)) if (KNOWN_KEYS.includes(key)) throw new Error(`checkpoint extra "${key}" clashes with a metadata key webgrad writes`);
   const normalize = info.normalize ?? trainer?.options.normalize;
@@ -117,6 +122,7 @@ export async function encodeCheckpoint(state: ModelState, info: SaveInfo, traine
     normalize: JSON.stringify(normalize),
   });
   if (info.classNames) metadata.class_names = JSON.stringify(info.classNames);
+  if (info.tokenizer) metadata.tokenizer = JSON.stringify(info.tokenizer);
   if (trainer) {
     const { seed, optimizer, schedule, normalize: _, ...rest } = trainer.options;
     metadata.seed = String(seed);
@@ -187,7 +193,8 @@ const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.len
  * Tensors of the right size but the wrong shape (a transposed Dense weight) are rejected here;
  * ModelState.load lists every missing, unexpected and mis-sized tensor.
  */
-export function weightValues(model: Model, weights: ReadonlyMap<string, SafeTensor>): Map<string, Float32Array> {
+export function weightValues(model: Model, given: ReadonlyMap<string, SafeTensor>): Map<string, Float32Array> {
+  const weights = foldTiedWeights(model, given);
   const specs = [...model.parameterSpecs(), ...model.stateSpecs()];
   const transposed = specs.filter((s) => {
     const given = weights.get(s.name);
@@ -195,6 +202,33 @@ export function weightValues(model: Model, weights: ReadonlyMap<string, SafeTens
   }).map((s) => `${s.name} (model ${formatShape(s.shape)}, given ${formatShape(weights.get(s.name)!.shape)})`);
   if (transposed.length) throw new Error(`weights do not fit the model: mis-shaped [${transposed.join(', ')}]`);
   return new Map([...weights].map(([name, t]) => [name, t.data as Float32Array]));
+}
+
+/**
+ * Each tied name (lm_head.weight) folded into its owner (transformer.wte.weight). A state_dict holds
+ * a shared parameter under both names, so both must hold the same values; either alone stands for both.
+ */
+function foldTiedWeights(model: Model, weights: ReadonlyMap<string, SafeTensor>): ReadonlyMap<string, SafeTensor> {
+  const ties = model.tiedParameters();
+  if (!ties.length) return weights;
+  const folded = new Map(weights);
+  for (const { name, source } of ties) {
+    const tied = folded.get(name);
+    if (!tied) continue;
+    const owner = folded.get(source);
+    if (owner) {
+      const fault = !sameShape(owner.shape, tied.shape) ? `${source} is ${formatShape(owner.shape)} and ${name} ${formatShape(tied.shape)}`
+        : (() => {
+          const i = owner.data.findIndex((v, k) => v !== tied.data[k]);
+          return i < 0 ? '' : `${source} holds ${owner.data[i]} and ${name} ${tied.data[i]} at index ${i}`;
+        })();
+      if (fault) throw new Error(`weights do not fit the model: ${name} and ${source} are one tied parameter, but ${fault}`);
+    } else {
+      folded.set(source, tied);
+    }
+    folded.delete(name);
+  }
+  return folded;
 }
 
 /** Loads weights that must fit the model exactly (see weightValues). */
@@ -210,6 +244,8 @@ export interface LoadedModel {
   normalize: Normalization;
   /** The checkpoint's class names, or "0", "1", … */
   classNames: string[];
+  /** The tokenizer a language model was trained with, rebuilt and ready to encode and decode. */
+  tokenizer?: Tokenizer;
   checkpoint: Checkpoint;
 }
 
@@ -226,7 +262,7 @@ export async function loadModel(file: Uint8Array | Blob, source = file instanceo
   }
   const classes = model.outputs.length === 1 && model.outputShape.length === 1 ? model.outputShape[0]! : 0;
   const classNames = checkpoint.classNames ?? Array.from({ length: classes }, (_, c) => String(c));
-  return { model, weights, normalize: checkpoint.normalize, classNames, checkpoint };
+  return { model, weights, normalize: checkpoint.normalize, classNames, ...(checkpoint.tokenizer ? { tokenizer: tokenizerFromDescription(checkpoint.tokenizer) } : {}), checkpoint };
 }
 
 /** Weights, and with a trainer its optimizer moments and step count, so training continues exactly. Errors start with the checkpoint's source. */
@@ -263,7 +299,9 @@ export interface PartialLoad {
 }
 
 /** For fine-tuning with a different head: takes every tensor whose name and shape match, keeps the rest as initialized. */
-export function loadMatchingWeights(state: ModelState, weights: ReadonlyMap<string, SafeTensor>): PartialLoad {
+export function loadMatchingWeights(state: ModelState, given: ReadonlyMap<string, SafeTensor>): PartialLoad {
+  // A tied model's second name is the same table, not a tensor left unused.
+  const weights = foldTiedWeights(state.model, given);
   const result: PartialLoad = { loaded: [], reinitialized: [], unused: [] };
   const specs = [...state.model.parameterSpecs(), ...state.model.stateSpecs()];
   for (const spec of specs) {

@@ -17,7 +17,10 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import { LSTM, SimpleRNN, type RecurrentOptions } from '../layers/recurrent.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../layers/transformer.ts';
-import { ClassToken, Embedding, PositionalEmbedding } from '../layers/tokens.ts';
+import { Gather, Reduce, REDUCE_KINDS, SoftmaxAxis } from '../layers/axis-ops.ts';
+import { MaskedFill, Where } from '../layers/select-ops.ts';
+import { MatMul } from '../layers/matmul.ts';
+import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../layers/tokens.ts';
 import { Model } from '../model/model.ts';
 import { elementCount } from '../graph/graph.ts';
 import { boolean, FieldError, integer, isPlainObject, list, object, oneOf, real, required, show, text, type Check } from './schema.ts';
@@ -72,7 +75,8 @@ const padding: Check<'valid' | 'same' | number> = (value, field) => {
 interface LayerType {
   /** Fields other than type and name. */
   fields: Parameters<typeof object>[0];
-  build: (options: Record<string, unknown>, name: string) => Layer;
+  /** `earlier` finds a layer listed before this one, for a layer that reads another's parameter. */
+  build: (options: Record<string, unknown>, name: string, earlier: (name: string) => Layer | undefined) => Layer;
 }
 
 const pool = (make: (o: Pool2DOptions) => Layer): LayerType => ({
@@ -152,18 +156,35 @@ const LAYER_TYPES: Record<string, LayerType> = {
     build: (o, layerName) => new Embedding({ vocab: o.vocab as number, width: o.width as number, name: layerName }),
   },
   ClassToken: { fields: {}, build: (_, layerName) => new ClassToken({ name: layerName }) },
+  Reduce: {
+    fields: { operation: required(oneOf(REDUCE_KINDS)), axes: required(list(axis, { min: 1, max: GRAPH_LIMITS.rank })), keepDims: required(boolean) },
+    build: (o, layerName) => new Reduce(o.operation as 'sum', o.axes as number[], { keepDims: o.keepDims as boolean, name: layerName }),
+  },
+  SoftmaxAxis: { fields: { axis: required(axis), log: required(boolean) }, build: (o, layerName) => new SoftmaxAxis(o.axis as number, o.log as boolean, layerName) },
+  Where: { fields: {}, build: (_, layerName) => new Where(layerName) },
+  MaskedFill: { fields: { value: required(real({ min: -1e30, max: 1e30 })) }, build: (o, layerName) => new MaskedFill(o.value as number, layerName) },
+  Gather: { fields: { axis: required(axis) }, build: (o, layerName) => new Gather(o.axis as number, layerName) },
+  MatMul: { fields: {}, build: (_, layerName) => new MatMul(layerName) },
+  TiedDense: {
+    fields: { tiedTo: required(name) },
+    build: (o, layerName, earlier) => {
+      const source = earlier(o.tiedTo as string);
+      if (!(source instanceof Embedding)) throw new Error(`tiedTo ${show(o.tiedTo)} ${source ? `is a ${source.describe()}, not an Embedding` : 'names no layer listed before it'}`);
+      return new TiedDense({ tiedTo: source, name: layerName });
+    },
+  },
 };
 
 export const LAYER_TYPE_NAMES = Object.keys(LAYER_TYPES);
 
 /** Checks one layer config at `field` and builds it; every fault is a FieldError naming the path. */
-function checkedLayer(value: unknown, field: string): Layer {
+function checkedLayer(value: unknown, field: string, earlier: (name: string) => Layer | undefined = () => undefined): Layer {
   if (!isPlainObject(value)) throw new FieldError(field, `is ${show(value)}; must be an object`);
   const type = oneOf(LAYER_TYPE_NAMES)(Object.hasOwn(value, 'type') ? value.type : undefined, `${field}.type`);
   const entry = LAYER_TYPES[type]!;
   const { type: _, name: layerName, ...options } = object({ type: required(oneOf([type])), name: required(name), ...entry.fields })(value, field) as Record<string, unknown>;
   try {
-    return entry.build(options, layerName as string);
+    return entry.build(options, layerName as string, earlier);
   } catch (error) {
     throw new FieldError(field, `does not build (${(error as Error).message})`);
   }
@@ -193,7 +214,7 @@ export function checkedModelFromGraph(value: unknown, field: string): Model {
   const graph = GRAPH(value, field);
   const layers = new Map<string, Layer>();
   graph.layers.forEach((config, i) => {
-    const layer = checkedLayer(config, `${field}.layers[${i}]`);
+    const layer = checkedLayer(config, `${field}.layers[${i}]`, (layerName) => layers.get(layerName));
     if (layers.has(layer.name)) throw new FieldError(`${field}.layers[${i}].name`, `is ${show(layer.name)}, which an earlier layer already has`);
     layers.set(layer.name, layer);
   });
@@ -285,7 +306,8 @@ export function modelToGraph(model: Model): ModelGraph {
   }
   return {
     inputs: model.inputs.map((t) => ({ name: t.name, shape: [...t.shape], dtype: t.dtype as 'f32' | 'u32' })),
-    layers: model.layers.map((layer) => layer.config()),
+    // A layer that reads another's parameter is listed after every owner, so reading finds its source.
+    layers: [...model.layers.filter((l) => !l.tiedParams().length), ...model.layers.filter((l) => l.tiedParams().length)].map((layer) => layer.config()),
     nodes: model.nodes.map((node) => ({ layer: node.layer.name, inputs: node.inputs.map((t) => names.get(t)!), output: names.get(node.output)! })),
     outputs: model.outputs.map((t) => names.get(t)!),
   };

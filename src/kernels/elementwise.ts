@@ -162,3 +162,14 @@ export function permuteAxes(gpu: Gpu, io: { x: BufferRef; y: BufferRef; shape: r
   const k = kernel(gpu, 'elementwise', 'permute', { RANK: collapsed.dims.length });
   return [k.dispatch({ a: io.x, out: io.y, params: shapeParams(collapsed, count, 1, 0) }, grid1d(gpu, count, WORKGROUP_SIZE), label)];
 }
+
+/** y (of outShape) = x (of shape, which broadcasts to outShape) copied out to every broadcast position. */
+export function broadcastTo(gpu: Gpu, io: { x: BufferRef; y: BufferRef; shape: readonly number[]; outShape: readonly number[] }, label = 'elementwise.broadcastTo'): Dispatch[] {
+  const joint = broadcastShape(io.shape, io.outShape, label);
+  if (joint.length !== io.outShape.length || joint.some((d, i) => d !== io.outShape[i])) throw new Error(`${label}: ${formatShape(io.shape)} does not broadcast to ${formatShape(io.outShape)}`);
+  // The permute kernel reads x through per-axis strides; a stride of 0 repeats x along that axis.
+  const collapsed = collapseBroadcast(io.outShape, [io.shape]);
+  const count = elementCount(io.outShape);
+  const k = kernel(gpu, 'elementwise', 'permute', { RANK: collapsed.dims.length });
+  return [k.dispatch({ a: io.x, out: io.y, params: shapeParams(collapsed, count, 1, 0) }, grid1d(gpu, count, WORKGROUP_SIZE), label)];
+}

@@ -44,6 +44,7 @@ const PLAIN_WORKGROUP = 64;
 const PLAIN_RUN = 16;
 const AUGMENT_WORKGROUP = 64;
 const TOKEN_WORKGROUP = 64;
+const FIELD_WORKGROUP = 64;
 
 /** u8 data as the kernels read it: 4 bytes per u32, little-endian, zero-padded to a whole word. */
 export function packBytes(bytes: Uint8Array): Uint32Array {
@@ -129,4 +130,62 @@ export function gatherTokens(gpu: Gpu, io: TokenGatherIo): Dispatch[] {
   return [k.dispatch({
     token_stream: io.tokens, starts: io.starts, token_x: io.x, token_y: io.y, token_params: { batch: io.batch, context: io.context },
   }, grid1d(gpu, total, TOKEN_WORKGROUP), 'gatherTokens')];
+}
+
+export interface FieldGatherIo {
+  /** The field's values, `width` per sample: u32 words (f32 or u32 data), or u8 packed by packBytes. */
+  source: BufferRef;
+  /** u32 dataset index per batch row. */
+  indices: BufferRef;
+  /** batch × width output values. */
+  out: BufferRef;
+  batch: number;
+  width: number;
+}
+
+function checkFieldGather(gpu: Gpu, io: FieldGatherIo, who: string): void {
+  for (const [name, value] of Object.entries({ batch: io.batch, width: io.width })) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${who}: ${name} must be a positive integer, got ${value}`);
+  }
+  checkBinding(gpu, 'indices', io.indices, io.batch * 4, who);
+  checkBinding(gpu, 'out', io.out, io.batch * io.width * 4, who);
+}
+
+/** out[row] = source[indices[row]] for rows of `width` 32-bit values (f32 or u32); one dispatch. */
+export function gatherRows(gpu: Gpu, io: FieldGatherIo): Dispatch[] {
+  checkFieldGather(gpu, io, 'gatherRows');
+  const k = kernel(gpu, 'gather', 'gather_words');
+  return [k.dispatch({
+    field_words: io.source, field_rows: io.indices, field_copy: io.out, field_params: { batch: io.batch, width: io.width, plane: io.width },
+  }, grid1d(gpu, io.batch * io.width, FIELD_WORKGROUP), 'gatherRows')];
+}
+
+/** The (offset, scale) pairs gatherScaledBytes reads: x = (u8/255 − mean_c)/std_c per channel. */
+export function channelScaling(mean: readonly number[], std: readonly number[]): Float32Array {
+  if (mean.length !== std.length || mean.length === 0) throw new Error(`normalize: mean and std need one value per channel each, got ${mean.length} and ${std.length}`);
+  const out = new Float32Array(2 * mean.length);
+  mean.forEach((m, c) => {
+    const s = std[c]!;
+    if (!(s > 0 && Number.isFinite(s) && Number.isFinite(m))) throw new Error(`normalize: channel ${c} needs a finite mean and std > 0, got mean ${m}, std ${s}`);
+    out[2 * c] = 255 * m;
+    out[2 * c + 1] = 1 / (255 * s);
+  });
+  return out;
+}
+
+/**
+ * out[row] = scaled bytes of source[indices[row]] (u8, `width` per sample, in `channels` planes),
+ * each plane through its own (offset, scale) from `scaling` (channelScaling); one dispatch.
+ */
+export function gatherScaledBytes(gpu: Gpu, io: FieldGatherIo & { channels: number; scaling: BufferRef }): Dispatch[] {
+  checkFieldGather(gpu, io, 'gatherScaledBytes');
+  if (!Number.isInteger(io.channels) || io.channels < 1 || io.width % io.channels !== 0) {
+    throw new Error(`gatherScaledBytes: ${io.width} values per sample do not split into ${io.channels} channel planes`);
+  }
+  checkBinding(gpu, 'scaling', io.scaling, io.channels * 8, 'gatherScaledBytes');
+  const k = kernel(gpu, 'gather', 'gather_scaled_bytes');
+  return [k.dispatch({
+    field_bytes: io.source, field_rows: io.indices, field_scaled: io.out, channel_scaling: io.scaling,
+    field_params: { batch: io.batch, width: io.width, plane: io.width / io.channels },
+  }, grid1d(gpu, io.batch * Math.ceil(io.width / PLAIN_RUN), FIELD_WORKGROUP), 'gatherScaledBytes')];
 }

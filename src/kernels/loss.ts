@@ -20,7 +20,7 @@ export function softmaxCrossEntropy(gpu: Gpu, io: {
   const labelSmoothing = io.labelSmoothing ?? 0;
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new Error(`softmaxCrossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
   if (io.classes < 1) throw new Error(`softmaxCrossEntropy: needs at least one class, got ${io.classes}`);
-  const params = { rows: io.rows, cols: io.classes, labelSmoothing, countCorrect: 0 };
+  const params = { rows: io.rows, cols: io.classes, labelSmoothing, countCorrect: 0, delta: 0 };
   const outputs = { logits: io.logits, dlogits: io.dlogits, rowLoss: io.rowLoss, rowCorrect: io.rowCorrect, params };
   const grid = grid1d(gpu, io.rows, ROWS_PER_GROUP);
   if (io.labels !== undefined) {
@@ -35,7 +35,7 @@ export function softmaxCrossEntropy(gpu: Gpu, io: {
  */
 export function mseLoss(gpu: Gpu, io: { predictions: BufferRef; targets: BufferRef; dpredictions: BufferRef; rowLoss: BufferRef; rows: number; cols: number }): Dispatch[] {
   const k = kernel(gpu, 'loss', 'mseLoss');
-  const params = { rows: io.rows, cols: io.cols, labelSmoothing: 0, countCorrect: 0 };
+  const params = { rows: io.rows, cols: io.cols, labelSmoothing: 0, countCorrect: 0, delta: 0 };
   const { predictions, targets, dpredictions, rowLoss } = io;
   return [k.dispatch({ predictions, targets, dpredictions, rowLoss, params }, grid1d(gpu, io.rows, ROWS_PER_GROUP), 'mseLoss')];
 }
@@ -47,8 +47,55 @@ export function mseLoss(gpu: Gpu, io: { predictions: BufferRef; targets: BufferR
  */
 export function accumulateMetrics(gpu: Gpu, io: { rowLoss: BufferRef; rowCorrect?: BufferRef; rows: number; totals: BufferRef }): Dispatch[] {
   const k = kernel(gpu, 'loss', 'accumulateMetrics');
-  const params = { rows: io.rows, cols: 1, labelSmoothing: 0, countCorrect: io.rowCorrect === undefined ? 0 : 1 };
+  const params = { rows: io.rows, cols: 1, labelSmoothing: 0, countCorrect: io.rowCorrect === undefined ? 0 : 1, delta: 0 };
   // Without rowCorrect the kernel never reads it; rowLoss stands in so the binding is filled.
   const rowCorrectIn = io.rowCorrect ?? io.rowLoss;
   return [k.dispatch({ rowLossIn: io.rowLoss, rowCorrectIn, totals: io.totals, params }, [1, 1, 1], 'accumulateMetrics')];
+}
+
+export interface ElementLossIo { predictions: BufferRef; targets: BufferRef; dpredictions: BufferRef; rowLoss: BufferRef; rows: number; cols: number }
+
+function elementParams(rows: number, cols: number, delta = 0) {
+  return { rows, cols, labelSmoothing: 0, countCorrect: 0, delta };
+}
+
+/** PyTorch L1Loss('mean'): dpredictions = sign(p − t)/(rows·cols), rowLoss[r] = Σ_c |p − t|/cols. */
+export function l1Loss(gpu: Gpu, io: ElementLossIo): Dispatch[] {
+  const { predictions, targets, dpredictions, rowLoss } = io;
+  return [kernel(gpu, 'loss', 'l1Loss').dispatch({ predictions, targets, dpredictions, rowLoss, params: elementParams(io.rows, io.cols) }, grid1d(gpu, io.rows, ROWS_PER_GROUP), 'l1Loss')];
+}
+
+/** PyTorch HuberLoss(delta, 'mean'), laid out like l1Loss; delta must be positive. */
+export function huberLoss(gpu: Gpu, io: ElementLossIo & { delta: number }): Dispatch[] {
+  if (!(io.delta > 0 && Number.isFinite(io.delta))) throw new Error(`huberLoss: delta must be a positive number, got ${io.delta}`);
+  const { predictions, targets, dpredictions, rowLoss } = io;
+  return [kernel(gpu, 'loss', 'huberLoss').dispatch({ predictions, targets, dpredictions, rowLoss, params: elementParams(io.rows, io.cols, io.delta) }, grid1d(gpu, io.rows, ROWS_PER_GROUP), 'huberLoss')];
+}
+
+/**
+ * PyTorch BCEWithLogitsLoss('mean') over [rows, cols] logits and f32 targets in [0, 1], laid out
+ * like l1Loss; also rowMetrics[r, c] = 1 where (logit > 0) agrees with (target > ½), and
+ * rowCorrect[r] = the row's mean of those (per-label accuracy for multi-label classification).
+ */
+export function binaryCrossEntropyWithLogits(gpu: Gpu, io: ElementLossIo & { rowCorrect: BufferRef; rowMetrics: BufferRef }): Dispatch[] {
+  const { predictions, targets, dpredictions, rowLoss, rowCorrect, rowMetrics } = io;
+  return [kernel(gpu, 'loss', 'binaryCrossEntropyWithLogits').dispatch({ predictions, targets, dpredictions, rowLoss, rowCorrect, rowMetrics, params: elementParams(io.rows, io.cols) },
+    grid1d(gpu, io.rows, ROWS_PER_GROUP), 'binaryCrossEntropyWithLogits')];
+}
+
+/** rowMetrics[r] = (mean squared error, mean absolute error) over row r of predictions − targets. */
+export function regressionMetrics(gpu: Gpu, io: { predictions: BufferRef; targets: BufferRef; rowMetrics: BufferRef; rows: number; cols: number }): Dispatch[] {
+  const { predictions, targets, rowMetrics } = io;
+  return [kernel(gpu, 'loss', 'regressionMetrics').dispatch({ predictions, targets, rowMetrics, params: elementParams(io.rows, io.cols) }, grid1d(gpu, io.rows, ROWS_PER_GROUP), 'regressionMetrics')];
+}
+
+/** rowLoss[r] = Σ_c elements[r, c]/cols: the per-row means of a loss drawn as tensor ops. */
+export function rowMean(gpu: Gpu, io: { elements: BufferRef; rowLoss: BufferRef; rows: number; cols: number }): Dispatch[] {
+  return [kernel(gpu, 'loss', 'rowMean').dispatch({ lossElements: io.elements, rowLoss: io.rowLoss, params: elementParams(io.rows, io.cols) }, grid1d(gpu, io.rows, ROWS_PER_GROUP), 'rowMean')];
+}
+
+/** ADDS the column sums of rowMetrics [rows, cols] into totals[4 .. 4 + cols); deterministic. */
+export function accumulateColumns(gpu: Gpu, io: { rowMetrics: BufferRef; rows: number; cols: number; totals: BufferRef }): Dispatch[] {
+  if (!Number.isInteger(io.cols) || io.cols < 1) throw new Error(`accumulateColumns: cols must be a positive integer, got ${io.cols}`);
+  return [kernel(gpu, 'loss', 'accumulateColumns').dispatch({ rowMetricsIn: io.rowMetrics, totals: io.totals, params: elementParams(io.rows, io.cols) }, [io.cols, 1, 1], 'accumulateColumns')];
 }

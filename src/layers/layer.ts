@@ -11,6 +11,11 @@ export type Shape = readonly number[];
 
 export interface ParamSpec { name: string; shape: Shape; init: Initializer }
 export interface StateSpec { name: string; shape: Shape; value: number }
+/**
+ * A parameter a layer reads from another layer of the same model instead of owning one (weight
+ * tying): its state_dict name is `<this layer>.<name>`, and it holds `layer`'s parameter `param`.
+ */
+export interface TiedParamSpec { name: string; layer: Layer; param: string }
 
 /** What a layer sees while the step is being built. */
 export interface BuildContext {
@@ -67,6 +72,8 @@ export abstract class Layer {
   abstract outputShape(...inputs: Shape[]): Shape;
   params(..._inputs: Shape[]): ParamSpec[] { return []; }
   states(..._inputs: Shape[]): StateSpec[] { return []; }
+  /** Parameters this layer shares with another layer; the model stores each once, under its owner's name. */
+  tiedParams(): TiedParamSpec[] { return []; }
   abstract forward(ctx: BuildContext, ...inputs: number[]): number;
   describe(): string { return this.kind; }
 
@@ -92,6 +99,11 @@ export abstract class Layer {
     const shape = this.outputShape(...inputs.map((t) => t.shape));
     return new SymbolicTensor(shape, this.outputDType(...inputs.map((t) => t.dtype)), { kind: 'layer', layer: this, inputs }, '');
   }
+}
+
+/** How errors name a layer: "layer add1 (Add)", or just "Add" before the model has named it. */
+export function layerLabel(layer: Layer): string {
+  return layer.name ? `layer ${layer.name} (${layer.describe()})` : layer.describe();
 }
 
 /** The error a layer throws when an input shape does not fit it, naming the layer and the shape. */

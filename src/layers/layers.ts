@@ -70,46 +70,52 @@ export class Dense extends Layer {
   }
 
   forward(ctx: BuildContext, x: number): number {
-    const { graph } = ctx;
-    const shape = graph.shape(x);
-    const inFeatures = shape.at(-1)!;
-    // Every token of every sample is one row of the product.
-    const batch = elementCount(shape.slice(0, -1));
+    // Weight first: parameters enter the program, and so the optimizer state, in state_dict order.
     const w = ctx.param(this, 'weight');
-    const bias = this.useBias ? ctx.param(this, 'bias') : undefined;
-    const y = graph.tensor(`${this.name}.out`, [...shape.slice(0, -1), this.units]);
-    const units = this.units;
-    const activation = this.activation;
-    const reads = bias === undefined ? [x, w] : [x, w, bias];
-    // Dense activations beyond relu are applied by a separate kernel after the GEMM.
-    const fused = activation === 'relu' || activation === 'none';
-    const z = fused ? y : graph.tensor(`${this.name}.preact`, graph.shape(y));
-    op(graph, `${this.name}.forward`, reads, [z], (gpu, b) => gemm(gpu, {
-      a: b(x), b: b(w), c: b(z), m: batch, n: units, k: inFeatures, transB: true,
-      ...(bias === undefined ? {} : { bias: b(bias), biasAxis: 'n' as const }),
-      activation: activation === 'relu' ? 'relu' : 'none', label: `${this.name}.forward`,
-    }));
-    if (!fused) {
-      const count = batch * units;
-      op(graph, `${this.name}.${activation}`, [z], [y], (gpu, b) => activationForward(gpu, activation as ActivationKind, { x: b(z), y: b(y), count }));
-    }
-    ctx.tape.record(reads, [y], (g) => {
-      const dz = gradThroughActivation(g, this.name, activation, y);
-      if (g.wants(x)) {
-        const dx = g.gradTarget(x);
-        op(graph, `${this.name}.backward.input`, [dz, w], [dx], (gpu, b) => gemm(gpu, { a: b(dz), b: b(w), c: b(dx), m: batch, n: inFeatures, k: units }));
-      }
-      if (g.wants(w)) {
-        const dw = g.gradTarget(w);
-        op(graph, `${this.name}.backward.weight`, [dz, x], [dw], (gpu, b) => gemm(gpu, { a: b(dz), b: b(x), c: b(dw), m: units, n: inFeatures, k: batch, transA: true }));
-      }
-      if (bias !== undefined && g.wants(bias)) {
-        const db = g.gradTarget(bias);
-        op(graph, `${this.name}.backward.bias`, [dz], [db], (gpu, b) => biasGradient(gpu, { dy: b(dz), dbias: b(db), batch, channels: units, spatial: 1 }));
-      }
-    });
-    return y;
+    return linear(ctx, this.name, x, w, this.useBias ? ctx.param(this, 'bias') : undefined, this.activation, this.units);
   }
+}
+
+/**
+ * y = act(x · wᵀ + bias) over the last axis of x, with w a [units, features] graph tensor, and its
+ * backward. Dense reads its own weight; TiedDense reads another layer's (weight tying).
+ */
+export function linear(ctx: BuildContext, layerName: string, x: number, w: number, bias: number | undefined, activation: Activation, units: number): number {
+  const { graph } = ctx;
+  const shape = graph.shape(x);
+  const inFeatures = shape.at(-1)!;
+  // Every token of every sample is one row of the product.
+  const batch = elementCount(shape.slice(0, -1));
+  const y = graph.tensor(`${layerName}.out`, [...shape.slice(0, -1), units]);
+  const reads = bias === undefined ? [x, w] : [x, w, bias];
+  // Dense activations beyond relu are applied by a separate kernel after the GEMM.
+  const fused = activation === 'relu' || activation === 'none';
+  const z = fused ? y : graph.tensor(`${layerName}.preact`, graph.shape(y));
+  op(graph, `${layerName}.forward`, reads, [z], (gpu, b) => gemm(gpu, {
+    a: b(x), b: b(w), c: b(z), m: batch, n: units, k: inFeatures, transB: true,
+    ...(bias === undefined ? {} : { bias: b(bias), biasAxis: 'n' as const }),
+    activation: activation === 'relu' ? 'relu' : 'none', label: `${layerName}.forward`,
+  }));
+  if (!fused) {
+    const count = batch * units;
+    op(graph, `${layerName}.${activation}`, [z], [y], (gpu, b) => activationForward(gpu, activation as ActivationKind, { x: b(z), y: b(y), count }));
+  }
+  ctx.tape.record(reads, [y], (g) => {
+    const dz = gradThroughActivation(g, layerName, activation, y);
+    if (g.wants(x)) {
+      const dx = g.gradTarget(x);
+      op(graph, `${layerName}.backward.input`, [dz, w], [dx], (gpu, b) => gemm(gpu, { a: b(dz), b: b(w), c: b(dx), m: batch, n: inFeatures, k: units }));
+    }
+    if (g.wants(w)) {
+      const dw = g.gradTarget(w);
+      op(graph, `${layerName}.backward.weight`, [dz, x], [dw], (gpu, b) => gemm(gpu, { a: b(dz), b: b(x), c: b(dw), m: units, n: inFeatures, k: batch, transA: true }));
+    }
+    if (bias !== undefined && g.wants(bias)) {
+      const db = g.gradTarget(bias);
+      op(graph, `${layerName}.backward.bias`, [dz], [db], (gpu, b) => biasGradient(gpu, { dy: b(dz), dbias: b(db), batch, channels: units, spatial: 1 }));
+    }
+  });
+  return y;
 }
 
 export interface Conv2DOptions {

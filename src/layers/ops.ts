@@ -5,17 +5,35 @@
 // negative axes count from the end.
 import { broadcastShape, binaryOp, fillBuffer, permuteAxes, sumToShape, unaryOp, type BinaryOp } from '../kernels/elementwise.ts';
 import { copyBlocks } from '../kernels/layout.ts';
-import { elementCount, formatShape } from '../graph/graph.ts';
+import { elementCount, formatShape, type GradContext } from '../graph/graph.ts';
 import { Layer, op, SymbolicTensor, type BuildContext, type LayerConfig, type Shape } from './layer.ts';
 
-/** The full (batched) shapes of two broadcast operands: per-sample shapes right-aligned, batch first. */
+/** Full (batched) shapes of broadcast operands: per-sample shapes right-aligned to one rank, batch first. */
+export function batchedShapes(batch: number, shapes: readonly Shape[]): number[][] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  return shapes.map((s) => [batch, ...Array<number>(rank - s.length).fill(1), ...s]);
+}
+
+/** The full (batched) shapes of two broadcast operands and of their result. */
 function batchedOperands(batch: number, a: Shape, b: Shape): [number[], number[], number[]] {
-  const rank = Math.max(a.length, b.length);
-  const pad = (s: Shape) => [batch, ...Array<number>(rank - s.length).fill(1), ...s];
-  return [pad(a), pad(b), [batch, ...broadcastShape(a, b)]];
+  const [aShape, bShape] = batchedShapes(batch, [a, b]) as [number[], number[]];
+  return [aShape, bShape, [batch, ...broadcastShape(a, b)]];
 }
 
 const BINARY_KINDS: Record<BinaryOp, string> = { add: 'add', sub: 'sub', mul: 'mul', div: 'div' };
+
+/**
+ * The gradient of an operand that was broadcast to outShape: `partial` writes it at outShape, and
+ * it is summed back over the broadcast axes where the operand is smaller.
+ */
+export function broadcastGradient(g: GradContext, name: string, operand: number, shape: readonly number[], outShape: readonly number[], partial: (target: number) => void): void {
+  if (!g.wants(operand)) return;
+  const dx = g.gradTarget(operand);
+  if (elementCount(shape) === elementCount(outShape)) { partial(dx); return; }
+  const full = g.graph.tensor(`grad(${name}.broadcast)`, outShape);
+  partial(full);
+  op(g.graph, `${name}.backward.reduce`, [full], [dx], (gpu, buf) => sumToShape(gpu, { src: buf(full), dst: buf(dx), srcShape: outShape, dstShape: shape }));
+}
 
 /** a ∘ b elementwise, with NumPy broadcasting over the per-sample shapes. */
 export class Elementwise extends Layer {
@@ -44,14 +62,7 @@ export class Elementwise extends Layer {
     op(graph, `${this.name}.forward`, [a, b], [y], (gpu, buf) => binaryOp(gpu, { op: operation, a: buf(a), b: buf(b), out: buf(y), aShape, bShape, outShape }));
     ctx.tape.record([a, b], [y], (g) => {
       const dy = g.gradOf(y);
-      const gradient = (operand: number, shape: number[], partial: (out: number) => void, alpha = 1) => {
-        if (!g.wants(operand)) return;
-        const dx = g.gradTarget(operand);
-        if (elementCount(shape) === elementCount(outShape)) { partial(dx); return; }
-        const full = graph.tensor(`grad(${this.name}.broadcast)`, outShape);
-        partial(full);
-        op(graph, `${this.name}.backward.reduce`, [full], [dx], (gpu, buf) => sumToShape(gpu, { src: buf(full), dst: buf(dx), srcShape: outShape, dstShape: shape, alpha }));
-      };
+      const gradient = (operand: number, shape: number[], partial: (out: number) => void) => broadcastGradient(g, this.name, operand, shape, outShape, partial);
       const copy = (target: number, alpha: number) => op(graph, `${this.name}.backward`, [dy], [target], (gpu, buf) => unaryOp(gpu, { op: 'affine', x: buf(dy), y: buf(target), count: elementCount(outShape), alpha }));
       const times = (other: number, otherShape: number[], kind: BinaryOp, alpha = 1) => (target: number) =>
         op(graph, `${this.name}.backward`, [dy, other], [target], (gpu, buf) => binaryOp(gpu, { op: kind, a: buf(dy), b: buf(other), out: buf(target), aShape: outShape, bShape: otherShape, outShape, alpha }));
@@ -76,9 +87,9 @@ export class Elementwise extends Layer {
 }
 
 /** Checks a per-sample axis and makes it non-negative. */
-function resolveAxis(axis: number, rank: number, what: string): number {
+export function resolveAxis(axis: number, rank: number, what: string): number {
   const resolved = axis < 0 ? rank + axis : axis;
-  if (!Number.isInteger(axis) || resolved < 0 || resolved >= rank) throw new Error(`${what}: axis ${axis} is out of range for a per-sample rank of ${rank}`);
+  if (!Number.isInteger(axis) || resolved < 0 || resolved >= rank) throw new Error(`${what}: axis ${axis} is out of range for a per-sample rank of ${rank} (axes count per sample; the batch axis always stays)`);
   return resolved;
 }
 

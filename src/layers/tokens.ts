@@ -1,12 +1,13 @@
 // Layers that shape token sequences [tokens, width] for transformers: a token embedding (u32 ids →
 // rows of a learned table), a learned positional embedding added to every sample, and a learned class
 // token put in front of the sequence (ViT). Each owns one parameter and folds its gradient over the
-// batch without atomics.
+// batch without atomics. TiedDense owns none: it projects onto an Embedding's table (weight tying).
 import { binaryOp, sumToShape, unaryOp } from '../kernels/elementwise.ts';
 import { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from '../kernels/embedding.ts';
 import { copyBlocks } from '../kernels/layout.ts';
 import { elementCount, formatShape, type DType } from '../graph/graph.ts';
-import { checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape } from './layer.ts';
+import { checkOptions, Layer, op, shapeError, type BuildContext, type LayerConfig, type ParamSpec, type Shape, type TiedParamSpec } from './layer.ts';
+import { linear } from './layers.ts';
 
 /** Small uniform values with the spread (std 0.02) GPT-2 and ViT give these tables. */
 const TOKEN_INIT = { kind: 'uniform' as const, limit: 0.02 * Math.sqrt(3) };
@@ -64,6 +65,39 @@ export class Embedding extends Layer {
       op(graph, `${this.name}.backward.weight`, [ids, dy], [dt, scratch], (gpu, b) => embeddingBackward(gpu, s, { ids: b(ids), dOut: b(dy), dTable: b(dt), scratch: b(scratch) }));
     });
     return y;
+  }
+}
+
+/**
+ * Logits over an Embedding's vocabulary with that embedding's table as the weight, no bias:
+ * [..., width] → [..., vocab], y = x · tableᵀ. GPT-2 ties its output head to the token embedding
+ * this way; the table gets the sum of both layers' gradients, and the state_dict lists it under
+ * both names (`<this>.weight` too), as PyTorch does for a shared parameter.
+ */
+export class TiedDense extends Layer {
+  readonly kind = 'tied';
+  readonly tiedTo: Embedding;
+  constructor(o: { tiedTo: Embedding; name?: string }) {
+    super();
+    checkOptions('TiedDense', o, ['tiedTo', 'name']);
+    if (!(o.tiedTo instanceof Embedding)) throw new Error(`TiedDense: tiedTo must be an Embedding layer, got ${o.tiedTo === null || typeof o.tiedTo !== 'object' ? JSON.stringify(o.tiedTo) : (o.tiedTo as Layer).constructor.name}`);
+    this.tiedTo = o.tiedTo;
+    this.name = o.name ?? '';
+  }
+
+  override describe(): string { return `TiedDense(${this.tiedTo.name || 'embedding'}, ${this.tiedTo.vocab})`; }
+  override config(): LayerConfig { return { type: 'TiedDense', name: this.name, tiedTo: this.tiedTo.name }; }
+  override tiedParams(): TiedParamSpec[] { return [{ name: 'weight', layer: this.tiedTo, param: 'weight' }]; }
+
+  outputShape(input: Shape): Shape {
+    if ((input.length !== 1 && input.length !== 2) || input.at(-1) !== this.tiedTo.width) {
+      throw shapeError(this, `[features] or [tokens, features] with ${this.tiedTo.width} features (the width of ${this.tiedTo.name || 'its embedding'})`, input);
+    }
+    return [...input.slice(0, -1), this.tiedTo.vocab];
+  }
+
+  forward(ctx: BuildContext, x: number): number {
+    return linear(ctx, this.name, x, ctx.param(this.tiedTo, 'weight'), undefined, 'none', this.tiedTo.vocab);
   }
 }
 

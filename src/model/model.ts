@@ -17,7 +17,12 @@ export interface LayerPlan {
   output: Shape;
   params: (ParamSpec & { fullName: string })[];
   states: (StateSpec & { fullName: string })[];
+  /** Parameters it reads from another layer (weight tying): its own state_dict name and the owner's. */
+  tied: TiedParameter[];
 }
+
+/** A state_dict name that holds another layer's parameter: `name` (e.g. lm_head.weight) is `source` (transformer.wte.weight). */
+export interface TiedParameter { name: string; source: string }
 
 /** One application of a layer: which symbolic tensors it reads and the one it produces. */
 export interface ModelNode {
@@ -78,6 +83,19 @@ export class Model {
     }
     this.checkSoftmax();
     this.plan = layers.map((layer) => this.layerPlan(layer));
+    this.checkTies();
+  }
+
+  /** A tied layer must read a parameter that a layer of this model owns. */
+  private checkTies(): void {
+    for (const plan of this.plan) {
+      for (const tie of plan.layer.tiedParams()) {
+        const owner = this.plan.find((p) => p.layer === tie.layer);
+        const label = `layer ${plan.layer.name} (${plan.layer.describe()})`;
+        if (!owner) throw new Error(`${label} ties its ${tie.name} to layer ${tie.layer.name || tie.layer.describe()}, which the model does not apply; apply that layer in the same model`);
+        if (!owner.params.some((p) => p.name === tie.param)) throw new Error(`${label} ties its ${tie.name} to ${tie.layer.name}.${tie.param}, which that layer does not have`);
+      }
+    }
   }
 
   private nameInputs(): void {
@@ -136,6 +154,7 @@ export class Model {
       layer, input: inputs[0]!, inputs, output: first.output.shape,
       params: layer.params(...inputs).map((p) => ({ ...p, fullName: `${layer.name}.${p.name}` })),
       states: layer.states(...inputs).map((s) => ({ ...s, fullName: `${layer.name}.${s.name}` })),
+      tied: layer.tiedParams().map((t) => ({ name: `${layer.name}.${t.name}`, source: `${t.layer.name}.${t.param}` })),
     };
   }
 
@@ -174,6 +193,11 @@ export class Model {
 
   stateSpecs(): NamedTensor[] {
     return this.plan.flatMap((p) => p.states.map((s) => ({ name: s.fullName, shape: s.shape })));
+  }
+
+  /** State_dict names that hold another layer's parameter; checkpoints write them too, with the owner's values. */
+  tiedParameters(): TiedParameter[] {
+    return this.plan.flatMap((p) => p.tied);
   }
 
   parameterCount(): number {

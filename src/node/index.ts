@@ -13,3 +13,4 @@ export { loadTrainingData, type TrainingData } from './training-data.ts';
 export { OPTIMIZER_NAMES, optimizerConfig, scheduleConfig } from './optimizer-flags.ts';
 export { classBalancedSubset, planVariants, trainVariant, withClasses, type VariantResult } from './finetune.ts';
 export { formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, type SearchSpace, type TrialConfig, type TrialResult } from './tune.ts';
+export { readCsv, parseCsv, type CsvOptions, type CsvData } from './csv.ts';

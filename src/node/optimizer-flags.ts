@@ -1,11 +1,12 @@
 // The optimizer and schedule names the training commands accept, turned into their configurations.
-import type { OptimizerConfig, Schedule } from '../optim/optim.ts';
+import type { DecayGroups, OptimizerConfig, Schedule } from '../optim/optim.ts';
 
 export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam', 'adamw'] as const;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 
-export function optimizerConfig(flags: { optimizer: string; lr: number; momentum: number; 'weight-decay': number; l1: number }): OptimizerConfig {
-  const common = { lr: flags.lr, weightDecay: flags['weight-decay'], l1: flags.l1 };
+export function optimizerConfig(flags: { optimizer: string; lr: number; momentum: number; 'weight-decay': number; l1: number; decay?: string }): OptimizerConfig {
+  // 'all' is the default and left out, so such a run's checkpoint reads as it did before decay groups.
+  const common = { lr: flags.lr, weightDecay: flags['weight-decay'], l1: flags.l1, ...(flags.decay === 'matrices' ? { decay: flags.decay as DecayGroups } : {}) };
   switch (flags.optimizer) {
     case 'sgd': return { kind: 'sgd', ...common };
     case 'momentum': return { kind: 'sgd', ...common, momentum: flags.momentum, nesterov: true };

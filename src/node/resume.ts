@@ -20,6 +20,7 @@ export interface ResumableFlags {
   momentum: number;
   schedule: string;
   'weight-decay': number;
+  decay: string;
   l1: number;
   dropout: number | undefined;
   'label-smoothing': number;
@@ -64,6 +65,7 @@ function checkpointFlags(checkpoint: Checkpoint): Recorded {
     ...(name === 'momentum' && optimizer.kind === 'sgd' && optimizer.momentum !== undefined ? { momentum: optimizer.momentum } : {}),
     schedule: training.schedule?.kind ?? 'constant',
     'weight-decay': optimizer.weightDecay ?? 0,
+    decay: optimizer.decay ?? 'all',
     l1: optimizer.l1 ?? 0,
     dropout: 'zoo' in description ? description.options.dropout : undefined,
     'label-smoothing': training.labelSmoothing ?? 0,

@@ -1,9 +1,24 @@
 // Optimizer choices and learning-rate schedules. Schedules run on the CPU: each step the executor
 // writes the current rate into a 16-byte buffer, so changing it costs nothing on the GPU.
 
+/**
+ * Which parameters weight decay applies to: 'all' (the default, as torch.optim given
+ * model.parameters()), or 'matrices', nanoGPT's configure_optimizers rule: only tensors of two or
+ * more dimensions (Dense and attention weights, embedding tables) decay; biases and LayerNorm
+ * weights and biases do not.
+ */
+export type DecayGroups = 'all' | 'matrices';
+export const DECAY_GROUPS: readonly DecayGroups[] = ['all', 'matrices'];
+
 export type OptimizerConfig =
-  | { kind: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number; l1?: number }
-  | { kind: 'adam' | 'adamw'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; l1?: number };
+  | { kind: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number; l1?: number; decay?: DecayGroups }
+  | { kind: 'adam' | 'adamw'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; l1?: number; decay?: DecayGroups };
+
+/** The weight decay one parameter of `shape` gets: the optimizer's (AdamW defaults to 0.01, as PyTorch), or 0 outside its decay group. */
+export function parameterWeightDecay(optimizer: OptimizerConfig, shape: readonly number[]): number {
+  if (optimizer.decay === 'matrices' && shape.length < 2) return 0;
+  return optimizer.weightDecay ?? (optimizer.kind === 'adamw' ? 0.01 : 0);
+}
 
 export type Schedule =
   | { kind: 'constant' }

@@ -100,12 +100,15 @@ export interface EpochSummary {
   images?: number;
 }
 
-/** "epoch  3/10  train loss 0.2314 acc 93.12%  val loss 0.2011 acc 94.05%  12.3 s  4871 img/s" */
+/**
+ * "epoch  3/10  train loss 0.2314 acc 93.12%  val loss 0.2011 acc 94.05%  12.3 s  4871 img/s"; a task
+ * without accuracy (NaN, e.g. regression) shows only the losses.
+ */
 export function formatEpochSummary(s: EpochSummary): string {
-  const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
-  const parts = [`epoch ${String(s.epoch).padStart(String(s.epochs).length)}/${s.epochs}`, `train loss ${s.trainLoss.toFixed(4)} acc ${percent(s.trainAccuracy)}`];
+  const accuracy = (x: number) => (Number.isNaN(x) ? '' : ` acc ${(100 * x).toFixed(2)}%`);
+  const parts = [`epoch ${String(s.epoch).padStart(String(s.epochs).length)}/${s.epochs}`, `train loss ${s.trainLoss.toFixed(4)}${accuracy(s.trainAccuracy)}`];
   if (s.validationLoss !== undefined && s.validationAccuracy !== undefined) {
-    parts.push(`val loss ${s.validationLoss.toFixed(4)} acc ${percent(s.validationAccuracy)}`);
+    parts.push(`val loss ${s.validationLoss.toFixed(4)}${accuracy(s.validationAccuracy)}`);
   }
   parts.push(`${s.seconds.toFixed(1)} s`);
   if (s.images !== undefined && s.seconds > 0) parts.push(`${Math.round(s.images / s.seconds)} img/s`);

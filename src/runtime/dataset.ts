@@ -1,10 +1,11 @@
 // Puts a whole dataset on the GPU once, so each step uploads only batch indices: images (pixels as
-// packed u8, labels as u32) or one token stream (u32 ids).
+// packed u8, labels as u32), one token stream (u32 ids), or a set of named tensors from JS arrays.
 import type { Gpu } from '../gpu/device.ts';
 import { uploadBuffer } from '../gpu/buffers.ts';
 import { packBytes } from '../kernels/gather.ts';
 import type { ImageSet } from '../data/idx.ts';
-import type { GpuData, GpuDataset, GpuTokenDataset } from '../compiler/program.ts';
+import type { FieldDType, GpuData, GpuDataset, GpuField, GpuTensorDataset, GpuTokenDataset } from '../compiler/program.ts';
+import { elementCount, formatShape } from '../graph/graph.ts';
 
 export function uploadDataset(gpu: Gpu, set: ImageSet, classes: number, name: string): GpuDataset {
   const channels = set.channels ?? 1;
@@ -37,7 +38,56 @@ export function uploadTokens(gpu: Gpu, tokens: Uint32Array, o: { vocab: number; 
   return { kind: 'tokens', name, vocab, context, count: tokens.length, tokens: uploadBuffer(gpu, tokens, `${name}.tokens`) };
 }
 
+/** One field's values as a JS array and its shape, [samples, ...one sample's shape]. */
+export interface FieldData {
+  /** Uint8Array: bytes scaled to [0, 1] (then normalized) as they are gathered; Float32Array: f32 values; Uint32Array: ids. */
+  data: Uint8Array | Float32Array | Uint32Array;
+  shape: readonly number[];
+}
+
+function fieldDType(data: FieldData['data']): FieldDType | undefined {
+  if (data instanceof Uint8Array) return 'u8';
+  if (data instanceof Float32Array) return 'f32';
+  if (data instanceof Uint32Array) return 'u32';
+  return undefined;
+}
+
+/**
+ * A dataset of named tensors resident on the GPU, e.g. `{ x: { data: features, shape: [n, 13] },
+ * y: { data: labels, shape: [n] } }`: every field holds the same number of samples. By default a
+ * one-input model reads field `x` and the loss compares against field `y` (see ProgramOptions).
+ */
+export function tensorDataset(gpu: Gpu, fields: Readonly<Record<string, FieldData>>, name: string): GpuTensorDataset {
+  const names = Object.keys(fields);
+  if (names.length === 0) throw new Error(`dataset ${name}: needs at least one field`);
+  let count: number | undefined;
+  const checked = names.map((field) => {
+    const { data, shape } = fields[field]!;
+    const dtype = fieldDType(data);
+    if (!dtype) throw new Error(`dataset ${name}: field ${field} must be a Uint8Array, Float32Array or Uint32Array`);
+    if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new Error(`dataset ${name}: field ${field} needs a shape [samples, ...], positive integers, got ${JSON.stringify(shape)}`);
+    }
+    if (data.length !== elementCount(shape)) throw new Error(`dataset ${name}: field ${field} holds ${data.length} values, but its shape ${formatShape(shape)} needs ${elementCount(shape)}`);
+    if (count !== undefined && shape[0] !== count) throw new Error(`dataset ${name}: field ${field} has ${shape[0]} samples, but field ${names[0]} has ${count}`);
+    count = shape[0]!;
+    return { field, data, shape, dtype };
+  });
+  const uploaded: Record<string, GpuField> = {};
+  for (const { field, data, shape, dtype } of checked) {
+    const buffer = uploadBuffer(gpu, dtype === 'u8' ? packBytes(data as Uint8Array) : data as Float32Array | Uint32Array, `${name}.${field}`);
+    let largest = 0;
+    if (dtype === 'u32') for (const v of data) largest = Math.max(largest, v);
+    uploaded[field] = { dtype, shape: shape.slice(1), buffer, ...(dtype === 'u32' ? { largest } : {}) };
+  }
+  return { kind: 'tensors', name, count: count!, fields: uploaded };
+}
+
 export function destroyDataset(gpu: Gpu, data: GpuData): void {
+  if (data.kind === 'tensors') {
+    for (const field of Object.values(data.fields)) gpu.destroyBuffer(field.buffer);
+    return;
+  }
   if (data.kind === 'tokens') {
     gpu.destroyBuffer(data.tokens);
     return;

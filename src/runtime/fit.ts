@@ -4,16 +4,20 @@
 import type { Gpu } from '../gpu/device.ts';
 import { epochPermutation } from '../data/split.ts';
 import { DivergenceError, Evaluator, Trainer, type ModelState, type Snapshot, type TrainerOptions } from './runtime.ts';
-import type { GpuDataset } from '../compiler/program.ts';
+import type { GpuData } from '../compiler/program.ts';
 import type { Model } from '../model/model.ts';
 import { tuneGemm } from '../kernels/gemm.ts';
 
 export interface EpochResult {
   epoch: number;
   trainLoss: number;
+  /** NaN where the task has no accuracy (see Totals.accuracy). */
   trainAccuracy: number;
+  /** The task's training metrics (see Totals.metrics). */
+  metrics: Record<string, number>;
   valLoss?: number;
   valAccuracy?: number;
+  valMetrics?: Record<string, number>;
   seconds: number;
   imagesPerSecond: number;
   learningRate: number;
@@ -46,12 +50,20 @@ export interface FitOptions extends Omit<TrainerOptions, 'stepsPerEpoch' | 'tota
   shouldStop?: () => boolean;
   /**
    * Throw DivergenceError when the mean training loss so far in an epoch passes this multiple of
-   * ln(classes), the cross-entropy of a guess at chance, which is where a fresh classifier starts
-   * and above where a resumed one does (default 100; Infinity turns the check off). Checked on the
-   * snapshots the trainer already reads asynchronously and on each epoch's totals.
+   * a reference (default 100; Infinity turns the check off). For a cross-entropy loss the
+   * reference is ln(classes), the loss of a guess at chance, which is where a fresh classifier
+   * starts and above where a resumed one does. Other losses have no chance level, so the reference
+   * is the first loss this fit() reads (a snapshot, or the first epoch's mean), where training
+   * starts. Checked on the snapshots the trainer already reads asynchronously and on each epoch's totals.
    */
   divergenceFactor?: number;
   evalBatchSize?: number;
+  /**
+   * Leave out the short last batch of each epoch (and of validation) when the sample count is not
+   * a multiple of batchSize. Default false: it is trained as a batch of its own size (the loss is
+   * the mean over its rows and batch norm takes its statistics over them, as in PyTorch).
+   */
+  dropRemainder?: boolean;
 }
 
 export interface FitResult {
@@ -62,49 +74,63 @@ export interface FitResult {
 
 export const DEFAULT_DIVERGENCE_FACTOR = 100;
 
-/** Turns a loss reading into DivergenceError when it is past `factor` × ln(classes). */
-function divergenceCheck(classes: number, factor: number): (loss: number, when: string) => void {
-  const chance = Math.log(Math.max(2, classes));
-  const limit = factor * chance;
+/** Turns a loss reading into DivergenceError when it is past `factor` × the reference (see FitOptions.divergenceFactor). */
+function divergenceCheck(classes: number | undefined, factor: number): (loss: number, when: string) => void {
+  const hint = 'lower the learning rate or enable gradient clipping (--clip-norm)';
+  if (classes !== undefined) {
+    const chance = Math.log(Math.max(2, classes));
+    const limit = factor * chance;
+    return (loss, when) => {
+      if (loss > limit) throw new DivergenceError(`the training loss diverged: ${loss.toPrecision(4)} ${when}, more than ${factor}× the chance-level loss ln(${classes}) = ${chance.toFixed(3)}; ${hint}`);
+    };
+  }
+  let first: number | undefined;
   return (loss, when) => {
-    if (loss > limit) {
-      throw new DivergenceError(`the training loss diverged: ${loss.toPrecision(4)} ${when}, more than ${factor}× the chance-level loss ln(${classes}) = ${chance.toFixed(3)}; lower the learning rate or enable gradient clipping (--clip-norm)`);
-    }
+    first ??= loss;
+    if (first > 0 && loss > factor * first) throw new DivergenceError(`the training loss diverged: ${loss.toPrecision(4)} ${when}, more than ${factor}× the first loss read, ${first.toPrecision(4)}; ${hint}`);
   };
 }
 
-export function stepsPerEpoch(trainCount: number, batchSize: number): number {
-  return Math.floor(trainCount / batchSize);
+/** Steps in an epoch: a short last batch counts unless it is dropped. */
+export function stepsPerEpoch(trainCount: number, batchSize: number, dropRemainder = false): number {
+  return dropRemainder ? Math.floor(trainCount / batchSize) : Math.ceil(trainCount / batchSize);
 }
 
-export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDataset, options: FitOptions,
+export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuData, options: FitOptions,
   existing?: Trainer): Promise<FitResult> {
   const { epochs, batchSize, trainIndices } = options;
-  const perEpoch = stepsPerEpoch(trainIndices.length, batchSize);
-  if (perEpoch < 1) throw new Error(`batch size ${batchSize} is larger than the ${trainIndices.length} training samples`);
+  const dropRemainder = options.dropRemainder ?? false;
+  const perEpoch = stepsPerEpoch(trainIndices.length, batchSize, dropRemainder);
+  if (perEpoch < 1) throw new Error(`batch size ${batchSize} is larger than the ${trainIndices.length} training samples (and dropRemainder is set)`);
+  const remainder = dropRemainder ? 0 : trainIndices.length % batchSize;
   // Kernel variants are picked when the step is compiled, so the timed GEMM choice (cached per
   // adapter after its first run) must be known before.
   if (!existing) await tuneGemm(gpu);
-  const trainer = existing ?? new Trainer(gpu, model, state, data, new Map(), { ...options, stepsPerEpoch: perEpoch, totalSteps: perEpoch * epochs });
+  const trainer = existing ?? new Trainer(gpu, model, state, data, new Map(), {
+    ...options, stepsPerEpoch: perEpoch, totalSteps: perEpoch * epochs, ...(remainder ? { remainderBatch: remainder } : {}),
+  });
+  const { loss, inputs, target } = options;
   const evaluator = options.validationIndices?.length
-    ? new Evaluator(gpu, model, state, data, options.evalBatchSize ?? 500, options.normalize)
+    ? new Evaluator(gpu, model, state, data, options.evalBatchSize ?? 500, options.normalize, { dropRemainder, ...(loss ? { loss } : {}), ...(inputs ? { inputs } : {}), ...(target ? { target } : {}) })
     : undefined;
   const history: EpochResult[] = [];
   let stoppedBy: FitResult['stoppedBy'] = 'completed';
   let best = Infinity;
   let sinceBest = 0;
   const batchEvery = options.batchEvery ?? 20;
-  const checkLoss = divergenceCheck(model.outputShape[0]!, options.divergenceFactor ?? DEFAULT_DIVERGENCE_FACTOR);
+  const checkLoss = divergenceCheck(trainer.program.crossEntropy ? trainer.program.classes : undefined, options.divergenceFactor ?? DEFAULT_DIVERGENCE_FACTOR);
   let checked: Snapshot | null = null;
   try {
     for (let epoch = options.initialEpoch ?? 0; epoch < epochs && stoppedBy === 'completed'; epoch++) {
       const order = epochPermutation(trainIndices.length, options.seed, epoch);
-      const batch = new Uint32Array(batchSize);
+      const full = new Uint32Array(batchSize);
+      const short = new Uint32Array(remainder);
       const started = performance.now();
       const learningRate = trainer.learningRate();
       trainer.resetTotals();
       for (let s = 0; s < perEpoch; s++) {
-        for (let i = 0; i < batchSize; i++) batch[i] = trainIndices[order[s * batchSize + i]!]!;
+        const batch = remainder && s === perEpoch - 1 ? short : full;
+        for (let i = 0; i < batch.length; i++) batch[i] = trainIndices[order[s * batchSize + i]!]!;
         await trainer.step(batch);
         const seen = trainer.latest;
         // A non-finite snapshot is the trainer's to report, as NonFiniteLossError.
@@ -121,13 +147,14 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
       checkLoss(totals.loss, `(mean over epoch ${epoch + 1})`);
       const trainSeconds = (performance.now() - started) / 1000;
       const result: EpochResult = {
-        epoch: epoch + 1, trainLoss: totals.loss, trainAccuracy: totals.accuracy, seconds: trainSeconds,
+        epoch: epoch + 1, trainLoss: totals.loss, trainAccuracy: totals.accuracy, metrics: totals.metrics, seconds: trainSeconds,
         imagesPerSecond: totals.rows / trainSeconds, learningRate,
       };
       if (evaluator && options.validationIndices) {
         const val = await evaluator.evaluate(options.validationIndices);
         result.valLoss = val.loss;
         result.valAccuracy = val.accuracy;
+        result.valMetrics = val.metrics;
         result.seconds = (performance.now() - started) / 1000;
       }
       history.push(result);

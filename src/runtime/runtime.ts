@@ -1,11 +1,11 @@
 // Running compiled programs: parameter buffers, the per-step record-and-submit, asynchronous metric
 // snapshots (no readback on the hot path), and evaluation over a dataset.
 import type { Gpu } from '../gpu/device.ts';
-import { encodeDispatches } from '../gpu/kernel.ts';
+import { encodeDispatches, type Dispatch } from '../gpu/kernel.ts';
 import { readFloat32, readUint32, storageBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { writeHyper } from '../kernels/optimizer.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
-import { compileProgram, type GpuData, type MemoryReport, type Normalization, type Program, type ProgramOptions } from '../compiler/program.ts';
+import { compileProgram, type ChannelNormalization, type GpuData, type MemoryReport, type Program, type ProgramOptions } from '../compiler/program.ts';
 import { checkTokenStarts } from '../compiler/input.ts';
 import { learningRate, type Schedule } from '../optim/optim.ts';
 import type { Model } from '../model/model.ts';
@@ -48,11 +48,28 @@ export class ModelState {
   }
 }
 
-export interface Totals { loss: number; accuracy: number; rows: number; nonFinite: number }
+export interface Totals {
+  /** The mean loss over the rows summed. */
+  loss: number;
+  /** Classification: the share of rows whose argmax is right; multi-label: the mean per-label accuracy; NaN for other tasks. */
+  accuracy: number;
+  rows: number;
+  nonFinite: number;
+  /**
+   * The task's metrics by name: accuracy (classification); accuracy and accuracy[i] per label
+   * (multi-label, a logit > 0 read as 1); mse and mae (regression); none for a drawn loss.
+   */
+  metrics: Record<string, number>;
+}
 
-function totalsFrom(raw: Float32Array): Totals {
+/** Reads a program's totals layout (see Program.totals) into means over its rows. */
+function totalsFrom(raw: Float32Array, program: Pick<Program, 'metricNames' | 'task'>): Totals {
   const rows = raw[2]!;
-  return { loss: rows ? raw[0]! / rows : 0, accuracy: rows ? raw[1]! / rows : 0, rows, nonFinite: raw[3]! };
+  const mean = (sum: number) => (rows ? sum / rows : 0);
+  const hasAccuracy = program.task === 'classification' || program.task === 'multi-label';
+  const metrics: Record<string, number> = hasAccuracy ? { accuracy: mean(raw[1]!) } : {};
+  program.metricNames.forEach((name, i) => { metrics[name] = mean(raw[4 + i]!); });
+  return { loss: mean(raw[0]!), accuracy: hasAccuracy ? mean(raw[1]!) : NaN, rows, nonFinite: raw[3]!, metrics };
 }
 
 /** Training ran away: the loss grew far past where training starts (see FitOptions.divergenceFactor). */
@@ -83,13 +100,22 @@ export interface TrainerOptions extends Omit<ProgramOptions, 'training' | 'batch
   totalSteps: number;
   /** Copy the running totals to a staging buffer every N steps (read when the GPU gets there). */
   metricsEvery?: number;
+  /**
+   * The size of a short last batch to compile a second step for up front (sharing the parameters,
+   * optimizer state and totals). A step of any other size below batchSize compiles its own on first use.
+   */
+  remainderBatch?: number;
 }
 
 export interface Snapshot extends Totals { step: number }
 
 /** One compiled training step: `await trainer.step(indices)` records one command buffer and submits it once. */
 export class Trainer {
+  /** The step for full batches; `programs` also holds those compiled for short batches. */
   readonly program: Program;
+  readonly programs = new Map<number, Program>();
+  /** Dispatches recorded after every step's updates, whichever batch size it has (e.g. pruning masks). */
+  readonly afterUpdate: Dispatch[] = [];
   /** Steps completed so far (also Adam's t and the RNG step); restored on resume. */
   stepCount = 0;
   submits = 0;
@@ -109,12 +135,29 @@ export class Trainer {
     readonly optimizerState: Map<string, GPUBuffer>, readonly options: TrainerOptions) {
     if (!options.optimizer) throw new Error('Trainer needs an optimizer');
     this.baseLr = options.optimizer.lr;
-    this.program = compileProgram(gpu, model, data, state.buffers, optimizerState, { ...options, batch: options.batchSize, training: true });
+    this.program = this.compile(options.batchSize);
+    const remainder = options.remainderBatch;
+    if (remainder !== undefined) {
+      if (!Number.isInteger(remainder) || remainder < 1 || remainder >= options.batchSize) throw new Error(`Trainer: remainderBatch must be an integer in 1..${options.batchSize - 1}, got ${remainder}`);
+      this.compile(remainder);
+    }
     this.staging = Array.from({ length: 3 }, (_, i) => ({
-      buffer: gpu.createBuffer({ label: `metrics.staging${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+      buffer: gpu.createBuffer({ label: `metrics.staging${i}`, size: this.program.totalsLength * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
       busy: false,
     }));
     this.throttle = new SubmitThrottle(gpu);
+  }
+
+  /** The step for `batch` rows, compiled once; every size shares the parameters, optimizer state and totals. */
+  private compile(batch: number): Program {
+    let p = this.programs.get(batch);
+    if (!p) {
+      p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, this.optimizerState, {
+        ...this.options, batch, training: true, ...(this.programs.size ? { totals: this.program.totals } : {}),
+      });
+      this.programs.set(batch, p);
+    }
+    return p;
   }
 
   get memory(): MemoryReport {
@@ -135,8 +178,9 @@ export class Trainer {
     this.gpu.check();
     if (this.fault) throw this.fault;
     const started = performance.now();
-    const { gpu, program } = this;
-    if (indices.length !== this.options.batchSize) throw new Error(`step: expected ${this.options.batchSize} indices, got ${indices.length}`);
+    const { gpu } = this;
+    if (!(indices.length >= 1 && indices.length <= this.options.batchSize)) throw new Error(`step: expected 1..${this.options.batchSize} indices, got ${indices.length}`);
+    const program = this.compile(indices.length);
     if (this.data.kind === 'tokens') checkTokenStarts(this.data, indices);
     const queue = gpu.device.queue;
     writeBuffer(gpu, program.inputs.indices, indices);
@@ -147,10 +191,11 @@ export class Trainer {
     if (this.clearTotals) encoder.clearBuffer(program.totals);
     this.clearTotals = false;
     encodeDispatches(encoder, program.dispatches, 'train step');
+    if (this.afterUpdate.length) encodeDispatches(encoder, this.afterUpdate, 'train step');
     this.stepCount++;
     const every = this.options.metricsEvery ?? 50;
     const slot = this.stepCount % every === 0 ? this.staging.find((s) => !s.busy) : undefined;
-    if (slot) encoder.copyBufferToBuffer(program.totals, 0, slot.buffer, 0, 16);
+    if (slot) encoder.copyBufferToBuffer(program.totals, 0, slot.buffer, 0, program.totalsLength * 4);
     const commands = encoder.finish();
     this.recordMs += performance.now() - started;
     queue.submit([commands]);
@@ -162,7 +207,7 @@ export class Trainer {
   private readSnapshot(slot: { buffer: GPUBuffer; busy: boolean }, step: number): void {
     slot.busy = true;
     slot.buffer.mapAsync(GPUMapMode.READ).then(() => {
-      const totals = totalsFrom(new Float32Array(slot.buffer.getMappedRange().slice(0)));
+      const totals = totalsFrom(new Float32Array(slot.buffer.getMappedRange().slice(0)), this.program);
       slot.buffer.unmap();
       slot.busy = false;
       if (!this.latest || step > this.latest.step) this.latest = { ...totals, step };
@@ -175,7 +220,7 @@ export class Trainer {
   /** Waits for the GPU and returns loss/accuracy over the steps since the last reset. */
   async totals(): Promise<Totals> {
     await this.throttle.drain();
-    const totals = totalsFrom(await readFloat32(this.gpu, this.program.totals, 4));
+    const totals = totalsFrom(await readFloat32(this.gpu, this.program.totals, this.program.totalsLength), this.program);
     if (totals.nonFinite > 0) {
       throw new NonFiniteLossError(`the loss became NaN or infinite by step ${this.stepCount}; lower the learning rate or enable gradient clipping (--clip-norm)`);
     }
@@ -183,16 +228,27 @@ export class Trainer {
   }
 
   destroy(): void {
-    for (const b of this.program.owned) this.gpu.destroyBuffer(b);
+    for (const p of this.programs.values()) for (const b of p.owned) this.gpu.destroyBuffer(b);
     for (const s of this.staging) this.gpu.destroyBuffer(s.buffer);
   }
 }
 
-export interface Evaluation extends Totals { predictions: Uint32Array }
+export interface Evaluation extends Totals {
+  /** Classification: the argmax class of each loss row; empty for other tasks. */
+  predictions: Uint32Array;
+}
+
+/** What an Evaluator reads besides the dataset: the ProgramOptions that pick inputs, target and loss. */
+export interface EvaluatorOptions extends Pick<ProgramOptions, 'loss' | 'inputs' | 'target'> {
+  /** Leave out a short last batch instead of evaluating it (default false: every index counts). */
+  dropRemainder?: boolean;
+}
 
 /**
- * Forward-only programs (no dropout, batch norm on running stats) that cover a dataset exactly. On
- * a token dataset each index is a window's start and yields one loss row (and prediction) per token.
+ * Forward-only programs (no dropout, batch norm on running stats) that cover a dataset exactly,
+ * one per batch size met (so a short last batch is a program of its size), all adding into one
+ * totals buffer. On a token dataset each index is a window's start and yields one loss row (and
+ * prediction) per token.
  */
 export class Evaluator {
   private readonly programs = new Map<number, Program>();
@@ -201,7 +257,7 @@ export class Evaluator {
   private readonly rowsPerIndex: number;
 
   constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ModelState, readonly data: GpuData,
-    readonly batchSize: number, readonly normalize?: Normalization) {
+    readonly batchSize: number, readonly normalize?: ChannelNormalization, readonly options: EvaluatorOptions = {}) {
     this.rowsPerIndex = data.kind === 'tokens' ? data.context : 1;
     this.throttle = new SubmitThrottle(gpu);
   }
@@ -209,40 +265,52 @@ export class Evaluator {
   private program(batch: number): Program {
     let p = this.programs.get(batch);
     if (!p) {
-      p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, new Map(), { batch, training: false, keepLogits: true, ...(this.normalize ? { normalize: this.normalize } : {}) });
+      const { loss, inputs, target } = this.options;
+      const first = this.programs.values().next().value;
+      p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, new Map(), {
+        batch, training: false, keepLogits: true, ...(this.normalize ? { normalize: this.normalize } : {}),
+        ...(loss ? { loss } : {}), ...(inputs ? { inputs } : {}), ...(target ? { target } : {}), ...(first ? { totals: first.totals } : {}),
+      });
       this.programs.set(batch, p);
     }
     return p;
   }
 
+  /** The indices evaluated: all of them, or only whole batches with dropRemainder. */
+  private covered(indices: Uint32Array): Uint32Array {
+    return this.options.dropRemainder ? indices.subarray(0, indices.length - (indices.length % this.batchSize)) : indices;
+  }
+
   /** Runs every batch of `indices`, copying `pick(program)` (bytes per index) into one buffer. */
-  private async run(indices: Uint32Array, rowBytes: number, pick: (p: Program) => GPUBuffer): Promise<{ all: GPUBuffer; used: Set<Program> }> {
+  private async run(indices: Uint32Array, rowBytes: number, pick: (p: Program) => GPUBuffer | undefined): Promise<{ all: GPUBuffer; first?: Program }> {
     const { gpu } = this;
     if (this.data.kind === 'tokens') checkTokenStarts(this.data, indices);
     const all = gpu.createBuffer({ label: 'eval.rows', size: Math.max(4, indices.length * rowBytes), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE });
-    const used = new Set<Program>();
+    let first: Program | undefined;
     for (let start = 0; start < indices.length; start += this.batchSize) {
       const batch = Math.min(this.batchSize, indices.length - start);
       const p = this.program(batch);
       writeBuffer(gpu, p.inputs.indices, indices.subarray(start, start + batch));
       const encoder = gpu.device.createCommandEncoder({ label: 'eval step' });
-      if (!used.has(p)) encoder.clearBuffer(p.totals);
-      used.add(p);
+      if (!first) encoder.clearBuffer(p.totals);
+      first ??= p;
       encodeDispatches(encoder, p.dispatches, 'eval step');
-      encoder.copyBufferToBuffer(pick(p), 0, all, start * rowBytes, batch * rowBytes);
+      const source = pick(p);
+      if (source) encoder.copyBufferToBuffer(source, 0, all, start * rowBytes, batch * rowBytes);
       gpu.device.queue.submit([encoder.finish()]);
       await this.throttle.after();
     }
     await this.throttle.drain();
-    return { all, used };
+    return { all, ...(first ? { first } : {}) };
   }
 
   /** The model's outputs before any final Softmax, indices.length × the output shape. */
   async logits(indices: Uint32Array): Promise<Float32Array> {
+    const covered = this.covered(indices);
     const perIndex = elementCount(this.model.outputShape);
-    const { all } = await this.run(indices, perIndex * 4, (p) => p.logits!);
+    const { all } = await this.run(covered, perIndex * 4, (p) => p.logits!);
     try {
-      return await readFloat32(this.gpu, all, indices.length * perIndex);
+      return await readFloat32(this.gpu, all, covered.length * perIndex);
     } finally {
       this.gpu.destroyBuffer(all);
     }
@@ -250,15 +318,14 @@ export class Evaluator {
 
   async evaluate(indices: Uint32Array): Promise<Evaluation> {
     const { gpu } = this;
-    const { all, used } = await this.run(indices, this.rowsPerIndex * 4, (p) => p.predictions!);
+    const covered = this.covered(indices);
+    const { all, first } = await this.run(covered, this.rowsPerIndex * 4, (p) => p.predictions);
     try {
-      let lossSum = 0, correct = 0, rows = 0, nonFinite = 0;
-      for (const p of used) {
-        const t = totalsFrom(await readFloat32(gpu, p.totals, 4));
-        lossSum += t.loss * t.rows; correct += t.accuracy * t.rows; rows += t.rows; nonFinite += t.nonFinite;
-      }
-      const predictions = await readUint32(gpu, all, indices.length * this.rowsPerIndex);
-      return { loss: rows ? lossSum / rows : 0, accuracy: rows ? correct / rows : 0, rows, nonFinite, predictions };
+      if (!first) return { loss: 0, accuracy: NaN, rows: 0, nonFinite: 0, metrics: {}, predictions: new Uint32Array(0) };
+      if (first.task === undefined) throw new Error(`Evaluator: nothing to evaluate against: dataset ${this.data.name} has no target field, or an f32 target and no loss named (options.loss)`);
+      const totals = totalsFrom(await readFloat32(gpu, first.totals, first.totalsLength), first);
+      const predictions = first.predictions ? await readUint32(gpu, all, covered.length * this.rowsPerIndex) : new Uint32Array(0);
+      return { ...totals, predictions };
     } finally {
       gpu.destroyBuffer(all);
     }

@@ -1,9 +1,9 @@
 // Character- and byte-level tokenizers: round trips on a real corpus and on characters outside the
-// BMP, a vocabulary rebuilt from its saved list encoding the same, and errors that name the bad
-// character or id and its position.
+// BMP, a vocabulary rebuilt from its saved list encoding the same, each tokenizer rebuilt from its
+// description (as a checkpoint stores it), and errors that name the bad character or id and its position.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ByteTokenizer, CharTokenizer } from '../../src/data/text.ts';
+import { ByteTokenizer, CharTokenizer, tokenizerFromDescription, type TokenizerDescription } from '../../src/data/text.ts';
 
 const MOBY_DICK = new URL('../../../shared/data/text/moby-dick.txt', import.meta.url);
 
@@ -53,5 +53,40 @@ describe('ByteTokenizer', () => {
     expect(t.decode(t.encode('Call me Ishmael. 🐋'))).toBe('Call me Ishmael. 🐋');
     expect(t.decode([0x61, 0xc3])).toBe('a\ufffd');
     expect(() => t.decode([1, 256])).toThrow('ByteTokenizer.decode: id 256 at position 1 is not a byte (0..255)');
+  });
+});
+
+describe('tokenizer descriptions', () => {
+  it('a char tokenizer describes its vocabulary in id order and is rebuilt from it through JSON', () => {
+    const text = 'Call me Ishmael. 🐋\n';
+    const t = CharTokenizer.fromCorpus(text);
+    const description = t.describe();
+    expect(description).toEqual({ kind: 'char', chars: t.chars });
+    const rebuilt = tokenizerFromDescription(JSON.parse(JSON.stringify(description)) as TokenizerDescription);
+    expect(rebuilt).toBeInstanceOf(CharTokenizer);
+    expect([...rebuilt.encode(text)]).toEqual([...t.encode(text)]);
+    expect(rebuilt.decode(t.encode(text))).toBe(text);
+  });
+
+  it('the description is a copy: changing it leaves the tokenizer as it was', () => {
+    const t = CharTokenizer.fromCorpus('abc');
+    const description = t.describe() as { kind: 'char'; chars: string[] };
+    description.chars[0] = 'z';
+    expect(t.decode([0])).toBe('a');
+  });
+
+  it('a byte tokenizer describes itself by kind alone', () => {
+    const description = new ByteTokenizer().describe();
+    expect(description).toEqual({ kind: 'byte' });
+    const rebuilt = tokenizerFromDescription(description);
+    expect(rebuilt.vocab).toBe(256);
+    expect([...rebuilt.encode('é')]).toEqual([0xc3, 0xa9]);
+  });
+
+  it('refuses an unknown kind and a bad character list by name', () => {
+    expect(() => tokenizerFromDescription({ kind: 'bpe' } as never)).toThrow('tokenizerFromDescription: kind is "bpe"; must be "char" or "byte"');
+    expect(() => tokenizerFromDescription(null as never)).toThrow('tokenizerFromDescription: kind is undefined; must be "char" or "byte"');
+    expect(() => tokenizerFromDescription({ kind: 'char', chars: ['a', 'a'] })).toThrow('CharTokenizer: character "a" (U+0061) appears twice in the vocabulary (entries 0 and 1)');
+    expect(() => tokenizerFromDescription({ kind: 'char', chars: 'ab' } as never)).toThrow('CharTokenizer: the vocabulary must be a non-empty list of characters');
   });
 });

@@ -21,7 +21,7 @@ function checkpoint(training: Partial<TrainerOptions> = {}, extra: Record<string
 
 const defaults: ResumableFlags & { quiet: boolean } = {
   model: 'cnn', dataset: 'mnist', epochs: 5, 'batch-size': 64, lr: 1e-3, optimizer: 'adam', momentum: 0.9, schedule: 'cosine',
-  'weight-decay': 0, l1: 0, dropout: undefined, 'label-smoothing': 0, 'clip-norm': undefined, 'val-split': 0.1, 'train-limit': undefined,
+  'weight-decay': 0, decay: 'all', l1: 0, dropout: undefined, 'label-smoothing': 0, 'clip-norm': undefined, 'val-split': 0.1, 'train-limit': undefined,
   augment: false, standardize: true, seed: 1, quiet: true,
 };
 
@@ -30,7 +30,7 @@ describe('resumedFlags', () => {
     const flags = resumedFlags({ ...defaults, epochs: 6 }, new Set(['epochs', 'quiet']), checkpoint(), 'c.st');
     expect(flags).toEqual({
       model: 'lenet', dataset: 'fashion-mnist', epochs: 6, 'batch-size': 32, lr: 0.05, optimizer: 'momentum', momentum: 0.8, schedule: 'step',
-      'weight-decay': 1e-4, l1: 0, dropout: undefined, 'label-smoothing': 0.1, 'clip-norm': undefined, 'val-split': 0.2, 'train-limit': undefined,
+      'weight-decay': 1e-4, decay: 'all', l1: 0, dropout: undefined, 'label-smoothing': 0.1, 'clip-norm': undefined, 'val-split': 0.2, 'train-limit': undefined,
       augment: false, standardize: true, seed: 5, quiet: true,
     });
   });
@@ -46,6 +46,15 @@ describe('resumedFlags', () => {
       new Set(['lr', 'model', 'clip-norm', 'epochs']), checkpoint(), 'c.st'));
     expect(message).toBe('--resume c.st: --model cnn differs from the checkpoint\'s lenet; --lr 0.1 differs from the checkpoint\'s 0.05; '
       + '--clip-norm 1 differs from the checkpoint\'s unset. Leave a conflicting flag out to continue with the checkpoint\'s value, or start a fresh run');
+  });
+
+  it('takes the decay groups from the checkpoint and refuses a --decay that differs', () => {
+    const matrices = checkpoint({ optimizer: { kind: 'adamw', lr: 0.05, weightDecay: 0.1, decay: 'matrices' } });
+    expect(resumedFlags({ ...defaults, epochs: 4 }, new Set(['epochs']), matrices, 'c.st').decay).toBe('matrices');
+    expect(refusal(() => resumedFlags({ ...defaults, epochs: 4 }, new Set(['epochs', 'decay']), matrices, 'c.st')))
+      .toContain("--decay all differs from the checkpoint's matrices");
+    expect(refusal(() => resumedFlags({ ...defaults, decay: 'matrices', epochs: 4 }, new Set(['epochs', 'decay']), checkpoint(), 'c.st')))
+      .toContain("--decay matrices differs from the checkpoint's all");
   });
 
   it('--epochs must exceed the epochs done; a finished run needs it', () => {

@@ -83,3 +83,23 @@ export function gatherAugmentReference(d: Dataset, indices: ArrayLike<number>, m
   }
   return { raw, x: raw.map((v) => (v / 255 - mean) / std) };
 }
+
+/** gather_words: out[row] = the `width` values of sample indices[row] (any 32-bit data). */
+export function gatherRowsReference<T extends Float32Array | Uint32Array>(source: T, indices: ArrayLike<number>, width: number): T {
+  const out = new (source.constructor as new (n: number) => T)(indices.length * width);
+  for (let row = 0; row < indices.length; row++) out.set(source.subarray(indices[row]! * width, (indices[row]! + 1) * width), row * width);
+  return out;
+}
+
+/** gather_scaled_bytes: each value through its channel plane's (mean, std), rounded as the kernel rounds. */
+export function gatherScaledBytesReference(bytes: Uint8Array, indices: ArrayLike<number>, width: number, mean: readonly number[], std: readonly number[]): Float32Array {
+  const plane = width / mean.length;
+  const out = new Float32Array(indices.length * width);
+  for (let row = 0; row < indices.length; row++) {
+    for (let i = 0; i < width; i++) {
+      const c = Math.floor(i / plane);
+      out[row * width + i] = scaleF32(bytes[indices[row]! * width + i]!, mean[c]!, std[c]!);
+    }
+  }
+  return out;
+}

@@ -58,3 +58,64 @@ export function accumulateMetricsRef(totals: ArrayLike<number>, rowLoss: ArrayLi
   out[2]! += rowLoss.length;
   return out;
 }
+
+export interface ElementLossRef { dpredictions: Float64Array; rowLoss: Float64Array }
+
+/**
+ * A loss of reduction='mean' over all rows·cols elements from its per-element value ℓ(p, t) and
+ * derivative ∂ℓ/∂p: the gradient of the mean is ∂ℓ/∂p / (rows·cols), rowLoss[r] the row's mean.
+ */
+function elementLossRef(predictions: ArrayLike<number>, targets: ArrayLike<number>, rows: number, cols: number,
+  loss: (p: number, t: number) => number, derivative: (p: number, t: number) => number): ElementLossRef {
+  const dpredictions = new Float64Array(rows * cols), rowLoss = new Float64Array(rows);
+  for (let i = 0; i < rows * cols; i++) {
+    dpredictions[i] = derivative(predictions[i]!, targets[i]!) / (rows * cols);
+    rowLoss[Math.floor(i / cols)]! += loss(predictions[i]!, targets[i]!) / cols;
+  }
+  return { dpredictions, rowLoss };
+}
+
+/** torch.nn.L1Loss: ℓ = |p − t|; torch's gradient is sign(p − t) with sign(0) = 0. */
+export function l1LossRef(predictions: ArrayLike<number>, targets: ArrayLike<number>, rows: number, cols: number): ElementLossRef {
+  return elementLossRef(predictions, targets, rows, cols, (p, t) => Math.abs(p - t), (p, t) => Math.sign(p - t));
+}
+
+/** torch.nn.HuberLoss(delta): ℓ = ½d² if |d| ≤ delta else delta·(|d| − ½·delta), d = p − t. */
+export function huberLossRef(predictions: ArrayLike<number>, targets: ArrayLike<number>, rows: number, cols: number, delta: number): ElementLossRef {
+  return elementLossRef(predictions, targets, rows, cols,
+    (p, t) => (Math.abs(p - t) <= delta ? 0.5 * (p - t) ** 2 : delta * (Math.abs(p - t) - 0.5 * delta)),
+    (p, t) => Math.max(-delta, Math.min(delta, p - t)));
+}
+
+/**
+ * torch.nn.BCEWithLogitsLoss: ℓ = −[t·log σ(x) + (1 − t)·log(1 − σ(x))], written as
+ * max(x, 0) − x·t + log(1 + e^−|x|) (the same value, no overflow); ∂ℓ/∂x = σ(x) − t.
+ */
+export function bceWithLogitsRef(logits: ArrayLike<number>, targets: ArrayLike<number>, rows: number, cols: number): ElementLossRef & { rowCorrect: Float64Array; labelCorrect: Float64Array } {
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  const r = elementLossRef(logits, targets, rows, cols, (x, t) => Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x))), (x, t) => sigmoid(x) - t);
+  const labelCorrect = new Float64Array(rows * cols), rowCorrect = new Float64Array(rows);
+  for (let i = 0; i < rows * cols; i++) {
+    labelCorrect[i] = (logits[i]! > 0) === (targets[i]! > 0.5) ? 1 : 0;
+    rowCorrect[Math.floor(i / cols)]! += labelCorrect[i]! / cols;
+  }
+  return { ...r, rowCorrect, labelCorrect };
+}
+
+/** Per row: [mean (p − t)², mean |p − t|]. */
+export function regressionMetricsRef(predictions: ArrayLike<number>, targets: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(2 * rows);
+  for (let i = 0; i < rows * cols; i++) {
+    const d = predictions[i]! - targets[i]!, r = Math.floor(i / cols);
+    out[2 * r]! += (d * d) / cols;
+    out[2 * r + 1]! += Math.abs(d) / cols;
+  }
+  return out;
+}
+
+/** The column sums of a [rows, cols] table. */
+export function columnSumsRef(table: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(cols);
+  for (let i = 0; i < rows * cols; i++) out[i % cols]! += table[i]!;
+  return out;
+}

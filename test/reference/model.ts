@@ -4,7 +4,15 @@ import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
 import type { Layer } from '../../src/layers/layer.ts';
 import type { Model, ModelNode } from '../../src/model/model.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../../src/layers/ops.ts';
-import { ClassToken, Embedding, PositionalEmbedding } from '../../src/layers/tokens.ts';
+import { Gather, Reduce, SoftmaxAxis } from '../../src/layers/axis-ops.ts';
+import { MaskedFill, Where } from '../../src/layers/select-ops.ts';
+import { MatMul } from '../../src/layers/matmul.ts';
+import { axisShape, type AxisShape } from '../../src/kernels/reduce_axis.ts';
+import { maxAxisBackwardRef, maxAxisRef, softmaxAxisBackwardRef, softmaxAxisRef, sumAxisBackwardRef, sumAxisRef } from './reduce_axis.ts';
+import { maskedFillRef, whereBackwardRef, whereRef } from './select.ts';
+import { gatherAxisBackwardRef, gatherAxisRef } from './gather_axis.ts';
+import { matmulBackwardRef, matmulFullShapes, matmulRef } from './matmul.ts';
+import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../../src/layers/tokens.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../../src/layers/transformer.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from './layernorm.ts';
 import { geluBackwardRef, geluForwardRef } from './gelu.ts';
@@ -19,7 +27,7 @@ import { batchNormBackwardRef, batchNormForwardTrainRef } from './batchnorm.ts';
 import { dropoutRef } from './dropout.ts';
 import { softmaxCrossEntropyRef } from './loss.ts';
 import { adamStepReference, sgdStepReference } from './optimizer.ts';
-import type { OptimizerConfig } from '../../src/optim/optim.ts';
+import { parameterWeightDecay, type OptimizerConfig } from '../../src/optim/optim.ts';
 
 type Params = Map<string, Float64Array>;
 type Backward = (dy: Float64Array) => Float64Array;
@@ -108,6 +116,51 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
       backward: (dO) => { const g = attentionBackwardRef(s, q, k, v, dO, options); return [g.dq, g.dk, g.dv]; },
     };
   }
+  const perSampleAxis = (axis: number, rank: number) => (axis < 0 ? rank + axis : axis) + 1;
+  if (layer instanceof Reduce) {
+    // One axis at a time, innermost first, as the layer runs it.
+    const axes = layer.axes.map((a) => perSampleAxis(a, node.inputs[0]!.shape.length)).sort((p, q) => q - p);
+    const stages: { s: AxisShape; argmax?: Uint32Array; alpha: number }[] = [];
+    let data = xs[0]!;
+    const shape = [...shapes[0]!];
+    for (const axis of axes) {
+      const s = axisShape(shape, axis);
+      if (layer.operation === 'max') { const r = maxAxisRef(s, data); data = r.y; stages.push({ s, argmax: r.argmax, alpha: 1 }); }
+      else { const alpha = layer.operation === 'mean' ? 1 / s.n : 1; data = sumAxisRef(s, data, alpha); stages.push({ s, alpha }); }
+      shape[axis] = 1;
+    }
+    return {
+      y: data,
+      backward: (dy) => [stages.reduceRight((g, { s, argmax, alpha }) => (argmax ? maxAxisBackwardRef(s, g, argmax) : sumAxisBackwardRef(s, g, alpha)), dy)],
+    };
+  }
+  if (layer instanceof SoftmaxAxis) {
+    const s = axisShape(shapes[0]!, perSampleAxis(layer.axis, node.inputs[0]!.shape.length));
+    const y = softmaxAxisRef(s, xs[0]!, layer.log);
+    return { y, backward: (dy) => [softmaxAxisBackwardRef(s, y, dy, layer.log)] };
+  }
+  if (layer instanceof Where || layer instanceof MaskedFill) {
+    const rank = Math.max(...node.inputs.map((t) => t.shape.length));
+    const full = node.inputs.map((t) => [batch, ...Array<number>(rank - t.shape.length).fill(1), ...t.shape]);
+    if (layer instanceof MaskedFill) {
+      const [x, mask] = xs as [Float64Array, Float64Array];
+      return { y: maskedFillRef(x, full[0]!, mask, full[1]!, layer.value), backward: (dy) => [whereBackwardRef(mask, full[1]!, dy, outShape, false), new Float64Array(mask.length)] };
+    }
+    const [cond, a, b] = xs as [Float64Array, Float64Array, Float64Array];
+    const side = (dy: Float64Array, takeTrue: boolean, shape: number[]) => sumToShapeRef(whereBackwardRef(cond, full[0]!, dy, outShape, takeTrue), outShape, shape);
+    return { y: whereRef(cond, full[0]!, a, full[1]!, b, full[2]!), backward: (dy) => [new Float64Array(cond.length), side(dy, true, full[1]!), side(dy, false, full[2]!)] };
+  }
+  if (layer instanceof Gather) {
+    const axis = perSampleAxis(layer.axis, node.inputs[0]!.shape.length);
+    const s = { ...axisShape(shapes[0]!, axis), k: shapes[1]![axis]! };
+    const [x, ids] = xs as [Float64Array, Float64Array];
+    return { y: gatherAxisRef(s, x, ids), backward: (dy) => [gatherAxisBackwardRef(s, ids, dy), new Float64Array(ids.length)] };
+  }
+  if (layer instanceof MatMul) {
+    const [aShape, bShape] = matmulFullShapes(batch, node.inputs[0]!.shape, node.inputs[1]!.shape);
+    const [a, b] = xs as [Float64Array, Float64Array];
+    return { y: matmulRef(a, aShape, b, bShape), backward: (dy) => { const g = matmulBackwardRef(a, aShape, b, bShape, dy); return [g.da, g.db]; } };
+  }
   if (layer instanceof Permute) {
     const perm = [0, ...layer.perm.map((p) => p + 1)];
     const inverse = perm.map((_, i) => perm.indexOf(i));
@@ -116,35 +169,47 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
   return undefined;
 }
 
+type NamedValue = { name: string; value: Float64Array };
+
+/** act(x · wᵀ + b) over the last axis; its backward adds into the named parameters' gradients (a tied weight sums both uses). */
+function linearStep(input: readonly number[], x: Float64Array, batch: number, weight: NamedValue, bias: NamedValue | undefined, activation: Dense['activation'], out: number, grads: Params): { y: Float64Array; backward: Backward } {
+  // A sequence [tokens, features] is projected token by token: every token is a row.
+  const inF = input.at(-1)!, rows = batch * input.slice(0, -1).reduce((a, d) => a * d, 1);
+  const w = weight.value, b = bias?.value;
+  const z = new Float64Array(rows * out);
+  for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
+    let s = b ? b[o]! : 0;
+    for (let i = 0; i < inF; i++) s += x[n * inF + i]! * w[o * inF + i]!;
+    z[n * out + o] = s;
+  }
+  const y = activation === 'none' ? z : activationForwardRef(activation, z);
+  return {
+    y,
+    backward: (dy) => {
+      const dz = activation === 'none' ? dy : activationBackwardRef(activation, y, dy);
+      const dw = new Float64Array(out * inF), dx = new Float64Array(rows * inF), db = new Float64Array(out);
+      for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
+        const g = dz[n * out + o]!;
+        db[o]! += g;
+        for (let i = 0; i < inF; i++) { dw[o * inF + i]! += g * x[n * inF + i]!; dx[n * inF + i]! += g * w[o * inF + i]!; }
+      }
+      addInto(grads, weight.name, dw);
+      if (bias) addInto(grads, bias.name, db);
+      return dx;
+    },
+  };
+}
+
 /** Forward one layer on the CPU; returns its output and a closure for its backward (which fills `grads`). */
 function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batch: number, p: Params, grads: Params, seed: number, step: number): { y: Float64Array; backward: Backward } {
   const param = (name: string) => p.get(`${layer.name}.${name}`)!;
   if (layer instanceof Dense) {
-    // A sequence [tokens, features] is projected token by token: every token is a row.
-    const inF = input.at(-1)!, out = layer.units, rows = batch * input.slice(0, -1).reduce((a, d) => a * d, 1);
-    const w = param('weight'), b = layer.useBias ? param('bias') : undefined;
-    const z = new Float64Array(rows * out);
-    for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
-      let s = b ? b[o]! : 0;
-      for (let i = 0; i < inF; i++) s += x[n * inF + i]! * w[o * inF + i]!;
-      z[n * out + o] = s;
-    }
-    const y = layer.activation === 'none' ? z : activationForwardRef(layer.activation, z);
-    return {
-      y,
-      backward: (dy) => {
-        const dz = layer.activation === 'none' ? dy : activationBackwardRef(layer.activation, y, dy);
-        const dw = new Float64Array(out * inF), dx = new Float64Array(rows * inF), db = new Float64Array(out);
-        for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
-          const g = dz[n * out + o]!;
-          db[o]! += g;
-          for (let i = 0; i < inF; i++) { dw[o * inF + i]! += g * x[n * inF + i]!; dx[n * inF + i]! += g * w[o * inF + i]!; }
-        }
-        addInto(grads, `${layer.name}.weight`, dw);
-        if (b) addInto(grads, `${layer.name}.bias`, db);
-        return dx;
-      },
-    };
+    const b = layer.useBias ? { name: `${layer.name}.bias`, value: param('bias') } : undefined;
+    return linearStep(input, x, batch, { name: `${layer.name}.weight`, value: param('weight') }, b, layer.activation, layer.units, grads);
+  }
+  if (layer instanceof TiedDense) {
+    const weight = `${layer.tiedTo.name}.weight`;
+    return linearStep(input, x, batch, { name: weight, value: p.get(weight)! }, undefined, 'none', layer.tiedTo.vocab, grads);
   }
   if (layer instanceof Conv2D) {
     const s = layer.convShape(input, batch);
@@ -263,6 +328,11 @@ export interface CpuTrainer {
    * row: per sample for a classifier, per token for a [tokens, vocab] output); returns the mean loss.
    */
   step(x: Float64Array, labels: ArrayLike<number>): number;
+  /**
+   * One step on a batch of `batch` samples with one array per model input and any loss: `loss`
+   * maps the output to its mean loss and that mean's gradient. Returns the loss.
+   */
+  stepWith(inputs: Float64Array[], batch: number, loss: (output: Float64Array) => { loss: number; grad: Float64Array }): number;
 }
 
 export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Array>, optimizer: OptimizerConfig, seed: number): CpuTrainer {
@@ -274,14 +344,19 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
     return m;
   };
   let stepCount = 0;
-  return {
+  const trainer: CpuTrainer = {
     params,
     step(x, labels) {
       const classes = model.outputShape.at(-1)!;
       const rowsPerSample = model.outputShape.slice(0, -1).reduce((a, d) => a * d, 1);
-      const batch = labels.length / rowsPerSample;
+      return trainer.stepWith([x], labels.length / rowsPerSample, (output) => {
+        const loss = softmaxCrossEntropyRef(output, labels.length, classes, { labels });
+        return { loss: loss.rowLoss.reduce((a, b) => a + b, 0) / labels.length, grad: loss.dlogits };
+      });
+    },
+    stepWith(inputs, batch, lossOf) {
       const grads: Params = new Map();
-      const values = new Map<unknown, Float64Array>([[model.inputs[0], x]]);
+      const values = new Map<unknown, Float64Array>(model.inputs.map((t, i) => [t, inputs[i]!]));
       const backwards: NodeBackward[] = [];
       for (const node of model.nodes) {
         const xs = node.inputs.map((t) => values.get(t)!);
@@ -292,9 +367,9 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
         values.set(node.output, step.y);
         backwards.push(step.backward);
       }
-      const loss = softmaxCrossEntropyRef(values.get(model.outputs[0])!, labels.length, classes, { labels });
+      const loss = lossOf(values.get(model.outputs[0])!);
       // Reverse order; a tensor read by several nodes gets the sum of their gradients.
-      const gradients = new Map<unknown, Float64Array>([[model.outputs[0], loss.dlogits]]);
+      const gradients = new Map<unknown, Float64Array>([[model.outputs[0], loss.grad]]);
       for (let i = model.nodes.length - 1; i >= 0; i--) {
         const node = model.nodes[i]!;
         const dy = gradients.get(node.output);
@@ -313,14 +388,15 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
         const s = { lr: optimizer.lr, step: stepCount, clipScale: 1 };
         if (optimizer.kind === 'sgd') {
           const momentum = optimizer.momentum ?? 0;
-          sgdStepReference({ momentum, nesterov: optimizer.nesterov ?? false, weightDecay: optimizer.weightDecay ?? 0, l1: optimizer.l1 ?? 0 },
+          sgdStepReference({ momentum, nesterov: optimizer.nesterov ?? false, weightDecay: parameterWeightDecay(optimizer, spec.shape), l1: optimizer.l1 ?? 0 },
             { param, ...(momentum > 0 ? { velocity: moment(`${spec.name}.v`, param.length) } : {}) }, g, s);
         } else {
-          adamStepReference({ beta1: optimizer.beta1 ?? 0.9, beta2: optimizer.beta2 ?? 0.999, eps: optimizer.eps ?? 1e-8, weightDecay: optimizer.weightDecay ?? (optimizer.kind === 'adamw' ? 0.01 : 0), decoupled: optimizer.kind === 'adamw', l1: optimizer.l1 ?? 0 },
+          adamStepReference({ beta1: optimizer.beta1 ?? 0.9, beta2: optimizer.beta2 ?? 0.999, eps: optimizer.eps ?? 1e-8, weightDecay: parameterWeightDecay(optimizer, spec.shape), decoupled: optimizer.kind === 'adamw', l1: optimizer.l1 ?? 0 },
             { param, m: moment(`${spec.name}.m`, param.length), v: moment(`${spec.name}.v`, param.length) }, g, s);
         }
       }
-      return loss.rowLoss.reduce((a, b) => a + b, 0) / labels.length;
+      return loss.loss;
     },
   };
+  return trainer;
 }

@@ -73,14 +73,15 @@ describe('formatting', () => {
       'epoch  3/10  train loss 0.2314 acc 93.13%  val loss 0.2011 acc 94.05%  12.3 s  4376 img/s',
     );
     expect(formatEpochSummary({ epoch: 1, epochs: 1, trainLoss: 2, trainAccuracy: 0.1, seconds: 1 })).toBe('epoch 1/1  train loss 2.0000 acc 10.00%  1.0 s');
+    expect(formatEpochSummary({ epoch: 1, epochs: 1, trainLoss: 2, trainAccuracy: NaN, validationLoss: 1.5, validationAccuracy: NaN, seconds: 1 })).toBe('epoch 1/1  train loss 2.0000  val loss 1.5000  1.0 s');
   });
 });
 
 describe('fitProgress', () => {
   const batch = (epoch: number, stepInEpoch: number, loss: number): BatchInfo => ({
-    epoch, stepInEpoch, stepsPerEpoch: 20, imagesPerSecond: 0, snapshot: { loss, accuracy: 0.5, rows: 100, nonFinite: 0, step: stepInEpoch },
+    epoch, stepInEpoch, stepsPerEpoch: 20, imagesPerSecond: 0, snapshot: { loss, accuracy: 0.5, rows: 100, nonFinite: 0, metrics: { accuracy: 0.5 }, step: stepInEpoch },
   });
-  const epochEnd = (epoch: number): EpochResult => ({ epoch, trainLoss: 0.25, trainAccuracy: 0.9, valLoss: 0.3, valAccuracy: 0.875, seconds: 25, imagesPerSecond: 8, learningRate: 1e-3 });
+  const epochEnd = (epoch: number): EpochResult => ({ epoch, trainLoss: 0.25, trainAccuracy: 0.9, valLoss: 0.3, valAccuracy: 0.875, metrics: { accuracy: 0.9 }, seconds: 25, imagesPerSecond: 8, learningRate: 1e-3 });
 
   it('times each epoch from its start, not from the first callback, and prints the summary after it', () => {
     const term = fakeTerminal(false);

@@ -11,6 +11,7 @@ import { decodeCheckpoint, modelFromCheckpoint } from '../../src/io/checkpoint.t
 import { encodeSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
 import { readCheckpoint } from '../../src/node/checkpoint-file.ts';
 import { modelToGraph } from '../../src/io/model-graph.ts';
+import { gptModel } from '../../src/model/gpt.ts';
 
 const SOURCE = 'run.safetensors';
 
@@ -57,6 +58,11 @@ describe('a valid checkpoint', () => {
     expect(ckpt.training).toMatchObject({ batchSize: 64, seed: 1, optimizer: { kind: 'adam', lr: 0.001 }, schedule: { kind: 'cosine' }, frozen: ['fc1.'] });
     expect(modelFromCheckpoint(ckpt).outputShape).toEqual([10]);
   });
+
+  it('keeps AdamW\'s decay groups, so a resumed run decays the same parameters', () => {
+    const optimizer = { kind: 'adamw', lr: 0.001, weightDecay: 0.1, decay: 'matrices' };
+    expect(decodeCheckpoint(checkpointBytes({ optimizer: JSON.stringify(optimizer) }), SOURCE).training!.optimizer).toEqual(optimizer);
+  });
 });
 
 // [what, metadata override, the message it must give]
@@ -94,7 +100,8 @@ const badFields: [string, Record<string, string | undefined>, string][] = [
   ['optimizer kind missing', withJson('optimizer', (o) => ({ lr: o.lr })), 'metadata optimizer.kind is undefined; must be one of sgd, adam, adamw'],
   ['optimizer lr 0', withJson('optimizer', (o) => ({ ...o, lr: 0 })), 'metadata optimizer.lr is 0; must be a finite number > 0 and ≤ 10'],
   ['optimizer beta2 1.5', withJson('optimizer', (o) => ({ ...o, beta2: 1.5 })), 'metadata optimizer.beta2 is 1.5; must be a finite number ≥ 0 and < 1'],
-  ['sgd with Adam\'s betas', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, beta1: 0.9 }) }, 'metadata optimizer has unknown field "beta1" (known: kind, lr, momentum, nesterov, weightDecay, l1)'],
+  ['sgd with Adam\'s betas', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, beta1: 0.9 }) }, 'metadata optimizer has unknown field "beta1" (known: kind, lr, momentum, nesterov, weightDecay, l1, decay)'],
+  ['decay groups unknown', withJson('optimizer', (o) => ({ ...o, decay: 'biases' })), 'metadata optimizer.decay is "biases"; must be one of all, matrices'],
   ['momentum 1', { optimizer: JSON.stringify({ kind: 'sgd', lr: 0.1, momentum: 1 }) }, 'metadata optimizer.momentum is 1; must be a finite number ≥ 0 and < 1'],
   ['schedule kind unknown', withJson('schedule', () => ({ kind: 'linear' })), 'metadata schedule.kind is "linear"; must be one of constant, step, exponential, cosine, onecycle'],
   ['step schedule of step size 0', withJson('schedule', () => ({ kind: 'step', stepSize: 0, gamma: 0.1 })), 'metadata schedule.stepSize is 0; must be a whole number in [1, 1000000]'],
@@ -182,6 +189,48 @@ describe('a checkpoint that describes its model as a graph', () => {
     })), 'metadata model.graph does not build (layer soft: Softmax is only supported as the last layer)'],
   ];
   it.each(badGraphs)('refuses %s, naming the field', (_, metadata, message) => {
+    expect(() => decodeCheckpoint(checkpointBytes(metadata), SOURCE)).toThrow(`${SOURCE}: ${message}`);
+  });
+});
+
+// A character-level gpt of vocabulary 5 as a graph; the schema reads only the description, so the mlp's tensors do.
+const GPT = { model: JSON.stringify({ graph: modelToGraph(gptModel({ vocab: 5, context: 4, layers: 1, heads: 1, width: 4 })) }), class_names: undefined };
+const CHARS = ['\n', ' ', 'a', 'é', '🐋'];
+const withTokenizer = (tokenizer: unknown) => ({ ...GPT, tokenizer: JSON.stringify(tokenizer) });
+
+describe('a language model\'s tokenizer', () => {
+  it('decodes a character vocabulary in id order, characters outside the BMP included', () => {
+    expect(decodeCheckpoint(checkpointBytes(withTokenizer({ kind: 'char', chars: CHARS })), SOURCE).tokenizer).toEqual({ kind: 'char', chars: CHARS });
+    expect(decodeCheckpoint(checkpointBytes({}), SOURCE).tokenizer).toBeUndefined();
+  });
+
+  const byteGpt = { model: JSON.stringify({ graph: modelToGraph(gptModel({ vocab: 256, context: 4, layers: 1, heads: 1, width: 4 })) }), class_names: undefined, tokenizer: JSON.stringify({ kind: 'byte' }) };
+  it('decodes a byte tokenizer on a gpt of vocabulary 256', () => {
+    expect(decodeCheckpoint(checkpointBytes(byteGpt), SOURCE).tokenizer).toEqual({ kind: 'byte' });
+  });
+
+  const badTokenizers: [string, Record<string, string | undefined>, string][] = [
+    ['not JSON', { ...GPT, tokenizer: '{kind: char' }, 'metadata tokenizer is not valid JSON'],
+    ['a list', withTokenizer(CHARS), 'metadata tokenizer is a list; must be an object'],
+    ['an unknown kind', withTokenizer({ kind: 'bpe', merges: [] }), 'metadata tokenizer.kind is "bpe"; must be one of char, byte'],
+    ['kind "__proto__"', withTokenizer({ kind: '__proto__' }), 'metadata tokenizer.kind is "__proto__"; must be one of char, byte'],
+    ['no kind', withTokenizer({ chars: CHARS }), 'metadata tokenizer.kind is undefined; must be one of char, byte'],
+    ['chars missing', withTokenizer({ kind: 'char' }), 'metadata tokenizer.chars is missing'],
+    ['chars a string', withTokenizer({ kind: 'char', chars: CHARS.join('') }), 'metadata tokenizer.chars is "\\n aé🐋"; must be a list of 1 to 65536 entries'],
+    ['chars empty', withTokenizer({ kind: 'char', chars: [] }), 'metadata tokenizer.chars is a list of 0; must be a list of 1 to 65536 entries'],
+    ['chars oversize', withTokenizer({ kind: 'char', chars: Array.from({ length: 70_000 }, (_, i) => String.fromCodePoint(i + 0x20000)) }), 'metadata tokenizer.chars is a list of 70000; must be a list of 1 to 65536 entries'],
+    ['a number for a character', withTokenizer({ kind: 'char', chars: ['a', 7, 'b', 'c', 'd'] }), 'metadata tokenizer.chars[1] is 7; must be one character (a single Unicode code point)'],
+    ['two characters in one entry', withTokenizer({ kind: 'char', chars: ['a', 'bc', 'd', 'e', 'f'] }), 'metadata tokenizer.chars[1] is "bc"; must be one character'],
+    ['an empty entry', withTokenizer({ kind: 'char', chars: ['a', '', 'd', 'e', 'f'] }), 'metadata tokenizer.chars[1] is ""; must be one character'],
+    ['a lone surrogate', { ...GPT, tokenizer: '{"kind":"char","chars":["a","\\ud83d","b","c","d"]}' }, 'metadata tokenizer.chars[1] is "\\ud83d"; must be one character'],
+    ['a repeated character', withTokenizer({ kind: 'char', chars: ['a', 'b', 'c', 'b', 'd'] }), 'metadata tokenizer.chars[3] is "b", the same character as tokenizer.chars[1]; each character must appear once'],
+    ['a field a char tokenizer does not have', withTokenizer({ kind: 'char', chars: CHARS, lowercase: true }), 'metadata tokenizer has unknown field "lowercase" (known: kind, chars)'],
+    ['chars on a byte tokenizer', withTokenizer({ kind: 'byte', chars: CHARS }), 'metadata tokenizer has unknown field "chars" (known: kind)'],
+    ['a vocabulary the embedding does not have', withTokenizer({ kind: 'char', chars: ['a', 'b', 'c'] }), 'metadata tokenizer has a vocabulary of 3 tokens but the model\'s embedding transformer.wte has 5'],
+    ['bytes on a gpt of vocabulary 5', withTokenizer({ kind: 'byte' }), 'metadata tokenizer has a vocabulary of 256 tokens but the model\'s embedding transformer.wte has 5'],
+    ['a tokenizer on an image model', { tokenizer: JSON.stringify({ kind: 'byte' }) }, 'metadata tokenizer is given but the model does not take token ids (no Embedding reads its input)'],
+  ];
+  it.each(badTokenizers)('refuses %s, naming the field', (_, metadata, message) => {
     expect(() => decodeCheckpoint(checkpointBytes(metadata), SOURCE)).toThrow(`${SOURCE}: ${message}`);
   });
 });
