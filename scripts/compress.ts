@@ -6,7 +6,7 @@
 // Any image classifier the checkpoint describes (a zoo network or a drawn graph) is accepted; MNIST
 // is resized to its input when that is not 1×28×28.
 //   node --import tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
-import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope, describeModel, imageClassifierShape, resizeImages } from 'webgrad';
+import { Session, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope, describeModel, imageClassifierShape, resizeImages } from 'webgrad';
 import { loadDataset, fraction, nonNegative, positive, UsageError, runCommand, numberList, readCheckpoint, writeTextAtomic, writableFile, type ParsedArgs } from 'webgrad/node';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -49,9 +49,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const loaded = await loadDataset(datasetName, { ...(flags.data ? { dataDir: flags.data } : {}), log: (m) => console.log(m) });
   const fitted = channels === 1 && height === loaded.train.rows && width === loaded.train.cols;
   const data = fitted ? loaded : { train: resizeImages(loaded.train, { channels, height, width }), test: resizeImages(loaded.test, { channels, height, width }) };
-  const gpu = await createGpu();
-  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
-  await tuneGemm(gpu);
+  // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
+  const { gpu } = await Session.create();
   console.log(`adapter: ${gpu.describe()}; dot4I8Packed: ${packedDotSupported(gpu) ? 'yes' : 'no (shift fallback)'}`);
   const normalize = checkpoint.normalize;
   const trainData = uploadDataset(gpu, data.train, classes, `${datasetName}.train`);

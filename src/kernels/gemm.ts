@@ -141,6 +141,11 @@ export function gemmVariantValid(variant: GemmVariant, shape: GemmShape): boolea
 
 const tuned = new WeakMap<Gpu, Partial<Record<GemmShapeClass, GemmVariant>>>();
 
+/** Whether tuneGemm has run (or read its cache) for this Gpu, so programs compiled now use timed variants. */
+export function gemmTuned(gpu: Gpu): boolean {
+  return tuned.has(gpu);
+}
+
 /** The variant gemm() uses for `shape` on this Gpu. */
 export function chooseGemmVariant(gpu: Gpu, shape: GemmShape): GemmVariant {
   const choice = tuned.get(gpu)?.[gemmShapeClass(shape)];
