@@ -32,7 +32,7 @@ export { predictLogits } from './runtime/logits.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
 export { tensorDataset, type FieldData } from './runtime/dataset.ts';
 export { predict, type PredictInput, type PredictOptions } from './runtime/predict.ts';
-export { type EvaluatorOptions } from './runtime/runtime.ts';
+export { type EvaluatorOptions, type ParameterBuffers } from './runtime/runtime.ts';
 export { LOSS_NAMES } from './compiler/loss.ts';
 export { seededRandom } from './data/split.ts';
 export { encodePng } from './report/png.ts';
@@ -57,7 +57,7 @@ export { EpochProgress, formatEpochSummary } from './report/progress.ts';
 // Compression.
 export { quantizePerChannel, linearWeightNames, modelBytes, quantizeModel } from './compress/quantize.ts';
 export { applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, type PruneScope } from './compress/prune.ts';
-export { accuracyOf, Int8Evaluator } from './compress/int8-model.ts';
+export { accuracyOf, QuantizedState } from './compress/int8-model.ts';
 
 // Kernel launchers, for benchmarks and for building new layers.
 export { activationBackward, activationForward, softmaxRows, type ActivationKind } from './kernels/activation.ts';
@@ -81,3 +81,4 @@ export { broadcastTo } from './kernels/elementwise.ts';
 export { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from './kernels/embedding.ts';
 export { attentionBackward, attentionDropoutKeeps, attentionForward, MAX_HEAD_DIM, type AttentionDropout, type AttentionOptions, type AttentionShape } from './kernels/attention.ts';
 export { Session, type SessionOptions } from './runtime/session.ts';
+export type { Int8Tensor, Int8Weights } from './compiler/int8.ts';

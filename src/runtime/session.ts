@@ -7,7 +7,7 @@ import type { ImageSet } from '../data/idx.ts';
 import type { Model } from '../model/model.ts';
 import type { ChannelNormalization, GpuData, GpuDataset, GpuTensorDataset, GpuTokenDataset } from '../compiler/program.ts';
 import { destroyDataset, tensorDataset, uploadDataset, uploadTokens, type FieldData } from './dataset.ts';
-import { Evaluator, ModelState, Trainer, type EvaluatorOptions, type TrainerOptions } from './runtime.ts';
+import { Evaluator, ModelState, Trainer, type EvaluatorOptions, type ParameterBuffers, type TrainerOptions } from './runtime.ts';
 import { fit, type FitOptions, type FitResult } from './fit.ts';
 import { predict, type PredictInput, type PredictOptions } from './predict.ts';
 
@@ -54,7 +54,8 @@ export class Session {
     return new Trainer(this.gpu, model, state, data, optimizerState, options);
   }
 
-  evaluator(model: Model, state: ModelState, data: GpuData, batchSize: number, normalize?: ChannelNormalization, options: EvaluatorOptions = {}): Evaluator {
+  /** Forward-only programs over `data`; a QuantizedState with `{ int8: state.int8 }` runs them in int8. */
+  evaluator(model: Model, state: ParameterBuffers, data: GpuData, batchSize: number, normalize?: ChannelNormalization, options: EvaluatorOptions = {}): Evaluator {
     return new Evaluator(this.gpu, model, state, data, batchSize, normalize, options);
   }
 
