@@ -202,6 +202,11 @@ function defaultGemmF16Variant(gpu: Gpu, shape: GemmShape): GemmVariant {
 type Choices = Partial<Record<GemmShapeClass, GemmVariant>>;
 const tuned = new WeakMap<Gpu, Partial<Record<GemmStorage, Choices>>>();
 
+/** Whether tuneGemm has run (or read its cache) for this Gpu, so programs compiled now use timed variants. */
+export function gemmTuned(gpu: Gpu): boolean {
+  return tuned.has(gpu);
+}
+
 /** The variant gemm() uses for `shape` on this Gpu. */
 export function chooseGemmVariant(gpu: Gpu, shape: GemmShape): GemmVariant {
   const storage = shape.storage ?? 'f32';
