@@ -27,6 +27,10 @@ const ALL_CASES: Case[] = [
   { name: 'dense forward', m: 64, n: 10, k: 1600, transB: true },
   { name: 'dense weight grad', m: 10, n: 1600, k: 64, transA: true },
   { name: 'dense input grad', m: 64, n: 1600, k: 10 },
+  // A ViT MLP's first projection over 64 samples of 17 tokens: Dense's weight as stored (B transposed),
+  // and transposed first, as Dense.forward does over many rows.
+  { name: 'dense forward, many rows', m: 1088, n: 256, k: 64, transB: true },
+  { name: 'dense forward, many rows, weight transposed', m: 1088, n: 256, k: 64 },
 ];
 
 const everyVariant = process.argv.includes('--variants');

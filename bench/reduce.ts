@@ -10,6 +10,7 @@ const SHAPES = [
   { name: 'conv1 dy 64×32×26×26', batch: 64, channels: 32, spatial: 26 * 26 },
   { name: 'Dense dy 64×128', batch: 64, channels: 128, spatial: 1 },
   { name: 'Dense dy 64×10', batch: 64, channels: 10, spatial: 1 },
+  { name: 'ViT MLP dy 1088×256 (64 samples of 17 tokens)', batch: 1088, channels: 256, spatial: 1 },
 ];
 
 const gpu = await createGpu();

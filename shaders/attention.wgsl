@@ -1,5 +1,8 @@
 // Fused scaled-dot-product attention, O = softmax(Q·Kᵀ·scale + mask)·V per (batch, head), with
-// q, k, v, o row-major [batch·heads, T, D]. Flash-attention style: the T×T scores are never
+// q, k, v, o row-major [batch·heads, T, D], or token-major: q, k and v the three thirds of each row
+// of one [batch, T, 3·heads·D] tensor (a fused qkv projection's output, read where it lies) and o
+// [batch, T, heads·D], so a transformer needs no split and no permutes around attention. Row
+// starts come from rowStart() with each tensor's row stride and offset. Flash-attention style: the T×T scores are never
 // written; the forward streams over keys with an online softmax and saves each query row's
 // logsumexp, from which the backward recomputes the probabilities (FlashAttention-2's backward).
 // Every sum has one owner and a fixed order (a key pass for dk and dv, a query pass for dq), so
@@ -24,12 +27,21 @@ struct Params {
   rate: f32,         // dropout rate on the attention weights (DROPOUT only)
   keepScale: f32,    // 1/(1 − rate)
   stream: u32,       // distinct per attention layer, so layers draw independent masks
+  headsPerItem: u32, // heads of one batch item in the token-major layout; 1 in the [batch·heads, T, D] one
+  inStride: u32,     // words from one row of q, k, v (and dq, dk, dv) to the next
+  outStride: u32,    // the same for o, dO and oIn
+  qOffset: u32,      // where a row's q, k and v start within it
+  kOffset: u32,
+  vOffset: u32,
 }
 
 override CHUNKS: u32 = 0u;         // ⌈D/4⌉ when it is at most UNROLLED_CHUNKS, else 0 (use params.chunks)
 override ALIGNED: bool = false;    // D % 4 = 0: rows are whole vec4s, read and written through the vec4 views
 override CAUSAL: bool = false;     // query i sees keys j ≤ i only
 override DROPOUT: bool = false;
+// The token-major layout: dq, dk and dv are thirds of one tensor, bound once (as dk) because
+// writable bindings of one buffer may not alias; the key pass writes dv through it too.
+override TOKEN_MAJOR: bool = false;
 
 const MAX_CHUNKS = 32u;            // D ≤ 128
 const WG = 64u;
@@ -68,10 +80,15 @@ fn ownerOf(gid: vec3u) -> Owner {
   return Owner(gid.y, gid.x);
 }
 
-// Index of element 0 of row `row` of `head`.
-fn rowBase(head: u32, row: u32) -> u32 {
-  return (head * params.seq + row) * params.dim;
+// Where row 0 of `head` (an index into batch·heads) starts, rows being `stride` words apart.
+fn headStart(head: u32, stride: u32) -> u32 {
+  let item = head / params.headsPerItem;
+  return item * params.seq * stride + (head - item * params.headsPerItem) * params.dim;
 }
+
+// Row `row` of `head` in q, k, v, dq, dk, dv (before each one's offset) and in o, dO, oIn.
+fn inRowStart(head: u32, row: u32) -> u32 { return headStart(head, params.inStride) + row * params.inStride; }
+fn outRowStart(head: u32, row: u32) -> u32 { return headStart(head, params.outStride) + row * params.outStride; }
 
 // Which of chunk c's four elements lie inside the row; the ones past D read as 0 (select, not a
 // product, so whatever a read past the row returns cannot turn into NaN).
@@ -80,19 +97,22 @@ fn inRow(c: u32) -> vec4<bool> {
 }
 
 // Chunk c of the row starting at `base`, one function per tensor (WGSL cannot pass a storage array).
-fn qChunk(base: u32, c: u32) -> vec4f {
+fn qChunk(row: u32, c: u32) -> vec4f {
+  let base = row + params.qOffset;
   if (ALIGNED) { return q4[base / 4u + c]; }
   let i = base + 4u * c;
   return select(vec4f(0.0), vec4f(q[i], q[i + 1u], q[i + 2u], q[i + 3u]), inRow(c));
 }
 
-fn kChunk(base: u32, c: u32) -> vec4f {
+fn kChunk(row: u32, c: u32) -> vec4f {
+  let base = row + params.kOffset;
   if (ALIGNED) { return k4[base / 4u + c]; }
   let i = base + 4u * c;
   return select(vec4f(0.0), vec4f(k[i], k[i + 1u], k[i + 2u], k[i + 3u]), inRow(c));
 }
 
-fn vChunk(base: u32, c: u32) -> vec4f {
+fn vChunk(row: u32, c: u32) -> vec4f {
+  let base = row + params.vOffset;
   if (ALIGNED) { return v4[base / 4u + c]; }
   let i = base + 4u * c;
   return select(vec4f(0.0), vec4f(v[i], v[i + 1u], v[i + 2u], v[i + 3u]), inRow(c));
@@ -162,8 +182,8 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
   var q1: array<vec4f, MAX_CHUNKS>;
   var acc0: array<vec4f, MAX_CHUNKS>;
   var acc1: array<vec4f, MAX_CHUNKS>;
-  let base0 = rowBase(head, row0);
-  let base1 = rowBase(head, row1);
+  let base0 = inRowStart(head, row0);
+  let base1 = inRowStart(head, row1);
   for (var c = 0u; c < chunkCount(); c++) {
     q0[c] = qChunk(base0, c) * params.scale;
     q1[c] = qChunk(base1, c) * params.scale;
@@ -181,8 +201,9 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
   }
   // Under the causal mask row 1 sees one key more than row 0 (the row0 + 1 key, row 1's own).
   let end0 = keyEnd(row0);
+  let keys = headStart(head, params.inStride);
   for (var j = 0u; j < keyEnd(row1); j++) {
-    let kvBase = rowBase(head, j);
+    let kvBase = keys + j * params.inStride;
     var score0 = 0.0;
     var score1 = 0.0;
     for (var c = 0u; c < chunkCount(); c++) {
@@ -205,12 +226,14 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
   }
   let inverse0 = 1.0 / state0.sum;
   let inverse1 = 1.0 / state1.sum;
+  let out0 = outRowStart(head, row0);
+  let out1 = outRowStart(head, row1);
   for (var c = 0u; c < chunkCount(); c++) {
     let value0 = acc0[c] * inverse0;
     let value1 = acc1[c] * inverse1;
     for (var e = 0u; e < storeCount(c); e++) {
-      o[base0 + 4u * c + e] = value0[e];
-      if (hasRow1) { o[base1 + 4u * c + e] = value1[e]; }
+      o[out0 + 4u * c + e] = value0[e];
+      if (hasRow1) { o[out1 + 4u * c + e] = value1[e]; }
     }
   }
   lse[head * params.seq + row0] = state0.largest + log(state0.sum);
@@ -222,7 +245,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
 fn backwardDelta(@builtin(global_invocation_id) gid: vec3u) {
   let me = ownerOf(gid);
   if (me.row >= params.seq) { return; }
-  let base = rowBase(me.head, me.row);
+  let base = outRowStart(me.head, me.row);
   var sum = 0.0;
   for (var c = 0u; c < chunkCount(); c++) { sum += dot(dOChunk(base, c), oInChunk(base, c)); }
   delta[me.head * params.seq + me.row] = sum;
@@ -240,7 +263,7 @@ fn backwardKeys(@builtin(global_invocation_id) gid: vec3u) {
   var vRow: array<vec4f, MAX_CHUNKS>;
   var dkAcc: array<vec4f, MAX_CHUNKS>;
   var dvAcc: array<vec4f, MAX_CHUNKS>;
-  let base = rowBase(me.head, me.row);
+  let base = inRowStart(me.head, me.row);
   for (var c = 0u; c < chunkCount(); c++) {
     kRow[c] = kChunk(base, c);
     vRow[c] = vChunk(base, c);
@@ -248,13 +271,16 @@ fn backwardKeys(@builtin(global_invocation_id) gid: vec3u) {
     dvAcc[c] = vec4f(0.0);
   }
   let j = me.row;
+  let queries = headStart(me.head, params.inStride);
+  let grads = headStart(me.head, params.outStride);
   for (var i = select(0u, j, CAUSAL); i < params.seq; i++) {
-    let iBase = rowBase(me.head, i);
+    let iBase = queries + i * params.inStride;
+    let iOut = grads + i * params.outStride;
     var s = 0.0;
     var dp = 0.0;
     for (var c = 0u; c < chunkCount(); c++) {
       s += dot(qChunk(iBase, c), kRow[c]);
-      dp += dot(dOChunk(iBase, c), vRow[c]);
+      dp += dot(dOChunk(iOut, c), vRow[c]);
     }
     let row = me.head * params.seq + i;
     let p = exp(s * params.scale - lseIn[row]);
@@ -263,15 +289,15 @@ fn backwardKeys(@builtin(global_invocation_id) gid: vec3u) {
     let ds = p * (z * dp - deltaIn[row]);
     let pv = p * z;
     for (var c = 0u; c < chunkCount(); c++) {
-      dvAcc[c] += pv * dOChunk(iBase, c);
+      dvAcc[c] += pv * dOChunk(iOut, c);
       dkAcc[c] += ds * qChunk(iBase, c);
     }
   }
   for (var c = 0u; c < chunkCount(); c++) {
     let dkValue = dkAcc[c] * params.scale;
     for (var e = 0u; e < storeCount(c); e++) {
-      dk[base + 4u * c + e] = dkValue[e];
-      dv[base + 4u * c + e] = dvAcc[c][e];
+      dk[base + params.kOffset + 4u * c + e] = dkValue[e];
+      if (TOKEN_MAJOR) { dk[base + params.vOffset + 4u * c + e] = dvAcc[c][e]; } else { dv[base + params.vOffset + 4u * c + e] = dvAcc[c][e]; }
     }
   }
 }
@@ -284,10 +310,10 @@ fn backwardQueries(@builtin(global_invocation_id) gid: vec3u) {
   var qRow: array<vec4f, MAX_CHUNKS>;
   var dORow: array<vec4f, MAX_CHUNKS>;
   var dqAcc: array<vec4f, MAX_CHUNKS>;
-  let base = rowBase(me.head, me.row);
+  let base = inRowStart(me.head, me.row);
   for (var c = 0u; c < chunkCount(); c++) {
     qRow[c] = qChunk(base, c);
-    dORow[c] = dOChunk(base, c);
+    dORow[c] = dOChunk(outRowStart(me.head, me.row), c);
     dqAcc[c] = vec4f(0.0);
   }
   let row = me.head * params.seq + me.row;
@@ -295,8 +321,9 @@ fn backwardQueries(@builtin(global_invocation_id) gid: vec3u) {
   let rowDelta = deltaIn[row];
   var rowSeed = 0u;
   if (DROPOUT) { rowSeed = dropoutRowSeed(me.head, me.row); }
+  let keys = headStart(me.head, params.inStride);
   for (var j = 0u; j < keyEnd(me.row); j++) {
-    let jBase = rowBase(me.head, j);
+    let jBase = keys + j * params.inStride;
     var s = 0.0;
     var dp = 0.0;
     for (var c = 0u; c < chunkCount(); c++) {
@@ -311,6 +338,6 @@ fn backwardQueries(@builtin(global_invocation_id) gid: vec3u) {
   }
   for (var c = 0u; c < chunkCount(); c++) {
     let value = dqAcc[c] * params.scale;
-    for (var e = 0u; e < storeCount(c); e++) { dq[base + 4u * c + e] = value[e]; }
+    for (var e = 0u; e < storeCount(c); e++) { dq[base + params.qOffset + 4u * c + e] = value[e]; }
   }
 }

@@ -38,6 +38,19 @@ fn biasGradient(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) grou
   if (lane == 0u && channel < params.channels) { dbias[channel] = partial[0]; }
 }
 
+// biasGradient for spatial = 1 ([batch rows, channels columns], a Dense layer's dy): one invocation
+// per column summing down its rows, so the lanes of a workgroup read neighbouring words of each row
+// and need no barrier. The per-channel workgroups above read one word per row with a stride of
+// `channels` instead, several times slower on llvmpipe for token sequences' many rows.
+@compute @workgroup_size(WG)
+fn biasGradientColumns(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let channel = gid.x + gid.y * groups.x * WG;
+  if (channel >= params.channels) { return; }
+  var sum = 0.0;
+  for (var n = 0u; n < params.batch; n++) { sum += dy[n * params.channels + channel]; }
+  dbias[channel] = sum;
+}
+
 // Row-wise argmax over x as [batch rows, channels cols]: one invocation per row, first maximum wins.
 @compute @workgroup_size(64)
 fn argmaxRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {

@@ -20,6 +20,8 @@ export { MatMul, matmul } from './layers/matmul.ts';
 export { Model, Sequential, imageClassifierShape, type ModelConfig, type ModelNode, type ImageClassifierShape } from './model/model.ts';
 export { zooModel, ZOO_NAMES, type ZooOptions } from './model/zoo.ts';
 export { gptModel, type GptOptions } from './model/gpt.ts';
+export { LoraDense, isLoraTensor, loraTensorNames, MAX_LORA_RANK, type LoraDenseOptions } from './layers/lora.ts';
+export { withLora, frozenBase, loraInitialValues, loraLayers, loraBaseModel, mergeLora, LORA_TARGETS, type LoraOptions } from './model/lora.ts';
 
 // Training and evaluation.
 export { learningRate, SCHEDULES, type OptimizerConfig, type Schedule } from './optim/optim.ts';
@@ -29,6 +31,15 @@ export { fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type FitOptions, type Fi
 export { fitProgress, type FitProgressOptions } from './runtime/fit-progress.ts';
 export { uploadDataset, uploadTokens, destroyDataset, range } from './runtime/dataset.ts';
 export { predictLogits } from './runtime/logits.ts';
+
+// Text generation from a gpt: a KV-cache decoder on the GPU, full-window recomputation, sampling.
+export { gptOptionsOf } from './model/gpt-options.ts';
+export { KvCacheDecoder } from './generate/kv-decoder.ts';
+export { FullWindowDecoder } from './generate/window-decoder.ts';
+export { generateTokens, type GenerateOptions } from './generate/generate.ts';
+export { sampleToken, checkSampling, type SamplingOptions } from './generate/sampling.ts';
+export type { NextTokenModel } from './generate/next-token.ts';
+export { textStream, type TextStream } from './generate/text-stream.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
 export { tensorDataset, type FieldData } from './runtime/dataset.ts';
 export { predict, type PredictInput, type PredictOptions } from './runtime/predict.ts';
@@ -50,6 +61,7 @@ export { splitTokenStream, trainingStarts, evaluationStarts, type TokenSplit, ty
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, restoreCheckpoint, loadMatchingWeights, loadModel, weightValues, type Checkpoint, type LoadedModel, type ModelDescription } from './io/checkpoint.ts';
 export { describeModel, modelFromDescription } from './io/checkpoint-schema.ts';
+export { encodeAdapters, decodeAdapters, applyAdapters, baseWeightsSha256, type Adapters } from './io/adapters.ts';
 export { modelToGraph, modelFromGraph, layerFromConfig, LAYER_TYPE_NAMES, GRAPH_LIMITS, type ModelGraph } from './io/model-graph.ts';
 export { confusionMatrix, classificationReport, formatClassificationReport, formatConfusionMatrix } from './report/metrics.ts';
 export { EpochProgress, formatEpochSummary } from './report/progress.ts';
@@ -74,6 +86,7 @@ export { biasGradient } from './kernels/reduce.ts';
 export { copyBlocks, swapOuterAxes } from './kernels/layout.ts';
 export { layerNormBackward, layerNormForward, LAYER_NORM_EPS, type LayerNormShape } from './kernels/layernorm.ts';
 export { geluBackward, geluForward } from './kernels/gelu.ts';
+export { appendKeyValue, attentionDecode, decodeCacheFloats, type DecodeShape, type DecodeIo } from './kernels/attention_decode.ts';
 export { axisShape, sumAxis, sumAxisBackward, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, type AxisShape } from './kernels/reduce_axis.ts';
 export { selectWhere, selectMaskedFill, whereBackward } from './kernels/select.ts';
 export { gatherAxis, gatherAxisBackward, gatherAxisScratchWords, type GatherAxisShape } from './kernels/gather_axis.ts';

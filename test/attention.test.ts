@@ -51,6 +51,43 @@ async function gpuAttention(gpu: Gpu, s: AttentionShape, data: AttentionData, op
   return result;
 }
 
+/**
+ * Element (b, h, t, d) of a [batch, heads, T, D] tensor moved to the token-major layout: part `part`
+ * of `parts` per token row, [batch, T, parts, heads, D] (q, k, v are parts 0, 1, 2 of three; o is
+ * the one part of one).
+ */
+function tokenMajorIndex(s: AttentionShape, parts: number, part: number, i: number): number {
+  const d = i % s.headDim, t = Math.floor(i / s.headDim) % s.seq, h = Math.floor(i / (s.headDim * s.seq)) % s.heads, b = Math.floor(i / elements({ ...s, batch: 1 }));
+  return (((b * s.seq + t) * parts + part) * s.heads + h) * s.headDim + d;
+}
+
+function toTokenMajor(s: AttentionShape, tensors: Float32Array[]): Float32Array {
+  const out = new Float32Array(tensors.length * elements(s));
+  tensors.forEach((tensor, part) => tensor.forEach((value, i) => { out[tokenMajorIndex(s, tensors.length, part, i)] = value; }));
+  return out;
+}
+
+function fromTokenMajor(s: AttentionShape, packed: Float32Array, parts: number, part: number): Float32Array {
+  return Float32Array.from({ length: elements(s) }, (_, i) => packed[tokenMajorIndex(s, parts, part, i)]!);
+}
+
+/** gpuAttention in the token-major layout: one qkv tensor (and one dqkv), o and dO [batch, T, heads·D]. */
+async function gpuAttentionTokenMajor(gpu: Gpu, s: AttentionShape, data: AttentionData, options: AttentionOptions): Promise<AttentionResult> {
+  const buffers = new TestBuffers(gpu);
+  const n = elements(s), rows = rowCount(s);
+  const shape = { ...s, layout: 'tokens' as const };
+  const qkv = buffers.upload(toTokenMajor(s, [data.q, data.k, data.v])), dqkv = buffers.output(3 * n);
+  const io = { q: qkv, k: qkv, v: qkv, dO: buffers.upload(toTokenMajor(s, [data.dO])), o: buffers.output(n), lse: buffers.output(rows), dq: dqkv, dk: dqkv, dv: dqkv, delta: buffers.output(rows) };
+  await runDispatches(gpu, [...attentionForward(gpu, shape, { ...io, ...options }), ...attentionBackward(gpu, shape, { ...io, ...options })]);
+  const grads = await readFloat32(gpu, dqkv, 3 * n);
+  const result = {
+    o: fromTokenMajor(s, await readFloat32(gpu, io.o, n), 1, 0), lse: await readFloat32(gpu, io.lse, rows),
+    dq: fromTokenMajor(s, grads, 3, 0), dk: fromTokenMajor(s, grads, 3, 1), dv: fromTokenMajor(s, grads, 3, 2),
+  };
+  buffers.destroy();
+  return result;
+}
+
 function expectMatchesReference(s: AttentionShape, data: AttentionData, got: AttentionResult, options: AttentionRefOptions): void {
   const forward = attentionForwardRef(s, data.q, data.k, data.v, options);
   const backward = attentionBackwardRef(s, data.q, data.k, data.v, data.dO, options);
@@ -96,6 +133,31 @@ describe('fused attention on the GPU matches the CPU reference', () => {
       expectMatchesReference(s, data, got, { mask: causal ? causalMask : noMask });
     });
   }
+
+  // The token-major layout reads q, k and v from one fused projection's rows and writes o by token.
+  const TOKEN_MAJOR: AttentionShape[] = [
+    { batch: 1, heads: 1, seq: 1, headDim: 1 }, { batch: 2, heads: 3, seq: 7, headDim: 5 }, { batch: 3, heads: 4, seq: 17, headDim: 16 },
+    { batch: 2, heads: 2, seq: 130, headDim: 7 }, { batch: 1, heads: 3, seq: 67, headDim: 40 },
+  ];
+  for (const causal of [false, true]) {
+    it.each(TOKEN_MAJOR.map((s) => [label(s), s] as const))(`token-major, ${causal ? 'causal' : 'unmasked'}: %s`, async (_name, s) => {
+      const gpu = await testGpu();
+      const data = attentionData(s, s.seq * 5 + s.heads);
+      const got = await gpuAttentionTokenMajor(gpu, s, data, { causal });
+      expectMatchesReference(s, data, got, { mask: causal ? causalMask : noMask });
+    });
+  }
+
+  it('token-major with dropout draws the same mask as the head-major layout', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const s: AttentionShape = { batch: 2, heads: 3, seq: 19, headDim: 8 };
+    const data = attentionData(s, 77);
+    const dropout = { rate: 0.3, stream: STREAM, seed: buffers.upload(Uint32Array.of(SEED, STEP)) };
+    const got = await gpuAttentionTokenMajor(gpu, s, data, { causal: true, dropout });
+    expectMatchesReference(s, data, got, { mask: causalMask, dropout: dropoutFactors(s, 0.3) });
+    buffers.destroy();
+  });
 
   it.each([false, true])('with dropout 0.3 on the weights, causal %s', async (causal) => {
     const gpu = await testGpu();

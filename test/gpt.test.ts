@@ -4,7 +4,7 @@
 // repetitive stream.
 import { describe, expect, it } from 'vitest';
 import { countDeviceWork, testGpu } from './helpers/gpu.ts';
-import { maxRelativeError, rng } from './helpers/random.ts';
+import { maxRelativeError, randomStarts, randomTokens, rng } from './helpers/random.ts';
 import { gatherTokensReference } from './reference/gather.ts';
 import { cpuTrainer } from './reference/model.ts';
 import { gptModel } from '../src/model/gpt.ts';
@@ -16,16 +16,6 @@ import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../src/io
 import { modelFromGraph, modelToGraph } from '../src/io/model-graph.ts';
 
 const TINY = { vocab: 11, context: 8, layers: 2, heads: 2, width: 16 };
-
-function randomStream(length: number, vocab: number, seed: number): Uint32Array {
-  const next = rng(seed);
-  return Uint32Array.from({ length }, () => Math.floor(next() * vocab));
-}
-
-function randomStarts(batch: number, last: number, seed: number): Uint32Array {
-  const next = rng(seed);
-  return Uint32Array.from({ length: batch }, () => Math.floor(next() * (last + 1)));
-}
 
 describe('gptModel', () => {
   it('names its parameters as nanoGPT does, with nanoGPT shapes', () => {
@@ -59,7 +49,7 @@ describe('training a gpt on a token stream resident on the GPU', () => {
   it('a 2-layer tiny gpt trains 3 AdamW steps like the CPU twin, one submit per step, nothing created after compile', async () => {
     const gpu = await testGpu();
     const model = gptModel(TINY);
-    const stream = randomStream(200, TINY.vocab, 3);
+    const stream = randomTokens(200, TINY.vocab, 3);
     const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'synthetic' });
     const initial = model.initialValues(5);
     const state = new ModelState(gpu, model, initial);
@@ -88,7 +78,7 @@ describe('training a gpt on a token stream resident on the GPU', () => {
   it('the Evaluator gives the next-token loss, accuracy and per-token predictions over start indices', async () => {
     const gpu = await testGpu();
     const model = gptModel({ ...TINY, layers: 1 });
-    const stream = randomStream(64, TINY.vocab, 4);
+    const stream = randomTokens(64, TINY.vocab, 4);
     const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'synthetic' });
     const initial = model.initialValues(6);
     const state = new ModelState(gpu, model, initial);
@@ -134,7 +124,7 @@ describe('training a gpt on a token stream resident on the GPU', () => {
     const gpu = await testGpu();
     expect(() => uploadTokens(gpu, Uint32Array.from([1, 2, 11]), { vocab: 11, context: 2, name: 'bad' })).toThrow('dataset bad: token 11 at position 2 is outside the vocabulary 0..10');
     expect(() => uploadTokens(gpu, Uint32Array.from([1, 2]), { vocab: 11, context: 2, name: 'short' })).toThrow('dataset short: 2 tokens hold no window of context 2 plus its next token');
-    const data = uploadTokens(gpu, randomStream(40, 11, 1), { vocab: 11, context: 8, name: 'stream' });
+    const data = uploadTokens(gpu, randomTokens(40, 11, 1), { vocab: 11, context: 8, name: 'stream' });
     const state = new ModelState(gpu, gptModel({ ...TINY, layers: 1, context: 4 }), gptModel({ ...TINY, layers: 1, context: 4 }).initialValues(1));
     expect(() => new Trainer(gpu, state.model, state, data, new Map(), { batchSize: 2, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, stepsPerEpoch: 1, totalSteps: 1 }))
       .toThrow('model input [4] (u32) does not fit dataset stream (u32 token windows of 8)');
@@ -172,7 +162,7 @@ describe('weight tying (tieWeights: lm_head reads transformer.wte.weight)', () =
     const params = tied.initialValues(8);
     const untiedParams = new Map(params).set('lm_head.weight', params.get('transformer.wte.weight')!);
     const batch = 2;
-    const ids = randomStream(batch * TINY.context, TINY.vocab, 9);
+    const ids = randomTokens(batch * TINY.context, TINY.vocab, 9);
     const next = rng(12);
     const dy = Float32Array.from({ length: batch * TINY.context * TINY.vocab }, () => next() - 0.5);
     const a = await modelGradients(gpu, tied, batch, ids, dy, params);
@@ -188,7 +178,7 @@ describe('weight tying (tieWeights: lm_head reads transformer.wte.weight)', () =
   it('a tied 2-layer gpt trains 3 AdamW steps like the CPU twin', async () => {
     const gpu = await testGpu();
     const model = gptModel(TIED);
-    const stream = randomStream(200, TINY.vocab, 5);
+    const stream = randomTokens(200, TINY.vocab, 5);
     const data = uploadTokens(gpu, stream, { vocab: TINY.vocab, context: TINY.context, name: 'synthetic' });
     const initial = model.initialValues(6);
     const state = new ModelState(gpu, model, initial);

@@ -5,12 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { input, Layer, type BuildContext, type Shape } from '../src/layers/layer.ts';
 import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax } from '../src/layers/layers.ts';
 import { LSTM, SimpleRNN } from '../src/layers/recurrent.ts';
-import { add, concat, Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../src/layers/ops.ts';
-import { GELU, LayerNorm, ScaledDotProductAttention } from '../src/layers/transformer.ts';
+import { add, concat, Concatenate, Elementwise, Permute, Reshape, reshape, Slice, slice, transpose, Unary } from '../src/layers/ops.ts';
+import { GELU, LayerNorm, ScaledDotProductAttention, transformerBlock } from '../src/layers/transformer.ts';
 import { Gather, Reduce, SoftmaxAxis } from '../src/layers/axis-ops.ts';
 import { MaskedFill, Where } from '../src/layers/select-ops.ts';
 import { MatMul } from '../src/layers/matmul.ts';
 import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../src/layers/tokens.ts';
+import { LoraDense } from '../src/layers/lora.ts';
 import { gptModel } from '../src/model/gpt.ts';
 import { Model } from '../src/model/model.ts';
 import { zooModel, ZOO_NAMES } from '../src/model/zoo.ts';
@@ -45,6 +46,7 @@ const LAYERS: Layer[] = [
   new LayerNorm({ eps: 1e-6, name: 'ln' }),
   new GELU('gelu'),
   new ScaledDotProductAttention({ causal: true, name: 'attend' }),
+  new ScaledDotProductAttention({ causal: false, heads: 4, name: 'attendFused' }),
   new PositionalEmbedding({ name: 'positions' }),
   new ClassToken({ name: 'token' }),
   new Embedding({ vocab: 11, width: 4, name: 'transformer.wte' }),
@@ -54,6 +56,7 @@ const LAYERS: Layer[] = [
   new MaskedFill(-1e9, 'causal'),
   new Gather(1, 'pick'),
   new MatMul('product'),
+  new LoraDense({ units: 6, rank: 3, alpha: 5, dropout: 0.1, useBias: false, init: 'he', name: 'h.attn.c_attn' }),
 ];
 
 /** Residual add, a concatenation, and one Dense applied to two tensors (shared weights). */
@@ -123,6 +126,18 @@ describe('model graphs', () => {
     expect(graph.layers.filter((l) => l.name === 'fc1')).toHaveLength(1);
     expect(graph.nodes.filter((n) => n.layer === 'fc1').map((n) => n.output)).toEqual(['fc1', 'fc1:2']);
     expect(rebuilt.layers).toHaveLength(model.layers.length);
+  });
+
+  it('rebuild the first vit as its graph was saved (split q, k, v, permuted heads) with vit-p4\'s parameters', () => {
+    const x = input([1, 28, 28]);
+    const patches = new Conv2D({ filters: 64, kernelSize: 4, strides: 4 }).apply(x);
+    let tokens = new PositionalEmbedding().apply(new ClassToken().apply(transpose(reshape(patches, [64, 49]))));
+    for (let b = 0; b < 4; b++) tokens = transformerBlock(tokens, { heads: 4, layout: 'heads' });
+    const first = new Model({ inputs: x, outputs: new Dense({ units: 10 }).apply(reshape(slice(new LayerNorm().apply(tokens), 0, 0, 1), [64])) });
+    const rebuilt = roundTrip(first);
+    expect(rebuilt.layers.filter((l) => l instanceof ScaledDotProductAttention).map((l) => (l as ScaledDotProductAttention).heads)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(rebuilt.summary()).toBe(first.summary());
+    expect(rebuilt.parameterSpecs()).toEqual(zooModel('vit-p4').parameterSpecs());
   });
 
   it.each(ZOO_NAMES)('rebuild zoo model %s with its own parameter list', (name) => {

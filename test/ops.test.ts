@@ -10,7 +10,7 @@ import { checkOp, count } from './helpers/check-op.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
 import { binaryRef, concatRef, permuteRef, sliceRef, unaryRef } from './reference/elementwise.ts';
 import { input, SymbolicTensor } from '../src/layers/layer.ts';
-import { Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax } from '../src/layers/layers.ts';
+import { Conv2D, Dense, DENSE_TRANSPOSE_ROWS, Dropout, Flatten, MaxPool2D, ReLU, Softmax } from '../src/layers/layers.ts';
 import { add, concat, div, exp, log, mul, permute, reshape, scale, shift, slice, split, sqrt, sub, transpose } from '../src/layers/ops.ts';
 import { Model } from '../src/model/model.ts';
 import { zooModel } from '../src/model/zoo.ts';
@@ -76,17 +76,19 @@ describe('concatenation, slicing and reshaping', () => {
 });
 
 describe('models drawn as graphs', () => {
-  it('Dense projects a sequence [tokens, features] token by token', async () => {
+  // 130 tokens in a batch of 2 pass DENSE_TRANSPOSE_ROWS, where the forward transposes the weight first.
+  it.each([4, 130])('Dense projects a sequence [%i tokens, features] token by token', async (tokens) => {
     const gpu = await testGpu();
-    const x = input([4, 3]);
+    const x = input([tokens, 3]);
     const model = new Model({ inputs: x, outputs: new Dense({ units: 5, activation: 'tanh' }).apply(x) });
-    expect(model.outputShape).toEqual([4, 5]);
+    expect(model.outputShape).toEqual([tokens, 5]);
+    expect(2 * tokens >= DENSE_TRANSPOSE_ROWS).toBe(tokens === 130);
     const batch = 2;
     const params = model.initialValues(1);
-    const xs = randomArray(batch * 12, 4), dy = randomArray(batch * 20, 5);
+    const xs = randomArray(batch * tokens * 3, 4), dy = randomArray(batch * tokens * 5, 5);
     const got = await modelGradients(gpu, model, batch, xs, dy, params);
     const base = new Map([...params].map(([k, v]) => [k, Float64Array.from(v)]));
-    const forward = (p: Map<string, Float64Array>, v: Float64Array) => Float64Array.from({ length: batch * 20 }, (_, i) => {
+    const forward = (p: Map<string, Float64Array>, v: Float64Array) => Float64Array.from({ length: batch * tokens * 5 }, (_, i) => {
       const row = Math.floor(i / 5), o = i % 5;
       let s = p.get('fc1.bias')![o]!;
       for (let k = 0; k < 3; k++) s += p.get('fc1.weight')![o * 3 + k]! * v[row * 3 + k]!;

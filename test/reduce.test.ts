@@ -12,6 +12,8 @@ describe('biasGradient', () => {
   const shapes: [number, number, number][] = [
     [1, 1, 1], [3, 3, 1], [64, 10, 1], [17, 129, 1], [784, 3, 1], [2, 5, 3], [64, 32, 26 * 26], [3, 17, 784], [1, 784, 1],
     [2, 70_000, 1], // more channels than workgroups per grid dimension: the grid folds into y
+    // Either side of where Dense bias gradients switch to one column per invocation, and a ViT's token rows.
+    [300, 31, 1], [5, 32, 1], [1088, 64, 1], [130, 257, 1],
   ];
   it.each(shapes)('batch %i, channels %i, spatial %i matches the CPU reference', async (batch, channels, spatial) => {
     const gpu = await testGpu();

@@ -63,6 +63,46 @@ describe('transformer layers', () => {
       ([q, k, v]) => attentionForwardRef({ batch, heads, seq, headDim }, q!, k!, v!, causal ? { mask: causalMask } : {}).o);
   });
 
+  it.each([[[7, 3 * 2 * 5], 2, false], [[17, 3 * 4 * 4], 4, true], [[1, 3 * 3], 1, true]] as const)('fused-row attention on %j with %i heads (causal %s)', async (shape, heads, causal) => {
+    const batch = 2;
+    const [seq, fusedWidth] = shape;
+    const headDim = fusedWidth / (3 * heads);
+    const s = { batch, heads, seq, headDim };
+    // The reference on [batch, heads, T, D] tensors, moved from and to the fused rows by hand.
+    const at = (b: number, t: number, part: number, h: number, d: number) => (((b * seq + t) * 3 + part) * heads + h) * headDim + d;
+    await check((qkv) => new ScaledDotProductAttention({ causal, heads }).apply(qkv!), [[...shape]], batch, ([qkv]) => {
+      const [q, k, v] = [0, 1, 2].map((part) => Float64Array.from({ length: batch * heads * seq * headDim }, (_, i) => {
+        const d = i % headDim, t = Math.floor(i / headDim) % seq, h = Math.floor(i / (headDim * seq)) % heads, b = Math.floor(i / (headDim * seq * heads));
+        return qkv![at(b, t, part, h, d)]!;
+      }));
+      const o = attentionForwardRef(s, q!, k!, v!, causal ? { mask: causalMask } : {}).o;
+      return Float64Array.from({ length: o.length }, (_, i) => {
+        const d = i % headDim, h = Math.floor(i / headDim) % heads, t = Math.floor(i / (headDim * heads)) % seq, b = Math.floor(i / (headDim * heads * seq));
+        return o[((b * heads + h) * seq + t) * headDim + d]!;
+      });
+    });
+    expect(() => new ScaledDotProductAttention({ heads: 4 }).apply(input([5, 18]))).toThrow('fused q, k, v rows [tokens, 3·width] with the width a multiple of 4 heads');
+    expect(() => new ScaledDotProductAttention({ heads: 0 })).toThrow('heads must be a positive integer, got 0');
+  });
+
+  it('multi-head attention on fused rows draws no split or permute and computes what the split form does', async () => {
+    const gpu = await testGpu();
+    const draw = (layout: 'heads' | 'tokens') => {
+      const x = input([9, 12]);
+      return new Model({ inputs: x, outputs: multiHeadAttention(x, { heads: 3, causal: true, layout, name: 'attn' }) });
+    };
+    const [split, fused] = [draw('heads'), draw('tokens')];
+    expect(fused.parameterSpecs()).toEqual(split.parameterSpecs());
+    expect(fused.layers.map((l) => l.kind)).toEqual(['fc', 'sdpa', 'fc']);
+    const params = split.initialValues(4);
+    const batch = 3;
+    const xs = randomArray(batch * 9 * 12, 5), dy = randomArray(batch * 9 * 12, 6);
+    const [a, b] = [await modelGradients(gpu, split, batch, xs, dy, params), await modelGradients(gpu, fused, batch, xs, dy, params)];
+    expect(maxRelativeError(b.y, a.y)).toBeLessThan(1e-5);
+    expect(maxRelativeError(b.dx, a.dx)).toBeLessThan(1e-5);
+    for (const [name, grad] of a.grads) expect(maxRelativeError(b.grads.get(name)!, grad), name).toBeLessThan(1e-5);
+  });
+
   it('multi-head self-attention carries nanoGPT names and its shapes are checked', () => {
     const x = input([6, 8]);
     const model = new Model({ inputs: x, outputs: multiHeadAttention(x, { heads: 2, causal: true, name: 'transformer.h.0.attn' }) });
@@ -74,12 +114,12 @@ describe('transformer layers', () => {
     expect(() => new ScaledDotProductAttention().apply(input([2, 3, 4]), input([2, 3, 4]), input([2, 4, 4]))).toThrow('must have one shape');
   });
 
-  it('a tiny ViT (patches, class token, a pre-norm block with causal-free attention) trains 3 Adam steps like the CPU twin', async () => {
+  it.each(['heads', 'tokens'] as const)('a tiny ViT (patches, class token, a pre-norm block with causal-free attention, layout %s) trains 3 Adam steps like the CPU twin', async (layout) => {
     const gpu = await testGpu();
     const x = input([1, 8, 8]);
     const patches = new Conv2D({ filters: 8, kernelSize: 4, strides: 4 }).apply(x);
     let tokens = new PositionalEmbedding().apply(new ClassToken().apply(transpose(reshape(patches, [8, 4]))));
-    tokens = add(tokens, multiHeadAttention(new LayerNorm().apply(tokens), { heads: 2 }));
+    tokens = add(tokens, multiHeadAttention(new LayerNorm().apply(tokens), { heads: 2, layout }));
     tokens = add(tokens, new Dense({ units: 8 }).apply(new GELU().apply(new Dense({ units: 16 }).apply(new LayerNorm().apply(tokens)))));
     const model = new Model({ inputs: x, outputs: new Dense({ units: 3 }).apply(reshape(slice(tokens, 0, 0, 1), [8])) });
     const next = rng(8);

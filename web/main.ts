@@ -17,6 +17,8 @@ interface DemoState {
   imagesPerSecond: number | null;
   prediction: { digit: number; probability: number }[] | null;
   predictions: number;
+  /** The prompt and its continuation once a generation has finished. */
+  generated: string | null;
   error: string | null;
 }
 
@@ -26,7 +28,7 @@ declare global {
 
 const demo: DemoState = {
   status: 'starting', adapter: '', steps: [], losses: [], accuracies: [], testAccuracy: null, imagesPerSecond: null,
-  prediction: null, predictions: 0, error: null,
+  prediction: null, predictions: 0, generated: null, error: null,
 };
 window.webgradDemo = demo;
 
@@ -198,6 +200,27 @@ function download(bytes: Uint8Array, name: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+// ---- text generation ----
+
+const generateForm = $<HTMLFormElement>('generate-form');
+generateForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const data = new FormData(generateForm);
+  const file = data.get('ckpt');
+  if (!(file instanceof File) || file.size === 0) { showError('pick a gpt checkpoint (.safetensors) to generate from', false); return; }
+  const number = (name: string) => Number(data.get(name));
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  $('generated').textContent = '';
+  demo.generated = null;
+  $<HTMLButtonElement>('generate').disabled = true;
+  setStatus(`generating from ${file.name}…`);
+  send({
+    type: 'generate', name: file.name, bytes, prompt: String(data.get('prompt')), tokens: Math.max(1, Math.floor(number('tokens'))),
+    temperature: Math.max(0, number('temperature')), seed: Math.max(0, Math.floor(number('seed'))),
+    ...(number('topK') >= 1 ? { topK: Math.floor(number('topK')) } : {}),
+  }, [bytes.buffer]);
+});
+
 // ---- messages from the worker ----
 
 worker.onmessage = (event: MessageEvent<FromWorker>) => {
@@ -232,8 +255,17 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
     case 'saved':
       download(message.bytes, message.name);
       break;
+    case 'text':
+      $('generated').textContent += message.text;
+      break;
+    case 'generated':
+      demo.generated = $('generated').textContent;
+      setStatus(`generated ${message.tokens} tokens, ${message.tokensPerSecond.toFixed(1)} tokens/s`);
+      $<HTMLButtonElement>('generate').disabled = false;
+      break;
     case 'error':
       predictionPending = false;
+      $<HTMLButtonElement>('generate').disabled = false;
       showError(message.message, message.noWebGpu);
       break;
   }

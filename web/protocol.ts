@@ -13,8 +13,22 @@ export interface TrainRequest {
   testImages: number;
 }
 
+/** Text from a gpt checkpoint (with its tokenizer) picked by the user, decoded with the KV cache. */
+export interface GenerateRequest {
+  type: 'generate';
+  name: string;
+  bytes: Uint8Array;
+  prompt: string;
+  tokens: number;
+  temperature: number;
+  /** Absent: sample among every token. */
+  topK?: number;
+  seed: number;
+}
+
 export type ToWorker =
   | TrainRequest
+  | GenerateRequest
   | { type: 'predict'; pixels: Uint8Array }
   | { type: 'save' }
   | { type: 'load'; name: string; bytes: Uint8Array; testImages: number };
@@ -33,4 +47,6 @@ export type FromWorker =
   | { type: 'trained'; testAccuracy: number; testImages: number; imagesPerSecond: number; seconds: number; samples: Samples }
   | { type: 'prediction'; probabilities: number[] }
   | { type: 'saved'; bytes: Uint8Array; name: string }
+  | { type: 'text'; text: string }
+  | { type: 'generated'; tokens: number; tokensPerSecond: number }
   | { type: 'error'; message: string; noWebGpu: boolean };

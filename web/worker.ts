@@ -2,6 +2,7 @@
 // takes. Everything below is the same library code scripts/train-mnist.ts runs in Node.
 import type { FromWorker, Samples, ToWorker, TrainRequest } from './protocol.ts';
 import { demoTrainerOptions, trainSteps } from './training.ts';
+import { generateText } from './generation.ts';
 import { createGpu, NoAdapterError, decodeIdxSplit, pixelStats, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, predictLogits, encodeCheckpoint, loadModel, describeModel, imageClassifierShape, tuneGemm, type Gpu, type ImageSet, type Model, type ModelDescription, type GpuDataset, type Normalization } from 'webgrad';
 
 const CLASSES = 10;
@@ -144,6 +145,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       if (message.type === 'train') await train(message);
       else if (message.type === 'predict') await predict(message.pixels);
       else if (message.type === 'save') await save();
+      else if (message.type === 'generate') await generateText(await gpuReady(), message, post);
       else await load(message.name, message.bytes, message.testImages);
     } catch (error) {
       post({ type: 'error', message: error instanceof Error ? error.message : String(error), noWebGpu: error instanceof NoAdapterError });

@@ -14,6 +14,7 @@
 // it, which is also why a cycle cannot be written down.
 import { Layer, SymbolicTensor, input, type LayerConfig } from '../layers/layer.ts';
 import { ActivationLayer, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Softmax, type Pool2DOptions } from '../layers/layers.ts';
+import { LoraDense, MAX_LORA_RANK } from '../layers/lora.ts';
 import { LSTM, SimpleRNN, type RecurrentOptions } from '../layers/recurrent.ts';
 import { Concatenate, Elementwise, Permute, Reshape, Slice, Unary } from '../layers/ops.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../layers/transformer.ts';
@@ -23,7 +24,7 @@ import { MatMul } from '../layers/matmul.ts';
 import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../layers/tokens.ts';
 import { Model } from '../model/model.ts';
 import { elementCount } from '../graph/graph.ts';
-import { boolean, FieldError, integer, isPlainObject, list, object, oneOf, real, required, show, text, type Check } from './schema.ts';
+import { boolean, FieldError, integer, isPlainObject, list, object, oneOf, optional, real, required, show, text, type Check } from './schema.ts';
 
 export interface GraphInput { name: string; shape: number[]; dtype: 'f32' | 'u32' }
 export interface GraphNode { layer: string; inputs: string[]; output: string }
@@ -147,8 +148,8 @@ const LAYER_TYPES: Record<string, LayerType> = {
   LayerNorm: { fields: { eps: required(real({ above: 0, max: 1 })) }, build: (o, layerName) => new LayerNorm({ eps: o.eps as number, name: layerName }) },
   GELU: { fields: {}, build: (_, layerName) => new GELU(layerName) },
   ScaledDotProductAttention: {
-    fields: { causal: required(boolean) },
-    build: (o, layerName) => new ScaledDotProductAttention({ causal: o.causal as boolean, name: layerName }),
+    fields: { causal: required(boolean), heads: optional(positive(GRAPH_LIMITS.dimension)) },
+    build: (o, layerName) => new ScaledDotProductAttention({ causal: o.causal as boolean, ...(o.heads === undefined ? {} : { heads: o.heads as number }), name: layerName }),
   },
   PositionalEmbedding: { fields: {}, build: (_, layerName) => new PositionalEmbedding({ name: layerName }) },
   Embedding: {
@@ -172,6 +173,13 @@ const LAYER_TYPES: Record<string, LayerType> = {
       if (!(source instanceof Embedding)) throw new Error(`tiedTo ${show(o.tiedTo)} ${source ? `is a ${source.describe()}, not an Embedding` : 'names no layer listed before it'}`);
       return new TiedDense({ tiedTo: source, name: layerName });
     },
+  },
+  LoraDense: {
+    fields: {
+      units: required(positive(GRAPH_LIMITS.units)), rank: required(positive(MAX_LORA_RANK)), alpha: required(real({ above: 0, max: 1e6 })), dropout: required(real({ min: 0, below: 1 })),
+      useBias: required(boolean), init: required(oneOf(['he', 'glorot'] as const)),
+    },
+    build: (o, layerName) => new LoraDense({ units: o.units as number, rank: o.rank as number, alpha: o.alpha as number, dropout: o.dropout as number, useBias: o.useBias as boolean, init: o.init as 'he', name: layerName }),
   },
 };
 

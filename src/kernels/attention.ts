@@ -1,13 +1,20 @@
 // Fused multi-head scaled-dot-product attention, forward and backward, with an optional causal mask
-// and optional dropout on the attention weights. q, k, v and o are row-major [batch, heads, T, D]
-// (each head's rows contiguous, the layout the kernels stream over; a fused qkv projection output
-// [batch, T, 3, heads, D] reaches it through one permute), scale = 1/√D.
+// and optional dropout on the attention weights, scale = 1/√D. Two layouts: 'heads', q, k, v and o
+// row-major [batch, heads, T, D] (each head's rows contiguous); 'tokens', q, k and v one fused qkv
+// projection's output [batch, T, 3, heads, D] bound once for all three (dq, dk, dv likewise) and o
+// [batch, T, heads, D], which is what the projections around attention read and write.
 import type { Gpu } from '../gpu/device.ts';
 import { storageBuffer } from '../gpu/buffers.ts';
-import { holdsVec4s, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
+import { bindingBytes, holdsVec4s, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
 import { rngU32, rngUniform } from './rng.ts';
 
-export interface AttentionShape { batch: number; heads: number; seq: number; headDim: number }
+export interface AttentionShape {
+  batch: number; heads: number; seq: number; headDim: number;
+  /** 'heads' (the default) or 'tokens'; see the top of this file. */
+  layout?: AttentionLayout;
+}
+
+export type AttentionLayout = 'heads' | 'tokens';
 
 /** The widest head the kernels hold in private arrays (4·MAX_CHUNKS in attention.wgsl). */
 export const MAX_HEAD_DIM = 128;
@@ -34,9 +41,10 @@ export interface AttentionOptions {
 }
 
 function checkShape(who: string, s: AttentionShape): void {
-  for (const [name, value] of Object.entries(s)) {
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${who}: ${name} must be a positive integer, got ${value}`);
+  for (const name of ['batch', 'heads', 'seq', 'headDim'] as const) {
+    if (!Number.isInteger(s[name]) || s[name] < 1) throw new Error(`${who}: ${name} must be a positive integer, got ${s[name]}`);
   }
+  if (s.layout !== undefined && s.layout !== 'heads' && s.layout !== 'tokens') throw new Error(`${who}: layout must be 'heads' or 'tokens', got ${JSON.stringify(s.layout)}`);
   if (s.headDim > MAX_HEAD_DIM) throw new Error(`${who}: headDim ${s.headDim} exceeds the supported maximum of ${MAX_HEAD_DIM}`);
 }
 
@@ -45,7 +53,14 @@ function attentionParams(who: string, s: AttentionShape, dropout: AttentionDropo
   if (!(rate >= 0 && rate < 1)) throw new Error(`${who}: dropout rate must be in [0, 1), got ${rate}`);
   const stream = dropout?.stream ?? 0;
   if (!Number.isInteger(stream) || stream < 0 || stream > 0xffffffff) throw new Error(`${who}: dropout stream must be a u32, got ${stream}`);
-  return { heads: s.batch * s.heads, seq: s.seq, dim: s.headDim, chunks: Math.ceil(s.headDim / 4), scale: 1 / Math.sqrt(s.headDim), rate, keepScale: 1 / (1 - rate), stream };
+  return { heads: s.batch * s.heads, seq: s.seq, dim: s.headDim, chunks: Math.ceil(s.headDim / 4), scale: 1 / Math.sqrt(s.headDim), rate, keepScale: 1 / (1 - rate), stream, ...layoutParams(s) };
+}
+
+/** Row strides and offsets of the two layouts (attention.wgsl's rowStart functions). */
+function layoutParams(s: AttentionShape): { headsPerItem: number; inStride: number; outStride: number; qOffset: number; kOffset: number; vOffset: number } {
+  if (s.layout !== 'tokens') return { headsPerItem: 1, inStride: s.headDim, outStride: s.headDim, qOffset: 0, kOffset: 0, vOffset: 0 };
+  const width = s.heads * s.headDim;
+  return { headsPerItem: s.heads, inStride: 3 * width, outStride: width, qOffset: 0, kOffset: width, vOffset: 2 * width };
 }
 
 /**
@@ -55,25 +70,37 @@ function attentionParams(who: string, s: AttentionShape, dropout: AttentionDropo
  * binding cannot be left empty, and a vec4 array needs 16 bytes).
  */
 function attentionPasses(gpu: Gpu, s: AttentionShape, rowTensors: Record<'q' | 'k' | 'v' | 'dO' | 'oIn', BufferRef>, written: BufferRef[], options: AttentionOptions) {
+  // Every row stride and offset is a multiple of D in either layout, so D % 4 = 0 keeps rows on vec4s.
   const elements = s.batch * s.heads * s.seq * s.headDim;
   const aligned = s.headDim % 4 === 0 && [...Object.values(rowTensors), ...written].every((ref) => holdsVec4s(ref, elements));
   const chunks = Math.ceil(s.headDim / 4);
-  const constants = { CHUNKS: chunks <= UNROLLED_CHUNKS ? chunks : 0, ALIGNED: Number(aligned), CAUSAL: Number(options.causal ?? false), DROPOUT: Number(options.dropout !== undefined) };
-  const view = (ref: BufferRef): BufferRef => (aligned ? ref : unreadVec4View(gpu));
+  const constants = {
+    CHUNKS: chunks <= UNROLLED_CHUNKS ? chunks : 0, ALIGNED: Number(aligned), CAUSAL: Number(options.causal ?? false), DROPOUT: Number(options.dropout !== undefined),
+    TOKEN_MAJOR: Number(s.layout === 'tokens'),
+  };
+  const view = (ref: BufferRef): BufferRef => (aligned ? ref : placeholder(gpu, 'unreadVec4View'));
   return {
     kernel: (entry: string) => kernel(gpu, 'attention', entry, constants),
     views: { q4: view(rowTensors.q), k4: view(rowTensors.k), v4: view(rowTensors.v), dO4: view(rowTensors.dO), oIn4: view(rowTensors.oIn) },
   };
 }
 
-function unreadVec4View(gpu: Gpu): GPUBuffer {
-  const key = 'attention:unreadVec4View';
+/** A 16-byte buffer for a binding the pipeline never touches; one per role, so two never alias. */
+function placeholder(gpu: Gpu, role: 'unreadVec4View' | 'unwrittenDv'): GPUBuffer {
+  const key = `attention:${role}`;
   let buffer = gpu.caches.get(key) as GPUBuffer | undefined;
   if (!buffer) {
-    buffer = storageBuffer(gpu, 16, 'attention.unreadVec4View');
+    buffer = storageBuffer(gpu, 16, `attention.${role}`);
     gpu.caches.set(key, buffer);
   }
   return buffer;
+}
+
+/** Whether two bindings name the same range of one buffer. */
+function sameRange(a: BufferRef, b: BufferRef): boolean {
+  const range = (ref: BufferRef) => ('buffer' in ref ? [ref.buffer, ref.offset ?? 0, bindingBytes(ref)] : [ref, 0, bindingBytes(ref)]);
+  const [x, y] = [range(a), range(b)];
+  return x.every((part, i) => part === y[i]);
 }
 
 /** `rowsPerInvocation` rows per invocation: row blocks along x, batch·heads along y. */
@@ -107,6 +134,9 @@ export function attentionBackward(gpu: Gpu, s: AttentionShape, io: AttentionOpti
   dq: BufferRef; dk: BufferRef; dv: BufferRef; delta: BufferRef;
 }): Dispatch[] {
   checkShape('attentionBackward', s);
+  if (s.layout === 'tokens' && !(sameRange(io.dq, io.dk) && sameRange(io.dk, io.dv))) {
+    throw new Error('attentionBackward: the token-major layout writes dq, dk and dv into one tensor [batch, T, 3·heads·D]; bind the same range for all three');
+  }
   const params = attentionParams('attentionBackward', s, io.dropout);
   const seed = io.dropout?.seed ?? io.q;
   const grid = rowGrid(s);
@@ -114,7 +144,7 @@ export function attentionBackward(gpu: Gpu, s: AttentionShape, io: AttentionOpti
   const rows = { q: io.q, k: io.k, v: io.v, dO: io.dO, q4: views.q4, k4: views.k4, v4: views.v4, dO4: views.dO4, lseIn: io.lse, deltaIn: io.delta, seed, params };
   return [
     pass('backwardDelta').dispatch({ dO: io.dO, oIn: io.o, dO4: views.dO4, oIn4: views.oIn4, delta: io.delta, params }, grid, 'attentionBackward.delta'),
-    pass('backwardKeys').dispatch({ ...rows, dk: io.dk, dv: io.dv }, grid, 'attentionBackward.keys'),
+    pass('backwardKeys').dispatch({ ...rows, dk: io.dk, dv: s.layout === 'tokens' ? placeholder(gpu, 'unwrittenDv') : io.dv }, grid, 'attentionBackward.keys'),
     pass('backwardQueries').dispatch({ ...rows, dq: io.dq }, grid, 'attentionBackward.queries'),
   ];
 }

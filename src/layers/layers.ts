@@ -5,6 +5,7 @@ import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputS
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputSize, type Pool2dShape } from '../kernels/pool.ts';
 import { activationBackward, activationForward, type ActivationKind } from '../kernels/activation.ts';
 import { biasGradient } from '../kernels/reduce.ts';
+import { permuteAxes } from '../kernels/elementwise.ts';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
 import { batchNormBackward, batchNormForwardInference, batchNormForwardTrain } from '../kernels/batchnorm.ts';
 import { elementCount, type GradContext } from '../graph/graph.ts';
@@ -91,8 +92,17 @@ export function linear(ctx: BuildContext, layerName: string, x: number, w: numbe
   // Dense activations beyond relu are applied by a separate kernel after the GEMM.
   const fused = activation === 'relu' || activation === 'none';
   const z = fused ? y : graph.tensor(`${layerName}.preact`, graph.shape(y));
-  op(graph, `${layerName}.forward`, reads, [z], (gpu, b) => gemm(gpu, {
-    a: b(x), b: b(w), c: b(z), m: batch, n: units, k: inFeatures, transB: true,
+  // gemm's transposed-B path gathers each output column from its own row of the weight, which on
+  // llvmpipe runs 2–3× slower than streaming B's rows (bench/gemm.ts, "dense forward, many rows").
+  // Over many rows (token sequences) one pass that transposes the weight first pays for itself;
+  // the CNNs' small-batch heads keep the direct product, where the two cost the same.
+  const weightFirst = batch >= DENSE_TRANSPOSE_ROWS ? graph.tensor(`${layerName}.weightT`, [inFeatures, units]) : undefined;
+  if (weightFirst !== undefined) {
+    op(graph, `${layerName}.weightT`, [w], [weightFirst], (gpu, b) => permuteAxes(gpu, { x: b(w), y: b(weightFirst), shape: [units, inFeatures], perm: [1, 0] }));
+  }
+  const product = weightFirst ?? w;
+  op(graph, `${layerName}.forward`, bias === undefined ? [x, product] : [x, product, bias], [z], (gpu, b) => gemm(gpu, {
+    a: b(x), b: b(product), c: b(z), m: batch, n: units, k: inFeatures, transB: weightFirst === undefined,
     ...(bias === undefined ? {} : { bias: b(bias), biasAxis: 'n' as const }),
     activation: activation === 'relu' ? 'relu' : 'none', label: `${layerName}.forward`,
   }));
@@ -117,6 +127,9 @@ export function linear(ctx: BuildContext, layerName: string, x: number, w: numbe
   });
   return y;
 }
+
+/** Rows of a Dense product from which its forward transposes the weight first (see linear()). */
+export const DENSE_TRANSPOSE_ROWS = 256;
 
 export interface Conv2DOptions {
   filters: number;

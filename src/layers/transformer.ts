@@ -3,7 +3,7 @@
 // mask. Multi-head self-attention is drawn from these with Dense, reshape and permute
 // (`multiHeadAttention`), so its weights carry nanoGPT's names when the caller names the layers, and
 // so is the pre-norm block GPT-2 and ViT stack (`transformerBlock`).
-import { attentionBackward, attentionForward, MAX_HEAD_DIM, type AttentionShape } from '../kernels/attention.ts';
+import { attentionBackward, attentionForward, MAX_HEAD_DIM, type AttentionLayout, type AttentionShape } from '../kernels/attention.ts';
 import { geluBackward, geluForward } from '../kernels/gelu.ts';
 import { LAYER_NORM_EPS, layerNormBackward, layerNormForward } from '../kernels/layernorm.ts';
 import { elementCount, formatShape, type GradContext } from '../graph/graph.ts';
@@ -86,45 +86,70 @@ export class GELU extends Layer {
 }
 
 /**
- * softmax(q·kᵀ/√headDim + mask)·v for q, k, v of per-sample shape [heads, tokens, headDim], fused:
- * the tokens×tokens scores are never stored. `causal` hides later tokens from earlier ones.
+ * softmax(q·kᵀ/√headDim + mask)·v, fused: the tokens×tokens scores are never stored. `causal` hides
+ * later tokens from earlier ones. Without `heads`, q, k, v are three inputs of per-sample shape
+ * [heads, tokens, headDim] and so is the output. With `heads`, the one input is a fused projection's
+ * output [tokens, 3·width] (q, k, v side by side in each row, each [heads, headDim] by head) and the
+ * output is [tokens, width], heads side by side: the kernels read and write those rows where they
+ * lie, so no split and no permutes are drawn around attention.
  */
 export class ScaledDotProductAttention extends Layer {
   readonly kind = 'sdpa';
   readonly causal: boolean;
-  constructor(o: { causal?: boolean; name?: string } = {}) {
+  readonly heads: number | undefined;
+  constructor(o: { causal?: boolean; heads?: number; name?: string } = {}) {
     super();
-    checkOptions('ScaledDotProductAttention', o, ['causal', 'name']);
+    checkOptions('ScaledDotProductAttention', o, ['causal', 'heads', 'name']);
     checkBoolean('ScaledDotProductAttention', 'causal', o.causal);
+    if (o.heads !== undefined && !(Number.isInteger(o.heads) && o.heads >= 1)) throw new Error(`ScaledDotProductAttention: heads must be a positive integer, got ${JSON.stringify(o.heads)}`);
     this.causal = o.causal ?? false;
+    this.heads = o.heads;
     this.name = o.name ?? '';
   }
 
-  override acceptsInputs(count: number): boolean { return count === 3; }
-  override describe(): string { return `ScaledDotProductAttention(${this.causal ? 'causal' : 'full'})`; }
-  override config(): LayerConfig { return { type: 'ScaledDotProductAttention', name: this.name, causal: this.causal }; }
+  override acceptsInputs(count: number): boolean { return count === (this.heads === undefined ? 3 : 1); }
+  override describe(): string { return `ScaledDotProductAttention(${this.causal ? 'causal' : 'full'}${this.heads === undefined ? '' : `, ${this.heads} heads on fused qkv rows`})`; }
+  override config(): LayerConfig { return { type: 'ScaledDotProductAttention', name: this.name, causal: this.causal, ...(this.heads === undefined ? {} : { heads: this.heads }) }; }
 
-  outputShape(q: Shape, k: Shape, v: Shape): Shape {
+  outputShape(q: Shape, k?: Shape, v?: Shape): Shape {
+    if (this.heads !== undefined) return this.fusedShape(q);
     if (q.length !== 3) throw shapeError(this, 'q, k and v of shape [heads, tokens, headDim]', q);
-    const same = (s: Shape) => s.length === 3 && s.every((d, i) => d === q[i]);
-    if (!same(k) || !same(v)) throw new Error(`${this.name || this.describe()}: q ${formatShape(q)}, k ${formatShape(k)} and v ${formatShape(v)} must have one shape [heads, tokens, headDim]`);
+    const same = (s: Shape | undefined) => s !== undefined && s.length === 3 && s.every((d, i) => d === q[i]);
+    if (!same(k) || !same(v)) throw new Error(`${this.name || this.describe()}: q ${formatShape(q)}, k ${formatShape(k ?? [])} and v ${formatShape(v ?? [])} must have one shape [heads, tokens, headDim]`);
     if (q[2]! > MAX_HEAD_DIM) throw shapeError(this, `heads at most ${MAX_HEAD_DIM} wide`, q);
     return q;
   }
 
-  forward(ctx: BuildContext, q: number, k: number, v: number): number {
+  /** [tokens, 3·width] → [tokens, width] for the fused form. */
+  private fusedShape(qkv: Shape): Shape {
+    const heads = this.heads!;
+    if (qkv.length !== 2 || qkv[1]! % (3 * heads) !== 0) throw shapeError(this, `fused q, k, v rows [tokens, 3·width] with the width a multiple of ${heads} heads`, qkv);
+    if (qkv[1]! / (3 * heads) > MAX_HEAD_DIM) throw shapeError(this, `heads at most ${MAX_HEAD_DIM} wide`, qkv);
+    return [qkv[0]!, qkv[1]! / 3];
+  }
+
+  forward(ctx: BuildContext, q: number, k?: number, v?: number): number {
     const { graph, batch } = ctx;
-    const [heads, seq, headDim] = graph.shape(q).slice(1) as [number, number, number];
-    const s: AttentionShape = { batch, heads, seq, headDim };
+    const fused = this.heads !== undefined;
+    const inShape = graph.shape(q).slice(1);
+    const s: AttentionShape = fused
+      ? { batch, heads: this.heads!, seq: inShape[0]!, headDim: inShape[1]! / (3 * this.heads!), layout: 'tokens' }
+      : { batch, heads: inShape[0]!, seq: inShape[1]!, headDim: inShape[2]! };
+    // The fused form's one input stands for all three.
+    k ??= q;
+    v ??= q;
+    const { heads, seq } = s;
     const causal = this.causal;
-    const o = graph.tensor(`${this.name}.out`, graph.shape(q));
+    const o = graph.tensor(`${this.name}.out`, fused ? [batch, ...this.fusedShape(inShape)] : graph.shape(q));
     const lse = graph.tensor(`${this.name}.lse`, [batch * heads * seq]);
-    op(graph, `${this.name}.forward`, [q, k, v], [o, lse], (gpu, b) => attentionForward(gpu, s, { q: b(q), k: b(k), v: b(v), o: b(o), lse: b(lse), causal }));
-    ctx.tape.record([q, k, v], [o], (g) => {
+    const inputs = fused ? [q] : [q, k, v];
+    op(graph, `${this.name}.forward`, inputs, [o, lse], (gpu, b) => attentionForward(gpu, s, { q: b(q), k: b(k), v: b(v), o: b(o), lse: b(lse), causal }));
+    ctx.tape.record(inputs, [o], (g) => {
       const dO = g.gradOf(o);
-      const dq = gradientOrScratch(g, q, `${this.name}.dq`), dk = gradientOrScratch(g, k, `${this.name}.dk`), dv = gradientOrScratch(g, v, `${this.name}.dv`);
+      const dq = gradientOrScratch(g, q, `${this.name}.dq`);
+      const [dk, dv] = fused ? [dq, dq] : [gradientOrScratch(g, k, `${this.name}.dk`), gradientOrScratch(g, v, `${this.name}.dv`)];
       const delta = graph.tensor(`${this.name}.delta`, [batch * heads * seq]);
-      op(graph, `${this.name}.backward`, [q, k, v, o, lse, dO], [dq, dk, dv, delta], (gpu, b) => attentionBackward(gpu, s, {
+      op(graph, `${this.name}.backward`, [...inputs, o, lse, dO], fused ? [dq, delta] : [dq, dk, dv, delta], (gpu, b) => attentionBackward(gpu, s, {
         q: b(q), k: b(k), v: b(v), o: b(o), lse: b(lse), dO: b(dO), dq: b(dq), dk: b(dk), dv: b(dv), delta: b(delta), causal,
       }));
     });
@@ -135,6 +160,12 @@ export class ScaledDotProductAttention extends Layer {
 export interface MultiHeadAttentionOptions {
   heads: number;
   causal?: boolean;
+  /**
+   * 'tokens': attention reads the c_attn rows in place (ScaledDotProductAttention with `heads`), no
+   * split or permutes. 'heads' (the default, what gpt draws, and what graphs saved before carry):
+   * q, k, v split off and permuted to [heads, tokens, headDim].
+   */
+  layout?: AttentionLayout;
   /** Prefix for the two projections' names: `${name}.c_attn` and `${name}.c_proj` (nanoGPT's). */
   name?: string;
 }
@@ -150,6 +181,7 @@ export function multiHeadAttention(x: SymbolicTensor, o: MultiHeadAttentionOptio
   const headDim = width / o.heads;
   const named = (suffix: string) => (o.name ? { name: `${o.name}.${suffix}` } : {});
   const qkv = new Dense({ units: 3 * width, ...named('c_attn') }).apply(x);
+  if (o.layout === 'tokens') return new Dense({ units: width, ...named('c_proj') }).apply(new ScaledDotProductAttention({ causal: o.causal ?? false, heads: o.heads }).apply(qkv));
   // [tokens, 3·width] → three [heads, tokens, headDim]: the layout the attention kernel streams over.
   const [q, k, v] = split(qkv, [width, width, width], 1).map((part) => permute(reshape(part, [tokens, o.heads, headDim]), [1, 0, 2])) as [SymbolicTensor, SymbolicTensor, SymbolicTensor];
   const attended = new ScaledDotProductAttention({ causal: o.causal ?? false }).apply(q, k, v);
@@ -160,6 +192,8 @@ export function multiHeadAttention(x: SymbolicTensor, o: MultiHeadAttentionOptio
 export interface TransformerBlockOptions {
   heads: number;
   causal?: boolean;
+  /** The attention's layout (MultiHeadAttentionOptions.layout). */
+  layout?: AttentionLayout;
   /** Prefix for the parts' names, nanoGPT's: `${name}.ln_1`, `.attn.c_attn`, `.attn.c_proj`, `.ln_2`, `.mlp.c_fc`, `.mlp.c_proj`. */
   name?: string;
 }
@@ -168,7 +202,7 @@ export interface TransformerBlockOptions {
 export function transformerBlock(x: SymbolicTensor, o: TransformerBlockOptions): SymbolicTensor {
   const width = x.shape[1]!;
   const named = (suffix: string) => (o.name ? { name: `${o.name}.${suffix}` } : {});
-  const attention = multiHeadAttention(new LayerNorm(named('ln_1')).apply(x), { heads: o.heads, causal: o.causal ?? false, ...named('attn') });
+  const attention = multiHeadAttention(new LayerNorm(named('ln_1')).apply(x), { heads: o.heads, causal: o.causal ?? false, ...(o.layout ? { layout: o.layout } : {}), ...named('attn') });
   const attended = add(x, attention);
   const hidden = new GELU().apply(new Dense({ units: 4 * width, ...named('mlp.c_fc') }).apply(new LayerNorm(named('ln_2')).apply(attended)));
   return add(attended, new Dense({ units: width, ...named('mlp.c_proj') }).apply(hidden));

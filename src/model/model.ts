@@ -3,6 +3,7 @@
 // Sequential is the same thing drawn as a chain.
 import { Layer, SymbolicTensor, input, type BuildContext, type ParamSpec, type Shape, type StateSpec } from '../layers/layer.ts';
 import { Dropout, Softmax } from '../layers/layers.ts';
+import { LoraDense } from '../layers/lora.ts';
 import { initialize } from '../layers/init.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
 
@@ -79,7 +80,7 @@ export class Model {
     for (const layer of layers) {
       if (names.has(layer.name)) throw new Error(`two layers are named "${layer.name}"; layer names must be unique`);
       names.add(layer.name);
-      if (layer instanceof Dropout) layer.stream = ++dropoutStream;
+      if (layer instanceof Dropout || layer instanceof LoraDense) layer.stream = ++dropoutStream;
     }
     this.checkSoftmax();
     this.plan = layers.map((layer) => this.layerPlan(layer));

@@ -1,7 +1,8 @@
 // End to end in a real browser: Debian's Chromium (headless, SwiftShader's WebGPU) opens the demo
 // as built for release (`npm run build:web`) and served by Vite's preview server, trains the MLP
 // for 100 steps, predicts a drawn digit, saves and reloads the model, trains the CNN for a few steps,
-// checks its losses equal the same steps in Node, and runs the kernel checks page. A screenshot lands in test-artifacts/demo.png.
+// checks its losses equal the same steps in Node, generates text from a gpt checkpoint as Node does,
+// and runs the kernel checks page. A screenshot lands in test-artifacts/demo.png.
 //
 // Why the MLP learns here and the CNN only runs: on SwiftShader the CNN trains at ~10 images/s
 // (the MLP at ~700), so 100 CNN steps would take over ten minutes of CI.
@@ -20,6 +21,13 @@ import { zooModel } from '../../src/model/zoo.ts';
 import { ModelState, Trainer } from '../../src/runtime/runtime.ts';
 import { destroyDataset, uploadDataset } from '../../src/runtime/dataset.ts';
 import { demoTrainerOptions, trainSteps } from '../../web/training.ts';
+import { writeFileSync } from 'node:fs';
+import { spreadWeights } from '../helpers/gpt-weights.ts';
+import { gptModel } from '../../src/model/gpt.ts';
+import { CharTokenizer } from '../../src/data/text.ts';
+import { encodeCheckpoint } from '../../src/io/checkpoint.ts';
+import { KvCacheDecoder } from '../../src/generate/kv-decoder.ts';
+import { generateTokens } from '../../src/generate/generate.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test-artifacts');
@@ -153,6 +161,37 @@ describe('the demo in headless Chromium', () => {
     expect(maxRelativeError(trained.losses, nodeLosses)).toBeLessThan(1e-3);
     expect(pageErrors).toEqual([]);
   }, 240_000);
+
+  it('generates from a gpt checkpoint the greedy text Node generates', async () => {
+    const gpu = await testGpu();
+    const tokenizer = CharTokenizer.fromCorpus('call me ishmael.');
+    const model = gptModel({ vocab: tokenizer.vocab, context: 8, layers: 2, heads: 2, width: 16 });
+    const state = new ModelState(gpu, model, spreadWeights(model, 6));
+    const checkpoint = `${artifacts}/gpt.safetensors`;
+    writeFileSync(checkpoint, await encodeCheckpoint(state, { epoch: 1, normalize: { mean: 0, std: 1 }, tokenizer: tokenizer.describe() }));
+    const decoder = new KvCacheDecoder(gpu, state);
+    const ids = await generateTokens(decoder, tokenizer.encode('call'), { tokens: 14, temperature: 0, seed: 1 });
+    decoder.destroy();
+    state.destroy();
+
+    const page = await openPage('/index.html');
+    await page.getByTestId('gpt-file').setInputFiles(checkpoint);
+    await page.getByTestId('prompt').fill('call');
+    const form = page.locator('#generate-form');
+    await form.locator('input[name=tokens]').fill('14');
+    await form.locator('input[name=temperature]').fill('0');
+    // Submitted directly: a click waits for the button to hold still over two animation frames, which a
+    // loaded machine, rendering in software while the worker tunes, may not draw within the click's timeout.
+    await form.evaluate((element) => (element as HTMLFormElement).requestSubmit());
+    // The worker times the GEMM variants on SwiftShader first, as it does before training.
+    await page.waitForFunction(() => window.webgradDemo.generated !== null || window.webgradDemo.status === 'error', undefined, { timeout: 400_000, polling: 250 });
+    const demo = await page.evaluate(() => window.webgradDemo);
+    expect(demo.error).toBeNull();
+    console.log(`[demo] generated ${JSON.stringify(demo.generated)}`);
+    expect(demo.generated).toBe(`call${tokenizer.decode(ids)}`);
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  }, 450_000);
 
   it('passes every GPU-vs-CPU kernel check on the browser\'s WebGPU', async () => {
     const page = await openPage('/kernels.html');

@@ -27,3 +27,15 @@ export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<
   }
   return worst;
 }
+
+/** `length` token ids below `vocab`. */
+export function randomTokens(length: number, vocab: number, seed: number): Uint32Array {
+  const next = rng(seed);
+  return Uint32Array.from({ length }, () => Math.floor(next() * vocab));
+}
+
+/** `batch` window starts in [0, last]. */
+export function randomStarts(batch: number, last: number, seed: number): Uint32Array {
+  const next = rng(seed);
+  return Uint32Array.from({ length: batch }, () => Math.floor(next() * (last + 1)));
+}

@@ -14,6 +14,8 @@ import { gatherAxisBackwardRef, gatherAxisRef } from './gather_axis.ts';
 import { matmulBackwardRef, matmulFullShapes, matmulRef } from './matmul.ts';
 import { ClassToken, Embedding, PositionalEmbedding, TiedDense } from '../../src/layers/tokens.ts';
 import { GELU, LayerNorm, ScaledDotProductAttention } from '../../src/layers/transformer.ts';
+import { LoraDense } from '../../src/layers/lora.ts';
+import { loraBackwardRef, loraForwardRef } from './lora.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from './layernorm.ts';
 import { geluBackwardRef, geluForwardRef } from './gelu.ts';
 import { embeddingBackwardRef, embeddingForwardRef } from './embedding.ts';
@@ -106,6 +108,24 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
     };
   }
   if (layer instanceof Reshape) return { y: xs[0]!, backward: (dy) => [dy] };
+  if (layer instanceof ScaledDotProductAttention && layer.heads !== undefined) {
+    // Fused q, k, v rows [batch, T, 3, heads, D] ⇄ three [batch, heads, T, D] tensors; o by token.
+    const [seq, fusedWidth] = node.inputs[0]!.shape as [number, number];
+    const heads = layer.heads, headDim = fusedWidth / (3 * heads);
+    const s = { batch, heads, seq, headDim };
+    const options = layer.causal ? { mask: causalMask } : {};
+    const n = batch * heads * seq * headDim;
+    const split = permuteRef(xs[0]!, [batch, seq, 3, heads, headDim], [2, 0, 3, 1, 4]);
+    const [q, k, v] = [0, 1, 2].map((part) => split.subarray(part * n, (part + 1) * n));
+    const byToken = (x: Float64Array) => permuteRef(x, [batch, heads, seq, headDim], [0, 2, 1, 3]);
+    return {
+      y: byToken(attentionForwardRef(s, q!, k!, v!, options).o),
+      backward: (dO) => {
+        const g = attentionBackwardRef(s, q!, k!, v!, permuteRef(dO, [batch, seq, heads, headDim], [0, 2, 1, 3]), options);
+        return [permuteRef(Float64Array.from([...g.dq, ...g.dk, ...g.dv]), [3, batch, heads, seq, headDim], [1, 3, 0, 2, 4])];
+      },
+    };
+  }
   if (layer instanceof ScaledDotProductAttention) {
     const [heads, seq, headDim] = node.inputs[0]!.shape as [number, number, number];
     const s = { batch, heads, seq, headDim };
@@ -210,6 +230,25 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
   if (layer instanceof TiedDense) {
     const weight = `${layer.tiedTo.name}.weight`;
     return linearStep(input, x, batch, { name: weight, value: p.get(weight)! }, undefined, 'none', layer.tiedTo.vocab, grads);
+  }
+  if (layer instanceof LoraDense) {
+    const s = { rows: batch * input.slice(0, -1).reduce((a, d) => a * d, 1), inFeatures: input.at(-1)!, units: layer.units, rank: layer.rank, scale: layer.scale };
+    const weights = { w: param('weight'), ...(layer.useBias ? { bias: param('bias') } : {}), a: param('lora_A.weight'), b: param('lora_B.weight') };
+    const dropped = layer.dropout > 0;
+    const xa = dropped ? dropoutRef(x, layer.dropout, seed, step, layer.stream) : x;
+    const { y, h } = loraForwardRef(s, x, weights, xa);
+    return {
+      y,
+      backward: (dy) => {
+        const g = loraBackwardRef(s, x, weights, h, dy, xa);
+        const dxa = dropped ? dropoutRef(g.dxa, layer.dropout, seed, step, layer.stream) : g.dxa;
+        addInto(grads, `${layer.name}.weight`, g.dw);
+        if (layer.useBias) addInto(grads, `${layer.name}.bias`, g.dbias);
+        addInto(grads, `${layer.name}.lora_A.weight`, g.da);
+        addInto(grads, `${layer.name}.lora_B.weight`, g.db);
+        return g.dx.map((v, i) => v + dxa[i]!);
+      },
+    };
   }
   if (layer instanceof Conv2D) {
     const s = layer.convShape(input, batch);
@@ -335,7 +374,8 @@ export interface CpuTrainer {
   stepWith(inputs: Float64Array[], batch: number, loss: (output: Float64Array) => { loss: number; grad: Float64Array }): number;
 }
 
-export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Array>, optimizer: OptimizerConfig, seed: number): CpuTrainer {
+/** `frozen`: parameter names that keep their values, as ProgramOptions.frozen (exact names here). */
+export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Array>, optimizer: OptimizerConfig, seed: number, frozen: readonly string[] = []): CpuTrainer {
   const params: Params = new Map([...initial].map(([k, v]) => [k, Float64Array.from(v)]));
   const moments = new Map<string, Float64Array>();
   const moment = (key: string, n: number) => {
@@ -383,6 +423,7 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
       }
       stepCount++;
       for (const spec of model.parameterSpecs()) {
+        if (frozen.includes(spec.name)) continue;
         const g = grads.get(spec.name)!;
         const param = params.get(spec.name)!;
         const s = { lr: optimizer.lr, step: stepCount, clipScale: 1 };
