@@ -93,3 +93,9 @@ export { gatherAxis, gatherAxisBackward, gatherAxisScratchWords, type GatherAxis
 export { broadcastTo } from './kernels/elementwise.ts';
 export { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from './kernels/embedding.ts';
 export { attentionBackward, attentionDropoutKeeps, attentionForward, MAX_HEAD_DIM, type AttentionDropout, type AttentionOptions, type AttentionShape } from './kernels/attention.ts';
+
+// f16: CPU rounding and packing, f32 ↔ packed-f16 conversion kernels.
+export { f16Bits, f16BitsOfF32Bits, f16Value, f32BitsOfF16, roundToF16, packF16, unpackF16 } from './data/f16.ts';
+export { packToF16, unpackFromF16, f16Bytes, type F16ConversionArgs } from './kernels/f16.ts';
+export { GEMM_F16_VARIANTS, gemmVariantAvailable, gemmVariantsFor, type GemmStorage, type TuneGemmOptions } from './kernels/gemm.ts';
+export { applyLossScale, unscaleGradients, updateLossScale, createLossScaleState, readLossScale, lossScaleOptions, LOSS_SCALE_DEFAULTS, LOSS_SCALE_STATE_BYTES, type LossScaleOptions, type LossScaleState, type LossScaleValues } from './kernels/loss_scale.ts';

@@ -4,6 +4,7 @@
 // are evaluated, and ?autostart=1 starts training at once (the end-to-end test uses all of them).
 import { drawChart, type ChartPoint } from './chart.ts';
 import { MNIST_SIZE, toMnistPixels } from './digit.ts';
+import { download } from './download.ts';
 import type { FromWorker, Samples, ToWorker, TrainRequest } from './protocol.ts';
 
 /** What the page has done so far, for people in the console and for the end-to-end test. */
@@ -192,13 +193,6 @@ $<HTMLInputElement>('load').addEventListener('change', async (event) => {
   setStatus(`loading ${file.name}…`);
   send({ type: 'load', name: file.name, bytes, testImages }, [bytes.buffer]);
 });
-
-function download(bytes: Uint8Array, name: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
-  const link = Object.assign(document.createElement('a'), { href: url, download: name });
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 // ---- text generation ----
 

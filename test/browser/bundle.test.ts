@@ -47,6 +47,8 @@ describe('web bundle', () => {
     expect(ids).toContain('src/gpu/provider-browser.ts');
     expect(ids).toContain('src/platform/browser.ts');
     expect(ids).toContain('web/worker.ts');
+    expect(ids).toContain('web/lm-worker.ts');
+    expect(ids).toContain('web/lm-generation.ts');
     expect(ids).toContain('src/runtime/runtime.ts');
   });
 
@@ -73,6 +75,7 @@ describe('web bundle', () => {
     const assets = join(web.outDir, 'assets');
     const chunks = readdirSync(assets).filter((name) => name.endsWith('.js'));
     expect(chunks.some((name) => name.startsWith('worker'))).toBe(true);
+    expect(chunks.some((name) => name.startsWith('lm-worker'))).toBe(true);
     const offenders: string[] = [];
     for (const name of chunks) {
       const text = readFileSync(join(assets, name), 'utf8');
