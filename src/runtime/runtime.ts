@@ -167,9 +167,21 @@ export class Trainer {
     return this.program.memory;
   }
 
+  /** The schedule's rate times this factor (lowered by fit's reduceLrOnPlateau), floored at `lrFloor` once lowered. */
+  private lrFactor = 1;
+  private lrFloor = 0;
+
   learningRate(step = this.stepCount): number {
     const o = this.options;
-    return learningRate(o.schedule ?? { kind: 'constant' }, this.baseLr, step, o.stepsPerEpoch, o.totalSteps);
+    const scheduled = learningRate(o.schedule ?? { kind: 'constant' }, this.baseLr, step, o.stepsPerEpoch, o.totalSteps) * this.lrFactor;
+    return this.lrFactor < 1 ? Math.max(scheduled, this.lrFloor) : scheduled;
+  }
+
+  /** Multiplies every later step's learning rate by `factor`, never below `minLr` (Keras's ReduceLROnPlateau). Not saved in checkpoints. */
+  scaleLearningRate(factor: number, minLr = 0): void {
+    if (!(factor > 0 && factor < 1)) throw new Error(`scaleLearningRate: factor must be in (0, 1), got ${factor}`);
+    this.lrFactor *= factor;
+    this.lrFloor = minLr;
   }
 
   /** Zeroes the loss/accuracy totals with the next step (call at the start of an epoch). */
