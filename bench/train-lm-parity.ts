@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from '../test/helpers/random.ts';
-import { CharTokenizer, createGpu, destroyDataset, encodeSafetensors, Evaluator, gptModel, learningRate, ModelState, Trainer, tuneGemm, uploadTokens, type Schedule } from 'webgrad';
+import { CharTokenizer, Session, destroyDataset, encodeSafetensors, Evaluator, gptModel, learningRate, ModelState, Trainer, uploadTokens, type Schedule } from 'webgrad';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,8 +54,8 @@ function bigramLoss(): number {
   return total / (valStarts.length * layout.context);
 }
 
-const gpu = await createGpu();
-await tuneGemm(gpu);
+// The session tunes GEMM for this adapter before anything compiles.
+const { gpu } = await Session.create();
 const sizes = { vocab: tokenizer.vocab, ...layout };
 const model = gptModel({ ...sizes, tieWeights });
 const initial = model.initialValues(seed);

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { timeDispatches } from './helpers/time.ts';
 import { tfjsWebgpu } from './tfjs.ts';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { createGpu, ZOO_NAMES, zooModel, ModelState, Trainer, destroyDataset, range, uploadDataset, tuneGemm, type Gpu } from 'webgrad';
+import { Session, ZOO_NAMES, zooModel, ModelState, Trainer, destroyDataset, range, uploadDataset, type Gpu } from 'webgrad';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -105,9 +105,8 @@ function pytorchCnn(batch: number): { imagesPerSecond: number; version: string }
   return null;
 }
 
-const gpu = await createGpu();
-// As fit() does before compiling a step.
-await tuneGemm(gpu);
+// The session tunes GEMM for this adapter before anything compiles.
+const { gpu } = await Session.create();
 console.log(`adapter: ${gpu.describe()}\n${steps} timed steps each, Adam; the machine is shared, so expect noise`);
 const rows: Row[] = [];
 for (const name of models) {

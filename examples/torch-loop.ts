@@ -3,7 +3,7 @@
 // The loss is cross-entropy on the logits, fused into the compiled step (PyTorch's log_softmax +
 // nll_loss); Adam with the learning rate ×0.7 after each epoch stands in for Adadelta + StepLR.
 //   node --import tsx examples/torch-loop.ts [--quick] [--epochs N]
-import { createGpu, tuneGemm, input, Model, Conv2D, MaxPool2D, Dropout, Flatten, Dense, ReLU, ModelState, Trainer, Evaluator, uploadDataset, epochPermutation, stepsPerEpoch, range, takeSamples, type SymbolicTensor } from 'webgrad';
+import { Session, input, Model, Conv2D, MaxPool2D, Dropout, Flatten, Dense, ReLU, ModelState, Trainer, Evaluator, uploadDataset, epochPermutation, stepsPerEpoch, range, takeSamples, type SymbolicTensor } from 'webgrad';
 import { loadDataset, runCommand, positive } from 'webgrad/node';
 
 const command = {
@@ -43,8 +43,8 @@ runCommand(command, async ({ flags }) => {
 
   const x = input([1, 28, 28]);
   const model = new Model({ inputs: x, outputs: new Net().forward(x) });
-  const gpu = await createGpu();
-  await tuneGemm(gpu); // before the Trainer compiles: the step bakes in the GEMM variants tuned for this adapter
+  // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
+  const { gpu } = await Session.create();
   const state = new ModelState(gpu, model, model.initialValues(seed));
   const trainData = uploadDataset(gpu, train, 10, 'mnist.train');
   const steps = stepsPerEpoch(train.count, batchSize);

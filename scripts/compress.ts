@@ -2,11 +2,11 @@
 //   - magnitude pruning (global over Dense/Conv2D weights) at each --sparsity, before and after a
 //     recovery fine-tune that keeps the pruned weights at zero every step;
 //   - post-training int8 quantization (per-output-channel weights, per-row activations), with the
-//     weight bytes and inference images/s against the fp32 Evaluator.
+//     weight bytes and inference images/s against the fp32 program (both compiled by the one compiler).
 // Any image classifier the checkpoint describes (a zoo network or a drawn graph) is accepted; MNIST
 // is resized to its input when that is not 1×28×28.
 //   node --import tsx scripts/compress.ts --ckpt runs/cnn-mnist/checkpoint.safetensors
-import { createGpu, tuneGemm, modelFromCheckpoint, restoreCheckpoint, Evaluator, ModelState, Trainer, range, uploadDataset, fit, stepsPerEpoch, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, Int8Evaluator, packedDotSupported, type PruneScope, describeModel, imageClassifierShape, resizeImages } from 'webgrad';
+import { Session, modelFromCheckpoint, restoreCheckpoint, range, stepsPerEpoch, type ModelState, applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, linearWeightNames, modelBytes, quantizeModel, accuracyOf, QuantizedState, packedDotSupported, type PruneScope, describeModel, imageClassifierShape, resizeImages } from 'webgrad';
 import { loadDataset, fraction, nonNegative, positive, UsageError, runCommand, numberList, readCheckpoint, writeTextAtomic, writableFile, type ParsedArgs } from 'webgrad/node';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -49,21 +49,21 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const loaded = await loadDataset(datasetName, { ...(flags.data ? { dataDir: flags.data } : {}), log: (m) => console.log(m) });
   const fitted = channels === 1 && height === loaded.train.rows && width === loaded.train.cols;
   const data = fitted ? loaded : { train: resizeImages(loaded.train, { channels, height, width }), test: resizeImages(loaded.test, { channels, height, width }) };
-  const gpu = await createGpu();
-  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
-  await tuneGemm(gpu);
+  // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
+  const session = await Session.create();
+  const { gpu } = session;
   console.log(`adapter: ${gpu.describe()}; dot4I8Packed: ${packedDotSupported(gpu) ? 'yes' : 'no (shift fallback)'}`);
   const normalize = checkpoint.normalize;
-  const trainData = uploadDataset(gpu, data.train, classes, `${datasetName}.train`);
-  const testData = uploadDataset(gpu, data.test, classes, `${datasetName}.test`);
+  const trainData = session.upload(data.train, classes, `${datasetName}.train`);
+  const testData = session.upload(data.test, classes, `${datasetName}.test`);
   const testIndices = range(0, data.test.count);
-  const state = new ModelState(gpu, model);
+  const state = session.state(model);
   restoreCheckpoint(checkpoint, state);
   const trained = await state.read();
   const names = linearWeightNames(model);
 
   const fp32Accuracy = async (s: ModelState): Promise<number> => {
-    const evaluator = new Evaluator(gpu, model, s, testData, flags['eval-batch'], normalize);
+    const evaluator = session.evaluator(model, s, testData, flags['eval-batch'], normalize);
     try {
       return (await evaluator.evaluate(testIndices)).accuracy;
     } finally {
@@ -80,16 +80,16 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const pruning = [];
   for (const sparsity of sparsities) {
     const masks = pruneModelMasks(model, trained, sparsity, flags.scope as PruneScope);
-    const pruned = new ModelState(gpu, model, applyMasks(trained, masks));
+    const pruned = session.state(model, applyMasks(trained, masks));
     const before = await fp32Accuracy(pruned);
     let after = before;
     if (flags['recover-epochs'] > 0) {
-      const trainer = new Trainer(gpu, model, pruned, trainData, new Map(), {
+      const trainer = session.trainer(model, pruned, trainData, {
         batchSize, seed: 1, optimizer: { kind: 'adam', lr: flags['recover-lr'] }, normalize,
         stepsPerEpoch: perEpoch, totalSteps: perEpoch * flags['recover-epochs'],
       });
       const maskBuffers = keepPrunedAtZero(gpu, trainer, masks);
-      await fit(gpu, model, pruned, trainData, { ...trainer.options, epochs: flags['recover-epochs'], trainIndices: range(0, trainCount) }, trainer);
+      await session.fit(model, pruned, trainData, { ...trainer.options, epochs: flags['recover-epochs'], trainIndices: range(0, trainCount) }, trainer);
       after = await fp32Accuracy(pruned);
       trainer.destroy();
       for (const b of maskBuffers) gpu.destroyBuffer(b);
@@ -103,8 +103,9 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   // Quantization: accuracy and best-of-N inference throughput, fp32 Evaluator vs int8 program.
   const quantized = quantizeModel(model, trained);
   const bytes = modelBytes(quantized);
-  const evaluator = new Evaluator(gpu, model, state, testData, flags['eval-batch'], normalize);
-  const int8 = new Int8Evaluator(gpu, model, quantized, testData, flags['eval-batch'], normalize);
+  const evaluator = session.evaluator(model, state, testData, flags['eval-batch'], normalize);
+  const quantizedState = new QuantizedState(gpu, quantized);
+  const int8 = session.evaluator(model, quantizedState, testData, flags['eval-batch'], normalize, { int8: quantizedState.int8 });
   const labels = data.test.labels;
   const timeBest = async (run: () => Promise<unknown>): Promise<number> => {
     await run(); // compiles the programs
@@ -117,12 +118,13 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
     return data.test.count / best;
   };
   const fp32ImagesPerSecond = await timeBest(() => evaluator.evaluate(testIndices));
-  const int8ImagesPerSecond = await timeBest(() => int8.predict(testIndices));
-  const int8Predictions = await int8.predict(testIndices);
+  const int8ImagesPerSecond = await timeBest(() => int8.evaluate(testIndices));
+  const int8Predictions = (await int8.evaluate(testIndices)).predictions;
   const fp32Predictions = (await evaluator.evaluate(testIndices)).predictions;
   const int8Accuracy = accuracyOf(int8Predictions, labels);
   evaluator.destroy();
   int8.destroy();
+  quantizedState.destroy();
   const quantization = {
     fp32Accuracy: baseline, int8Accuracy, agreement: accuracyOf(int8Predictions, fp32Predictions),
     weightBytesF32: bytes.weightsF32, weightBytesInt8: bytes.weightsInt8, modelBytesF32: bytes.f32, modelBytesInt8: bytes.int8,
@@ -146,7 +148,7 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   mkdirSync(dirname(flags.out), { recursive: true });
   await writeTextAtomic(flags.out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${flags.out}`);
-  gpu.destroy();
+  session.destroy();
   return 0;
 }
 

@@ -4,7 +4,7 @@
 //   node --import tsx scripts/finetune.ts --model mlp --target fashion-mnist --fractions 0.01,0.1 --epochs 5
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig, modelFromDescription } from 'webgrad';
+import { Session, pixelStats, takeSamples, ZOO_NAMES, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type Checkpoint, type OptimizerConfig, modelFromDescription } from 'webgrad';
 import { positive, seedRange, UsageError, runCommand, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, classBalancedSubset, planVariants, trainVariant, writeTextAtomic, readCheckpoint, saveCheckpoint, writableFolder, keepForeignCheckpoint, type ParsedArgs, type TrainingData, type VariantResult, withClasses } from 'webgrad/node';
 
 const command = {
@@ -88,11 +88,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const target: TrainingData = await loadTrainingData(flags.target, { seed: flags.seed, log, flag: 'target' });
   const classes = target.classNames.length;
 
-  const gpu = await createGpu();
-
-  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
-
-  await tuneGemm(gpu);
+  // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
+  const { gpu } = await Session.create();
   log(`adapter: ${gpu.describe()}`);
   mkdirSync(out, { recursive: true });
   const optimizer = optimizerConfig({ optimizer: flags.optimizer, lr: flags.lr, momentum: 0.9, 'weight-decay': 0, l1: 0 });

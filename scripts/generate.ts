@@ -6,7 +6,7 @@
 //   node --import tsx scripts/generate.ts --ckpt runs/lm-moby-dick/checkpoint.safetensors --prompt "Call me" --tokens 200
 //   node --import tsx scripts/generate.ts --ckpt … --temperature 0.8 --top-k 10 --seed 3
 //   node --import tsx scripts/generate.ts --ckpt … --no-cache      recompute the whole window per token
-import { createGpu, gptOptionsOf, tuneGemm, ModelState, KvCacheDecoder, FullWindowDecoder, generateTokens, textStream, type NextTokenModel } from 'webgrad';
+import { Session, gptOptionsOf, ModelState, KvCacheDecoder, FullWindowDecoder, generateTokens, textStream, type NextTokenModel } from 'webgrad';
 import { readModel, nonNegative, positive, seedRange, runCommand, UsageError, type ParsedArgs } from 'webgrad/node';
 
 const command = {
@@ -38,10 +38,9 @@ async function main({ flags: o }: ParsedArgs<typeof command.flags>): Promise<num
     throw new UsageError(`--prompt: ${(error as Error).message}`);
   }
 
-  const gpu = await createGpu();
+  // The session tunes GEMM for this adapter before anything compiles (the recorded passes bake in the variant).
+  const { gpu } = await Session.create();
   console.error(`adapter: ${gpu.describe()}`);
-  // Before anything compiles: the recorded passes bake in the GEMM variant tuned for this adapter.
-  await tuneGemm(gpu);
   const state = new ModelState(gpu, model, weights);
   const decoder: NextTokenModel = o.cache ? new KvCacheDecoder(gpu, state) : new FullWindowDecoder(gpu, state);
   const { layers, heads, width, context, vocab } = decoder.options;

@@ -6,7 +6,7 @@
 //
 //   node --import tsx scripts/predict.ts --ckpt runs/mnist.safetensors digit.png [more.png …]
 //   node --import tsx scripts/predict.ts --ckpt model.safetensors --logits digit.png     raw logits as JSON
-import { createGpu, tuneGemm, ModelState, destroyDataset, range, uploadDataset, predictLogits, imageClassifierShape, resizeImages } from 'webgrad';
+import { Session, ModelState, destroyDataset, range, uploadDataset, predictLogits, imageClassifierShape, resizeImages } from 'webgrad';
 import { readGrayPng, readableFile, positive, runCommand, UsageError, type CommandSpec, type ParsedArgs, readModel } from 'webgrad/node';
 
 const flags = {
@@ -48,11 +48,8 @@ async function main({ flags: options, positionals: images }: ParsedArgs<ReturnTy
   images.forEach((path, i) => gray.set(readGrayPng(path, { height, width, invertLight: true }), i * height * width));
   const pictures = resizeImages({ images: gray, labels: new Uint8Array(images.length), count: images.length, rows: height, cols: width }, { channels });
 
-  const gpu = await createGpu();
-
-  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
-
-  await tuneGemm(gpu);
+  // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
+  const { gpu } = await Session.create();
   const state = new ModelState(gpu, model, weights);
   const data = uploadDataset(gpu, pictures, classes, 'images');
   const logits = await predictLogits(gpu, model, state, data, range(0, images.length), normalize);

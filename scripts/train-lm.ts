@@ -6,8 +6,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import {
-  bigramLoss, ByteTokenizer, DECAY_GROUPS, CharTokenizer, createGpu, DEFAULT_DIVERGENCE_FACTOR, destroyDataset, DivergenceError, EpochProgress, Evaluator, evaluationStarts, gptModel,
-  modelFromCheckpoint, ModelState, restoreCheckpoint, splitTokenStream, tokenizerFromDescription, Trainer, trainingStarts, tuneGemm, uploadTokens,
+  bigramLoss, ByteTokenizer, DECAY_GROUPS, CharTokenizer, Session, DEFAULT_DIVERGENCE_FACTOR, destroyDataset, DivergenceError, EpochProgress, Evaluator, evaluationStarts, gptModel,
+  modelFromCheckpoint, ModelState, restoreCheckpoint, splitTokenStream, tokenizerFromDescription, Trainer, trainingStarts, uploadTokens,
   type Checkpoint, type Tokenizer, type TokenSplit, type TrainerOptions,
 } from 'webgrad';
 import {
@@ -129,9 +129,8 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const showLoss = (loss: number, part: keyof typeof charactersPerToken) => (unit === 'byte' ? `${loss.toFixed(4)} nats/byte (${perCharacter(loss, part).toFixed(4)} nats/char)` : `${loss.toFixed(4)} nats/char`);
   const bigram = bigramLoss(tokens, tokenizer.vocab, split.trainEnd);
 
-  const gpu = await createGpu();
-  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
-  await tuneGemm(gpu);
+  // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
+  const { gpu } = await Session.create();
   log(`adapter: ${gpu.describe()}`);
   log(`text: ${corpus.source}: ${tokens.length} tokens (${unit}-level, vocab ${tokenizer.vocab}), ${split.trainEnd} to train on, ${tokens.length - split.trainEnd} held out`);
   log(`bigram baseline (add-one counts over the training tokens): val ${showLoss(bigram.validation, 'validation')} — the loss to beat`);

@@ -3,7 +3,7 @@
 //   node --import tsx scripts/tune.ts --model mlp --lr 1e-3,3e-3 --batch-size 32,64 --epochs 2 --subset 6000
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGpu, tuneGemm, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, DivergenceError, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';
+import { Session, pixelStats, takeSamples, ZOO_NAMES, zooModel, ModelState, DivergenceError, NonFiniteLossError, Trainer, destroyDataset, range, uploadDataset, fit, stepsPerEpoch, type Gpu, type GpuDataset, type Normalization } from 'webgrad';
 import { fraction, positive, seedRange, UsageError, runCommand, choiceList, numberList, loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, formatTrialTable, gridTrials, randomTrials, rankTrials, trialsCsv, writeTextAtomic, writableFolder, type ParsedArgs, type SearchSpace, type TrialConfig, type TrialResult } from 'webgrad/node';
 
 const command = {
@@ -88,11 +88,8 @@ async function main({ flags }: ParsedArgs<typeof command.flags>): Promise<number
   const largest = Math.max(...space.batchSize);
   if (largest > trainCount) throw new UsageError(`--batch-size: ${largest} is larger than the ${trainCount} training images`);
 
-  const gpu = await createGpu();
-
-  // Before anything compiles: programs bake in the GEMM variant tuned for this adapter (cached per adapter).
-
-  await tuneGemm(gpu);
+  // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
+  const { gpu } = await Session.create();
   log(`adapter: ${gpu.describe()}`);
   log(`data: ${loaded.name}: ${trainCount} train / ${valCount} validation images, ${loaded.classNames.length} classes; ${trials.length} trials (${flags.search}) of ${flags.epochs} epochs`);
   const stats = pixelStats(pool.images.subarray(0, trainCount * pool.rows * pool.cols));

@@ -5,13 +5,8 @@
 // workgroup size. Every A element an invocation loads is the same for the whole workgroup, so on
 // CPU rasterisers (llvmpipe runs a workgroup as SIMD lanes) it becomes one scalar load and a
 // broadcast, and B loads of neighbouring lanes are neighbouring addresses. Any shape, any strides.
-struct Params {
-  m: u32, n: u32, k: u32,
-  stride_a: u32, stride_b: u32, stride_c: u32,
-  alpha: f32, beta: f32,
-  bias_axis: u32, // 0: no bias, 1: one per column (length n), 2: one per row (length m)
-  relu: u32,
-}
+
+// #import gemm_params
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -21,8 +16,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
 override ROWS: u32 = 4u;   // ≤ MAX_BLOCK (gemm_rows) or MAX_ROWS4 (gemm_rows4)
 override COLS: u32 = 4u;   // ≤ MAX_BLOCK
 override COLS4: u32 = 2u;  // ≤ MAX_COLS4; gemm_rows4 owns 4·COLS4 columns per invocation
@@ -34,16 +27,6 @@ override WG: u32 = 64u;
 const MAX_BLOCK = 8u;
 const MAX_ROWS4 = 16u;
 const MAX_COLS4 = 4u;
-
-fn a_index(base: u32, row: u32, p: u32) -> u32 {
-  if (TRANS_A) { return base + p * params.m + row; }
-  return base + row * params.k + p;
-}
-
-fn b_index(base: u32, p: u32, col: u32) -> u32 {
-  if (TRANS_B) { return base + col * params.k + p; }
-  return base + p * params.n + col;
-}
 
 // Scales, accumulates into C, adds bias and applies the activation for one output element.
 fn finish(index: u32, row: u32, col: u32, sum: f32) -> f32 {

@@ -43,7 +43,7 @@ export { textStream, type TextStream } from './generate/text-stream.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
 export { tensorDataset, type FieldData } from './runtime/dataset.ts';
 export { predict, type PredictInput, type PredictOptions } from './runtime/predict.ts';
-export { type EvaluatorOptions } from './runtime/runtime.ts';
+export { type EvaluatorOptions, type ParameterBuffers } from './runtime/runtime.ts';
 export { LOSS_NAMES } from './compiler/loss.ts';
 export { seededRandom } from './data/split.ts';
 export { encodePng } from './report/png.ts';
@@ -69,13 +69,13 @@ export { EpochProgress, formatEpochSummary } from './report/progress.ts';
 // Compression.
 export { quantizePerChannel, linearWeightNames, modelBytes, quantizeModel } from './compress/quantize.ts';
 export { applyMasks, keepPrunedAtZero, pruneModelMasks, sparsityOf, type PruneScope } from './compress/prune.ts';
-export { accuracyOf, Int8Evaluator } from './compress/int8-model.ts';
+export { accuracyOf, QuantizedState } from './compress/int8-model.ts';
 
 // Kernel launchers, for benchmarks and for building new layers.
 export { activationBackward, activationForward, softmaxRows, type ActivationKind } from './kernels/activation.ts';
 export { batchNormBackward, batchNormForwardTrain, type BatchNormShape } from './kernels/batchnorm.ts';
 export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from './kernels/conv.ts';
-export { tuneGemm, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
+export { tuneGemm, gemmTuned, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
 export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
 export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
 export { gatherBatch, gatherTokens, packBytes, type AugmentOptions, type TokenGatherIo } from './kernels/gather.ts';
@@ -93,3 +93,11 @@ export { gatherAxis, gatherAxisBackward, gatherAxisScratchWords, type GatherAxis
 export { broadcastTo } from './kernels/elementwise.ts';
 export { embeddingBackward, embeddingForward, embeddingScratchWords, type EmbeddingShape } from './kernels/embedding.ts';
 export { attentionBackward, attentionDropoutKeeps, attentionForward, MAX_HEAD_DIM, type AttentionDropout, type AttentionOptions, type AttentionShape } from './kernels/attention.ts';
+
+// f16: CPU rounding and packing, f32 ↔ packed-f16 conversion kernels.
+export { f16Bits, f16BitsOfF32Bits, f16Value, f32BitsOfF16, roundToF16, packF16, unpackF16 } from './data/f16.ts';
+export { packToF16, unpackFromF16, f16Bytes, type F16ConversionArgs } from './kernels/f16.ts';
+export { GEMM_F16_VARIANTS, gemmVariantAvailable, gemmVariantsFor, type GemmStorage, type TuneGemmOptions } from './kernels/gemm.ts';
+export { applyLossScale, unscaleGradients, updateLossScale, createLossScaleState, readLossScale, lossScaleOptions, LOSS_SCALE_DEFAULTS, LOSS_SCALE_STATE_BYTES, type LossScaleOptions, type LossScaleState, type LossScaleValues } from './kernels/loss_scale.ts';
+export { Session, type SessionOptions } from './runtime/session.ts';
+export type { Int8Tensor, Int8Weights } from './compiler/int8.ts';

@@ -8,7 +8,8 @@ import { Evaluator, ModelState, Trainer } from '../src/runtime/runtime.ts';
 import { fit } from '../src/runtime/fit.ts';
 import { dequantize, linearWeightNames, modelBytes, packInt8, quantizeModel, quantizePerChannel, unpackInt8 } from '../src/compress/quantize.ts';
 import { applyMasks, keepPrunedAtZero, magnitudeMasks, pruneModelMasks, sparsityOf } from '../src/compress/prune.ts';
-import { accuracyOf, Int8Evaluator } from '../src/compress/int8-model.ts';
+import { accuracyOf, QuantizedState } from '../src/compress/int8-model.ts';
+import { compileProgram } from '../src/compiler/program.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { randomArray, rng } from './helpers/random.ts';
 
@@ -115,13 +116,40 @@ describe('on MNIST', () => {
     const evaluator = new Evaluator(gpu, model, state, test, 128, normalize);
     const fp32 = (await evaluator.evaluate(range(0, 500))).predictions;
     evaluator.destroy();
-    const int8 = new Int8Evaluator(gpu, model, quantizeModel(model, await state.read()), test, 128, normalize, { packedDot });
-    const predictions = await int8.predict(range(0, 500));
+    const quantized = new QuantizedState(gpu, quantizeModel(model, await state.read()), { packedDot });
+    const int8 = new Evaluator(gpu, model, quantized, test, 128, normalize, { int8: quantized.int8 });
+    const evaluation = await int8.evaluate(range(0, 500));
+    const predictions = evaluation.predictions;
     int8.destroy();
+    quantized.destroy();
+    expect(evaluation.rows).toBe(500);
+    expect(evaluation.accuracy).toBeCloseTo(accuracyOf(predictions, testLabels), 6);
     // A short training must already have learned something, or agreement would mean little.
     expect(accuracyOf(fp32, testLabels)).toBeGreaterThan(0.85);
     expect(accuracyOf(predictions, fp32)).toBeGreaterThanOrEqual(0.97);
     expect(Math.abs(accuracyOf(predictions, testLabels) - accuracyOf(fp32, testLabels))).toBeLessThanOrEqual(0.02);
+  });
+
+  it('compileProgram runs every Dense and Conv2D in int8 and the rest as compiled for fp32; it refuses to train on int8 weights', async () => {
+    const quantized = new QuantizedState(gpu, quantizeModel(model, await state.read()));
+    const fp32 = compileProgram(gpu, model, test, state.buffers, new Map(), { batch: 16, training: false, normalize });
+    const int8 = compileProgram(gpu, model, test, quantized.buffers, new Map(), { batch: 16, training: false, normalize, int8: quantized.int8 });
+    try {
+      const linear = linearWeightNames(model).map((name) => name.replace(/\.weight$/, ''));
+      expect(linear.length).toBeGreaterThan(2);
+      for (const layer of linear) expect(int8.opNames, layer).toContain(`${layer}.int8`);
+      const untouched = (names: string[]) => names.filter((n) => !linear.some((l) => n.startsWith(`${l}.`)));
+      expect(untouched(int8.opNames)).toEqual(untouched(fp32.opNames));
+      expect(() => compileProgram(gpu, model, test, quantized.buffers, new Map(), { batch: 16, training: true, normalize, optimizer: { kind: 'sgd', lr: 0.1 }, int8: quantized.int8 }))
+        .toThrow(/int8 weights are for inference programs/);
+      const missing = new QuantizedState(gpu, { ...quantizeModel(model, await state.read()), int8: new Map() });
+      expect(() => compileProgram(gpu, model, test, missing.buffers, new Map(), { batch: 16, training: false, normalize, int8: missing.int8 }))
+        .toThrow(/layer \w+ has no quantized weight/);
+      missing.destroy();
+    } finally {
+      for (const p of [fp32, int8]) for (const b of p.owned) gpu.destroyBuffer(b);
+      quantized.destroy();
+    }
   });
 
   it('recovery steps keep pruned weights exactly zero while the rest train', async () => {

@@ -8,15 +8,11 @@ import {
   chooseGemmVariant, describeVariant, gemm, gemmShape, gemmShapeClass, gemmVariantValid, gemmWith, tuneGemm,
   GEMM_VARIANTS, type GemmArgs, type GemmShape, type GemmVariant,
 } from '../src/kernels/gemm.ts';
-import { gemmReference, type GemmReferenceArgs } from './reference/gemm.ts';
+import { gemmReference } from './reference/gemm.ts';
+import { gemmCaseData, type GemmCase } from './helpers/gemm-cases.ts';
 import { testGpu } from './helpers/gpu.ts';
-import { randomArray } from './helpers/random.ts';
 
-type Case = Omit<GemmReferenceArgs, 'a' | 'b' | 'c' | 'bias'> & { bias?: boolean; seed: number; cNaN?: boolean };
-
-function operandLength(batch: number, stride: number, size: number): number {
-  return (batch - 1) * stride + size;
-}
+type Case = GemmCase;
 
 interface Prepared {
   gemmCase: Case;
@@ -25,13 +21,7 @@ interface Prepared {
 }
 
 function prepare(gemmCase: Case): Prepared {
-  const { m, n, k, seed } = gemmCase;
-  const batch = gemmCase.batch ?? 1;
-  const a = randomArray(operandLength(batch, gemmCase.strideA ?? m * k, m * k), seed);
-  const b = randomArray(operandLength(batch, gemmCase.strideB ?? k * n, k * n), seed + 1);
-  const c = randomArray(operandLength(batch, gemmCase.strideC ?? m * n, m * n), seed + 2);
-  if (gemmCase.cNaN) c.fill(NaN);
-  const bias = gemmCase.bias ? randomArray(gemmCase.biasAxis === 'm' ? m : n, seed + 3) : undefined;
+  const { a, b, c, bias } = gemmCaseData(gemmCase);
   const { c: expected, scale } = gemmReference({ ...gemmCase, a, b, c, bias });
   return { gemmCase, a, b, c, bias, expected, scale };
 }

@@ -146,6 +146,14 @@ describe('model graphs', () => {
     expect(roundTrip(model).summary()).toBe(model.summary());
   });
 
+  it('shrink the image to 64×3×3 before the one Dense of the fast model', () => {
+    const model = zooModel('fast');
+    const pools = model.summary().split('\n').filter((line) => line.startsWith('maxpool')).map((line) => line.split(/\s{2,}/)[2]);
+    expect(pools).toEqual(['[16, 14, 14]', '[32, 7, 7]', '[64, 3, 3]']);
+    expect(model.parameterSpecs().filter((p) => p.shape.length === 2).map((p) => p.shape)).toEqual([[10, 64 * 3 * 3]]);
+    expect(roundTrip(model).outputShape).toEqual([10]);
+  });
+
   it('refuse a model with a layer that cannot describe itself', () => {
     class Identity extends Layer {
       readonly kind = 'identity';

@@ -3,7 +3,7 @@
 import type { FromWorker, Samples, ToWorker, TrainRequest } from './protocol.ts';
 import { demoTrainerOptions, trainSteps } from './training.ts';
 import { generateText } from './generation.ts';
-import { createGpu, NoAdapterError, decodeIdxSplit, pixelStats, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, predictLogits, encodeCheckpoint, loadModel, describeModel, imageClassifierShape, tuneGemm, type Gpu, type ImageSet, type Model, type ModelDescription, type GpuDataset, type Normalization } from 'webgrad';
+import { Session as WebgradSession, NoAdapterError, decodeIdxSplit, pixelStats, zooModel, Evaluator, ModelState, Trainer, destroyDataset, range, uploadDataset, predictLogits, encodeCheckpoint, loadModel, describeModel, imageClassifierShape, type Gpu, type ImageSet, type Model, type ModelDescription, type GpuDataset, type Normalization } from 'webgrad';
 
 const CLASSES = 10;
 const GRID_IMAGES = 32;
@@ -18,9 +18,7 @@ let session: Session | undefined;
 const post = (message: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(message, transfer);
 
 async function gpuReady(): Promise<Gpu> {
-  gpuPromise ??= createGpu().then(async (gpu) => {
-    post({ type: 'status', text: 'timing GEMM kernels on this GPU…', adapter: gpu.describe() });
-    await tuneGemm(gpu);
+  gpuPromise ??= WebgradSession.create({ onTuning: (gpu) => post({ type: 'status', text: 'timing GEMM kernels on this GPU…', adapter: gpu.describe() }) }).then(({ gpu }) => {
     post({ type: 'status', text: 'WebGPU ready', adapter: gpu.describe() });
     return gpu;
   });

@@ -12,12 +12,14 @@ import { elementCount, Graph, Tape, type Op } from '../graph/graph.ts';
 import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
 import { checkModelFits, inputStage, type ChannelNormalization, type GpuData } from './input.ts';
 import { lossStage, type LossSpec, type Task } from './loss.ts';
+import { int8LayerForward, runsInInt8, type Int8Weights } from './int8.ts';
 import type { BuildContext, Layer } from '../layers/layer.ts';
 import type { Model } from '../model/model.ts';
 import { parameterWeightDecay, type OptimizerConfig } from '../optim/optim.ts';
 
 export type { ChannelNormalization, FieldDType, GpuData, GpuDataset, GpuField, GpuTensorDataset, GpuTokenDataset, Normalization } from './input.ts';
 export type { LossFunction, LossName, LossSpec, Task } from './loss.ts';
+export type { Int8Tensor, Int8Weights } from './int8.ts';
 
 export interface ProgramOptions {
   batch: number;
@@ -42,6 +44,11 @@ export interface ProgramOptions {
   keepLogits?: boolean;
   /** Add into this totals buffer (another program's, of the same layout) instead of a new one. */
   totals?: GPUBuffer;
+  /**
+   * Inference only: run every Dense and Conv2D as an int8 GEMM on these quantized weights (their
+   * f32 weights then need no buffer in `persistent`); every other op is compiled as usual.
+   */
+  int8?: Int8Weights;
 }
 
 export interface MemoryReport { parameterBytes: number; optimizerBytes: number; activationBytes: number; peakBytes: number }
@@ -146,7 +153,13 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
   const batchInput = inputStage(graph, model, data, indices, seed, {
     batch, normalize: options.normalize, augment: training ? options.augment : undefined, inputs: options.inputs, target: options.target, needsTarget: training, constant,
   });
-  const [logits] = model.forward(ctx, batchInput.inputs) as [number];
+  const int8 = options.int8;
+  if (int8 && training) throw new Error('compileProgram: int8 weights are for inference programs; train the f32 model and quantize it after');
+  const [logits] = (int8
+    ? model.forward(ctx, batchInput.inputs, (node, xs) => (runsInInt8(node.layer)
+      ? int8LayerForward(ctx, int8, node.layer, node.inputs[0]!.shape, node.output.shape, xs[0]!, external)
+      : node.layer.forward(ctx, ...xs)))
+    : model.forward(ctx, batchInput.inputs)) as [number];
   // Evaluating against an f32 target needs the loss named; without one the program keeps only the outputs.
   const target = batchInput.target && (training || options.loss || batchInput.target.dtype === 'u32') ? batchInput.target : undefined;
   const stage = target

@@ -1,7 +1,7 @@
 // Post-training int8 quantization of weights: symmetric, one scale per output channel (a Dense row
 // [out, in] or a Conv2D filter OIHW), scale = max|w| / 127, codes packed 4 per u32 (byte i of word j
 // = code 4j + i, rows zero-padded to whole words). Biases and every other tensor stay f32.
-import { Conv2D, Dense } from '../layers/layers.ts';
+import { runsInInt8 } from '../compiler/int8.ts';
 import { elementCount } from '../graph/graph.ts';
 import type { Model } from '../model/model.ts';
 import { int8Words } from '../kernels/int8.ts';
@@ -71,7 +71,7 @@ export interface QuantizedModel {
 
 /** The parameter names quantization (and pruning) applies to: weights of Dense and Conv2D layers. */
 export function linearWeightNames(model: Model): string[] {
-  return model.plan.filter((p) => p.layer instanceof Dense || p.layer instanceof Conv2D).map((p) => `${p.layer.name}.weight`);
+  return model.plan.filter((p) => runsInInt8(p.layer)).map((p) => `${p.layer.name}.weight`);
 }
 
 export function quantizeModel(model: Model, weights: ReadonlyMap<string, Float32Array>): QuantizedModel {

@@ -24,6 +24,9 @@ const RAISED_LIMITS = [
   'maxUniformBufferBindingSize', 'maxBindingsPerBindGroup',
 ] as const;
 
+/** Features webgrad turns on wherever the adapter offers them; kernels that need one check the device. */
+const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16'];
+
 export class DeviceLostError extends Error {}
 
 export class Gpu {
@@ -91,6 +94,11 @@ export class Gpu {
     return (this.instance as { wgslLanguageFeatures?: ReadonlySet<string> } | null)?.wgslLanguageFeatures ?? new Set();
   }
 
+  /** Whether WGSL may `enable f16;` on this device (f16 arithmetic and storage). */
+  hasShaderF16(): boolean {
+    return this.device.features.has('shader-f16');
+  }
+
   describe(): string {
     const a = this.adapter;
     const name = [a.vendor, a.architecture, a.device].filter(Boolean).join(' ');
@@ -117,7 +125,8 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
     const value = adapter.limits[name];
     if (typeof value === 'number') requiredLimits[name] = value;
   }
-  const device = await adapter.requestDevice({ requiredLimits, label: 'webgrad' });
+  const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgrad' });
   const info = adapter.info;
   const summary: AdapterSummary = {
     vendor: info.vendor,

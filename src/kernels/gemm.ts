@@ -1,13 +1,17 @@
 // General matrix multiply for every dense product in webgrad (Dense layers, im2col convolutions and
 // their gradients): picks a kernel variant per shape, from autotuning when it has run on this
-// adapter, otherwise a default that suits llvmpipe.
+// adapter, otherwise a default that suits llvmpipe. With `storage: 'f16'` the operands are packed
+// f16 (src/data/f16.ts) and only the f16 variants are candidates; f32 products never see them.
 import type { Gpu } from '../gpu/device.ts';
 import { bindingBytes, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
 import { runDispatches, storageBuffer } from '../gpu/buffers.ts';
 import { entryInfo } from '../gpu/reflect.ts';
 import { readCached, writeCached } from '#platform';
+import { f16Bytes } from './f16.ts';
 
 export type GemmActivation = 'none' | 'relu';
+/** How A, B and C are stored: f32, or f16 packed two per u32 (math and accumulation stay f32). */
+export type GemmStorage = 'f32' | 'f16';
 
 export interface GemmArgs {
   a: BufferRef; b: BufferRef; c: BufferRef;
@@ -27,6 +31,8 @@ export interface GemmArgs {
   bias?: BufferRef; biasAxis?: 'n' | 'm';
   /** Applied after the bias. */
   activation?: GemmActivation;
+  /** Default 'f32'. With 'f16', A, B and C are packed f16 and strides count halves; bias stays f32. */
+  storage?: GemmStorage;
   label?: string;
 }
 
@@ -37,6 +43,8 @@ export interface GemmShape {
   strideA: number; strideB: number;
   /** Bytes of the ranges A and B are bound with (vec4 views need a multiple of 16). */
   aBytes: number; bBytes: number;
+  /** Absent means 'f32'. */
+  storage?: GemmStorage;
 }
 
 /** A kernel entry point of shaders/gemm.wgsl with its tile shape (pipeline override constants). */
@@ -44,7 +52,10 @@ export type GemmVariant =
   | { entry: 'gemm_rows'; tile: { ROWS: number; COLS: number; WG: number } }
   | { entry: 'gemm_rows4'; tile: { ROWS: number; COLS4: number; WG: number } }
   | { entry: 'gemm_tiled'; tile: { TILE_K: number; WG_X: number; WG_Y: number } }
-  | { entry: 'gemm_tiled4'; tile: { TILE_K: number; TM: number; TN: number } };
+  | { entry: 'gemm_tiled4'; tile: { TILE_K: number; TM: number; TN: number } }
+  // The f16-storage variants: shaders/gemm16.wgsl runs anywhere, shaders/gemm16_native.wgsl needs shader-f16.
+  | { entry: 'gemm16_rows'; tile: { ROWS: number; COLS2: number; WG: number } }
+  | { entry: 'gemm16_native'; tile: { ROWS: number; COLS4: number; WG: number } };
 
 export type GemmShapeClass = 'general' | 'smallK' | 'largeK' | 'thin';
 
@@ -57,6 +68,10 @@ interface EntrySpec<E extends GemmVariant['entry']> {
   /** The WGSL names A and B bind to. */
   a: 'a' | 'a4';
   b: 'b' | 'b4';
+  shader: 'gemm' | 'gemm16' | 'gemm16_native';
+  storage: GemmStorage;
+  /** A device feature the shader module cannot compile without. */
+  feature?: GPUFeatureName;
 }
 
 /** B can be read as vec4: its rows and every batch item start on a 4-float boundary. */
@@ -69,21 +84,26 @@ function aVec4(s: GemmShape): boolean {
   return (s.transA ? s.m : s.k) % 4 === 0 && s.strideA % 4 === 0 && s.aBytes % 16 === 0;
 }
 
+/** Packed f16 B can be read as vec4<f16>: rows, batch items and the bound range in whole groups of four halves. */
+function bVec4Halves(s: GemmShape): boolean {
+  return (s.transB ? s.k : s.n) % 4 === 0 && s.strideB % 4 === 0 && s.bBytes % 8 === 0;
+}
+
 const ENTRIES: { [E in GemmVariant['entry']]: EntrySpec<E> } = {
   gemm_rows: {
     grid: (t, m, n) => [Math.ceil(n / (t.WG * t.COLS)), Math.ceil(m / t.ROWS)],
     valid: () => true,
-    a: 'a', b: 'b',
+    a: 'a', b: 'b', shader: 'gemm', storage: 'f32',
   },
   gemm_rows4: {
     grid: (t, m, n) => [Math.ceil(n / (4 * t.WG * t.COLS4)), Math.ceil(m / t.ROWS)],
     valid: bVec4,
-    a: 'a', b: 'b4',
+    a: 'a', b: 'b4', shader: 'gemm', storage: 'f32',
   },
   gemm_tiled: {
     grid: (t, m, n) => [Math.ceil(n / (4 * t.WG_X)), Math.ceil(m / (4 * t.WG_Y))],
     valid: () => true,
-    a: 'a', b: 'b',
+    a: 'a', b: 'b', shader: 'gemm', storage: 'f32',
   },
   gemm_tiled4: {
     grid: (t, m, n) => {
@@ -91,7 +111,17 @@ const ENTRIES: { [E in GemmVariant['entry']]: EntrySpec<E> } = {
       return [Math.ceil(n / (x * t.TN)), Math.ceil(m / (y * t.TM))];
     },
     valid: (s) => aVec4(s) && bVec4(s),
-    a: 'a4', b: 'b4',
+    a: 'a4', b: 'b4', shader: 'gemm', storage: 'f32',
+  },
+  gemm16_rows: {
+    grid: (t, m, n) => [Math.ceil(n / (2 * t.WG * t.COLS2)), Math.ceil(m / t.ROWS)],
+    valid: () => true,
+    a: 'a', b: 'b', shader: 'gemm16', storage: 'f16',
+  },
+  gemm16_native: {
+    grid: (t, m, n) => [Math.ceil(n / (4 * t.WG * t.COLS4)), Math.ceil(m / t.ROWS)],
+    valid: bVec4Halves,
+    a: 'a', b: 'b4', shader: 'gemm16_native', storage: 'f16', feature: 'shader-f16',
   },
 };
 
@@ -115,6 +145,30 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
   { entry: 'gemm_tiled4', tile: { TILE_K: 8, TM: 8, TN: 8 } },
 ];
 
+const F16_ROWS_8x8: GemmVariant = { entry: 'gemm16_rows', tile: { ROWS: 8, COLS2: 4, WG: 8 } };
+const F16_NATIVE_8x8: GemmVariant = { entry: 'gemm16_native', tile: { ROWS: 8, COLS4: 2, WG: 8 } };
+
+/** The f16-storage variants, tuned among only for `storage: 'f16'`; the native ones only where the device has shader-f16. */
+export const GEMM_F16_VARIANTS: readonly GemmVariant[] = [
+  F16_ROWS_8x8,
+  { entry: 'gemm16_rows', tile: { ROWS: 16, COLS2: 4, WG: 8 } },
+  { entry: 'gemm16_rows', tile: { ROWS: 4, COLS2: 2, WG: 8 } },
+  F16_NATIVE_8x8,
+  { entry: 'gemm16_native', tile: { ROWS: 16, COLS4: 2, WG: 8 } },
+  { entry: 'gemm16_native', tile: { ROWS: 4, COLS4: 1, WG: 8 } },
+];
+
+/** Whether this device can build `variant` at all (the native f16 shader needs shader-f16). */
+export function gemmVariantAvailable(gpu: Gpu, variant: GemmVariant): boolean {
+  const feature = entrySpec(variant).feature;
+  return feature === undefined || gpu.device.features.has(feature);
+}
+
+/** The candidates for one storage on this device. */
+export function gemmVariantsFor(gpu: Gpu, storage: GemmStorage): GemmVariant[] {
+  return (storage === 'f16' ? GEMM_F16_VARIANTS : GEMM_VARIANTS).filter((v) => gemmVariantAvailable(gpu, v));
+}
+
 /**
  * Without tuning: 16×8 blocks per invocation with B read as vec4 where its layout allows (8×8 when m
  * is under 64, where taller blocks would compute more clamped rows only to drop them), 4×4 when n is
@@ -136,15 +190,29 @@ export function gemmShapeClass(shape: Pick<GemmShape, 'm' | 'n' | 'k'>): GemmSha
 }
 
 export function gemmVariantValid(variant: GemmVariant, shape: GemmShape): boolean {
-  return entrySpec(variant).valid(shape);
+  const spec = entrySpec(variant);
+  return spec.storage === (shape.storage ?? 'f32') && spec.valid(shape);
 }
 
-const tuned = new WeakMap<Gpu, Partial<Record<GemmShapeClass, GemmVariant>>>();
+/** Without tuning, f16 storage takes the native variant where the device and B's layout allow it. */
+function defaultGemmF16Variant(gpu: Gpu, shape: GemmShape): GemmVariant {
+  return gemmVariantAvailable(gpu, F16_NATIVE_8x8) && gemmVariantValid(F16_NATIVE_8x8, shape) ? F16_NATIVE_8x8 : F16_ROWS_8x8;
+}
+
+type Choices = Partial<Record<GemmShapeClass, GemmVariant>>;
+const tuned = new WeakMap<Gpu, Partial<Record<GemmStorage, Choices>>>();
+
+/** Whether tuneGemm has run (or read its cache) for this Gpu, so programs compiled now use timed variants. */
+export function gemmTuned(gpu: Gpu): boolean {
+  return tuned.has(gpu);
+}
 
 /** The variant gemm() uses for `shape` on this Gpu. */
 export function chooseGemmVariant(gpu: Gpu, shape: GemmShape): GemmVariant {
-  const choice = tuned.get(gpu)?.[gemmShapeClass(shape)];
-  return choice && gemmVariantValid(choice, shape) ? choice : defaultGemmVariant(shape);
+  const storage = shape.storage ?? 'f32';
+  const choice = tuned.get(gpu)?.[storage]?.[gemmShapeClass(shape)];
+  if (choice && gemmVariantValid(choice, shape) && gemmVariantAvailable(gpu, choice)) return choice;
+  return storage === 'f16' ? defaultGemmF16Variant(gpu, shape) : defaultGemmVariant(shape);
 }
 
 export function gemm(gpu: Gpu, args: GemmArgs): Dispatch[] {
@@ -155,15 +223,21 @@ export function gemm(gpu: Gpu, args: GemmArgs): Dispatch[] {
 /** One dispatch of a given variant; for autotuning, tests and benchmarks. */
 export function gemmWith(gpu: Gpu, variant: GemmVariant, args: GemmArgs): Dispatch {
   const shape = gemmShape(args);
+  const spec = entrySpec(variant);
+  if (spec.storage !== (shape.storage ?? 'f32')) {
+    throw new Error(`gemm: ${describeVariant(variant)} reads ${spec.storage} operands; this product's storage is ${shape.storage ?? 'f32'}`);
+  }
+  if (!gemmVariantAvailable(gpu, variant)) {
+    throw new Error(`gemm: ${describeVariant(variant)} needs the device feature ${spec.feature}, which ${gpu.describe()} does not offer`);
+  }
   if (!gemmVariantValid(variant, shape)) throw new Error(`gemm: ${describeVariant(variant)} cannot run ${shape.m}×${shape.n}×${shape.k} with these strides`);
   const { m, n, k } = shape;
   const batch = args.batch ?? 1;
   const strideC = args.strideC ?? m * n;
   if (strideC === 0 && batch > 1) throw new Error('gemm: strideC = 0 would make batch items race on one output');
-  const spec = entrySpec(variant);
   const [x, y] = spec.grid(variant.tile, m, n);
   const workgroups: Workgroups = [x, y, batch];
-  const gemmKernel = kernel(gpu, 'gemm', variant.entry, {
+  const gemmKernel = kernel(gpu, spec.shader, variant.entry, {
     ...variant.tile, TRANS_A: Number(shape.transA), TRANS_B: Number(shape.transB),
   });
   const params = {
@@ -185,13 +259,26 @@ function entrySpec<V extends GemmVariant>(variant: V): EntrySpec<V['entry']> & {
 /** The facts about a product that variant choice depends on, checked for sanity. */
 export function gemmShape(args: GemmArgs): GemmShape {
   const { m, n, k } = args;
-  for (const [name, value] of Object.entries({ m, n, k, batch: args.batch ?? 1 })) {
+  const batch = args.batch ?? 1;
+  for (const [name, value] of Object.entries({ m, n, k, batch })) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`gemm: ${name} must be a positive integer, got ${value}`);
   }
+  const storage = args.storage ?? 'f32';
+  if (storage === 'f16') checkF16Output(n, batch, args.strideC ?? m * n);
   return {
     m, n, k, transA: args.transA ?? false, transB: args.transB ?? false,
     strideA: args.strideA ?? m * k, strideB: args.strideB ?? k * n, aBytes: bindingBytes(args.a), bBytes: bindingBytes(args.b),
+    ...(storage === 'f16' ? { storage } : {}),
   };
+}
+
+/**
+ * f16 kernels write C one u32 (two halves) at a time, so a word must never hold parts of two rows or
+ * two batch items: that would have two invocations write the same word. Inputs have no such rule.
+ */
+function checkF16Output(n: number, batch: number, strideC: number): void {
+  if (n % 2 !== 0) throw new Error(`gemm: f16 storage needs an even n (C is written two halves per u32 word, and its rows must not share a word); got n = ${n}`);
+  if (batch > 1 && strideC % 2 !== 0) throw new Error(`gemm: f16 storage needs an even strideC when batched (batch items must not share a u32 word of C); got strideC = ${strideC}`);
 }
 
 export function describeVariant(variant: GemmVariant): string {
@@ -207,23 +294,26 @@ const TUNING_SHAPES: Record<GemmShapeClass, Pick<GemmShape, 'm' | 'n' | 'k' | 't
   thin: { m: 10, n: 1600, k: 64, transA: true, transB: false },
 };
 
-interface TuningRecord { adapter: string; candidates: string[]; choices: Partial<Record<GemmShapeClass, GemmVariant>> }
+interface TuningRecord { adapter: string; candidates: string[]; choices: Choices }
 
-function cacheName(gpu: Gpu): string {
-  return `gemm-${gpu.describe().replace(/[^A-Za-z0-9]+/g, '-').slice(0, 120)}.json`;
+export interface TuneGemmOptions {
+  /** Which variants to time: f32 (the default) or the f16-storage ones; each has its own cache entry. */
+  storage?: GemmStorage;
 }
 
-const CANDIDATES = GEMM_VARIANTS.map(describeVariant);
+function cacheName(gpu: Gpu, storage: GemmStorage): string {
+  return `gemm-${storage === 'f16' ? 'f16-' : ''}${gpu.describe().replace(/[^A-Za-z0-9]+/g, '-').slice(0, 120)}.json`;
+}
 
 /**
  * A cached record is trusted only for the same adapter and the same candidates: a version that adds
  * a variant must time it rather than keep a winner chosen without it.
  */
-function parseRecord(gpu: Gpu, text: string | null): TuningRecord | null {
+function parseRecord(gpu: Gpu, candidates: string[], text: string | null): TuningRecord | null {
   if (text === null) return null;
   try {
     const record = JSON.parse(text) as TuningRecord;
-    const sameCandidates = Array.isArray(record.candidates) && record.candidates.join(';') === CANDIDATES.join(';');
+    const sameCandidates = Array.isArray(record.candidates) && record.candidates.join(';') === candidates.join(';');
     if (record.adapter !== gpu.describe() || !sameCandidates || typeof record.choices !== 'object') return null;
     return record;
   } catch {
@@ -235,19 +325,24 @@ function parseRecord(gpu: Gpu, text: string | null): TuningRecord | null {
  * Times every variant on one product per shape class and keeps the fastest for gemm() to use; the
  * result is cached per adapter, so later calls (and later processes) only read it back.
  */
-export async function tuneGemm(gpu: Gpu): Promise<void> {
-  const cached = parseRecord(gpu, await readCached(cacheName(gpu)));
+export async function tuneGemm(gpu: Gpu, options: TuneGemmOptions = {}): Promise<void> {
+  const storage = options.storage ?? 'f32';
+  const variants = gemmVariantsFor(gpu, storage);
+  const names = variants.map(describeVariant);
+  const remember = (choices: Choices) => tuned.set(gpu, { ...tuned.get(gpu), [storage]: choices });
+  const cached = parseRecord(gpu, names, await readCached(cacheName(gpu, storage)));
   if (cached) {
-    tuned.set(gpu, cached.choices);
+    remember(cached.choices);
     return;
   }
-  const choices: TuningRecord['choices'] = {};
+  const bytes = (count: number) => (storage === 'f16' ? f16Bytes(count) : 4 * count);
+  const choices: Choices = {};
   for (const [shapeClass, base] of Object.entries(TUNING_SHAPES) as [GemmShapeClass, (typeof TUNING_SHAPES)[GemmShapeClass]][]) {
-    const a = storageBuffer(gpu, base.m * base.k * 4, 'gemm.tune.a');
-    const b = storageBuffer(gpu, base.k * base.n * 4, 'gemm.tune.b');
-    const c = storageBuffer(gpu, base.m * base.n * 4, 'gemm.tune.c');
-    const args: GemmArgs = { ...base, a, b, c };
-    const candidates = GEMM_VARIANTS.filter((v) => gemmVariantValid(v, gemmShape(args)))
+    const a = storageBuffer(gpu, bytes(base.m * base.k), 'gemm.tune.a');
+    const b = storageBuffer(gpu, bytes(base.k * base.n), 'gemm.tune.b');
+    const c = storageBuffer(gpu, bytes(base.m * base.n), 'gemm.tune.c');
+    const args: GemmArgs = { ...base, a, b, c, storage };
+    const candidates = variants.filter((v) => gemmVariantValid(v, gemmShape(args)))
       .map((variant) => ({ variant, dispatch: gemmWith(gpu, variant, args), best: Infinity }));
     // The first run compiles the pipeline; a variant already 3× slower than the leader there is
     // dropped, which keeps tuning short on devices where some variants are hopeless.
@@ -261,8 +356,8 @@ export async function tuneGemm(gpu: Gpu): Promise<void> {
     choices[shapeClass] = contenders.reduce((x, y) => (y.best < x.best ? y : x)).variant;
     for (const buffer of [a, b, c]) gpu.destroyBuffer(buffer);
   }
-  tuned.set(gpu, choices);
-  await writeCached(cacheName(gpu), JSON.stringify({ adapter: gpu.describe(), candidates: CANDIDATES, choices } satisfies TuningRecord, null, 2));
+  remember(choices);
+  await writeCached(cacheName(gpu, storage), JSON.stringify({ adapter: gpu.describe(), candidates: names, choices } satisfies TuningRecord, null, 2));
 }
 
 /** Wall time of one submission of `dispatches`, waiting for the queue to drain. */

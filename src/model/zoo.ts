@@ -100,6 +100,15 @@ const ZOO: Record<string, { about: string; dropout: number; build: Builder }> = 
       new Flatten(), new Dense({ units: 128, useBias: false }), new BatchNorm(), ReLU(), ...maybeDropout(dropout), new Dense({ units: classes }),
     ],
   },
+  fast: {
+    about: 'for time to 99%: Conv 16 → Pool → Conv 32 → Pool → Conv 64 → Pool, each 3×3 with batch norm, → Dense from 576 (few channels at full size, no hidden dense layer)', dropout: 0,
+    build: ({ classes, dropout }) => [
+      new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', useBias: false }), new BatchNorm(), ReLU(), new MaxPool2D(),
+      new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', useBias: false }), new BatchNorm(), ReLU(), new MaxPool2D(),
+      new Conv2D({ filters: 64, kernelSize: 3, padding: 'same', useBias: false }), new BatchNorm(), ReLU(), new MaxPool2D(),
+      new Flatten(), ...maybeDropout(dropout), new Dense({ units: classes }),
+    ],
+  },
   resnet: {
     about: 'small ResNet: Conv 16 → residual blocks 16, 32/2, 64/2 with batch norm → global average pool → Dense', dropout: 0,
     build: ({ classes, dropout }) => (x) => {

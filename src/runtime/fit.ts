@@ -45,7 +45,13 @@ export interface FitOptions extends Omit<TrainerOptions, 'stepsPerEpoch' | 'tota
   onBatchEnd?: (info: BatchInfo) => CallbackResult;
   batchEvery?: number;
   onEpochEnd?: (result: EpochResult, trainer: Trainer) => CallbackResult;
-  earlyStopping?: { monitor: 'valLoss' | 'valAccuracy'; patience: number; minDelta?: number };
+  earlyStopping?: { monitor: Monitor; patience: number; minDelta?: number };
+  /**
+   * Keras's ReduceLROnPlateau: when `monitor` has not improved by more than `minDelta` (default
+   * 1e-4) for `patience` epochs, multiply the learning rate by `factor` (default 0.1), not below
+   * `minLr` (default 0), then wait `cooldown` epochs (default 0) before counting again.
+   */
+  reduceLrOnPlateau?: { monitor: Monitor; patience: number; factor?: number; minDelta?: number; minLr?: number; cooldown?: number };
   /** Polled every step (e.g. set by a SIGINT handler). */
   shouldStop?: () => boolean;
   /**
@@ -64,6 +70,16 @@ export interface FitOptions extends Omit<TrainerOptions, 'stepsPerEpoch' | 'tota
    * the mean over its rows and batch norm takes its statistics over them, as in PyTorch).
    */
   dropRemainder?: boolean;
+}
+
+/** What an epoch callback watches; accuracy counts as improving when it grows. */
+export type Monitor = 'valLoss' | 'valAccuracy' | 'trainLoss';
+
+/** The monitored value of an epoch, signed so that lower is better. */
+function monitoredValue(result: EpochResult, monitor: Monitor, by: string): number {
+  const value = monitor === 'trainLoss' ? result.trainLoss : monitor === 'valLoss' ? result.valLoss : result.valAccuracy === undefined ? undefined : -result.valAccuracy;
+  if (value === undefined || Number.isNaN(value)) throw new Error(`${by} monitors ${monitor}, which ${monitor === 'trainLoss' ? 'this task does not report' : 'needs validation data (validationIndices) and a task that reports it'}`);
+  return value;
 }
 
 export interface FitResult {
@@ -117,6 +133,15 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
   let stoppedBy: FitResult['stoppedBy'] = 'completed';
   let best = Infinity;
   let sinceBest = 0;
+  const plateau = options.reduceLrOnPlateau;
+  if (plateau) {
+    const factor = plateau.factor ?? 0.1;
+    if (!(factor > 0 && factor < 1)) throw new Error(`reduceLrOnPlateau.factor must be in (0, 1), got ${factor}`);
+    if (!(Number.isInteger(plateau.patience) && plateau.patience >= 0)) throw new Error(`reduceLrOnPlateau.patience must be a whole number ≥ 0, got ${plateau.patience}`);
+  }
+  let plateauBest = Infinity;
+  let plateauWait = 0;
+  let cooldown = 0;
   const batchEvery = options.batchEvery ?? 20;
   const checkLoss = divergenceCheck(trainer.program.crossEntropy ? trainer.program.classes : undefined, options.divergenceFactor ?? DEFAULT_DIVERGENCE_FACTOR);
   let checked: Snapshot | null = null;
@@ -161,10 +186,20 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
       if ((await options.onEpochEnd?.(result, trainer)) === 'stop') stoppedBy = 'callback';
       const stop = options.earlyStopping;
       if (stop && stoppedBy === 'completed') {
-        const value = stop.monitor === 'valLoss' ? result.valLoss : result.valAccuracy === undefined ? undefined : -result.valAccuracy;
-        if (value === undefined) throw new Error(`early stopping monitors ${stop.monitor}, which needs a validation split`);
+        const value = monitoredValue(result, stop.monitor, 'early stopping');
         if (value < best - (stop.minDelta ?? 0)) { best = value; sinceBest = 0; }
         else if (++sinceBest >= stop.patience) stoppedBy = 'early-stopping';
+      }
+      if (plateau) {
+        const value = monitoredValue(result, plateau.monitor, 'reduceLrOnPlateau');
+        if (cooldown > 0) { cooldown--; plateauWait = 0; }
+        if (value < plateauBest - (plateau.minDelta ?? 1e-4)) { plateauBest = value; plateauWait = 0; }
+        else if (cooldown === 0 && ++plateauWait >= plateau.patience) {
+          const minLr = plateau.minLr ?? 0;
+          if (trainer.learningRate() > minLr) trainer.scaleLearningRate(plateau.factor ?? 0.1, minLr);
+          plateauWait = 0;
+          cooldown = plateau.cooldown ?? 0;
+        }
       }
     }
   } finally {

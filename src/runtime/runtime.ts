@@ -11,7 +11,10 @@ import { learningRate, type Schedule } from '../optim/optim.ts';
 import type { Model } from '../model/model.ts';
 
 /** Parameters and persistent state (batch-norm running stats) of a model, on the GPU. */
-export class ModelState {
+/** The parameter and state buffers a program binds, by tensor name. */
+export interface ParameterBuffers { readonly buffers: ReadonlyMap<string, GPUBuffer> }
+
+export class ModelState implements ParameterBuffers {
   readonly buffers = new Map<string, GPUBuffer>();
 
   constructor(readonly gpu: Gpu, readonly model: Model, values: ReadonlyMap<string, Float32Array> = model.initialValues(0)) {
@@ -164,9 +167,21 @@ export class Trainer {
     return this.program.memory;
   }
 
+  /** The schedule's rate times this factor (lowered by fit's reduceLrOnPlateau), floored at `lrFloor` once lowered. */
+  private lrFactor = 1;
+  private lrFloor = 0;
+
   learningRate(step = this.stepCount): number {
     const o = this.options;
-    return learningRate(o.schedule ?? { kind: 'constant' }, this.baseLr, step, o.stepsPerEpoch, o.totalSteps);
+    const scheduled = learningRate(o.schedule ?? { kind: 'constant' }, this.baseLr, step, o.stepsPerEpoch, o.totalSteps) * this.lrFactor;
+    return this.lrFactor < 1 ? Math.max(scheduled, this.lrFloor) : scheduled;
+  }
+
+  /** Multiplies every later step's learning rate by `factor`, never below `minLr` (Keras's ReduceLROnPlateau). Not saved in checkpoints. */
+  scaleLearningRate(factor: number, minLr = 0): void {
+    if (!(factor > 0 && factor < 1)) throw new Error(`scaleLearningRate: factor must be in (0, 1), got ${factor}`);
+    this.lrFactor *= factor;
+    this.lrFloor = minLr;
   }
 
   /** Zeroes the loss/accuracy totals with the next step (call at the start of an epoch). */
@@ -239,7 +254,7 @@ export interface Evaluation extends Totals {
 }
 
 /** What an Evaluator reads besides the dataset: the ProgramOptions that pick inputs, target and loss. */
-export interface EvaluatorOptions extends Pick<ProgramOptions, 'loss' | 'inputs' | 'target'> {
+export interface EvaluatorOptions extends Pick<ProgramOptions, 'loss' | 'inputs' | 'target' | 'int8'> {
   /** Leave out a short last batch instead of evaluating it (default false: every index counts). */
   dropRemainder?: boolean;
 }
@@ -256,7 +271,7 @@ export class Evaluator {
   /** Loss rows per index: 1 for images, the window length for tokens. */
   private readonly rowsPerIndex: number;
 
-  constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ModelState, readonly data: GpuData,
+  constructor(readonly gpu: Gpu, readonly model: Model, readonly state: ParameterBuffers, readonly data: GpuData,
     readonly batchSize: number, readonly normalize?: ChannelNormalization, readonly options: EvaluatorOptions = {}) {
     this.rowsPerIndex = data.kind === 'tokens' ? data.context : 1;
     this.throttle = new SubmitThrottle(gpu);
@@ -265,11 +280,11 @@ export class Evaluator {
   private program(batch: number): Program {
     let p = this.programs.get(batch);
     if (!p) {
-      const { loss, inputs, target } = this.options;
+      const { loss, inputs, target, int8 } = this.options;
       const first = this.programs.values().next().value;
       p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, new Map(), {
         batch, training: false, keepLogits: true, ...(this.normalize ? { normalize: this.normalize } : {}),
-        ...(loss ? { loss } : {}), ...(inputs ? { inputs } : {}), ...(target ? { target } : {}), ...(first ? { totals: first.totals } : {}),
+        ...(loss ? { loss } : {}), ...(inputs ? { inputs } : {}), ...(target ? { target } : {}), ...(int8 ? { int8 } : {}), ...(first ? { totals: first.totals } : {}),
       });
       this.programs.set(batch, p);
     }

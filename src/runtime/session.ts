@@ -1,0 +1,77 @@
+// The one object a run is set up through: it owns the device, times the GEMM variants once before
+// anything can compile (a step bakes in the variant chosen for each product), uploads datasets and
+// builds the compiled programs. The classes it hands out stay exported for callers who need more.
+import { createGpu, type Gpu, type GpuOptions } from '../gpu/device.ts';
+import { tuneGemm } from '../kernels/gemm.ts';
+import type { ImageSet } from '../data/idx.ts';
+import type { Model } from '../model/model.ts';
+import type { ChannelNormalization, GpuData, GpuDataset, GpuTensorDataset, GpuTokenDataset } from '../compiler/program.ts';
+import { destroyDataset, tensorDataset, uploadDataset, uploadTokens, type FieldData } from './dataset.ts';
+import { Evaluator, ModelState, Trainer, type EvaluatorOptions, type ParameterBuffers, type TrainerOptions } from './runtime.ts';
+import { fit, type FitOptions, type FitResult } from './fit.ts';
+import { predict, type PredictInput, type PredictOptions } from './predict.ts';
+
+export interface SessionOptions extends GpuOptions {
+  /** A device already created (e.g. shared with other code); the session still tunes it and owns it from then on. */
+  gpu?: Gpu;
+  /** Called before the GEMM timing starts, which takes a few seconds on a device's first run. */
+  onTuning?: (gpu: Gpu) => void;
+}
+
+export class Session {
+  private constructor(readonly gpu: Gpu) {}
+
+  /** Opens the device and tunes GEMM for it (cached per adapter), so every program compiled later is tuned. */
+  static async create(options: SessionOptions = {}): Promise<Session> {
+    const { gpu: given, onTuning, ...gpuOptions } = options;
+    const gpu = given ?? await createGpu(gpuOptions);
+    onTuning?.(gpu);
+    await tuneGemm(gpu);
+    return new Session(gpu);
+  }
+
+  /** Labelled images, resident on the GPU. */
+  upload(set: ImageSet, classes: number, name: string): GpuDataset {
+    return uploadDataset(this.gpu, set, classes, name);
+  }
+
+  /** Named tensors (features, targets, ids), resident on the GPU. */
+  uploadTensors(fields: Readonly<Record<string, FieldData>>, name: string): GpuTensorDataset {
+    return tensorDataset(this.gpu, fields, name);
+  }
+
+  /** A token stream read as windows of `context` tokens. */
+  uploadTokens(tokens: Uint32Array, o: { vocab: number; context: number; name: string }): GpuTokenDataset {
+    return uploadTokens(this.gpu, tokens, o);
+  }
+
+  /** The model's parameters and state on the GPU (its initial values unless given). */
+  state(model: Model, values?: ReadonlyMap<string, Float32Array>): ModelState {
+    return new ModelState(this.gpu, model, values);
+  }
+
+  trainer(model: Model, state: ModelState, data: GpuData, options: TrainerOptions, optimizerState = new Map<string, GPUBuffer>()): Trainer {
+    return new Trainer(this.gpu, model, state, data, optimizerState, options);
+  }
+
+  /** Forward-only programs over `data`; a QuantizedState with `{ int8: state.int8 }` runs them in int8. */
+  evaluator(model: Model, state: ParameterBuffers, data: GpuData, batchSize: number, normalize?: ChannelNormalization, options: EvaluatorOptions = {}): Evaluator {
+    return new Evaluator(this.gpu, model, state, data, batchSize, normalize, options);
+  }
+
+  fit(model: Model, state: ModelState, data: GpuData, options: FitOptions, existing?: Trainer): Promise<FitResult> {
+    return fit(this.gpu, model, state, data, options, existing);
+  }
+
+  predict(model: Model, state: ModelState, x: PredictInput, options: PredictOptions = {}): Promise<Float32Array> {
+    return predict(this.gpu, model, state, x, options);
+  }
+
+  destroyDataset(data: GpuData): void {
+    destroyDataset(this.gpu, data);
+  }
+
+  destroy(): void {
+    this.gpu.destroy();
+  }
+}
