@@ -222,4 +222,16 @@ describe('fused attention on the GPU matches the CPU reference', () => {
     expect(() => attentionForward(gpu, { batch: 1, heads: 1, seq: 4, headDim: 8 }, { ...io, dropout: { rate: 1, seed: b, stream: 0 } })).toThrow(/dropout rate must be in \[0, 1\)/);
     buffers.destroy();
   });
+
+  it('rejects a delta scratch without room for each row\'s lse and delta', async () => {
+    const gpu = await testGpu();
+    const buffers = new TestBuffers(gpu);
+    const s = { batch: 1, heads: 2, seq: 3, headDim: 4 };
+    const n = elements(s), rows = rowCount(s);
+    const [q, dO, o, dq, dk, dv] = [0, 1, 2, 3, 4, 5].map(() => buffers.output(n)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+    const io = { q, k: q, v: q, dO, o, dq, dk, dv, lse: buffers.output(rows) };
+    expect(() => attentionBackward(gpu, s, { ...io, delta: buffers.output(rows) })).toThrow(/attentionBackward: delta holds 24 bytes; it needs 48/);
+    expect(attentionBackward(gpu, s, { ...io, delta: buffers.output(2 * rows) })).toHaveLength(3);
+    buffers.destroy();
+  });
 });
