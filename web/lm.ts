@@ -4,7 +4,7 @@
 // ?every=10 sets how many steps each chart point averages, and ?autostart=1 trains as soon as the
 // text is in (the end-to-end test uses them).
 import { download } from './download.ts';
-import { drawLossChart, type LossPoint } from './lm-chart.ts';
+import { drawLossChart, type LossPoint } from './chart.ts';
 import type { LmFromWorker, LmToWorker, LmTrainRequest } from './lm-protocol.ts';
 
 /** What the page has done so far, for people in the console and for the end-to-end test. */
