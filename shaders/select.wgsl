@@ -32,21 +32,11 @@ const WG = 256u;
 
 // #import grid
 
-fn dim(k: u32) -> u32 {
-  switch k { case 0u: { return params.d0; } case 1u: { return params.d1; } case 2u: { return params.d2; }
-    case 3u: { return params.d3; } case 4u: { return params.d4; } default: { return params.d5; } }
-}
+// #import broadcast_axes
+
 fn strideC(k: u32) -> u32 {
   switch k { case 0u: { return params.c0; } case 1u: { return params.c1; } case 2u: { return params.c2; }
     case 3u: { return params.c3; } case 4u: { return params.c4; } default: { return params.c5; } }
-}
-fn strideA(k: u32) -> u32 {
-  switch k { case 0u: { return params.a0; } case 1u: { return params.a1; } case 2u: { return params.a2; }
-    case 3u: { return params.a3; } case 4u: { return params.a4; } default: { return params.a5; } }
-}
-fn strideB(k: u32) -> u32 {
-  switch k { case 0u: { return params.b0; } case 1u: { return params.b1; } case 2u: { return params.b2; }
-    case 3u: { return params.b3; } case 4u: { return params.b4; } default: { return params.b5; } }
 }
 
 // Where output element i reads cond, a and b.
