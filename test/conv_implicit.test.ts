@@ -1,0 +1,94 @@
+// The implicit-GEMM convolution (shaders/conv_implicit.wgsl), forced on this adapter whatever the
+// tuner would pick: every pass against the float64 references over ragged shapes, its scratch
+// needs, the tuner's record, and a model trained with it against the float64 CPU twin.
+import { describe, expect, it } from 'vitest';
+import { testGpu } from './helpers/gpu.ts';
+import { conv, convName, expectConvMatchesReference } from './helpers/conv-check.ts';
+import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
+import { rng } from './helpers/random.ts';
+import { chooseConvAlgorithm, conv2dScratchBytes, convAlgorithm, forceConvAlgorithm, samePadding, type Conv2dShape } from '../src/kernels/conv.ts';
+import { Sequential } from '../src/model/model.ts';
+import { Conv2D, Dense, Flatten, MaxPool2D } from '../src/layers/layers.ts';
+
+const same = (k: number): [number, number] => [samePadding(k), samePadding(k)];
+
+// 64×64 output tiles and 16-deep k-tiles: every shape leaves ragged tiles somewhere.
+const SHAPES: Conv2dShape[] = [
+  conv(1, 1, 7, 9, 1, [3, 3], [1, 1], same(3)),     // batch 1, one channel, 'same', far below one tile
+  conv(7, 1, 13, 11, 5, [3, 3]),                     // batch 7, C_in 1, odd sizes, K = 9 < one k-tile
+  conv(7, 3, 15, 13, 6, [5, 5], [2, 2], [1, 1]),     // 5×5 stride 2 padding 1, K = 75
+  conv(1, 3, 17, 17, 70, [5, 5], [1, 1], same(5)),   // 70 output channels: two row tiles, 'same' 5×5
+  conv(7, 3, 9, 9, 4, [1, 1]),                       // 1×1 stride 1
+  conv(2, 3, 11, 9, 3, [1, 1], [2, 2]),              // 1×1 stride 2: most inputs get no gradient
+  conv(3, 32, 13, 13, 64, [3, 3]),                   // the cnn's conv2: K = 288, many k-tiles
+  conv(2, 3, 9, 7, 4, [2, 3], [2, 1], [1, 0]),       // non-square kernel, stride and padding
+  conv(1, 3, 5, 5, 2, [3, 3]),                       // weight gradient deep enough for one k-tile only: no split
+  conv(2, 3, 5, 5, 129, [5, 5]),                     // 1×1 output, three row tiles
+  conv(7, 1, 28, 28, 32, [3, 3], [1, 1], [1, 1]),    // conv1 with padding 1 at batch 7
+];
+
+describe('implicit-GEMM convolution matches the CPU references', () => {
+  it.each(SHAPES.map((s) => [convName(s), s] as const))('%s', async (_label, s) => {
+    await expectConvMatchesReference(await testGpu(), s, 'implicit');
+  });
+});
+
+describe('implicit-GEMM scratch and selection', () => {
+  it('needs scratch only for a split weight gradient, and the default sizing covers it', () => {
+    const conv2 = conv(64, 32, 13, 13, 64, [3, 3]);
+    expect(conv2dScratchBytes(conv2, { pass: 'forward', algorithm: 'implicit' })).toEqual([]);
+    expect(conv2dScratchBytes(conv2, { pass: 'backwardInput', algorithm: 'implicit' })).toEqual([]);
+    const [partials] = conv2dScratchBytes(conv2, { pass: 'backwardWeight', algorithm: 'implicit' });
+    // Whole slices of 18,432 weights, enough of them to give a GPU work: far more than the 5 tiles.
+    expect(partials! % (64 * 288 * 4)).toBe(0);
+    expect(partials! / (64 * 288 * 4)).toBeGreaterThan(16);
+    expect(conv2dScratchBytes(conv(1, 3, 5, 5, 2, [3, 3]), { pass: 'backwardWeight', algorithm: 'implicit' })).toEqual([]);
+    // A pass's scratch is sized before its algorithm is settled, so the default sizing holds either.
+    const conv1 = conv(64, 1, 28, 28, 32, [3, 3]);
+    for (const s of [conv1, conv2]) {
+      const sized = conv2dScratchBytes(s, { pass: 'backwardWeight' });
+      for (const algorithm of ['implicit', convAlgorithm(s, 'backwardWeight')] as const) {
+        conv2dScratchBytes(s, { pass: 'backwardWeight', algorithm }).forEach((bytes, i) => expect(sized[i]).toBeGreaterThanOrEqual(bytes));
+      }
+    }
+  });
+
+  it('forcing it reaches every pass of this Gpu, and clearing it restores the default', async () => {
+    const gpu = await testGpu();
+    const conv1 = conv(64, 1, 28, 28, 32, [3, 3]);
+    forceConvAlgorithm(gpu, 'implicit');
+    try {
+      expect(chooseConvAlgorithm(gpu, conv1, 'forward')).toBe('implicit');
+      expect(chooseConvAlgorithm(gpu, conv1, 'backwardWeight')).toBe('implicit');
+    } finally {
+      forceConvAlgorithm(gpu, undefined);
+    }
+    expect(chooseConvAlgorithm(gpu, conv1, 'forward')).toBe('direct');
+    expect(chooseConvAlgorithm(gpu, conv1, 'backwardInput')).toBe('columns');
+  });
+});
+
+function syntheticSet(count: number, size: number, classes: number, seed: number) {
+  const next = rng(seed);
+  const images = new Uint8Array(count * size * size).map(() => Math.floor(next() * 256));
+  const labels = new Uint8Array(count).map(() => Math.floor(next() * classes));
+  return { images, labels, count, rows: size, cols: size };
+}
+
+describe('a model trained with implicit GEMM forced', () => {
+  it('a cnn-shaped model matches the float64 CPU twin after 3 Adam steps', async () => {
+    const gpu = await testGpu();
+    // The zoo cnn's layer kinds at a size the CPU twin runs quickly: a shallow conv, a deep one, pooling, dense.
+    const model = new Sequential([1, 12, 12], [
+      new Conv2D({ filters: 8, kernelSize: 3, activation: 'relu' }), new MaxPool2D(),
+      new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }), new MaxPool2D(),
+      new Flatten(), new Dense({ units: 3 }),
+    ]);
+    forceConvAlgorithm(gpu, 'implicit');
+    try {
+      await expectTrainsLikeCpuTwin(gpu, model, syntheticSet(16, 12, 3, 13), { classes: 3, optimizer: { kind: 'adam', lr: 1e-3 }, seed: 5, initSeed: 2 });
+    } finally {
+      forceConvAlgorithm(gpu, undefined);
+    }
+  });
+});
