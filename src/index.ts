@@ -75,6 +75,8 @@ export { accuracyOf, QuantizedState } from './compress/int8-model.ts';
 export { activationBackward, activationForward, softmaxRows, type ActivationKind } from './kernels/activation.ts';
 export { batchNormBackward, batchNormForwardTrain, type BatchNormShape } from './kernels/batchnorm.ts';
 export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from './kernels/conv.ts';
+export { chooseConvAlgorithm, convTuned, forceConvAlgorithm } from './kernels/conv.ts';
+export { tuneConv } from './kernels/conv_tune.ts';
 export { tuneGemm, gemmTuned, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
 export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
 export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';

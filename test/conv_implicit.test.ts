@@ -6,7 +6,11 @@ import { testGpu } from './helpers/gpu.ts';
 import { conv, convName, expectConvMatchesReference } from './helpers/conv-check.ts';
 import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { rng } from './helpers/random.ts';
-import { chooseConvAlgorithm, conv2dScratchBytes, convAlgorithm, forceConvAlgorithm, samePadding, type Conv2dShape } from '../src/kernels/conv.ts';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chooseConvAlgorithm, conv2dScratchBytes, convAlgorithm, convTuned, forceConvAlgorithm, samePadding, setConvTuning, type Conv2dShape } from '../src/kernels/conv.ts';
+import { tuneConv } from '../src/kernels/conv_tune.ts';
 import { Sequential } from '../src/model/model.ts';
 import { Conv2D, Dense, Flatten, MaxPool2D } from '../src/layers/layers.ts';
 
@@ -89,6 +93,41 @@ describe('a model trained with implicit GEMM forced', () => {
       await expectTrainsLikeCpuTwin(gpu, model, syntheticSet(16, 12, 3, 13), { classes: 3, optimizer: { kind: 'adam', lr: 1e-3 }, seed: 5, initSeed: 2 });
     } finally {
       forceConvAlgorithm(gpu, undefined);
+    }
+  });
+});
+
+describe('tuneConv', () => {
+  const conv1 = conv(64, 1, 28, 28, 32, [3, 3]);
+
+  it('times the default against implicit GEMM per pass, caches the answer, and trusts a cache only for the same candidates', async () => {
+    const gpu = await testGpu();
+    const saved = process.env.WEBGRAD_CACHE;
+    process.env.WEBGRAD_CACHE = mkdtempSync(join(tmpdir(), 'webgrad-conv-tune-'));
+    try {
+      await tuneConv(gpu);
+      expect(convTuned(gpu)).toBe(true);
+      const [file] = readdirSync(process.env.WEBGRAD_CACHE).filter((f) => f.startsWith('conv-'));
+      const path = join(process.env.WEBGRAD_CACHE, file!);
+      const record = JSON.parse(readFileSync(path, 'utf8')) as { adapter: string; candidates: string[]; choices: { implicitWins: string[] } };
+      expect(record.adapter).toBe(gpu.describe());
+      expect(record.candidates[0]).toMatch(/^implicit\[TM=4,TN=4,TILE_K=16\]$/);
+      const keys = ['forward.direct', 'forward.columns', 'backwardInput.columns', 'backwardWeight.direct', 'backwardWeight.columns'];
+      for (const key of record.choices.implicitWins) expect(keys).toContain(key);
+      // Whatever won here, a record read back decides: say implicit GEMM won conv1's forward.
+      writeFileSync(path, JSON.stringify({ ...record, choices: { implicitWins: ['forward.direct'] } }));
+      await tuneConv(gpu);
+      expect(chooseConvAlgorithm(gpu, conv1, 'forward')).toBe('implicit');
+      expect(chooseConvAlgorithm(gpu, conv1, 'backwardWeight')).toBe('direct');
+      // A record made for other candidates (an older version) is timed again, not trusted.
+      writeFileSync(path, JSON.stringify({ ...record, candidates: ['implicit[TM=8]'], choices: { implicitWins: keys } }));
+      await tuneConv(gpu);
+      const retuned = JSON.parse(readFileSync(path, 'utf8')) as typeof record;
+      expect(retuned.candidates).toEqual(record.candidates);
+    } finally {
+      if (saved === undefined) delete process.env.WEBGRAD_CACHE;
+      else process.env.WEBGRAD_CACHE = saved;
+      setConvTuning(gpu, []);
     }
   });
 });

@@ -3,6 +3,7 @@
 // builds the compiled programs. The classes it hands out stay exported for callers who need more.
 import { createGpu, type Gpu, type GpuOptions } from '../gpu/device.ts';
 import { tuneGemm } from '../kernels/gemm.ts';
+import { tuneConv } from '../kernels/conv_tune.ts';
 import type { ImageSet } from '../data/idx.ts';
 import type { Model } from '../model/model.ts';
 import type { ChannelNormalization, GpuData, GpuDataset, GpuTensorDataset, GpuTokenDataset } from '../compiler/program.ts';
@@ -14,19 +15,20 @@ import { predict, type PredictInput, type PredictOptions } from './predict.ts';
 export interface SessionOptions extends GpuOptions {
   /** A device already created (e.g. shared with other code); the session still tunes it and owns it from then on. */
   gpu?: Gpu;
-  /** Called before the GEMM timing starts, which takes a few seconds on a device's first run. */
+  /** Called before the GEMM and convolution timing starts, which takes a few seconds on a device's first run. */
   onTuning?: (gpu: Gpu) => void;
 }
 
 export class Session {
   private constructor(readonly gpu: Gpu) {}
 
-  /** Opens the device and tunes GEMM for it (cached per adapter), so every program compiled later is tuned. */
+  /** Opens the device and tunes GEMM and convolution for it (cached per adapter), so every program compiled later is tuned. */
   static async create(options: SessionOptions = {}): Promise<Session> {
     const { gpu: given, onTuning, ...gpuOptions } = options;
     const gpu = given ?? await createGpu(gpuOptions);
     onTuning?.(gpu);
     await tuneGemm(gpu);
+    await tuneConv(gpu);
     return new Session(gpu);
   }
 
