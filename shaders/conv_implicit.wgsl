@@ -4,8 +4,8 @@
 //   forward (PASS 0):      y[OC][N·OH·OW] = weight[OC][C·KH·KW] · image gathered per (c, ky, kx)
 //   input grad (PASS 1):   dx[C][N·H·W]   = weightᵀ[C][OC·KH·KW] · dy gathered per (o, ky, kx)
 //   weight grad (PASS 2):  dw[OC][C·KH·KW] = dy[OC][N·OH·OW] · imageᵀ, the depth split over grid z
-// The tiling is gemm_tiled4's (shaders/gemm.wgsl): 16×16 invocations, each a TM×TN register block
-// of adjacent rows and columns; k advances TILE_K at a time through two workgroup buffers, the next
+// The tiling is gemm_tiled4's (shaders/gemm.wgsl): SIDE_X×SIDE_Y invocations (16×16, or 64×4 for
+// products with few rows), each a TM×TN register block of adjacent rows and columns; k advances TILE_K at a time through two workgroup buffers, the next
 // k-tile fetched into registers while the current one is multiplied, one barrier per k-tile. The
 // gathered operands have no alignment to offer, so global loads are scalar (zero outside the image,
 // the stride grid or the matrix); the tiles are read back as vec4.
@@ -31,16 +31,17 @@ struct Params {
 override PASS: u32 = 0u;
 override TM: u32 = 4u;       // rows per invocation, a multiple of 4, ≤ MAX_TM
 override TN: u32 = 4u;       // columns per invocation, a multiple of 4, ≤ MAX_TN
-override TILE_K: u32 = 16u;  // TILE_K·16·max(TM, TN) ≤ MAX_LOADS·THREADS
-const SIDE = 16u;
+override TILE_K: u32 = 16u;  // TILE_K·max(TM·SIDE_Y, TN·SIDE_X) ≤ MAX_LOADS·THREADS
+override SIDE_X: u32 = 16u;  // invocations along the columns
+override SIDE_Y: u32 = 16u;  // invocations along the rows; SIDE_X·SIDE_Y = THREADS
 const THREADS = 256u;
 const MAX_TM = 8u;
 const MAX_TN = 8u;
 const MAX_LOADS = 4u;
 
 // [buffer][p][row / 4] and [buffer][p][col / 4]: k-major, so a register block's rows are adjacent.
-var<workgroup> tile_a: array<vec4f, 2u * TILE_K * TM * SIDE / 4u>;
-var<workgroup> tile_b: array<vec4f, 2u * TILE_K * TN * SIDE / 4u>;
+var<workgroup> tile_a: array<vec4f, 2u * TILE_K * TM * SIDE_Y / 4u>;
+var<workgroup> tile_b: array<vec4f, 2u * TILE_K * TN * SIDE_X / 4u>;
 
 // x[n][c][oy·stride − pad + ky][ox·stride − pad + kx], zero in the padding.
 fn image_tap(image_n: u32, c: u32, pixel: u32, tap: u32) -> f32 {
@@ -83,7 +84,7 @@ fn load_b(p: u32, col: u32) -> f32 {
 fn a_element(e: u32) -> vec2u { return vec2u(e / TILE_K, e % TILE_K); }
 fn b_element(e: u32) -> vec2u {
   if (PASS == 2u) { return vec2u(e / TILE_K, e % TILE_K); }
-  let cols = TN * SIDE;
+  let cols = TN * SIDE_X;
   return vec2u(e % cols, e / cols);
 }
 
@@ -94,14 +95,14 @@ fn load_tile(thread: u32, p0: u32, k_end: u32, row0: u32, col0: u32) -> Loads {
   var loads: Loads;
   for (var i = 0u; i < MAX_LOADS; i++) {
     let e = thread + i * THREADS;
-    if (e < TILE_K * TM * SIDE) {
+    if (e < TILE_K * TM * SIDE_Y) {
       let at = a_element(e);
       let row = row0 + at.x;
       let p = p0 + at.y;
       loads.a[i] = 0.0;
       if (row < params.m && p < k_end) { loads.a[i] = load_a(row, p); }
     }
-    if (e < TILE_K * TN * SIDE) {
+    if (e < TILE_K * TN * SIDE_X) {
       let at = b_element(e);
       let col = col0 + at.x;
       let p = p0 + at.y;
@@ -114,8 +115,8 @@ fn load_tile(thread: u32, p0: u32, k_end: u32, row0: u32, col0: u32) -> Loads {
 
 // Registers from load_tile into workgroup buffer `buffer`.
 fn store_tile(thread: u32, buffer: u32, loads: Loads) {
-  let tile_m = TM * SIDE;
-  let tile_n = TN * SIDE;
+  let tile_m = TM * SIDE_Y;
+  let tile_n = TN * SIDE_X;
   for (var i = 0u; i < MAX_LOADS; i++) {
     let e = thread + i * THREADS;
     if (e < TILE_K * tile_m) {
@@ -147,13 +148,13 @@ fn store_output(slice: u32, row: u32, col: u32, sum: f32) {
   }
 }
 
-@compute @workgroup_size(SIDE, SIDE)
+@compute @workgroup_size(SIDE_X, SIDE_Y)
 fn implicitGemm(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let tile_m4 = TM * SIDE / 4u;
-  let tile_n4 = TN * SIDE / 4u;
-  let row0 = wid.y * TM * SIDE;
-  let col0 = wid.x * TN * SIDE;
-  let thread = lid.y * SIDE + lid.x;
+  let tile_m4 = TM * SIDE_Y / 4u;
+  let tile_n4 = TN * SIDE_X / 4u;
+  let row0 = wid.y * TM * SIDE_Y;
+  let col0 = wid.x * TN * SIDE_X;
+  let thread = lid.y * SIDE_X + lid.x;
   let k_begin = wid.z * params.kPerSlice;
   let k_end = min(k_begin + params.kPerSlice, params.k);
   let tiles = (k_end - k_begin + TILE_K - 1u) / TILE_K;

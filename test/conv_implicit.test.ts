@@ -26,7 +26,7 @@ const SHAPES: Conv2dShape[] = [
   conv(2, 3, 11, 9, 3, [1, 1], [2, 2]),              // 1×1 stride 2: most inputs get no gradient
   conv(3, 32, 13, 13, 64, [3, 3]),                   // the cnn's conv2: K = 288, many k-tiles
   conv(2, 3, 9, 7, 4, [2, 3], [2, 1], [1, 0]),       // non-square kernel, stride and padding
-  conv(1, 3, 5, 5, 2, [3, 3]),                       // weight gradient deep enough for one k-tile only: no split
+  conv(1, 3, 4, 4, 2, [3, 3]),                       // weight gradient only one k-tile deep (4 pixels): no split
   conv(2, 3, 5, 5, 129, [5, 5]),                     // 1×1 output, three row tiles
   conv(7, 1, 28, 28, 32, [3, 3], [1, 1], [1, 1]),    // conv1 with padding 1 at batch 7
 ];
@@ -46,7 +46,7 @@ describe('implicit-GEMM scratch and selection', () => {
     // Whole slices of 18,432 weights, enough of them to give a GPU work: far more than the 5 tiles.
     expect(partials! % (64 * 288 * 4)).toBe(0);
     expect(partials! / (64 * 288 * 4)).toBeGreaterThan(16);
-    expect(conv2dScratchBytes(conv(1, 3, 5, 5, 2, [3, 3]), { pass: 'backwardWeight', algorithm: 'implicit' })).toEqual([]);
+    expect(conv2dScratchBytes(conv(1, 3, 4, 4, 2, [3, 3]), { pass: 'backwardWeight', algorithm: 'implicit' })).toEqual([]);
     // A pass's scratch is sized before its algorithm is settled, so the default sizing holds either.
     const conv1 = conv(64, 1, 28, 28, 32, [3, 3]);
     for (const s of [conv1, conv2]) {
@@ -111,7 +111,7 @@ describe('tuneConv', () => {
       const path = join(process.env.WEBGRAD_CACHE, file!);
       const record = JSON.parse(readFileSync(path, 'utf8')) as { adapter: string; candidates: string[]; choices: { implicitWins: string[] } };
       expect(record.adapter).toBe(gpu.describe());
-      expect(record.candidates[0]).toMatch(/^implicit\[TM=4,TN=4,TILE_K=16\]$/);
+      expect(record.candidates[0]).toMatch(/^implicit\[SIDE_X=16,SIDE_Y=16,TM=4,TN=4,TILE_K=16;SIDE_X=64,SIDE_Y=4,/);
       const keys = ['forward.direct', 'forward.columns', 'backwardInput.columns', 'backwardWeight.direct', 'backwardWeight.columns'];
       for (const key of record.choices.implicitWins) expect(keys).toContain(key);
       // Whatever won here, a record read back decides: say implicit GEMM won conv1's forward.

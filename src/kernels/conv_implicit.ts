@@ -4,11 +4,19 @@
 // runs it when the tuner (conv_tune.ts) timed it faster for a pass, or when a caller forces it.
 import type { Gpu } from '../gpu/device.ts';
 import { kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
-import { entryInfo } from '../gpu/reflect.ts';
 import type { Conv2dShape, ConvPass } from './conv.ts';
 
-/** The register block and k-tile: 64×64 outputs per workgroup, 16 KiB of double-buffered k-tiles. */
-export const IMPLICIT_TILE = { TM: 4, TN: 4, TILE_K: 16 } as const;
+/** A workgroup's shape (pipeline constants of shaders/conv_implicit.wgsl). */
+interface ImplicitTile { SIDE_X: number; SIDE_Y: number; TM: number; TN: number; TILE_K: number }
+
+/**
+ * 64×64 outputs per workgroup with 16 KiB of double-buffered k-tiles; and 16×256 for products of
+ * at most 16 rows (an input gradient of 1 or 3 channels would fill a 64-row tile with padding).
+ */
+export const IMPLICIT_TILES: { square: ImplicitTile; thin: ImplicitTile } = {
+  square: { SIDE_X: 16, SIDE_Y: 16, TM: 4, TN: 4, TILE_K: 16 },
+  thin: { SIDE_X: 64, SIDE_Y: 4, TM: 4, TN: 4, TILE_K: 4 },
+};
 const PASS_INDEX: Record<ConvPass, number> = { forward: 0, backwardInput: 1, backwardWeight: 2 };
 /**
  * Workgroups the weight gradient aims for by splitting its depth (every output pixel of the batch):
@@ -30,21 +38,26 @@ function product(s: Conv2dShape, size: ConvOutputSize, pass: ConvPass): Product 
   return { m: s.outChannels, n: s.inChannels * taps, k: outputPixels };
 }
 
-/** Output rows and columns per workgroup, from the workgroup size the WGSL declares. */
-function tileSides(): { rows: number; cols: number } {
-  const [x, y] = entryInfo('conv_implicit', 'implicitGemm').workgroupSize;
-  return { rows: y * IMPLICIT_TILE.TM, cols: x * IMPLICIT_TILE.TN };
+function tileFor(p: Product): ImplicitTile {
+  const { thin } = IMPLICIT_TILES;
+  return p.m <= thin.SIDE_Y * thin.TM ? thin : IMPLICIT_TILES.square;
+}
+
+/** Output rows and columns per workgroup. */
+function tileSides(tile: ImplicitTile): { rows: number; cols: number } {
+  return { rows: tile.SIDE_Y * tile.TM, cols: tile.SIDE_X * tile.TN };
 }
 
 /** How the weight gradient splits its depth: slices of kPerSlice (a whole number of k-tiles). */
 function weightGradientSplit(s: Conv2dShape, size: ConvOutputSize): { slices: number; kPerSlice: number } {
-  const { m, n, k } = product(s, size, 'backwardWeight');
-  const { rows, cols } = tileSides();
-  const tiles = Math.ceil(m / rows) * Math.ceil(n / cols);
-  const kTiles = Math.ceil(k / IMPLICIT_TILE.TILE_K);
+  const shape = product(s, size, 'backwardWeight');
+  const tile = tileFor(shape);
+  const { rows, cols } = tileSides(tile);
+  const tiles = Math.ceil(shape.m / rows) * Math.ceil(shape.n / cols);
+  const kTiles = Math.ceil(shape.k / tile.TILE_K);
   const wanted = Math.min(kTiles, Math.max(1, Math.ceil(WEIGHT_GRADIENT_WORKGROUPS / tiles)));
-  const kPerSlice = Math.ceil(kTiles / wanted) * IMPLICIT_TILE.TILE_K;
-  return { slices: Math.ceil(k / kPerSlice), kPerSlice };
+  const kPerSlice = Math.ceil(kTiles / wanted) * tile.TILE_K;
+  return { slices: Math.ceil(shape.k / kPerSlice), kPerSlice };
 }
 
 /** Scratch bytes a pass needs: only a split weight gradient keeps its per-slice partial sums. */
@@ -67,15 +80,17 @@ export interface ImplicitPassIo {
  * which the caller sums (conv.ts reuses the direct path's sumPartials); `slices` says how many.
  */
 export function implicitConvPass(gpu: Gpu, s: Conv2dShape, size: ConvOutputSize, pass: ConvPass, io: ImplicitPassIo): { dispatch: Dispatch; slices: number } {
-  const { m, n, k } = product(s, size, pass);
+  const shape = product(s, size, pass);
+  const { m, n, k } = shape;
   const split = pass === 'backwardWeight' ? weightGradientSplit(s, size) : { slices: 1, kPerSlice: k };
-  const { rows, cols } = tileSides();
+  const tile = tileFor(shape);
+  const { rows, cols } = tileSides(tile);
   const params = {
     m, n, k, kPerSlice: split.kPerSlice, ...s, ...size,
     hasBias: io.bias ? 1 : 0, relu: io.activation === 'relu' ? 1 : 0,
   };
   // Without a bias the shader never reads it; A's tensor stands in because a binding cannot be empty.
-  const dispatch = kernel(gpu, 'conv_implicit', 'implicitGemm', { ...IMPLICIT_TILE, PASS: PASS_INDEX[pass] }).dispatch(
+  const dispatch = kernel(gpu, 'conv_implicit', 'implicitGemm', { ...tile, PASS: PASS_INDEX[pass] }).dispatch(
     { params, lhs: io.lhs, rhs: io.rhs, bias: io.bias ?? io.lhs, output: io.output },
     [Math.ceil(n / cols), Math.ceil(m / rows), split.slices], `conv2d.${pass}.implicitGemm`);
   return { dispatch, slices: split.slices };
@@ -83,5 +98,6 @@ export function implicitConvPass(gpu: Gpu, s: Conv2dShape, size: ConvOutputSize,
 
 /** The variant's name in tuning records: a new tile shape is a new candidate, so it is retimed. */
 export function describeImplicitVariant(): string {
-  return `implicit[${Object.entries(IMPLICIT_TILE).map(([key, v]) => `${key}=${v}`).join(',')}]`;
+  const describe = (tile: ImplicitTile) => Object.entries(tile).map(([key, v]) => `${key}=${v}`).join(',');
+  return `implicit[${describe(IMPLICIT_TILES.square)};${describe(IMPLICIT_TILES.thin)}]`;
 }
