@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from './helpers/gpu.ts';
 import { conv, convName, expectConvMatchesReference } from './helpers/conv-check.ts';
 import { expectTrainsLikeCpuTwin } from './helpers/cpu-twin.ts';
-import { rng } from './helpers/random.ts';
+import { maxRelativeError, rng } from './helpers/random.ts';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,10 @@ import { chooseConvAlgorithm, conv2dScratchBytes, convAlgorithm, convTuned, forc
 import { tuneConv } from '../src/kernels/conv_tune.ts';
 import { Sequential } from '../src/model/model.ts';
 import { Conv2D, Dense, Flatten, MaxPool2D } from '../src/layers/layers.ts';
+import { zooModel } from '../src/model/zoo.ts';
+import { ModelState, Trainer } from '../src/runtime/runtime.ts';
+import { destroyDataset, range, uploadDataset } from '../src/runtime/dataset.ts';
+import type { Gpu } from '../src/gpu/device.ts';
 
 const same = (k: number): [number, number] => [samePadding(k), samePadding(k)];
 
@@ -94,6 +98,43 @@ describe('a model trained with implicit GEMM forced', () => {
     } finally {
       forceConvAlgorithm(gpu, undefined);
     }
+  });
+});
+
+/**
+ * The zoo cnn's parameters after `steps` Adam steps at batch 8 on synthetic MNIST-sized images, and
+ * the labels of the convolution dispatches its step ran.
+ */
+async function trainCnn(gpu: Gpu, steps: number): Promise<{ values: Map<string, Float32Array>; convLabels: string[] }> {
+  const model = zooModel('cnn');
+  const data = uploadDataset(gpu, syntheticSet(8 * steps, 28, 10, 17), 10, 'synthetic');
+  const state = new ModelState(gpu, model, model.initialValues(4));
+  const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: 8, seed: 3, optimizer: { kind: 'adam', lr: 1e-3 }, normalize: { mean: 0.1, std: 0.3 }, stepsPerEpoch: steps, totalSteps: steps });
+  for (let s = 0; s < steps; s++) await trainer.step(range(s * 8, (s + 1) * 8));
+  const values = await state.read();
+  const convLabels = trainer.program.dispatches.map((d) => d.label).filter((label) => label.startsWith('conv2d.'));
+  trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
+  return { values, convLabels };
+}
+
+describe('the zoo cnn trained with implicit GEMM forced', () => {
+  it('ends 3 Adam steps where the default algorithms do, within float32 rounding', async () => {
+    const gpu = await testGpu();
+    const { values: reference, convLabels: defaultLabels } = await trainCnn(gpu, 3);
+    forceConvAlgorithm(gpu, 'implicit');
+    let forced: Awaited<ReturnType<typeof trainCnn>>;
+    try {
+      forced = await trainCnn(gpu, 3);
+    } finally {
+      forceConvAlgorithm(gpu, undefined);
+    }
+    // Both convolutions' three passes ran implicit GEMM (conv1's input gradient is never needed).
+    expect(forced.convLabels.filter((label) => label.endsWith('.implicitGemm'))).toHaveLength(5);
+    expect(defaultLabels.some((label) => label.endsWith('.implicitGemm'))).toBe(false);
+    // The two paths sum the same products in other orders, so they differ only by float32 rounding
+    // carried through three updates: the same 1e-4 relative to max(|w|, 1e-2) as the CPU-twin check,
+    // far below what one wrong gradient entry does after an Adam step (about lr = 1e-3 absolute).
+    for (const [name, values] of reference) expect(maxRelativeError(forced.values.get(name)!, values, 1e-2), name).toBeLessThanOrEqual(1e-4);
   });
 });
 
