@@ -20,7 +20,8 @@ import type { Gpu } from '../src/gpu/device.ts';
 
 const same = (k: number): [number, number] => [samePadding(k), samePadding(k)];
 
-// 64×64 output tiles and 16-deep k-tiles: every shape leaves ragged tiles somewhere.
+// 64×64, 16×256 and 256×16 output tiles (by the product's rows and columns) and 16- or 4-deep
+// k-tiles: every shape leaves ragged tiles somewhere, and each tile shape runs.
 const SHAPES: Conv2dShape[] = [
   conv(1, 1, 7, 9, 1, [3, 3], [1, 1], same(3)),     // batch 1, one channel, 'same', far below one tile
   conv(7, 1, 13, 11, 5, [3, 3]),                     // batch 7, C_in 1, odd sizes, K = 9 < one k-tile
@@ -32,7 +33,8 @@ const SHAPES: Conv2dShape[] = [
   conv(2, 3, 9, 7, 4, [2, 3], [2, 1], [1, 0]),       // non-square kernel, stride and padding
   conv(1, 3, 4, 4, 2, [3, 3]),                       // weight gradient only one k-tile deep (4 pixels): no split
   conv(2, 3, 5, 5, 129, [5, 5]),                     // 1×1 output, three row tiles
-  conv(7, 1, 28, 28, 32, [3, 3], [1, 1], [1, 1]),    // conv1 with padding 1 at batch 7
+  conv(7, 1, 28, 28, 32, [3, 3], [1, 1], [1, 1]),    // conv1 with padding 1 at batch 7: a 9-column weight gradient
+  conv(2, 1, 10, 10, 300, [3, 3]),                   // 300 rows of 9 columns: two 256×16 tiles
 ];
 
 describe('implicit-GEMM convolution matches the CPU references', () => {

@@ -10,12 +10,14 @@ import type { Conv2dShape, ConvPass } from './conv.ts';
 interface ImplicitTile { SIDE_X: number; SIDE_Y: number; TM: number; TN: number; TILE_K: number }
 
 /**
- * 64×64 outputs per workgroup with 16 KiB of double-buffered k-tiles; and 16×256 for products of
- * at most 16 rows (an input gradient of 1 or 3 channels would fill a 64-row tile with padding).
+ * 64×64 outputs per workgroup with 16 KiB of double-buffered k-tiles; 16×256 for products of at most
+ * 16 rows (an input gradient of 1 or 3 channels would fill a 64-row tile with padding) and 256×16 for
+ * those of at most 16 columns (the weight gradient of a 1- or 3-channel 3×3 layer has 9 or 27).
  */
-export const IMPLICIT_TILES: { square: ImplicitTile; thin: ImplicitTile } = {
+export const IMPLICIT_TILES: { square: ImplicitTile; thin: ImplicitTile; narrow: ImplicitTile } = {
   square: { SIDE_X: 16, SIDE_Y: 16, TM: 4, TN: 4, TILE_K: 16 },
   thin: { SIDE_X: 64, SIDE_Y: 4, TM: 4, TN: 4, TILE_K: 4 },
+  narrow: { SIDE_X: 4, SIDE_Y: 64, TM: 4, TN: 4, TILE_K: 4 },
 };
 const PASS_INDEX: Record<ConvPass, number> = { forward: 0, backwardInput: 1, backwardWeight: 2 };
 /**
@@ -39,8 +41,9 @@ function product(s: Conv2dShape, size: ConvOutputSize, pass: ConvPass): Product 
 }
 
 function tileFor(p: Product): ImplicitTile {
-  const { thin } = IMPLICIT_TILES;
-  return p.m <= thin.SIDE_Y * thin.TM ? thin : IMPLICIT_TILES.square;
+  const { thin, narrow, square } = IMPLICIT_TILES;
+  if (p.m <= thin.SIDE_Y * thin.TM) return thin;
+  return p.n <= narrow.SIDE_X * narrow.TN ? narrow : square;
 }
 
 /** Output rows and columns per workgroup. */
@@ -99,5 +102,5 @@ export function implicitConvPass(gpu: Gpu, s: Conv2dShape, size: ConvOutputSize,
 /** The variant's name in tuning records: a new tile shape is a new candidate, so it is retimed. */
 export function describeImplicitVariant(): string {
   const describe = (tile: ImplicitTile) => Object.entries(tile).map(([key, v]) => `${key}=${v}`).join(',');
-  return `implicit[${describe(IMPLICIT_TILES.square)};${describe(IMPLICIT_TILES.thin)}]`;
+  return `implicit[${Object.values(IMPLICIT_TILES).map(describe).join(';')}]`;
 }
