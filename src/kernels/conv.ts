@@ -1,5 +1,5 @@
 // 2-D convolution (PyTorch's Conv2d: cross-correlation, NCHW activations, OIHW weights, bias per
-// output channel). Each pass runs one of two ways, picked per shape by convAlgorithm():
+// output channel). By default each pass runs one of two ways, picked per shape by convAlgorithm():
 // - columns: im2col of the whole batch into [C·KH·KW][N·OH·OW], then one GEMM (so small images
 //   leave no lanes idle, as per-image products did in commit 2c81db3), and layout swaps to and from
 //   channel-major; col2im for the input gradient is a gather, so no float atomics are needed.
@@ -59,7 +59,7 @@ function weightCount(s: Conv2dShape): number {
   return s.outChannels * s.inChannels * s.kernelH * s.kernelW;
 }
 
-/** The three passes of a convolution, each of which may run direct or through a column matrix. */
+/** The three passes of a convolution, each of which may run direct, through a column matrix or as implicit GEMM. */
 export type ConvPass = 'forward' | 'backwardInput' | 'backwardWeight';
 export type ConvAlgorithm = 'direct' | 'columns' | 'implicit';
 
