@@ -1,6 +1,7 @@
 // Implicit-GEMM convolution against the other two ways each pass can run (im2col + one GEMM, and the
 // direct register-blocked kernels) on the zoo cnn's conv layers at batch 64, each forced.
-// `npx tsx bench/conv_implicit.ts` prints a table and writes bench/results/conv_implicit.json.
+// `npx tsx bench/conv_implicit.ts` prints a table and writes bench/results/conv_implicit.json, or
+// `--out FILE` (bench/device-check.sh's conv-implicit step).
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { randomArray } from '../test/helpers/random.ts';
@@ -42,6 +43,10 @@ async function timePasses(gpu: Gpu, s: Conv2dShape, algorithm: ConvAlgorithm): P
   return ms;
 }
 
+const outFlag = process.argv.indexOf('--out');
+const outFile = outFlag >= 0 ? process.argv[outFlag + 1] : undefined;
+if (outFlag >= 0 && !outFile) throw new Error('bench/conv_implicit.ts: --out needs a file name');
+
 const gpu = await createGpu();
 await tuneGemm(gpu);
 const tuneStart = performance.now();
@@ -62,7 +67,7 @@ for (const { name, shape } of LAYERS) {
   }
   results.push({ layer: name, shape, ms, tunedChoice: tuned });
 }
-writeFileSync(new URL('./results/conv_implicit.json', import.meta.url), `${JSON.stringify({
+writeFileSync(outFile ?? new URL('./results/conv_implicit.json', import.meta.url), `${JSON.stringify({
   adapter: gpu.describe(), command: 'npx tsx bench/conv_implicit.ts', date: new Date().toISOString(), loadAverageAtStart: load, tuneConvMs, results,
 }, null, 2)}\n`);
 gpu.destroy();
