@@ -43,12 +43,55 @@ const MAX_LOADS = 4u;
 var<workgroup> tile_a: array<vec4f, 2u * TILE_K * TM * SIDE_Y / 4u>;
 var<workgroup> tile_b: array<vec4f, 2u * TILE_K * TN * SIDE_X / 4u>;
 
-// x[n][c][oy·stride − pad + ky][ox·stride − pad + kx], zero in the padding.
-fn image_tap(image_n: u32, c: u32, pixel: u32, tap: u32) -> f32 {
-  let iy = i32(pixel / params.outW) * params.strideH - params.padH + i32(tap / params.kernelW);
-  let ix = i32(pixel % params.outW) * params.strideW - params.padW + i32(tap % params.kernelW);
+// What a B column's gathers share, decoded once: where its image (or dy) starts in rhs, and the
+// window's corner: (oy·stride − pad, ox·stride − pad) for an output pixel's input window, or
+// (iy + pad, ix + pad) for the output pixels an input pixel reaches.
+struct Column { base: u32, top: i32, left: i32 }
+
+// The input window of output pixel `pixel` of image `image_n`.
+fn image_column(image_n: u32, pixel: u32) -> Column {
+  let top = i32(pixel / params.outW) * params.strideH - params.padH;
+  let left = i32(pixel % params.outW) * params.strideW - params.padW;
+  return Column(image_n * params.inChannels * params.height * params.width, top, left);
+}
+
+// x[n][c][top + ky][left + kx], zero in the padding.
+fn image_at(column: Column, c: u32, tap: u32) -> f32 {
+  let iy = column.top + i32(tap / params.kernelW);
+  let ix = column.left + i32(tap % params.kernelW);
   if (iy < 0 || ix < 0 || iy >= i32(params.height) || ix >= i32(params.width)) { return 0.0; }
-  return rhs[((image_n * params.inChannels + c) * params.height + u32(iy)) * params.width + u32(ix)];
+  return rhs[column.base + (c * params.height + u32(iy)) * params.width + u32(ix)];
+}
+
+// The input gradient's column `col`: input pixel (n, iy, ix).
+fn gradient_column(col: u32) -> Column {
+  let plane = params.height * params.width;
+  let q = col % plane;
+  let base = (col / plane) * params.outChannels * params.outH * params.outW;
+  return Column(base, i32(q / params.width) + params.padH, i32(q % params.width) + params.padW);
+}
+
+// dy[n][o][oy][ox] for the output pixel the column's input pixel meets through tap (ky, kx) of
+// channel o = p / taps, zero where it does not exist or misses the stride grid.
+fn gradient_at(column: Column, p: u32) -> f32 {
+  let taps = params.kernelH * params.kernelW;
+  let tap = p % taps;
+  let y = column.top - i32(tap / params.kernelW);
+  let x = column.left - i32(tap % params.kernelW);
+  if (y < 0 || x < 0 || y % params.strideH != 0 || x % params.strideW != 0) { return 0.0; }
+  let oy = u32(y / params.strideH);
+  let ox = u32(x / params.strideW);
+  if (oy >= params.outH || ox >= params.outW) { return 0.0; }
+  return rhs[column.base + (p / taps) * params.outH * params.outW + oy * params.outW + ox];
+}
+
+// The column this invocation loads B elements of, forward and input gradient: with lanes along the
+// columns (b_element) and whole rows of the tile per round of loads, it is the same for every load
+// of the workgroup, so its divisions run once.
+fn own_column(col: u32) -> Column {
+  if (PASS == 1u) { return gradient_column(col); }
+  let pixels = params.outH * params.outW;
+  return image_column(col / pixels, col % pixels);
 }
 
 // op(A)[row][p]; the caller has checked both against the matrix.
@@ -60,23 +103,14 @@ fn load_a(row: u32, p: u32) -> f32 {
   return lhs[((p / pixels) * params.outChannels + row) * pixels + p % pixels];
 }
 
-// op(B)[p][col]; the caller has checked both against the matrix.
-fn load_b(p: u32, col: u32) -> f32 {
+// op(B)[p][col], `column` being own_column(col) outside the weight gradient; the caller has checked
+// both against the matrix.
+fn load_b(p: u32, col: u32, column: Column) -> f32 {
   let taps = params.kernelH * params.kernelW;
+  if (PASS == 0u) { return image_at(column, p / taps, p % taps); }
+  if (PASS == 1u) { return gradient_at(column, p); }
   let pixels = params.outH * params.outW;
-  if (PASS == 0u) { return image_tap(col / pixels, p / taps, col % pixels, p % taps); }
-  if (PASS == 2u) { return image_tap(p / pixels, col / taps, p % pixels, col % taps); }
-  // The output pixel input pixel col meets through tap (ky, kx), if it exists and lies on the stride grid.
-  let plane = params.height * params.width;
-  let q = col % plane;
-  let tap = p % taps;
-  let y = i32(q / params.width) + params.padH - i32(tap / params.kernelW);
-  let x = i32(q % params.width) + params.padW - i32(tap % params.kernelW);
-  if (y < 0 || x < 0 || y % params.strideH != 0 || x % params.strideW != 0) { return 0.0; }
-  let oy = u32(y / params.strideH);
-  let ox = u32(x / params.strideW);
-  if (oy >= params.outH || ox >= params.outW) { return 0.0; }
-  return rhs[((col / plane) * params.outChannels + p / taps) * pixels + oy * params.outW + ox];
+  return image_at(image_column(p / pixels, p % pixels), col / taps, col % taps);
 }
 
 // Where element e of a k-tile lies: (row or col, p). Lanes run along whichever axis is contiguous in
@@ -91,7 +125,7 @@ fn b_element(e: u32) -> vec2u {
 struct Loads { a: array<f32, MAX_LOADS>, b: array<f32, MAX_LOADS> }
 
 // One k-tile from p0 (below k_end) of A's rows from row0 and B's columns from col0, into registers.
-fn load_tile(thread: u32, p0: u32, k_end: u32, row0: u32, col0: u32) -> Loads {
+fn load_tile(thread: u32, p0: u32, k_end: u32, row0: u32, col0: u32, column: Column) -> Loads {
   var loads: Loads;
   for (var i = 0u; i < MAX_LOADS; i++) {
     let e = thread + i * THREADS;
@@ -107,7 +141,7 @@ fn load_tile(thread: u32, p0: u32, k_end: u32, row0: u32, col0: u32) -> Loads {
       let col = col0 + at.x;
       let p = p0 + at.y;
       loads.b[i] = 0.0;
-      if (col < params.n && p < k_end) { loads.b[i] = load_b(p, col); }
+      if (col < params.n && p < k_end) { loads.b[i] = load_b(p, col, column); }
     }
   }
   return loads;
@@ -158,14 +192,16 @@ fn implicitGemm(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
   let k_begin = wid.z * params.kPerSlice;
   let k_end = min(k_begin + params.kPerSlice, params.k);
   let tiles = (k_end - k_begin + TILE_K - 1u) / TILE_K;
+  var column: Column;
+  if (PASS != 2u) { column = own_column(col0 + thread % (TN * SIDE_X)); }
   var acc: array<array<vec4f, MAX_TN / 4u>, MAX_TM>;
-  store_tile(thread, 0u, load_tile(thread, k_begin, k_end, row0, col0));
+  store_tile(thread, 0u, load_tile(thread, k_begin, k_end, row0, col0, column));
   workgroupBarrier();
   for (var t = 0u; t < tiles; t++) {
     let current = t % 2u;
     let more = t + 1u < tiles;
     var next: Loads;
-    if (more) { next = load_tile(thread, k_begin + (t + 1u) * TILE_K, k_end, row0, col0); }
+    if (more) { next = load_tile(thread, k_begin + (t + 1u) * TILE_K, k_end, row0, col0, column); }
     for (var p = 0u; p < TILE_K; p++) {
       let ra = (current * TILE_K + p) * tile_m4 + lid.y * (TM / 4u);
       let rb = (current * TILE_K + p) * tile_n4 + lid.x * (TN / 4u);
