@@ -2,7 +2,9 @@
 // views (size-1 axes, odd sizes, columns past one workgroup), max's tie rule, and the ops sum / mean /
 // max / softmax / logSoftmax on one or several axes checked end to end with finite differences.
 import { describe, expect, it } from 'vitest';
-import { readFloat32, readUint32, runDispatches } from '../src/gpu/buffers.ts';
+import { readFloat32, readUint32, runDispatches, storageBuffer } from '../src/gpu/buffers.ts';
+import { createGpu, type Gpu } from '../src/gpu/device.ts';
+import { kernel } from '../src/gpu/kernel.ts';
 import { axisShape, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, sumAxis, sumAxisBackward, type AxisShape } from '../src/kernels/reduce_axis.ts';
 import { input } from '../src/layers/layer.ts';
 import { logSoftmax, max, mean, Reduce, softmax, sum } from '../src/layers/axis-ops.ts';
@@ -13,6 +15,8 @@ import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, randomArray } from './helpers/random.ts';
 import { maxAxisBackwardRef, maxAxisRef, softmaxAxisBackwardRef, softmaxAxisRef, sumAxisBackwardRef, sumAxisRef } from './reference/reduce_axis.ts';
+import { entryInfo, shaderSource } from '../src/gpu/reflect.ts';
+import { expectSubgroupVariantBuilds, expectSubgroupVariantOnThisDevice, type SubgroupVariantCase } from './helpers/subgroup-gate.ts';
 
 const SHAPES: AxisShape[] = [
   { outer: 1, n: 1, inner: 1 }, { outer: 3, n: 7, inner: 1 }, { outer: 1, n: 5, inner: 9 }, { outer: 4, n: 1, inner: 3 },
@@ -133,5 +137,48 @@ describe('softmax and logSoftmax ops', () => {
   it('counts the axis per sample', () => {
     expect(() => softmax(input([3, 4]), 2)).toThrow('softmax(axis 2): axis 2 is out of range for a per-sample rank of 2');
     expect(count(logSoftmax(input([3, 4]), 0).shape)).toBe(12);
+  });
+});
+
+const SOFTMAX_ROWS = { outer: 3, n: 5, inner: 1 };
+
+function softmaxRowsCase(log: boolean): SubgroupVariantCase {
+  const buffers = (gpu: Gpu) => { const b = storageBuffer(gpu, 256, 'softmax.any'); return { x: b, y: b, log }; };
+  return {
+    kernels: [log ? 'logSoftmax' : 'softmax'],
+    shader: 'reduce_axis_subgroup',
+    forced: (gpu) => softmaxAxis(gpu, SOFTMAX_ROWS, { ...buffers(gpu), variant: 'subgroup' }),
+    byDefault: (gpu) => softmaxAxis(gpu, SOFTMAX_ROWS, buffers(gpu)),
+    subgroupKernel: ['reduce_axis_subgroup', 'softmaxRowsSubgroup', { LOG: log ? 1 : 0 }],
+    invocationKernel: ['reduce_axis', 'softmaxAxis', { LOG: log ? 1 : 0 }],
+  };
+}
+
+describe('softmax along the last axis, subgroup variant (a workgroup per row)', () => {
+  it('is reflected: x in, y out, in a workgroup of whole subgroups of any size (4 to 128)', () => {
+    expect(shaderSource('reduce_axis_subgroup')).toMatch(/^enable subgroups;/m);
+    const info = entryInfo('reduce_axis_subgroup', 'softmaxRowsSubgroup');
+    expect(info.bindings.map((b) => `${b.name}:${b.kind}`)).toEqual(['params:uniform', 'x:read-only-storage', 'y:storage']);
+    expect(info.workgroupSize[0] % 128).toBe(0);
+  });
+
+  it.each([false, true])('log %s: matches the reference over odd row lengths where the device has subgroups, and is refused where it does not', async (log) => {
+    await expectSubgroupVariantOnThisDevice(await testGpu(), softmaxRowsCase(log));
+  });
+
+  it.each([false, true])('log %s: builds, and is the default along the last axis, on Dawn\'s null backend', async (log) => {
+    await expectSubgroupVariantBuilds(softmaxRowsCase(log));
+  });
+
+  it('is refused along any other axis, and the default there stays one invocation per column', async () => {
+    const gpu = await createGpu({ backend: 'null' });
+    try {
+      const b = storageBuffer(gpu, 256, 'softmax.any');
+      const middle = { outer: 2, n: 3, inner: 4 };
+      expect(() => softmaxAxis(gpu, middle, { x: b, y: b, variant: 'subgroup' })).toThrow(/softmaxAxis: the subgroup variant runs along the last axis only \(inner = 1\), got inner 4/);
+      expect(softmaxAxis(gpu, middle, { x: b, y: b })[0]!.pipeline).toBe(kernel(gpu, 'reduce_axis', 'softmaxAxis', { LOG: 0 }).pipeline);
+    } finally {
+      gpu.destroy();
+    }
   });
 });

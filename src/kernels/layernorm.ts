@@ -3,6 +3,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
 import { biasGradient } from './reduce.ts';
+import { rowVariant, workgroupPerRow, type RowVariant } from './row-variant.ts';
 
 /** x is row-major [rows, cols]; gamma and beta have cols values. */
 export interface LayerNormShape { rows: number; cols: number }
@@ -23,17 +24,24 @@ function perRowGrid(gpu: Gpu, s: LayerNormShape): readonly [number, number, numb
   return grid1d(gpu, s.rows, ROWS_PER_GROUP);
 }
 
-/** Writes y and saves each row's mean and rstd = 1/√(var + eps) for the backward pass. */
+/**
+ * Writes y and saves each row's mean and rstd = 1/√(var + eps) for the backward pass. `variant`
+ * forces one kernel (src/kernels/row-variant.ts); by default the subgroup one wherever the device
+ * has `subgroups`.
+ */
 export function layerNormForward(gpu: Gpu, s: LayerNormShape, io: {
-  x: BufferRef; gamma: BufferRef; beta: BufferRef; y: BufferRef; mean: BufferRef; rstd: BufferRef; eps?: number;
+  x: BufferRef; gamma: BufferRef; beta: BufferRef; y: BufferRef; mean: BufferRef; rstd: BufferRef; eps?: number; variant?: RowVariant;
 }): Dispatch[] {
   checkShape('layerNormForward', s);
   const eps = io.eps ?? LAYER_NORM_EPS;
   if (!(eps > 0)) throw new Error(`layerNormForward: eps must be positive, got ${eps}`);
-  const k = kernel(gpu, 'layernorm', 'forward');
   const params = { rows: s.rows, cols: s.cols, eps };
   const { x, gamma, beta, y, mean, rstd } = io;
-  return [k.dispatch({ x, gamma, beta, y, mean, rstd, params }, perRowGrid(gpu, s), 'layerNormForward')];
+  const resources = { x, gamma, beta, y, mean, rstd, params };
+  if (rowVariant(gpu, 'layerNormForward', io.variant) === 'subgroup') {
+    return [kernel(gpu, 'layernorm_subgroup', 'forwardSubgroup').dispatch(resources, workgroupPerRow(gpu, s.rows), 'layerNormForward')];
+  }
+  return [kernel(gpu, 'layernorm', 'forward').dispatch(resources, perRowGrid(gpu, s), 'layerNormForward')];
 }
 
 /**

@@ -4,6 +4,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
+import { rowVariant, workgroupPerRow, type RowVariant } from './row-variant.ts';
 
 const WORKGROUP_SIZE = 64;
 
@@ -16,8 +17,12 @@ export function axisShape(shape: readonly number[], axis: number): AxisShape {
   return { outer: elementCount(shape.slice(0, axis)), n: shape[axis]!, inner: elementCount(shape.slice(axis + 1)) };
 }
 
+function checkAxisShape(who: string, s: AxisShape): void {
+  if (![s.outer, s.n, s.inner].every((d) => Number.isInteger(d) && d >= 1)) throw new Error(`${who}: sizes must be positive integers, got outer ${s.outer}, n ${s.n}, inner ${s.inner}`);
+}
+
 function launch(gpu: Gpu, entry: string, s: AxisShape, resources: Record<string, BufferRef>, alpha = 1, constants: Record<string, number> = {}): Dispatch[] {
-  if (![s.outer, s.n, s.inner].every((d) => Number.isInteger(d) && d >= 1)) throw new Error(`${entry}: sizes must be positive integers, got outer ${s.outer}, n ${s.n}, inner ${s.inner}`);
+  checkAxisShape(entry, s);
   const columns = s.outer * s.inner;
   const params = { outer: s.outer, n: s.n, inner: s.inner, alpha };
   return [kernel(gpu, 'reduce_axis', entry, constants).dispatch({ ...resources, params }, grid1d(gpu, columns, WORKGROUP_SIZE), entry)];
@@ -43,9 +48,21 @@ export function maxAxisBackward(gpu: Gpu, s: AxisShape, io: { dy: BufferRef; arg
   return launch(gpu, 'maxAxisBackward', s, { dy: io.dy, argmaxIn: io.argmax, dx: io.dx });
 }
 
-/** Softmax (or log-softmax, with `log`) along n, shifted by the column maximum. */
-export function softmaxAxis(gpu: Gpu, s: AxisShape, io: { x: BufferRef; y: BufferRef; log?: boolean }): Dispatch[] {
-  return launch(gpu, 'softmaxAxis', s, { x: io.x, y: io.y }, 1, { LOG: io.log ? 1 : 0 });
+/**
+ * Softmax (or log-softmax, with `log`) along n, shifted by the column maximum. Along the last axis
+ * (inner = 1) `variant` forces one kernel (src/kernels/row-variant.ts); by default the subgroup one
+ * wherever the device has `subgroups`. Other axes have only the invocation-per-column kernel.
+ */
+export function softmaxAxis(gpu: Gpu, s: AxisShape, io: { x: BufferRef; y: BufferRef; log?: boolean; variant?: RowVariant }): Dispatch[] {
+  const constants = { LOG: io.log ? 1 : 0 };
+  if (s.inner !== 1) {
+    if (io.variant === 'subgroup') throw new Error(`softmaxAxis: the subgroup variant runs along the last axis only (inner = 1), got inner ${s.inner}`);
+    return launch(gpu, 'softmaxAxis', s, { x: io.x, y: io.y }, 1, constants);
+  }
+  if (rowVariant(gpu, 'softmaxAxis', io.variant) === 'invocation') return launch(gpu, 'softmaxAxis', s, { x: io.x, y: io.y }, 1, constants);
+  checkAxisShape('softmaxAxis', s);
+  const params = { outer: s.outer, n: s.n, inner: s.inner, alpha: 1 };
+  return [kernel(gpu, 'reduce_axis_subgroup', 'softmaxRowsSubgroup', constants).dispatch({ x: io.x, y: io.y, params }, workgroupPerRow(gpu, s.outer), 'softmaxAxis')];
 }
 
 /** The gradient of softmaxAxis from its output y. */
