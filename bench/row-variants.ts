@@ -1,14 +1,14 @@
 // The row kernels' two variants side by side on this adapter: one invocation per row, and a
 // workgroup per row joined with subgroup operations (where the device has `subgroups`; elsewhere
-// only the first is timed, and the JSON says so). Layer-norm forward, softmax along the last axis
-// and softmax cross-entropy, on a transformer's token rows, a language model's vocabulary rows and
+// only the first is timed, and the JSON says so). Layer norm and softmax along the last axis, forward
+// and backward, and softmax cross-entropy, on a transformer's token rows, a language model's vocabulary rows and
 // an MNIST batch. `npx tsx bench/row-variants.ts [--out FILE]`, results in bench/results/row-variants.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomArray } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
 import {
-  createGpu, layerNormForward, softmaxAxis, softmaxCrossEntropy, storageBuffer, uploadBuffer, ROW_VARIANTS,
+  createGpu, layerNormBackward, layerNormForward, softmaxAxis, softmaxAxisBackward, softmaxCrossEntropy, storageBuffer, uploadBuffer, ROW_VARIANTS,
   type BufferRef, type Dispatch, type Gpu, type RowVariant,
 } from 'webgrad';
 
@@ -22,6 +22,16 @@ const layerNorm = (rows: number, cols: number): Case => ({
   name: `layerNormForward ${rows} × ${cols}`, rows, cols,
   launch: (gpu, variant, b) => layerNormForward(gpu, { rows, cols }, { x: b(rows * cols), gamma: b(cols), beta: b(cols), y: b(rows * cols), mean: b(rows), rstd: b(rows), variant }),
 });
+const layerNormGrad = (rows: number, cols: number): Case => ({
+  name: `layerNormBackward ${rows} × ${cols}`, rows, cols,
+  launch: (gpu, variant, b) => layerNormBackward(gpu, { rows, cols }, {
+    x: b(rows * cols), dy: b(rows * cols), gamma: b(cols), mean: b(rows), rstd: b(rows), dx: b(rows * cols), dgamma: b(cols), dbeta: b(cols), scratch: b(rows * cols), variant,
+  }),
+});
+const softmaxGrad = (rows: number, cols: number): Case => ({
+  name: `softmaxAxisBackward (last axis) ${rows} × ${cols}`, rows, cols,
+  launch: (gpu, variant, b) => softmaxAxisBackward(gpu, { outer: rows, n: cols, inner: 1 }, { y: b(rows * cols), dy: b(rows * cols), dx: b(rows * cols), variant }),
+});
 const softmax = (rows: number, cols: number): Case => ({
   name: `softmaxAxis (last axis) ${rows} × ${cols}`, rows, cols,
   launch: (gpu, variant, b) => softmaxAxis(gpu, { outer: rows, n: cols, inner: 1 }, { x: b(rows * cols), y: b(rows * cols), variant }),
@@ -32,8 +42,8 @@ const crossEntropy = (rows: number, cols: number): Case => ({
 });
 
 const CASES: Case[] = [
-  layerNorm(4096, 128), layerNorm(256, 768),
-  softmax(1024, 64), softmax(64, 8192),
+  layerNorm(4096, 128), layerNorm(256, 768), layerNormGrad(4096, 128),
+  softmax(1024, 64), softmax(64, 8192), softmaxGrad(64, 8192),
   crossEntropy(64, 10), crossEntropy(512, 8192),
 ];
 

@@ -40,45 +40,39 @@ fn logitStats(base: u32, lane: Lane) -> RowStats {
 }
 
 @compute @workgroup_size(WG)
-fn softmaxCrossEntropyLabelsSubgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u,
-                                     @builtin(local_invocation_index) local: u32,
-                                     @builtin(subgroup_invocation_id) id: u32, @builtin(subgroup_size) size: u32) {
-  let row = workgroupRow(wid, groups);
+fn softmaxCrossEntropyLabelsSubgroup(group: RowGroup, lane: Lane) {
+  let row = workgroupRow(group);
   if (row >= params.rows) { return; }
-  let lane = Lane(local, id, size);
   let base = row * params.cols;
   let stats = logitStats(base, lane);
   let label = labels[row];
   var loss = 0.0;
-  for (var c = local; c < params.cols; c += WG) {
+  for (var c = lane.local; c < params.cols; c += WG) {
     loss += classTerm(base, c, stats, smoothed(select(0.0, 1.0, c == label)));
   }
   loss = rowSum(loss, lane);
-  if (local == 0u) {
+  if (lane.local == 0u) {
     rowLoss[row] = labelRowLoss(loss, label);
     rowCorrect[row] = select(0.0, 1.0, stats.best == label);
   }
 }
 
 @compute @workgroup_size(WG)
-fn softmaxCrossEntropyTargetsSubgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u,
-                                      @builtin(local_invocation_index) local: u32,
-                                      @builtin(subgroup_invocation_id) id: u32, @builtin(subgroup_size) size: u32) {
-  let row = workgroupRow(wid, groups);
+fn softmaxCrossEntropyTargetsSubgroup(group: RowGroup, lane: Lane) {
+  let row = workgroupRow(group);
   if (row >= params.rows) { return; }
-  let lane = Lane(local, id, size);
   let base = row * params.cols;
   let stats = logitStats(base, lane);
   var loss = 0.0;
   var targetBest = Best(targets[base], 0u);
-  for (var c = local; c < params.cols; c += WG) {
+  for (var c = lane.local; c < params.cols; c += WG) {
     let given = targets[base + c];
     if (given > targetBest.value) { targetBest = Best(given, c); }
     loss += classTerm(base, c, stats, smoothed(given));
   }
   loss = rowSum(loss, lane);
   targetBest = rowArgmax(targetBest, lane);
-  if (local == 0u) {
+  if (lane.local == 0u) {
     rowLoss[row] = loss;
     rowCorrect[row] = select(0.0, 1.0, stats.best == targetBest.index);
   }

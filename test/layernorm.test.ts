@@ -134,34 +134,39 @@ describe('layer norm on the GPU matches the CPU reference', () => {
   });
 });
 
-const LAYER_NORM_SUBGROUP: SubgroupVariantCase = {
-  kernels: ['layerNorm'],
-  shader: 'layernorm_subgroup',
-  forced: (gpu) => layerNormForward(gpu, { rows: 3, cols: 5 }, { ...anyBuffers(gpu), variant: 'subgroup' }),
-  byDefault: (gpu) => layerNormForward(gpu, { rows: 3, cols: 5 }, anyBuffers(gpu)),
-  subgroupKernel: ['layernorm_subgroup', 'forwardSubgroup'],
-  invocationKernel: ['layernorm', 'forward'],
-};
-
-function anyBuffers(gpu: Gpu) {
-  const b = storageBuffer(gpu, 256, 'layernorm.any');
-  return { x: b, gamma: b, beta: b, y: b, mean: b, rstd: b };
+function layerNormCase(pass: 'forward' | 'backward'): SubgroupVariantCase {
+  const s = { rows: 3, cols: 5 };
+  const launch = (gpu: Gpu, variant?: 'subgroup') => {
+    const b = storageBuffer(gpu, 256, 'layernorm.any');
+    return pass === 'forward'
+      ? layerNormForward(gpu, s, { x: b, gamma: b, beta: b, y: b, mean: b, rstd: b, variant })
+      : layerNormBackward(gpu, s, { x: b, dy: b, gamma: b, mean: b, rstd: b, dx: b, dgamma: b, dbeta: b, scratch: b, variant });
+  };
+  return {
+    kernels: [pass === 'forward' ? 'layerNorm' : 'layerNormBackward'],
+    shader: 'layernorm_subgroup',
+    forced: (gpu) => launch(gpu, 'subgroup'),
+    byDefault: (gpu) => launch(gpu),
+    subgroupKernel: ['layernorm_subgroup', `${pass}Subgroup`],
+    invocationKernel: ['layernorm', pass],
+  };
 }
 
-describe('layer norm forward, subgroup variant (a workgroup per row)', () => {
-  it('is reflected: the forward\'s bindings, in a workgroup of whole subgroups of any size (4 to 128)', () => {
+describe('layer norm, subgroup variants (a workgroup per row)', () => {
+  it('are reflected: the invocation kernels\' bindings, in a workgroup of whole subgroups of any size (4 to 128)', () => {
     expect(shaderSource('layernorm_subgroup')).toMatch(/^enable subgroups;/m);
-    const info = entryInfo('layernorm_subgroup', 'forwardSubgroup');
-    expect(info.bindings.map((b) => `${b.name}:${b.kind}`)).toEqual(['params:uniform', 'x:read-only-storage', 'gamma:read-only-storage',
-      'beta:read-only-storage', 'y:storage', 'mean:storage', 'rstd:storage']);
-    expect(info.workgroupSize[0] % 128).toBe(0);
+    for (const pass of ['forward', 'backward']) {
+      const info = entryInfo('layernorm_subgroup', `${pass}Subgroup`);
+      expect(info.bindings.map((b) => `${b.name}:${b.kind}`)).toEqual(entryInfo('layernorm', pass).bindings.map((b) => `${b.name}:${b.kind}`));
+      expect(info.workgroupSize[0] % 128).toBe(0);
+    }
   });
 
-  it('matches the reference over odd row lengths where the device has subgroups, and is refused where it does not', async () => {
-    await expectSubgroupVariantOnThisDevice(await testGpu(), LAYER_NORM_SUBGROUP);
+  it.each(['forward', 'backward'] as const)('%s: matches the reference over odd row lengths where the device has subgroups, and is refused where it does not', async (pass) => {
+    await expectSubgroupVariantOnThisDevice(await testGpu(), layerNormCase(pass));
   });
 
-  it('builds, and is the default, on Dawn\'s null backend, which offers subgroups', async () => {
-    await expectSubgroupVariantBuilds(LAYER_NORM_SUBGROUP);
+  it.each(['forward', 'backward'] as const)('%s: builds, and is the default, on Dawn\'s null backend, which offers subgroups', async (pass) => {
+    await expectSubgroupVariantBuilds(layerNormCase(pass));
   });
 });

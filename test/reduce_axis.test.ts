@@ -16,6 +16,7 @@ import { testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, randomArray } from './helpers/random.ts';
 import { maxAxisBackwardRef, maxAxisRef, softmaxAxisBackwardRef, softmaxAxisRef, sumAxisBackwardRef, sumAxisRef } from './reference/reduce_axis.ts';
 import { entryInfo, shaderSource } from '../src/gpu/reflect.ts';
+import type { RowKernel } from './helpers/row-checks.ts';
 import { expectSubgroupVariantBuilds, expectSubgroupVariantOnThisDevice, type SubgroupVariantCase } from './helpers/subgroup-gate.ts';
 
 const SHAPES: AxisShape[] = [
@@ -142,32 +143,40 @@ describe('softmax and logSoftmax ops', () => {
 
 const SOFTMAX_ROWS = { outer: 3, n: 5, inner: 1 };
 
-function softmaxRowsCase(log: boolean): SubgroupVariantCase {
-  const buffers = (gpu: Gpu) => { const b = storageBuffer(gpu, 256, 'softmax.any'); return { x: b, y: b, log }; };
+function softmaxRowsCase(pass: 'forward' | 'backward', log: boolean): SubgroupVariantCase {
+  const launch = (gpu: Gpu, variant?: 'subgroup') => {
+    const b = storageBuffer(gpu, 256, 'softmax.any');
+    return pass === 'forward' ? softmaxAxis(gpu, SOFTMAX_ROWS, { x: b, y: b, log, variant }) : softmaxAxisBackward(gpu, SOFTMAX_ROWS, { y: b, dy: b, dx: b, log, variant });
+  };
+  const constants = { LOG: log ? 1 : 0 };
   return {
-    kernels: [log ? 'logSoftmax' : 'softmax'],
+    kernels: [`${log ? 'logSoftmax' : 'softmax'}${pass === 'forward' ? '' : 'Backward'}` as RowKernel],
     shader: 'reduce_axis_subgroup',
-    forced: (gpu) => softmaxAxis(gpu, SOFTMAX_ROWS, { ...buffers(gpu), variant: 'subgroup' }),
-    byDefault: (gpu) => softmaxAxis(gpu, SOFTMAX_ROWS, buffers(gpu)),
-    subgroupKernel: ['reduce_axis_subgroup', 'softmaxRowsSubgroup', { LOG: log ? 1 : 0 }],
-    invocationKernel: ['reduce_axis', 'softmaxAxis', { LOG: log ? 1 : 0 }],
+    forced: (gpu) => launch(gpu, 'subgroup'),
+    byDefault: (gpu) => launch(gpu),
+    subgroupKernel: ['reduce_axis_subgroup', pass === 'forward' ? 'softmaxRowsSubgroup' : 'softmaxRowsBackwardSubgroup', constants],
+    invocationKernel: ['reduce_axis', pass === 'forward' ? 'softmaxAxis' : 'softmaxAxisBackward', constants],
   };
 }
 
-describe('softmax along the last axis, subgroup variant (a workgroup per row)', () => {
-  it('is reflected: x in, y out, in a workgroup of whole subgroups of any size (4 to 128)', () => {
+const PASSES = [['forward', false], ['forward', true], ['backward', false], ['backward', true]] as const;
+
+describe('softmax along the last axis, subgroup variants (a workgroup per row)', () => {
+  it('are reflected: the invocation kernels\' bindings, in a workgroup of whole subgroups of any size (4 to 128)', () => {
     expect(shaderSource('reduce_axis_subgroup')).toMatch(/^enable subgroups;/m);
-    const info = entryInfo('reduce_axis_subgroup', 'softmaxRowsSubgroup');
-    expect(info.bindings.map((b) => `${b.name}:${b.kind}`)).toEqual(['params:uniform', 'x:read-only-storage', 'y:storage']);
-    expect(info.workgroupSize[0] % 128).toBe(0);
+    for (const [entry, subgroupEntry] of [['softmaxAxis', 'softmaxRowsSubgroup'], ['softmaxAxisBackward', 'softmaxRowsBackwardSubgroup']]) {
+      const info = entryInfo('reduce_axis_subgroup', subgroupEntry!);
+      expect(info.bindings.map((b) => `${b.name}:${b.kind}`)).toEqual(entryInfo('reduce_axis', entry!).bindings.map((b) => `${b.name}:${b.kind}`));
+      expect(info.workgroupSize[0] % 128).toBe(0);
+    }
   });
 
-  it.each([false, true])('log %s: matches the reference over odd row lengths where the device has subgroups, and is refused where it does not', async (log) => {
-    await expectSubgroupVariantOnThisDevice(await testGpu(), softmaxRowsCase(log));
+  it.each(PASSES)('%s, log %s: matches the reference over odd row lengths where the device has subgroups, and is refused where it does not', async (pass, log) => {
+    await expectSubgroupVariantOnThisDevice(await testGpu(), softmaxRowsCase(pass, log));
   });
 
-  it.each([false, true])('log %s: builds, and is the default along the last axis, on Dawn\'s null backend', async (log) => {
-    await expectSubgroupVariantBuilds(softmaxRowsCase(log));
+  it.each(PASSES)('%s, log %s: builds, and is the default along the last axis, on Dawn\'s null backend', async (pass, log) => {
+    await expectSubgroupVariantBuilds(softmaxRowsCase(pass, log));
   });
 
   it('is refused along any other axis, and the default there stays one invocation per column', async () => {
@@ -177,6 +186,8 @@ describe('softmax along the last axis, subgroup variant (a workgroup per row)', 
       const middle = { outer: 2, n: 3, inner: 4 };
       expect(() => softmaxAxis(gpu, middle, { x: b, y: b, variant: 'subgroup' })).toThrow(/softmaxAxis: the subgroup variant runs along the last axis only \(inner = 1\), got inner 4/);
       expect(softmaxAxis(gpu, middle, { x: b, y: b })[0]!.pipeline).toBe(kernel(gpu, 'reduce_axis', 'softmaxAxis', { LOG: 0 }).pipeline);
+      expect(() => softmaxAxisBackward(gpu, middle, { y: b, dy: b, dx: b, variant: 'subgroup' })).toThrow(/softmaxAxisBackward: the subgroup variant runs along the last axis only/);
+      expect(softmaxAxisBackward(gpu, middle, { y: b, dy: b, dx: b })[0]!.pipeline).toBe(kernel(gpu, 'reduce_axis', 'softmaxAxisBackward', { LOG: 0 }).pipeline);
     } finally {
       gpu.destroy();
     }

@@ -12,15 +12,26 @@
 var<workgroup> rowPartial: array<f32, WG>;
 var<workgroup> rowPartialIndex: array<u32, WG>;
 
-// Where an invocation sits: its local index, and its index and size within its subgroup.
-struct Lane { local: u32, id: u32, size: u32 }
+// The entry points take these two structs of builtins: where the workgroup sits in the grid (uniform
+// across it, so a row past the end may return before the barriers), and where an invocation sits:
+// its local index, and its index and size within its subgroup.
+struct RowGroup {
+  @builtin(workgroup_id) id: vec3u,
+  @builtin(num_workgroups) count: vec3u,
+}
+
+struct Lane {
+  @builtin(local_invocation_index) local: u32,
+  @builtin(subgroup_invocation_id) id: u32,
+  @builtin(subgroup_size) size: u32,
+}
 
 // A row's largest value and the first column holding it.
 struct Best { value: f32, index: u32 }
 
 // The row this workgroup owns, the grid folded into y past 65,535 workgroups (grid1d with size 1).
-fn workgroupRow(wid: vec3u, groups: vec3u) -> u32 {
-  return wid.x + wid.y * groups.x;
+fn workgroupRow(group: RowGroup) -> u32 {
+  return group.id.x + group.id.y * group.count.x;
 }
 
 fn rowSum(value: f32, lane: Lane) -> f32 {

@@ -47,18 +47,18 @@ export function layerNormForward(gpu: Gpu, s: LayerNormShape, io: {
 /**
  * dx, and dgamma and dbeta (both overwritten) from the saved mean and rstd. `scratch` holds rows·cols
  * floats (dy·x̂, reduced over rows into dgamma); dgamma and dbeta are fixed-order column sums, so
- * the result repeats bit for bit.
+ * the result repeats bit for bit. `variant` picks the row pass's kernel as in layerNormForward.
  */
 export function layerNormBackward(gpu: Gpu, s: LayerNormShape, io: {
   x: BufferRef; dy: BufferRef; gamma: BufferRef; mean: BufferRef; rstd: BufferRef;
-  dx: BufferRef; dgamma: BufferRef; dbeta: BufferRef; scratch: BufferRef;
+  dx: BufferRef; dgamma: BufferRef; dbeta: BufferRef; scratch: BufferRef; variant?: RowVariant;
 }): Dispatch[] {
   checkShape('layerNormBackward', s);
-  const k = kernel(gpu, 'layernorm', 'backward');
   const params = { rows: s.rows, cols: s.cols, eps: 0 };
-  const rowPass = k.dispatch({
-    x: io.x, dy: io.dy, gamma: io.gamma, meanIn: io.mean, rstdIn: io.rstd, dx: io.dx, dyXhat: io.scratch, params,
-  }, perRowGrid(gpu, s), 'layerNormBackward');
+  const resources = { x: io.x, dy: io.dy, gamma: io.gamma, meanIn: io.mean, rstdIn: io.rstd, dx: io.dx, dyXhat: io.scratch, params };
+  const rowPass = rowVariant(gpu, 'layerNormBackward', io.variant) === 'subgroup'
+    ? kernel(gpu, 'layernorm_subgroup', 'backwardSubgroup').dispatch(resources, workgroupPerRow(gpu, s.rows), 'layerNormBackward')
+    : kernel(gpu, 'layernorm', 'backward').dispatch(resources, perRowGrid(gpu, s), 'layerNormBackward');
   const columns = { batch: s.rows, channels: s.cols, spatial: 1 };
   return [
     rowPass,

@@ -54,18 +54,23 @@ export function maxAxisBackward(gpu: Gpu, s: AxisShape, io: { dy: BufferRef; arg
  * wherever the device has `subgroups`. Other axes have only the invocation-per-column kernel.
  */
 export function softmaxAxis(gpu: Gpu, s: AxisShape, io: { x: BufferRef; y: BufferRef; log?: boolean; variant?: RowVariant }): Dispatch[] {
-  const constants = { LOG: io.log ? 1 : 0 };
-  if (s.inner !== 1) {
-    if (io.variant === 'subgroup') throw new Error(`softmaxAxis: the subgroup variant runs along the last axis only (inner = 1), got inner ${s.inner}`);
-    return launch(gpu, 'softmaxAxis', s, { x: io.x, y: io.y }, 1, constants);
-  }
-  if (rowVariant(gpu, 'softmaxAxis', io.variant) === 'invocation') return launch(gpu, 'softmaxAxis', s, { x: io.x, y: io.y }, 1, constants);
-  checkAxisShape('softmaxAxis', s);
-  const params = { outer: s.outer, n: s.n, inner: s.inner, alpha: 1 };
-  return [kernel(gpu, 'reduce_axis_subgroup', 'softmaxRowsSubgroup', constants).dispatch({ x: io.x, y: io.y, params }, workgroupPerRow(gpu, s.outer), 'softmaxAxis')];
+  return launchRows(gpu, 'softmaxAxis', 'softmaxRowsSubgroup', s, { x: io.x, y: io.y }, io.log, io.variant);
 }
 
-/** The gradient of softmaxAxis from its output y. */
-export function softmaxAxisBackward(gpu: Gpu, s: AxisShape, io: { y: BufferRef; dy: BufferRef; dx: BufferRef; log?: boolean }): Dispatch[] {
-  return launch(gpu, 'softmaxAxisBackward', s, { yIn: io.y, dy: io.dy, dx: io.dx }, 1, { LOG: io.log ? 1 : 0 });
+/** The gradient of softmaxAxis from its output y; `variant` as in softmaxAxis. */
+export function softmaxAxisBackward(gpu: Gpu, s: AxisShape, io: { y: BufferRef; dy: BufferRef; dx: BufferRef; log?: boolean; variant?: RowVariant }): Dispatch[] {
+  return launchRows(gpu, 'softmaxAxisBackward', 'softmaxRowsBackwardSubgroup', s, { yIn: io.y, dy: io.dy, dx: io.dx }, io.log, io.variant);
+}
+
+/** `entry` of reduce_axis.wgsl, or along the last axis `subgroupEntry` of reduce_axis_subgroup.wgsl (row-variant.ts decides). */
+function launchRows(gpu: Gpu, entry: string, subgroupEntry: string, s: AxisShape, resources: Record<string, BufferRef>, log: boolean | undefined, variant: RowVariant | undefined): Dispatch[] {
+  const constants = { LOG: log ? 1 : 0 };
+  if (s.inner !== 1) {
+    if (variant === 'subgroup') throw new Error(`${entry}: the subgroup variant runs along the last axis only (inner = 1), got inner ${s.inner}`);
+    return launch(gpu, entry, s, resources, 1, constants);
+  }
+  if (rowVariant(gpu, entry, variant) === 'invocation') return launch(gpu, entry, s, resources, 1, constants);
+  checkAxisShape(entry, s);
+  const params = { outer: s.outer, n: s.n, inner: s.inner, alpha: 1 };
+  return [kernel(gpu, 'reduce_axis_subgroup', subgroupEntry, constants).dispatch({ ...resources, params }, workgroupPerRow(gpu, s.outer), entry)];
 }

@@ -1,5 +1,5 @@
-// Which kernel runs a row reduction (layer norm, softmax along the last axis, softmax
-// cross-entropy): one invocation per row, which every adapter can build and which llvmpipe runs
+// Which kernel runs a row reduction (layer norm and softmax along the last axis, forward and
+// backward, and softmax cross-entropy): one invocation per row, which every adapter can build and which llvmpipe runs
 // best, or a workgroup per row joined by subgroup operations (shaders/*_subgroup.wgsl), which only
 // a device with the `subgroups` feature can build. The choice is that feature check alone: no
 // adapter here has both the feature and hardware worth timing the two on.

@@ -1,34 +1,38 @@
-// The row kernels (layer norm forward, softmax and log-softmax along the last axis, softmax
-// cross-entropy) run with one variant forced, against their float64 references. Shared by the
+// The row kernels (layer norm, softmax and log-softmax along the last axis, each forward and
+// backward, and softmax cross-entropy) run with one variant forced, against their float64 references. Shared by the
 // Node tests and the browser's kernel-checks page (web/kernel-checks.ts), which is where the
 // subgroup variants' numerics run here: Chromium's SwiftShader offers `subgroups`, llvmpipe does not.
 import type { Gpu } from '../../src/gpu/device.ts';
 import { readFloat32, runDispatches } from '../../src/gpu/buffers.ts';
-import { LAYER_NORM_EPS, layerNormForward } from '../../src/kernels/layernorm.ts';
-import { softmaxAxis } from '../../src/kernels/reduce_axis.ts';
+import { LAYER_NORM_EPS, layerNormBackward, layerNormForward } from '../../src/kernels/layernorm.ts';
+import { softmaxAxis, softmaxAxisBackward } from '../../src/kernels/reduce_axis.ts';
 import { softmaxCrossEntropy } from '../../src/kernels/loss.ts';
 import type { RowVariant } from '../../src/kernels/row-variant.ts';
 import { TestBuffers } from './buffers.ts';
 import { maxRelativeError, randomArray, rng } from './random.ts';
-import { layerNormForwardRef } from '../reference/layernorm.ts';
-import { softmaxAxisRef } from '../reference/reduce_axis.ts';
+import { layerNormBackwardRef, layerNormForwardRef } from '../reference/layernorm.ts';
+import { softmaxAxisBackwardRef, softmaxAxisRef } from '../reference/reduce_axis.ts';
 import { softmaxCrossEntropyRef } from '../reference/loss.ts';
 
 /** Row lengths around the subgroup kernels' edges: one value, fewer than a subgroup, around 32, past a workgroup of 128, many per lane. */
 export const ROW_LENGTHS = [1, 3, 31, 33, 257, 1000];
 export const ROW_COUNTS = [1, 7, 130];
 
-export type RowKernel = 'layerNorm' | 'softmax' | 'logSoftmax' | 'crossEntropyLabels' | 'crossEntropyTargets';
-export const ROW_KERNELS: readonly RowKernel[] = ['layerNorm', 'softmax', 'logSoftmax', 'crossEntropyLabels', 'crossEntropyTargets'];
+export type RowKernel = 'layerNorm' | 'layerNormBackward' | 'softmax' | 'logSoftmax' | 'softmaxBackward' | 'logSoftmaxBackward'
+  | 'crossEntropyLabels' | 'crossEntropyTargets';
+export const ROW_KERNELS: readonly RowKernel[] = ['layerNorm', 'layerNormBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward',
+  'crossEntropyLabels', 'crossEntropyTargets'];
 
 export interface RowCheck { kernel: RowKernel; variant: RowVariant; rows: number; cols: number; error: number; exactMismatches: number }
 
 /**
  * f32 against float64, relative to O(1) values: layer norm's two-pass sums over ≤ 1000 values and
- * rstd up to 1/√eps for one-value rows take 1e-4; log-sum-exp and its gradients stay within 1e-5.
+ * rstd up to 1/√eps for one-value rows take 1e-4 (its dx is judged relative to rstd, its column
+ * sums relative to √rows); log-sum-exp and the softmax gradients stay within 1e-5.
  */
 export const ROW_TOLERANCE: Readonly<Record<RowKernel, number>> = {
-  layerNorm: 1e-4, softmax: 1e-5, logSoftmax: 1e-5, crossEntropyLabels: 1e-5, crossEntropyTargets: 1e-5,
+  layerNorm: 1e-4, layerNormBackward: 1e-4, softmax: 1e-5, logSoftmax: 1e-5, softmaxBackward: 1e-5, logSoftmaxBackward: 1e-5,
+  crossEntropyLabels: 1e-5, crossEntropyTargets: 1e-5,
 };
 
 export function rowCheckPasses(check: RowCheck): boolean {
@@ -93,6 +97,34 @@ async function layerNormError(gpu: Gpu, buffers: TestBuffers, rows: number, cols
   );
 }
 
+async function layerNormBackwardError(gpu: Gpu, buffers: TestBuffers, rows: number, cols: number, variant: RowVariant): Promise<number> {
+  const s = { rows, cols };
+  const x = spreadRows(rows, cols, rows * 37 + cols), dy = randomArray(rows * cols, rows + cols + 3);
+  const gamma = randomArray(cols, cols + 4, 0.5, 1.5);
+  const stats = layerNormForwardRef(s, x, gamma, new Float64Array(cols), LAYER_NORM_EPS);
+  const mean = Float32Array.from(stats.mean), rstd = Float32Array.from(stats.rstd);
+  const io = {
+    x: buffers.upload(x), dy: buffers.upload(dy), gamma: buffers.upload(gamma), mean: buffers.upload(mean), rstd: buffers.upload(rstd),
+    dx: buffers.output(rows * cols), dgamma: buffers.output(cols), dbeta: buffers.output(cols), scratch: buffers.output(rows * cols), variant,
+  };
+  await runDispatches(gpu, layerNormBackward(gpu, s, io));
+  const expected = layerNormBackwardRef(s, x, dy, gamma, mean, rstd);
+  return Math.max(
+    maxRelativeError(await readFloat32(gpu, io.dx, rows * cols), expected.dx, Math.max(...rstd)),
+    maxRelativeError(await readFloat32(gpu, io.dgamma, cols), expected.dgamma, Math.sqrt(rows)),
+    maxRelativeError(await readFloat32(gpu, io.dbeta, cols), expected.dbeta, Math.sqrt(rows)),
+  );
+}
+
+async function softmaxBackwardError(gpu: Gpu, buffers: TestBuffers, rows: number, cols: number, log: boolean, variant: RowVariant): Promise<number> {
+  const s = { outer: rows, n: cols, inner: 1 };
+  const y = Float32Array.from(softmaxAxisRef(s, randomArray(rows * cols, rows * 19 + cols, -6, 6), log));
+  const dy = randomArray(rows * cols, rows * 23 + cols);
+  const dx = buffers.output(rows * cols);
+  await runDispatches(gpu, softmaxAxisBackward(gpu, s, { y: buffers.upload(y), dy: buffers.upload(dy), dx, log, variant }));
+  return maxRelativeError(await readFloat32(gpu, dx, rows * cols), softmaxAxisBackwardRef(s, y, dy, log));
+}
+
 async function softmaxError(gpu: Gpu, buffers: TestBuffers, rows: number, cols: number, log: boolean, variant: RowVariant): Promise<number> {
   const s = { outer: rows, n: cols, inner: 1 };
   const x = randomArray(rows * cols, rows * 17 + cols, -6, 6);
@@ -128,7 +160,9 @@ export async function checkRowKernel(gpu: Gpu, kernel: RowKernel, variant: RowVa
   try {
     let error = 0, exactMismatches = 0;
     if (kernel === 'layerNorm') error = await layerNormError(gpu, buffers, rows, cols, variant);
+    else if (kernel === 'layerNormBackward') error = await layerNormBackwardError(gpu, buffers, rows, cols, variant);
     else if (kernel === 'softmax' || kernel === 'logSoftmax') error = await softmaxError(gpu, buffers, rows, cols, kernel === 'logSoftmax', variant);
+    else if (kernel === 'softmaxBackward' || kernel === 'logSoftmaxBackward') error = await softmaxBackwardError(gpu, buffers, rows, cols, kernel === 'logSoftmaxBackward', variant);
     else [error, exactMismatches] = await crossEntropyError(gpu, buffers, rows, cols, kernel === 'crossEntropyLabels' ? 'labels' : 'targets', variant);
     return { kernel, variant, rows, cols, error, exactMismatches };
   } finally {
