@@ -11,7 +11,7 @@ const command = {
   summary: 'A PyTorch-style Net and a hand-written training loop on MNIST.',
   flags: {
     quick: { type: 'bool', help: 'a smoke run: 640 training images, 1 epoch, 500 test images' },
-    epochs: { type: 'int', default: 5, check: positive, help: 'passes over the training set (the PyTorch example runs 14; with Adam and ×0.7 per epoch, the fifth epoch already trains at a quarter of the first one's rate)' },
+    epochs: { type: 'int', default: 5, check: positive, help: 'passes over the training set (the PyTorch example runs 14; with Adam and ×0.7 per epoch, the fifth epoch already trains at a quarter of the rate of the first)' },
   },
 } as const;
 

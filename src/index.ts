@@ -42,6 +42,8 @@ export type { NextTokenModel } from './generate/next-token.ts';
 export { textStream, type TextStream } from './generate/text-stream.ts';
 export type { GpuData, GpuDataset, GpuTokenDataset, Normalization, MemoryReport } from './compiler/program.ts';
 export { tensorDataset, type FieldData } from './runtime/dataset.ts';
+export { MAX_SHARDS, type UploadOptions } from './runtime/dataset-shards.ts';
+export type { SampleShards, SampleSource } from './kernels/gather.ts';
 export { predict, type PredictInput, type PredictOptions } from './runtime/predict.ts';
 export { type EvaluatorOptions, type ParameterBuffers } from './runtime/runtime.ts';
 export { LOSS_NAMES } from './compiler/loss.ts';

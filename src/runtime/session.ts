@@ -7,6 +7,7 @@ import type { ImageSet } from '../data/idx.ts';
 import type { Model } from '../model/model.ts';
 import type { ChannelNormalization, GpuData, GpuDataset, GpuTensorDataset, GpuTokenDataset } from '../compiler/program.ts';
 import { destroyDataset, tensorDataset, uploadDataset, uploadTokens, type FieldData } from './dataset.ts';
+import type { UploadOptions } from './dataset-shards.ts';
 import { Evaluator, ModelState, Trainer, type EvaluatorOptions, type ParameterBuffers, type TrainerOptions } from './runtime.ts';
 import { fit, type FitOptions, type FitResult } from './fit.ts';
 import { predict, type PredictInput, type PredictOptions } from './predict.ts';
@@ -31,13 +32,13 @@ export class Session {
   }
 
   /** Labelled images, resident on the GPU. */
-  upload(set: ImageSet, classes: number, name: string): GpuDataset {
-    return uploadDataset(this.gpu, set, classes, name);
+  upload(set: ImageSet, classes: number, name: string, options: UploadOptions = {}): GpuDataset {
+    return uploadDataset(this.gpu, set, classes, name, options);
   }
 
   /** Named tensors (features, targets, ids), resident on the GPU. */
-  uploadTensors(fields: Readonly<Record<string, FieldData>>, name: string): GpuTensorDataset {
-    return tensorDataset(this.gpu, fields, name);
+  uploadTensors(fields: Readonly<Record<string, FieldData>>, name: string, options: UploadOptions = {}): GpuTensorDataset {
+    return tensorDataset(this.gpu, fields, name, options);
   }
 
   /** A token stream read as windows of `context` tokens. */
