@@ -85,6 +85,7 @@ export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape,
 export { gatherBatch, gatherTokens, packBytes, type AugmentOptions, type TokenGatherIo } from './kernels/gather.ts';
 export { int8Conv2d, int8Conv2dScratchBytes, int8Dense, int8DenseScratchBytes, packedDotSupported } from './kernels/int8.ts';
 export { accumulateMetrics, softmaxCrossEntropy } from './kernels/loss.ts';
+export { ROW_VARIANTS, type RowVariant } from './kernels/row-variant.ts';
 export { maxPool2dForward, pool2dOutputSize, type Pool2dShape } from './kernels/pool.ts';
 export { biasGradient } from './kernels/reduce.ts';
 export { copyBlocks, swapOuterAxes } from './kernels/layout.ts';
