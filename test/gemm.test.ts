@@ -6,9 +6,11 @@ import type { Gpu } from '../src/gpu/device.ts';
 import { readFloat32, runDispatches, storageBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import {
   chooseGemmVariant, describeVariant, gemm, gemmShape, gemmShapeClass, gemmVariantValid, gemmWith, tuneGemm,
-  GEMM_VARIANTS, type GemmArgs, type GemmShape, type GemmVariant,
+  GEMM_VARIANTS, type GemmArgs, type GemmPrecision, type GemmShape, type GemmVariant,
 } from '../src/kernels/gemm.ts';
 import { gemmReference } from './reference/gemm.ts';
+import { gemm16Reference } from './reference/gemm16.ts';
+import { roundToF16 } from '../src/data/f16.ts';
 import { gemmCaseData, type GemmCase } from './helpers/gemm-cases.ts';
 import { testGpu } from './helpers/gpu.ts';
 
@@ -240,5 +242,84 @@ describe('gemm autotuning', () => {
     writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), candidates: current.slice(1) }));
     await tuneGemm(gpu);
     expect(candidatesOnDisk()).toEqual(current);
+  });
+});
+
+/**
+ * Elements of one precision-f16 run (f32 storage) outside their bounds. The reference rounds A, B
+ * and C's incoming values and the result to f16 and computes exactly in between. Products of two
+ * f16 values are exact in f32, so the GPU's only other error is the f32 accumulation, at most about
+ * k·2^-24 of the summed magnitudes: 1e-5 of them covers k ≤ 167. An element passes when it is the
+ * f16 rounding of a value that close to the exact result (rounding is monotone, so that is an
+ * interval of one or two f16 values); random operands left unrounded land outside it.
+ */
+async function f16PrecisionFailures(gpu: Gpu, gemmCase: Case, precision: GemmPrecision, o: { magnify?: number; onlyDefault?: boolean } = {}): Promise<number> {
+  const magnify = o.magnify ?? 1;
+  const data = gemmCaseData(gemmCase);
+  const a = data.a.map((v) => v * magnify), b = data.b.map((v) => v * magnify);
+  const expected = gemm16Reference({ ...gemmCase, a, b, c: data.c, bias: data.bias });
+  const buffers = [placeInRange(gpu, a, 'a'), placeInRange(gpu, b, 'b'), ...(data.bias ? [placeInRange(gpu, data.bias, 'bias')] : [])];
+  const [aRef, bRef, biasRef] = buffers.map((x) => x.ref);
+  const { bias: _, ...shapeOnly } = gemmCase;
+  const argsFor = (c: GPUBufferBinding): GemmArgs => ({ ...shapeOnly, a: aRef!, b: bRef!, c, ...(biasRef ? { bias: biasRef } : {}), precision });
+  const shape = gemmShape(argsFor(aRef!));
+  const variants = o.onlyDefault ? [chooseGemmVariant(gpu, shape)] : GEMM_VARIANTS.filter((v) => gemmVariantValid(v, shape));
+  const outputs = variants.map(() => placeInRange(gpu, data.c, 'c'));
+  await runDispatches(gpu, variants.map((v, i) => gemmWith(gpu, v, argsFor(outputs[i]!.ref))));
+  let bad = 0;
+  for (const out of outputs) {
+    const got = await readFloat32(gpu, out.buffer, data.c.length, out.ref.offset! / 4);
+    for (let e = 0; e < got.length; e++) {
+      const slack = 1e-5 * expected.scale[e]!;
+      const low = roundToF16(expected.exact[e]! - slack), high = roundToF16(expected.exact[e]! + slack);
+      if (!(got[e]! >= low && got[e]! <= high)) bad++;
+    }
+  }
+  for (const r of [...buffers, ...outputs]) gpu.destroyBuffer(r.buffer);
+  return bad;
+}
+
+describe("gemm with precision 'f16' on f32 storage (mixed precision's products)", () => {
+  // Rounding pipelines are slow to build on llvmpipe (minutes for all of them on a loaded machine),
+  // so every variant runs one shape they all take (multiples of 4, no tile's multiple), and the
+  // transposes, ragged sizes and epilogues run on the variant gemm() picks for them.
+  const everyVariant: Case = { m: 68, n: 36, k: 20, seed: 5000 };
+  const cases: Case[] = TRANSPOSES.slice(1).map(([transA, transB], i) => ({ m: 68, n: 36, k: 20, transA, transB, seed: 5004 + 4 * i }));
+  cases.push({ m: 17, n: 129, k: 3, seed: 5100 }, { m: 129, n: 17, k: 129, transB: true, seed: 5104 });
+  cases.push({ m: 32, n: 200, k: 9, bias: true, biasAxis: 'm', activation: 'relu', seed: 6001 });
+  cases.push({ m: 10, n: 160, k: 64, transA: true, beta: 1, seed: 6002 });
+  cases.push({ m: 8, n: 12, k: 16, batch: 3, alpha: 0.5, seed: 6003 });
+
+  it('every variant rounds operands and results to f16 with f32 sums', async () => {
+    expect(await f16PrecisionFailures(await testGpu(), everyVariant, 'f16')).toBe(0);
+  }, 900_000);
+
+  it("gemm()'s choice does so on every transpose, ragged sizes, bias, relu, alpha, beta and batches", async () => {
+    const gpu = await testGpu();
+    const failures: string[] = [];
+    for (const c of cases) {
+      const bad = await f16PrecisionFailures(gpu, c, 'f16', { onlyDefault: true });
+      if (bad) failures.push(`${caseName(c)}: ${bad} elements out of bounds`);
+    }
+    expect(failures).toEqual([]);
+  }, 900_000);
+
+  it('the same bounds reject the f32 product, so they see the rounding', async () => {
+    const gpu = await testGpu();
+    for (const c of [everyVariant, cases[4]!]) expect(await f16PrecisionFailures(gpu, c, 'f32', { onlyDefault: true }), caseName(c)).toBeGreaterThan(0);
+  });
+
+  it('overflows to ±Inf past f16 range, as an f16 product does', async () => {
+    const gpu = await testGpu();
+    // Operands up to ±300: sums of 129 products reach far past 65504, where f16 becomes ±Inf.
+    const c: Case = { m: 17, n: 20, k: 129, seed: 6100 };
+    expect(await f16PrecisionFailures(gpu, c, 'f16', { magnify: 300, onlyDefault: true })).toBe(0);
+    const data = gemmCaseData(c);
+    const big = gemm16Reference({ m: c.m, n: c.n, k: c.k, a: data.a.map((v) => v * 300), b: data.b.map((v) => v * 300), c: data.c });
+    expect([...big.c].filter((v) => !Number.isFinite(v)).length).toBeGreaterThan(10);
+  });
+
+  it('refuses an unknown precision, naming it', () => {
+    expect(() => gemmShape({ m: 2, n: 2, k: 2, a: {} as GPUBuffer, b: {} as GPUBuffer, c: {} as GPUBuffer, precision: 'bf16' as GemmPrecision })).toThrow(/precision must be 'f32' or 'f16', got "bf16"/);
   });
 });
