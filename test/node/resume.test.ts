@@ -21,7 +21,7 @@ function checkpoint(training: Partial<TrainerOptions> = {}, extra: Record<string
 
 const defaults: ResumableFlags & { quiet: boolean } = {
   model: 'cnn', dataset: 'mnist', epochs: 5, 'batch-size': 64, lr: 1e-3, optimizer: 'adam', momentum: 0.9, schedule: 'cosine',
-  'weight-decay': 0, decay: 'all', l1: 0, dropout: undefined, 'label-smoothing': 0, 'clip-norm': undefined, 'val-split': 0.1, 'train-limit': undefined,
+  'weight-decay': 0, decay: 'all', l1: 0, dropout: undefined, 'label-smoothing': 0, 'clip-norm': undefined, 'mixed-precision': false, 'val-split': 0.1, 'train-limit': undefined,
   augment: false, standardize: true, seed: 1, quiet: true,
 };
 
