@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The device check: webgrad on a machine with a real GPU, in one command that writes one JSON.
 # It names the adapter and backend, runs Dawn's Vulkan crash repro on hardware Vulkan, the test
-# files that use the GPU, bench/gemm.ts (every variant), bench/train-step.ts and bench/time-to-99.ts,
+# files that use the GPU, bench/gemm.ts (every variant), bench/conv_implicit.ts (implicit-GEMM convolution
+# against the default paths), bench/train-step.ts and bench/time-to-99.ts,
 # and writes device-check.json (and device-check.log, every step's output) into $OUT or --out DIR.
 #   bash scripts/pack-device.sh                 # here, once: fills the git-ignored .device-carry/
-#   bash bench/device-check.sh [--quick] [--out DIR] [--steps adapter,repro,tests,gemm,train-step,time-to-99]
+#   bash bench/device-check.sh [--quick] [--out DIR] [--steps adapter,repro,tests,gemm,conv-implicit,train-step,time-to-99]
 # On a bare machine it unpacks from .device-carry/ what is missing: node (when `node` is absent),
 # node_modules (when they are absent, as a link to a checkout's own does not travel), the Vulkan/EGL loaders (only where nvidia-smi exists and
 # no libvulkan is installed) and the MNIST files. --quick uses small settings throughout, so that the
@@ -15,7 +16,7 @@ root=$(pwd)
 
 quick=0
 out="${OUT:-$root/bench/results/device-check}"
-steps="adapter,repro,tests,gemm,train-step,time-to-99"
+steps="adapter,repro,tests,gemm,conv-implicit,train-step,time-to-99"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -27,9 +28,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 for step in ${steps//,/ }; do
-  case ",adapter,repro,tests,gemm,train-step,time-to-99," in
+  case ",adapter,repro,tests,gemm,conv-implicit,train-step,time-to-99," in
     *",$step,"*) ;;
-    *) echo "device-check: --steps: \"$step\" is not one of adapter, repro, tests, gemm, train-step, time-to-99" >&2; exit 2 ;;
+    *) echo "device-check: --steps: \"$step\" is not one of adapter, repro, tests, gemm, conv-implicit, train-step, time-to-99" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
@@ -127,6 +128,11 @@ if wants gemm; then
   else run gemm 300 node --import tsx bench/gemm.ts --variants --out "$work/gemm.json"; fi
 fi
 
+# Its layers and repetitions are small already, so --quick runs it whole.
+if wants conv-implicit; then
+  run conv-implicit 300 node --import tsx bench/conv_implicit.ts --out "$work/conv-implicit.json"
+fi
+
 if wants train-step; then
   if [ $quick = 1 ]; then run train-step 300 node --import tsx bench/train-step.ts --models cnn --batches 64 --steps 5 --out "$work/train-step.json"
   else run train-step 300 node --import tsx bench/train-step.ts --models cnn,cnn-bn,mlp,lstm --batches 64,128,256 --out "$work/train-step.json"; fi
@@ -153,7 +159,7 @@ node -e '
       files: vitest.testResults.length, passed: vitest.numPassedTests, failed: vitest.numFailedTests, total: vitest.numTotalTests,
       failures: vitest.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === "failed").map((t) => `${path.relative(process.cwd(), file.name)} > ${t.fullName}`)),
     },
-    gemm: read("gemm.json"), trainStep: read("train-step.json"), timeTo99: read("time-to-99.json"),
+    gemm: read("gemm.json"), convImplicit: read("conv-implicit.json"), trainStep: read("train-step.json"), timeTo99: read("time-to-99.json"),
   };
   fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + "\n");
 ' "$work" "$out/device-check.json" "$quick" "$steps"

@@ -11,7 +11,7 @@ const command = {
   summary: 'A PyTorch-style Net and a hand-written training loop on MNIST.',
   flags: {
     quick: { type: 'bool', help: 'a smoke run: 640 training images, 1 epoch, 500 test images' },
-    epochs: { type: 'int', default: 14, check: positive, help: 'passes over the training set' },
+    epochs: { type: 'int', default: 2, check: positive, help: 'passes over the training set (the PyTorch example runs 14, which takes hours on a CPU adapter; with Adam, two reach 99%)' },
   },
 } as const;
 

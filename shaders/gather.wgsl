@@ -5,14 +5,21 @@
 // value v ∈ [0, 255] as (v − 255·mean) · 1/(255·std) = (v/255 − mean)/std. That is a subtraction
 // then a product, both correctly rounded in WGSL and with nothing to fuse, so the plain path gives
 // the same bits on every device.
+//
+// A dataset field larger than one storage binding is split into shards, buffers of whole samples:
+// shard k holds samples first_sample = k·shard_samples onwards. The host records one dispatch per
+// shard over the whole batch, and each writes only the rows whose sample falls in its shard (one
+// subtraction and one unsigned compare, since a sample below first_sample wraps past shard_samples).
+// An unsharded field is one shard with first_sample 0, so it still takes one dispatch.
 // #import rng
 
-struct GatherParams { batch: u32, pixels: u32, offset: f32, scale: f32 }
+struct GatherParams { batch: u32, pixels: u32, offset: f32, scale: f32, first_sample: u32, shard_samples: u32 }
 struct AugmentParams {
   batch: u32, channels: u32, height: u32, width: u32, offset: f32, scale: f32,
   max_rotation: f32,  // radians
   max_translate: f32, // pixels
   min_scale: f32, max_scale: f32,
+  first_sample: u32, shard_samples: u32,
 }
 
 @group(0) @binding(0) var<storage, read> images: array<u32>;
@@ -44,7 +51,8 @@ fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) gr
   if (row >= p.batch) { return; }
   let first = (run - row * runs_per_row) * RUN;
   let last = min(first + RUN, p.pixels);
-  let image = indices[row];
+  let image = indices[row] - p.first_sample;
+  if (image >= p.shard_samples) { return; }
   let source = image * p.pixels;
   let out = row * p.pixels;
   for (var pixel = first; pixel < last; pixel++) {
@@ -87,7 +95,8 @@ fn gather_augment(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   let plane_index = line / p.height; // row · channels + channel
   let row = plane_index / p.channels;
   let channel = plane_index - row * p.channels;
-  let image = indices[row];
+  let image = indices[row] - p.first_sample;
+  if (image >= p.shard_samples) { return; }
   let plane_size = p.height * p.width;
   let plane = (image * p.channels + channel) * plane_size;
   let t = draw_affine(row);
@@ -139,7 +148,7 @@ fn gather_tokens(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 // fields are copied word for word (the bits are the same either way); u8 fields are scaled like
 // the images above, with an (offset, scale) pair per channel plane, so each channel can have its
 // own mean and std.
-struct FieldParams { batch: u32, width: u32, plane: u32 }
+struct FieldParams { batch: u32, width: u32, plane: u32, first_sample: u32, shard_samples: u32 }
 
 @group(0) @binding(13) var<storage, read> field_words: array<u32>;
 @group(0) @binding(14) var<storage, read> field_bytes: array<u32>;
@@ -156,8 +165,10 @@ fn gather_words(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let i = gid.x + gid.y * groups.x * 64u;
   if (i >= p.batch * p.width) { return; }
   let row = i / p.width;
+  let sample = field_rows[row] - p.first_sample;
+  if (sample >= p.shard_samples) { return; }
   let within = i - row * p.width;
-  field_copy[i] = field_words[field_rows[row] * p.width + within];
+  field_copy[i] = field_words[sample * p.width + within];
 }
 
 // (byte − offset_c) · scale_c, c the channel plane the value lies in; like `gather`, each invocation
@@ -171,7 +182,9 @@ fn gather_scaled_bytes(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
   if (row >= p.batch) { return; }
   let first = (run - row * runs_per_row) * RUN;
   let last = min(first + RUN, p.width);
-  let source = field_rows[row] * p.width;
+  let sample = field_rows[row] - p.first_sample;
+  if (sample >= p.shard_samples) { return; }
+  let source = sample * p.width;
   let out = row * p.width;
   for (var i = first; i < last; i++) {
     let b = source + i;

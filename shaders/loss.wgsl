@@ -30,9 +30,7 @@ fn rowIndex(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * ROWS_PER_GROUP;
 }
 
-// The row's largest logit (first one on ties) and log Σ exp(logit − largest), so that
-// log softmax = logit − largest − logSumExp never overflows, even for logits of ±1000.
-struct RowStats { largest: f32, best: u32, logSumExp: f32 }
+// #import cross_entropy
 
 fn logitStats(base: u32) -> RowStats {
   var largest = logits[base];
@@ -46,17 +44,6 @@ fn logitStats(base: u32) -> RowStats {
   return RowStats(largest, best, log(total));
 }
 
-// Writes dlogits = (softmax − target)/rows for one class and returns its loss term −target·log p.
-fn classTerm(base: u32, c: u32, stats: RowStats, goal: f32) -> f32 {
-  let logP = logits[base + c] - stats.largest - stats.logSumExp;
-  dlogits[base + c] = (exp(logP) - goal) / f32(params.rows);
-  return -goal * logP;
-}
-
-fn smoothed(goal: f32) -> f32 {
-  return (1.0 - params.labelSmoothing) * goal + params.labelSmoothing / f32(params.cols);
-}
-
 @compute @workgroup_size(ROWS_PER_GROUP)
 fn softmaxCrossEntropyLabels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let row = rowIndex(gid, groups);
@@ -68,10 +55,7 @@ fn softmaxCrossEntropyLabels(@builtin(global_invocation_id) gid: vec3u, @builtin
   for (var c = 0u; c < params.cols; c++) {
     loss += classTerm(base, c, stats, smoothed(select(0.0, 1.0, c == label)));
   }
-  // A label outside the classes is a data bug: make it a non-finite loss that the metrics count.
-  // All exponent bits set with the (non-zero) label as payload is a NaN, or ±Inf at worst; WGSL
-  // rejects a NaN constant, so it is built from the runtime label.
-  rowLoss[row] = select(bitcast<f32>(0x7f800000u | label), loss, label < params.cols);
+  rowLoss[row] = labelRowLoss(loss, label);
   rowCorrect[row] = select(0.0, 1.0, stats.best == label);
 }
 

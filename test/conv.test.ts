@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dColumns, conv2dColumnsCount, conv2dForward, conv2dOutputSize, conv2dScratchBytes, samePadding, convAlgorithm, type Conv2dShape, type ConvAlgorithm, type ConvPass,
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dColumns, conv2dColumnsCount, conv2dOutputSize, conv2dScratchBytes, samePadding, convAlgorithm, type Conv2dShape, type ConvAlgorithm, type ConvPass,
 } from '../src/kernels/conv.ts';
 import { testGpu } from './helpers/gpu.ts';
+import { CONV_TOLERANCE, conv, convName, expectConvMatchesReference, poisoned } from './helpers/conv-check.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
 import { maxRelativeError, randomArray } from './helpers/random.ts';
 import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef, im2colRef, outputCount } from './reference/conv.ts';
-
-function conv(batch: number, inChannels: number, height: number, width: number, outChannels: number, kernel: [number, number], stride: [number, number] = [1, 1], pad: [number, number] = [0, 0]): Conv2dShape {
-  return { batch, inChannels, height, width, outChannels, kernelH: kernel[0], kernelW: kernel[1], strideH: stride[0], strideW: stride[1], padH: pad[0], padW: pad[1] };
-}
 
 const SHAPES: Conv2dShape[] = [
   conv(4, 1, 28, 28, 32, [3, 3]),                 // MNIST CNN conv1
@@ -27,18 +24,8 @@ const SHAPES: Conv2dShape[] = [
   conv(1, 2, 6, 6, 3, [3, 3], [3, 3], [0, 0]),    // stride equal to the kernel: windows tile the image
 ];
 
-const name = (s: Conv2dShape): string =>
-  `${s.batch}x${s.inChannels}x${s.height}x${s.width} → ${s.outChannels} kernel ${s.kernelH}x${s.kernelW} stride ${s.strideH}x${s.strideW} pad ${s.padH}x${s.padW}`;
-
 /** Both ways every pass can run, each checked on every shape whatever the default would pick. */
 const ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'columns'];
-
-type TestGpu = Awaited<ReturnType<typeof testGpu>>;
-
-/** An output buffer prefilled with NaN, so an element the kernels forget to write fails the comparison. */
-function poisoned(gpu: TestGpu, count: number, label: string): GPUBuffer {
-  return uploadBuffer(gpu, new Float32Array(count).fill(NaN), label);
-}
 
 describe('conv2d shape helpers', () => {
   it('output size floors like PyTorch, and same padding keeps the size', () => {
@@ -74,7 +61,7 @@ describe('conv2d shape helpers', () => {
 
 describe('CPU convolution backward references match float64 finite differences', () => {
   const small = [conv(1, 2, 5, 6, 3, [3, 3], [2, 2], [1, 1]), conv(2, 1, 4, 5, 2, [2, 3], [1, 1], [1, 0]), conv(1, 3, 3, 3, 2, [1, 1])];
-  it.each(small.map((s) => [name(s), s] as const))('%s', (_label, s) => {
+  it.each(small.map((s) => [convName(s), s] as const))('%s', (_label, s) => {
     const x = Float64Array.from(randomArray(s.batch * s.inChannels * s.height * s.width, 21));
     const w = Float64Array.from(randomArray(s.outChannels * s.inChannels * s.kernelH * s.kernelW, 22));
     const b = Float64Array.from(randomArray(s.outChannels, 23));
@@ -88,40 +75,9 @@ describe('CPU convolution backward references match float64 finite differences',
 });
 
 describe('GPU convolution matches the CPU references', () => {
-  // Every output is an fp32 sum of K = C·KH·KW (forward), OC·taps-in-reach (input gradient) or
-  // N·OH·OW (weight gradient) products of values in [-1, 1]. Rounding grows like √K·2⁻²⁴ relative
-  // to the terms; 1e-4 relative to max(|ref|, 1) leaves a wide margin for K up to a few thousand.
-  const TOLERANCE = 1e-4;
-
-  const cases = SHAPES.flatMap((s) => ALGORITHMS.map((algorithm) => [`${name(s)}, ${algorithm}`, s, algorithm] as const));
+  const cases = SHAPES.flatMap((s) => ALGORITHMS.map((algorithm) => [`${convName(s)}, ${algorithm}`, s, algorithm] as const));
   it.each(cases)('%s', async (_label, s, algorithm) => {
-    const gpu = await testGpu();
-    const inputs = s.batch * s.inChannels * s.height * s.width;
-    const weights = s.outChannels * s.inChannels * s.kernelH * s.kernelW;
-    const outputs = outputCount(s);
-    const x = randomArray(inputs, inputs + 1), w = randomArray(weights, weights + 2);
-    const bias = randomArray(s.outChannels, 3), dy = randomArray(outputs, outputs + 4);
-    const xb = uploadBuffer(gpu, x, 'x'), wb = uploadBuffer(gpu, w, 'weight'), bb = uploadBuffer(gpu, bias, 'bias'), dyb = uploadBuffer(gpu, dy, 'dy');
-    const scratch = conv2dScratchBytes(s, { algorithm }).map((bytes, i) => storageBuffer(gpu, bytes, `scratch${i}`));
-    const yRelu = poisoned(gpu, outputs, 'yRelu'), yPlain = poisoned(gpu, outputs, 'yPlain');
-    const dx = poisoned(gpu, inputs, 'dx'), dw = poisoned(gpu, weights, 'dweight'), db = poisoned(gpu, s.outChannels, 'dbias');
-
-    // Each launcher may reuse the whole scratch buffer, so they run one after another in one pass.
-    await runDispatches(gpu, [
-      ...conv2dForward(gpu, s, { x: xb, weight: wb, bias: bb, y: yRelu, scratch, activation: 'relu', algorithm }),
-      ...conv2dForward(gpu, s, { x: xb, weight: wb, y: yPlain, scratch, algorithm }),
-      ...conv2dBackwardInput(gpu, s, { dy: dyb, weight: wb, dx, scratch, algorithm }),
-      ...conv2dBackwardWeight(gpu, s, { x: xb, dy: dyb, dweight: dw, dbias: db, scratch, algorithm }),
-    ]);
-    const grads = conv2dBackwardWeightRef(s, x, dy);
-    expect(maxRelativeError(await readFloat32(gpu, yRelu, outputs), conv2dForwardRef(s, x, w, bias, 'relu')), 'forward, bias + relu').toBeLessThan(TOLERANCE);
-    expect(maxRelativeError(await readFloat32(gpu, yPlain, outputs), conv2dForwardRef(s, x, w)), 'forward').toBeLessThan(TOLERANCE);
-    expect(maxRelativeError(await readFloat32(gpu, dx, inputs), conv2dBackwardInputRef(s, dy, w)), 'input gradient').toBeLessThan(TOLERANCE);
-    expect(maxRelativeError(await readFloat32(gpu, dw, weights), grads.dweight), 'weight gradient').toBeLessThan(TOLERANCE);
-    expect(maxRelativeError(await readFloat32(gpu, db, s.outChannels), grads.dbias), 'bias gradient').toBeLessThan(TOLERANCE);
-
-    for (const b of [xb, wb, bb, dyb, ...scratch, yRelu, yPlain, dx, dw, db]) gpu.destroyBuffer(b);
-    gpu.check();
+    await expectConvMatchesReference(await testGpu(), s, algorithm);
   });
 
   it('conv2dColumns writes the im2col matrix exactly', async () => {
@@ -131,7 +87,7 @@ describe('GPU convolution matches the CPU references', () => {
       const xb = uploadBuffer(gpu, x, 'x'), columns = poisoned(gpu, conv2dColumnsCount(s), 'columns');
       await runDispatches(gpu, [conv2dColumns(gpu, s, { x: xb, columns })]);
       // A pure copy with zeros for padding: exact.
-      expect(Array.from(await readFloat32(gpu, columns)), name(s)).toEqual(Array.from(im2colRef(s, x)));
+      expect(Array.from(await readFloat32(gpu, columns)), convName(s)).toEqual(Array.from(im2colRef(s, x)));
       gpu.destroyBuffer(xb); gpu.destroyBuffer(columns);
     }
   });
@@ -157,8 +113,8 @@ describe('GPU convolution matches the CPU references', () => {
       ...conv2dBackwardInput(gpu, s, { dy: dyr, weight: wr, dx: dxr, scratch, algorithm }),
       ...conv2dBackwardWeight(gpu, s, { x: xr, dy: dyr, dweight: dwr, scratch, algorithm }),
     ]);
-    expect(maxRelativeError(await readFloat32(gpu, dxr.buffer, inputs, OFFSET / 4), conv2dBackwardInputRef(s, dy, w))).toBeLessThan(TOLERANCE);
-    expect(maxRelativeError(await readFloat32(gpu, dwr.buffer, weights, OFFSET / 4), conv2dBackwardWeightRef(s, x, dy).dweight)).toBeLessThan(TOLERANCE);
+    expect(maxRelativeError(await readFloat32(gpu, dxr.buffer, inputs, OFFSET / 4), conv2dBackwardInputRef(s, dy, w))).toBeLessThan(CONV_TOLERANCE);
+    expect(maxRelativeError(await readFloat32(gpu, dwr.buffer, weights, OFFSET / 4), conv2dBackwardWeightRef(s, x, dy).dweight)).toBeLessThan(CONV_TOLERANCE);
     for (const r of [xr, wr, dyr, dxr, dwr, ...scratch]) gpu.destroyBuffer(r.buffer);
   });
 });

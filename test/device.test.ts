@@ -28,6 +28,17 @@ describe('device layer', () => {
     expect(gpu.limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(256);
   });
 
+  it('turns on subgroups wherever the adapter offers them', async () => {
+    // Dawn's null adapter offers subgroups (llvmpipe through OpenGL offers no optional feature).
+    const gpu = await createGpu({ backend: 'null' });
+    try {
+      expect(gpu.hasSubgroups()).toBe(true);
+      expect(gpu.device.features.has('subgroups')).toBe(true);
+    } finally {
+      gpu.destroy();
+    }
+  });
+
   it('gives one clear error when no adapter exists', async () => {
     const other = process.platform === 'darwin' ? 'd3d12' : 'metal';
     await expect(createGpu({ backend: other })).rejects.toThrow(NoAdapterError);
@@ -59,11 +70,13 @@ describe('shaders', () => {
   });
 
   it.each(Object.keys(SHADER_SOURCES))('%s compiles without errors and reflects', async (name) => {
-    // A shader that enables f16 cannot compile without shader-f16; where this adapter lacks it,
-    // Dawn's null backend (which offers it) compiles it instead.
+    // A shader that enables f16 or subgroups cannot compile without that feature; where this adapter
+    // lacks it, Dawn's null backend (which offers both) compiles it instead.
     const needsF16 = /^enable f16;/m.test(SHADER_SOURCES[name]!);
+    const needsSubgroups = /^enable subgroups;/m.test(SHADER_SOURCES[name]!);
     const shared = await testGpu();
-    const gpu = needsF16 && !shared.hasShaderF16() ? await createGpu({ backend: 'null' }) : shared;
+    const lacking = (needsF16 && !shared.hasShaderF16()) || (needsSubgroups && !shared.hasSubgroups());
+    const gpu = lacking ? await createGpu({ backend: 'null' }) : shared;
     const info = await shaderModule(gpu, name).getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
     expect(errors).toEqual([]);

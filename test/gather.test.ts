@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFloat32, readUint32, runDispatches, storageBuffer, uploadBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import type { Gpu } from '../src/gpu/device.ts';
 import { channelScaling, gatherBatch, gatherRows, gatherScaledBytes, gatherTokens, packBytes, type AugmentOptions } from '../src/kernels/gather.ts';
+import { uploadShards } from '../src/runtime/dataset-shards.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { rng } from './helpers/random.ts';
 import { augmentDraw, gatherAugmentReference, gatherReference, gatherRowsReference, gatherScaledBytesReference, gatherTokensReference, scaleF32, type Dataset } from './reference/gather.ts';
@@ -35,11 +36,15 @@ function batchIndices(batch: number, seed: number): Uint32Array {
 
 interface Run { x: Float32Array; y: Uint32Array }
 
-/** Runs gatherBatch with x bound inside a bigger buffer between sentinels, checking they survive. */
-async function runGather(gpu: Gpu, d: Dataset, indices: Uint32Array, norm: { mean: number; std: number }, augment?: { options: AugmentOptions; seed: number; step: number }): Promise<Run> {
+/**
+ * Runs gatherBatch with x bound inside a bigger buffer between sentinels, checking they survive;
+ * with `perShard`, the images and labels lie in shards of that many samples.
+ */
+async function runGather(gpu: Gpu, d: Dataset, indices: Uint32Array, norm: { mean: number; std: number }, augment?: { options: AugmentOptions; seed: number; step: number }, perShard?: number): Promise<Run> {
   const total = indices.length * d.channels * d.height * d.width;
-  const images = uploadBuffer(gpu, packBytes(d.images), 'images');
-  const labels = uploadBuffer(gpu, Uint32Array.from(d.labels), 'labels');
+  const count = d.labels.length;
+  const images = perShard ? uploadShards(gpu, d.images, count, perShard, 'images') : uploadBuffer(gpu, packBytes(d.images), 'images');
+  const labels = perShard ? uploadShards(gpu, Uint32Array.from(d.labels), count, perShard, 'labels') : uploadBuffer(gpu, Uint32Array.from(d.labels), 'labels');
   const indexBuffer = uploadBuffer(gpu, indices, 'indices');
   const xBuffer = storageBuffer(gpu, GUARD + total * 4 + GUARD, 'x');
   writeBuffer(gpu, xBuffer, new Float32Array(xBuffer.size / 4).fill(SENTINEL));
@@ -54,7 +59,8 @@ async function runGather(gpu: Gpu, d: Dataset, indices: Uint32Array, norm: { mea
   const result = { x: all.slice(GUARD / 4, GUARD / 4 + total), y: await readUint32(gpu, y) };
   const outside = [...all.subarray(0, GUARD / 4), ...all.subarray(GUARD / 4 + total)];
   expect(outside.every((v) => v === SENTINEL), 'nothing written outside x').toBe(true);
-  for (const b of [images, labels, indexBuffer, xBuffer, y, ...(seed ? [seed] : [])]) gpu.destroyBuffer(b);
+  const dataBuffers = [images, labels].flatMap((source) => ('samplesPerShard' in source ? source.buffers : [source]));
+  for (const b of [...dataBuffers, indexBuffer, xBuffer, y, ...(seed ? [seed] : [])]) gpu.destroyBuffer(b);
   return result;
 }
 
@@ -311,5 +317,82 @@ describe('field gathers (named-tensor datasets)', () => {
     expect(() => channelScaling([0, 0], [1, 0])).toThrow(/channel 1 needs a finite mean and std > 0/);
     expect(() => channelScaling([0], [1, 1])).toThrow(/one value per channel/);
     gpu.destroyBuffer(b);
+  });
+});
+
+describe('sharded datasets: one dispatch per shard, each writing the rows that fall in it', () => {
+  // Shards of 8 and 12 samples over 37 (neither divides it; the last shard holds 5 or 1), and of
+  // one sample each; batches in random order that reach every shard.
+  const PER_SHARD = [8, 12, 1];
+  const shardCount = (perShard: number) => Math.ceil(COUNT / perShard);
+
+  /** Random rows that reach every shard at least once. */
+  function spanningIndices(batch: number, perShard: number, seed: number): Uint32Array {
+    const indices = batchIndices(batch, seed);
+    for (let k = 0; k < shardCount(perShard) && k < batch; k++) indices[(k * 7) % batch] = Math.min(COUNT - 1, k * perShard + (seed % perShard));
+    const reached = new Set(Array.from(indices, (i) => Math.floor(i / perShard)));
+    expect(reached.size, `batch of ${batch} reaches all ${shardCount(perShard)} shards`).toBe(shardCount(perShard));
+    return indices;
+  }
+
+  it('gatherBatch, plain and augmenting, equals the unsharded gather bit for bit', async () => {
+    const gpu = await testGpu();
+    for (const [s, [channels, height, width]] of [[1, 5, 7], [3, 17, 13], [1, 1, 1]].entries()) {
+      const d = randomDataset(channels!, height!, width!, 600 + s);
+      for (const perShard of PER_SHARD) {
+        const indices = spanningIndices(64, perShard, s + perShard);
+        const norm = NORMALIZATIONS[s % NORMALIZATIONS.length]!;
+        const label = `${channels}×${height}×${width} in shards of ${perShard}`;
+        const sharded = await runGather(gpu, d, indices, norm, undefined, perShard);
+        const expected = gatherReference(d, indices, norm.mean, norm.std);
+        expect(Array.from(sharded.x), label).toEqual(Array.from(expected.x));
+        expect(Array.from(sharded.y), label).toEqual(Array.from(expected.y));
+        const augment = { options: STRONG_AUGMENT, seed: 77 + s, step: 5 };
+        const augmented = await runGather(gpu, d, indices, norm, augment, perShard);
+        const whole = await runGather(gpu, d, indices, norm, augment);
+        expect(Array.from(augmented.x), `${label}, augmenting`).toEqual(Array.from(whole.x));
+        expect(Array.from(augmented.y), `${label}, augmenting`).toEqual(Array.from(expected.y));
+      }
+    }
+    gpu.check();
+  });
+
+  it('records one dispatch per shard, and one for a single buffer', async () => {
+    const gpu = await testGpu();
+    const d = randomDataset(1, 5, 7, 700);
+    const images = uploadShards(gpu, d.images, COUNT, 12, 'images'), labels = uploadShards(gpu, Uint32Array.from(d.labels), COUNT, 12, 'labels');
+    const b = storageBuffer(gpu, 64 * 35 * 4, 'b');
+    const io = { indices: b, x: b, y: b, batch: 2, height: 5, width: 7, mean: 0, std: 1 };
+    expect(gatherBatch(gpu, { ...io, images, labels })).toHaveLength(4);
+    expect(gatherBatch(gpu, { ...io, images: images.buffers[0]!, labels: labels.buffers[0]! })).toHaveLength(1);
+    expect(gatherRows(gpu, { source: labels, indices: b, out: b, batch: 2, width: 1 })).toHaveLength(4);
+    const other = uploadShards(gpu, Uint32Array.from(d.labels), COUNT, 8, 'labels');
+    expect(() => gatherBatch(gpu, { ...io, images, labels: other })).toThrow('gatherBatch: labels must be sharded as the images are (4 shards of 12), got 5 of 8');
+    expect(() => gatherRows(gpu, { source: { buffers: [], samplesPerShard: 3 }, indices: b, out: b, batch: 2, width: 1 })).toThrow(/gatherRows: tensor "source" needs at least one shard/);
+    for (const buffer of [...images.buffers, ...labels.buffers, ...other.buffers, b]) gpu.destroyBuffer(buffer);
+  });
+
+  it.each(PER_SHARD)('gatherRows (f32 and u32) and gatherScaledBytes (per channel) in shards of %i equal the CPU reference bit for bit', async (perShard) => {
+    const gpu = await testGpu();
+    const [width, channels] = [3 * 5, 3];
+    const next = rng(800 + perShard);
+    const floats = Float32Array.from({ length: COUNT * width }, () => next() * 200 - 100);
+    const ids = Uint32Array.from({ length: COUNT * width }, () => Math.floor(next() * 2 ** 32));
+    const bytes = Uint8Array.from({ length: COUNT * width }, () => Math.floor(next() * 256));
+    const rows = spanningIndices(41, perShard, perShard);
+    const idx = uploadBuffer(gpu, rows, 'rows'), out = storageBuffer(gpu, rows.length * width * 4, 'out');
+    for (const source of [floats, ids]) {
+      const shards = uploadShards(gpu, source, COUNT, perShard, 'field');
+      await runDispatches(gpu, gatherRows(gpu, { source: shards, indices: idx, out, batch: rows.length, width }));
+      const got = source instanceof Float32Array ? await readFloat32(gpu, out) : await readUint32(gpu, out);
+      expect(Array.from(got), source.constructor.name).toEqual(Array.from(gatherRowsReference(source, rows, width)));
+      shards.buffers.forEach((b) => gpu.destroyBuffer(b));
+    }
+    const mean = [0.1, 0.5, 0.9], std = [0.2, 0.3, 0.4];
+    const shards = uploadShards(gpu, bytes, COUNT, perShard, 'bytes');
+    const scaling = uploadBuffer(gpu, channelScaling(mean, std), 'scaling');
+    await runDispatches(gpu, gatherScaledBytes(gpu, { source: shards, indices: idx, out, batch: rows.length, width, channels, scaling }));
+    expect(Array.from(await readFloat32(gpu, out))).toEqual(Array.from(gatherScaledBytesReference(bytes, rows, width, mean, std)));
+    for (const b of [...shards.buffers, idx, out, scaling]) gpu.destroyBuffer(b);
   });
 });

@@ -1,11 +1,15 @@
 // gather along an axis (torch.gather): the kernels against float64 references over [outer, n, k,
 // inner] views (repeated picks, indices past the axis, size-1 axes, past one workgroup), and the op
-// end to end with u32 indices as a model input and x's gradient against finite differences.
+// end to end with u32 indices as a model input and x's gradient against finite differences, and a
+// model that gathers by a u32 index field of a tensor dataset trained against the CPU twin.
 import { describe, expect, it } from 'vitest';
 import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
 import { gatherAxis, gatherAxisBackward, gatherAxisScratchWords, type GatherAxisShape } from '../src/kernels/gather_axis.ts';
 import { input } from '../src/layers/layer.ts';
 import { gather } from '../src/layers/axis-ops.ts';
+import { Dense } from '../src/layers/layers.ts';
+import { Model } from '../src/model/model.ts';
+import { expectFieldsTrainLikeCpuTwin } from './helpers/cpu-twin.ts';
 import { checkOp, count } from './helpers/check-op.ts';
 import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
@@ -58,5 +62,25 @@ describe('gather op', () => {
     expect(() => gather(input([3, 5]), input([2, 4], { dtype: 'u32' }), 1)).toThrow('Gather(axis 1): indices [2, 4] must have the rank and sizes of x [3, 5] except along axis 1');
     expect(() => gather(input([3, 5]), input([3, 5]), 1)).toThrow("Gather(axis 1): the indices must be a u32 tensor (draw them as input(shape, { dtype: 'u32' })), got f32");
     expect(() => gather(input([3, 5]), input([3, 5], { dtype: 'u32' }), 2)).toThrow('axis 2 is out of range for a per-sample rank of 2');
+  });
+});
+
+describe('gather op in training', () => {
+  it('picks by a u32 index field of a tensor dataset: 4 Adam steps equal the CPU twin, one submit each', async () => {
+    const gpu = await testGpu();
+    const [n, batch, steps, hidden, picks, classes] = [23, 5, 4, 8, 6, 3];
+    const x = input([5], { name: 'x' }), idx = input([picks], { name: 'idx', dtype: 'u32' });
+    // The gather sits between two Dense layers, so its backward (the picks summed into the hidden
+    // units, repeated picks included) is what trains the first one.
+    const picked = gather(new Dense({ units: hidden, activation: 'relu' }).apply(x), idx, 0);
+    const model = new Model({ inputs: [x, idx], outputs: new Dense({ units: classes }).apply(picked) });
+    const fields = {
+      x: { data: randomArray(n * 5, 31), shape: [n, 5] },
+      idx: { data: indices(n * picks, hidden, 32), shape: [n, picks] },
+      y: { data: indices(n, classes, 33), shape: [n] },
+    };
+    const order = indices(batch * steps, n, 34);
+    await expectFieldsTrainLikeCpuTwin(gpu, model, fields, { optimizer: { kind: 'adam', lr: 0.01 }, batch, steps, order });
+    gpu.check();
   });
 });

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
+import { readFloat32, runDispatches, storageBuffer } from '../src/gpu/buffers.ts';
 import { LAYER_NORM_EPS, layerNormBackward, layerNormForward, type LayerNormShape } from '../src/kernels/layernorm.ts';
+import type { Gpu } from '../src/gpu/device.ts';
 import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
 import { maxRelativeError, randomArray } from './helpers/random.ts';
 import { layerNormBackwardRef, layerNormForwardRef } from './reference/layernorm.ts';
+import { spreadRows } from './helpers/row-checks.ts';
+import { entryInfo, shaderSource } from '../src/gpu/reflect.ts';
+import { expectSubgroupVariantBuilds, expectSubgroupVariantOnThisDevice, type SubgroupVariantCase } from './helpers/subgroup-gate.ts';
 
 const EPS = LAYER_NORM_EPS;
 const sizeOf = (s: LayerNormShape): number => s.rows * s.cols;
@@ -22,14 +26,8 @@ const SHAPES: LayerNormShape[] = [
   { rows: 70_000, cols: 2 },   // more rows than workgroups per grid dimension: folds into y
 ];
 
-/** Row-dependent offsets and spreads, so mean and variance differ from row to row. */
 function rowsInput(s: LayerNormShape, seed: number): Float32Array {
-  const x = randomArray(sizeOf(s), seed, -1, 1);
-  for (let i = 0; i < x.length; i++) {
-    const r = Math.floor(i / s.cols);
-    x[i] = x[i]! * (0.5 + (r % 5)) + (r % 7) - 3;
-  }
-  return x;
+  return spreadRows(s.rows, s.cols, seed);
 }
 
 describe('CPU layer-norm backward matches float64 finite differences of the forward', () => {
@@ -133,5 +131,42 @@ describe('layer norm on the GPU matches the CPU reference', () => {
     expect(() => layerNormForward(gpu, { rows: 4, cols: 0 }, io)).toThrow(/layerNormForward: cols must be a positive integer/);
     expect(() => layerNormForward(gpu, { rows: 4, cols: 1 }, { ...io, eps: 0 })).toThrow(/eps must be positive/);
     buffers.destroy();
+  });
+});
+
+function layerNormCase(pass: 'forward' | 'backward'): SubgroupVariantCase {
+  const s = { rows: 3, cols: 5 };
+  const launch = (gpu: Gpu, variant?: 'subgroup') => {
+    const b = storageBuffer(gpu, 256, 'layernorm.any');
+    return pass === 'forward'
+      ? layerNormForward(gpu, s, { x: b, gamma: b, beta: b, y: b, mean: b, rstd: b, variant })
+      : layerNormBackward(gpu, s, { x: b, dy: b, gamma: b, mean: b, rstd: b, dx: b, dgamma: b, dbeta: b, scratch: b, variant });
+  };
+  return {
+    kernels: [pass === 'forward' ? 'layerNorm' : 'layerNormBackward'],
+    shader: 'layernorm_subgroup',
+    forced: (gpu) => launch(gpu, 'subgroup'),
+    byDefault: (gpu) => launch(gpu),
+    subgroupKernel: ['layernorm_subgroup', `${pass}Subgroup`],
+    invocationKernel: ['layernorm', pass],
+  };
+}
+
+describe('layer norm, subgroup variants (a workgroup per row)', () => {
+  it('are reflected: the invocation kernels\' bindings, in a workgroup of whole subgroups of any size (4 to 128)', () => {
+    expect(shaderSource('layernorm_subgroup')).toMatch(/^enable subgroups;/m);
+    for (const pass of ['forward', 'backward']) {
+      const info = entryInfo('layernorm_subgroup', `${pass}Subgroup`);
+      expect(info.bindings.map((b) => `${b.name}:${b.kind}`)).toEqual(entryInfo('layernorm', pass).bindings.map((b) => `${b.name}:${b.kind}`));
+      expect(info.workgroupSize[0] % 128).toBe(0);
+    }
+  });
+
+  it.each(['forward', 'backward'] as const)('%s: matches the reference over odd row lengths where the device has subgroups, and is refused where it does not', async (pass) => {
+    await expectSubgroupVariantOnThisDevice(await testGpu(), layerNormCase(pass));
+  });
+
+  it.each(['forward', 'backward'] as const)('%s: builds, and is the default, on Dawn\'s null backend, which offers subgroups', async (pass) => {
+    await expectSubgroupVariantBuilds(layerNormCase(pass));
   });
 });

@@ -1,27 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { readFloat32, runDispatches } from '../src/gpu/buffers.ts';
+import { readFloat32, runDispatches, storageBuffer } from '../src/gpu/buffers.ts';
+import type { Gpu } from '../src/gpu/device.ts';
 import { accumulateColumns, accumulateMetrics, binaryCrossEntropyWithLogits, huberLoss, l1Loss, mseLoss, regressionMetrics, rowMean, softmaxCrossEntropy } from '../src/kernels/loss.ts';
 import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { numericGradient } from './helpers/gradcheck.ts';
-import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
+import { maxRelativeError, randomArray } from './helpers/random.ts';
+import { randomLabels, randomTargets } from './helpers/row-checks.ts';
 import { accumulateMetricsRef, bceWithLogitsRef, columnSumsRef, huberLossRef, l1LossRef, mseLossRef, regressionMetricsRef, softmaxCrossEntropyRef } from './reference/loss.ts';
-
-function randomLabels(rows: number, classes: number, seed: number): Uint32Array {
-  const next = rng(seed);
-  return Uint32Array.from({ length: rows }, () => Math.floor(next() * classes));
-}
-
-/** Probability rows (positive, summing to 1). */
-function randomTargets(rows: number, classes: number, seed: number): Float32Array {
-  const t = randomArray(rows * classes, seed, 0.01, 1);
-  for (let r = 0; r < rows; r++) {
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += t[r * classes + c]!;
-    for (let c = 0; c < classes; c++) t[r * classes + c]! /= sum;
-  }
-  return t;
-}
+import { entryInfo, shaderSource } from '../src/gpu/reflect.ts';
+import { expectSubgroupVariantBuilds, expectSubgroupVariantOnThisDevice, type SubgroupVariantCase } from './helpers/subgroup-gate.ts';
 
 function meanOf(rowLoss: ArrayLike<number>): number {
   let sum = 0;
@@ -303,5 +291,39 @@ describe('regression metrics, row means and column totals', () => {
     const sums = columnSumsRef(expectedMetrics, rows, 2);
     expect(maxRelativeError(got.subarray(4), [0.5 + sums[0]!, -1 + sums[1]!])).toBeLessThan(1e-5);
     buffers.destroy();
+  });
+});
+
+function crossEntropyCase(kind: 'labels' | 'targets'): SubgroupVariantCase {
+  const io = (gpu: Gpu) => {
+    const b = storageBuffer(gpu, 256, 'crossEntropy.any');
+    return { logits: b, dlogits: b, rowLoss: b, rowCorrect: b, rows: 3, classes: 5, ...(kind === 'labels' ? { labels: b } : { targets: b }) };
+  };
+  const entry = kind === 'labels' ? 'softmaxCrossEntropyLabels' : 'softmaxCrossEntropyTargets';
+  return {
+    kernels: [kind === 'labels' ? 'crossEntropyLabels' : 'crossEntropyTargets'],
+    shader: 'loss_subgroup',
+    forced: (gpu) => softmaxCrossEntropy(gpu, { ...io(gpu), variant: 'subgroup' }),
+    byDefault: (gpu) => softmaxCrossEntropy(gpu, io(gpu)),
+    subgroupKernel: ['loss_subgroup', `${entry}Subgroup`],
+    invocationKernel: ['loss', entry],
+  };
+}
+
+describe('softmaxCrossEntropy, subgroup variant (a workgroup per row)', () => {
+  it.each(['labels', 'targets'] as const)('%s: is reflected with the invocation kernel\'s bindings, in a workgroup of whole subgroups of any size', (kind) => {
+    expect(shaderSource('loss_subgroup')).toMatch(/^enable subgroups;/m);
+    const entry = kind === 'labels' ? 'softmaxCrossEntropyLabels' : 'softmaxCrossEntropyTargets';
+    const info = entryInfo('loss_subgroup', `${entry}Subgroup`);
+    expect(info.bindings.map((b) => `${b.name}:${b.kind}`)).toEqual(entryInfo('loss', entry).bindings.map((b) => `${b.name}:${b.kind}`));
+    expect(info.workgroupSize[0] % 128).toBe(0);
+  });
+
+  it.each(['labels', 'targets'] as const)('%s: matches the reference over odd row lengths where the device has subgroups, and is refused where it does not', async (kind) => {
+    await expectSubgroupVariantOnThisDevice(await testGpu(), crossEntropyCase(kind));
+  });
+
+  it.each(['labels', 'targets'] as const)('%s: builds, and is the default, on Dawn\'s null backend, which offers subgroups', async (kind) => {
+    await expectSubgroupVariantBuilds(crossEntropyCase(kind));
   });
 });

@@ -2,7 +2,9 @@
 // views (size-1 axes, odd sizes, columns past one workgroup), max's tie rule, and the ops sum / mean /
 // max / softmax / logSoftmax on one or several axes checked end to end with finite differences.
 import { describe, expect, it } from 'vitest';
-import { readFloat32, readUint32, runDispatches } from '../src/gpu/buffers.ts';
+import { readFloat32, readUint32, runDispatches, storageBuffer } from '../src/gpu/buffers.ts';
+import { createGpu, type Gpu } from '../src/gpu/device.ts';
+import { kernel } from '../src/gpu/kernel.ts';
 import { axisShape, maxAxis, maxAxisBackward, softmaxAxis, softmaxAxisBackward, sumAxis, sumAxisBackward, type AxisShape } from '../src/kernels/reduce_axis.ts';
 import { input } from '../src/layers/layer.ts';
 import { logSoftmax, max, mean, Reduce, softmax, sum } from '../src/layers/axis-ops.ts';
@@ -13,6 +15,9 @@ import { TestBuffers } from './helpers/buffers.ts';
 import { testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, randomArray } from './helpers/random.ts';
 import { maxAxisBackwardRef, maxAxisRef, softmaxAxisBackwardRef, softmaxAxisRef, sumAxisBackwardRef, sumAxisRef } from './reference/reduce_axis.ts';
+import { entryInfo, shaderSource } from '../src/gpu/reflect.ts';
+import type { RowKernel } from './helpers/row-checks.ts';
+import { expectSubgroupVariantBuilds, expectSubgroupVariantOnThisDevice, type SubgroupVariantCase } from './helpers/subgroup-gate.ts';
 
 const SHAPES: AxisShape[] = [
   { outer: 1, n: 1, inner: 1 }, { outer: 3, n: 7, inner: 1 }, { outer: 1, n: 5, inner: 9 }, { outer: 4, n: 1, inner: 3 },
@@ -133,5 +138,58 @@ describe('softmax and logSoftmax ops', () => {
   it('counts the axis per sample', () => {
     expect(() => softmax(input([3, 4]), 2)).toThrow('softmax(axis 2): axis 2 is out of range for a per-sample rank of 2');
     expect(count(logSoftmax(input([3, 4]), 0).shape)).toBe(12);
+  });
+});
+
+const SOFTMAX_ROWS = { outer: 3, n: 5, inner: 1 };
+
+function softmaxRowsCase(pass: 'forward' | 'backward', log: boolean): SubgroupVariantCase {
+  const launch = (gpu: Gpu, variant?: 'subgroup') => {
+    const b = storageBuffer(gpu, 256, 'softmax.any');
+    return pass === 'forward' ? softmaxAxis(gpu, SOFTMAX_ROWS, { x: b, y: b, log, variant }) : softmaxAxisBackward(gpu, SOFTMAX_ROWS, { y: b, dy: b, dx: b, log, variant });
+  };
+  const constants = { LOG: log ? 1 : 0 };
+  return {
+    kernels: [`${log ? 'logSoftmax' : 'softmax'}${pass === 'forward' ? '' : 'Backward'}` as RowKernel],
+    shader: 'reduce_axis_subgroup',
+    forced: (gpu) => launch(gpu, 'subgroup'),
+    byDefault: (gpu) => launch(gpu),
+    subgroupKernel: ['reduce_axis_subgroup', pass === 'forward' ? 'softmaxRowsSubgroup' : 'softmaxRowsBackwardSubgroup', constants],
+    invocationKernel: ['reduce_axis', pass === 'forward' ? 'softmaxAxis' : 'softmaxAxisBackward', constants],
+  };
+}
+
+const PASSES = [['forward', false], ['forward', true], ['backward', false], ['backward', true]] as const;
+
+describe('softmax along the last axis, subgroup variants (a workgroup per row)', () => {
+  it('are reflected: the invocation kernels\' bindings, in a workgroup of whole subgroups of any size (4 to 128)', () => {
+    expect(shaderSource('reduce_axis_subgroup')).toMatch(/^enable subgroups;/m);
+    for (const [entry, subgroupEntry] of [['softmaxAxis', 'softmaxRowsSubgroup'], ['softmaxAxisBackward', 'softmaxRowsBackwardSubgroup']]) {
+      const info = entryInfo('reduce_axis_subgroup', subgroupEntry!);
+      expect(info.bindings.map((b) => `${b.name}:${b.kind}`)).toEqual(entryInfo('reduce_axis', entry!).bindings.map((b) => `${b.name}:${b.kind}`));
+      expect(info.workgroupSize[0] % 128).toBe(0);
+    }
+  });
+
+  it.each(PASSES)('%s, log %s: matches the reference over odd row lengths where the device has subgroups, and is refused where it does not', async (pass, log) => {
+    await expectSubgroupVariantOnThisDevice(await testGpu(), softmaxRowsCase(pass, log));
+  });
+
+  it.each(PASSES)('%s, log %s: builds, and is the default along the last axis, on Dawn\'s null backend', async (pass, log) => {
+    await expectSubgroupVariantBuilds(softmaxRowsCase(pass, log));
+  });
+
+  it('is refused along any other axis, and the default there stays one invocation per column', async () => {
+    const gpu = await createGpu({ backend: 'null' });
+    try {
+      const b = storageBuffer(gpu, 256, 'softmax.any');
+      const middle = { outer: 2, n: 3, inner: 4 };
+      expect(() => softmaxAxis(gpu, middle, { x: b, y: b, variant: 'subgroup' })).toThrow(/softmaxAxis: the subgroup variant runs along the last axis only \(inner = 1\), got inner 4/);
+      expect(softmaxAxis(gpu, middle, { x: b, y: b })[0]!.pipeline).toBe(kernel(gpu, 'reduce_axis', 'softmaxAxis', { LOG: 0 }).pipeline);
+      expect(() => softmaxAxisBackward(gpu, middle, { y: b, dy: b, dx: b, variant: 'subgroup' })).toThrow(/softmaxAxisBackward: the subgroup variant runs along the last axis only/);
+      expect(softmaxAxisBackward(gpu, middle, { y: b, dy: b, dx: b })[0]!.pipeline).toBe(kernel(gpu, 'reduce_axis', 'softmaxAxisBackward', { LOG: 0 }).pipeline);
+    } finally {
+      gpu.destroy();
+    }
   });
 });

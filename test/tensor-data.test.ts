@@ -17,6 +17,7 @@ import { fit } from '../src/runtime/fit.ts';
 import { epochPermutation } from '../src/data/split.ts';
 import { countDeviceWork, testGpu } from './helpers/gpu.ts';
 import { maxRelativeError, randomArray, rng } from './helpers/random.ts';
+import { rowsOf } from './helpers/cpu-twin.ts';
 import { cpuTrainer } from './reference/model.ts';
 import { bceWithLogitsRef, huberLossRef, l1LossRef, mseLossRef, regressionMetricsRef, softmaxCrossEntropyRef, type ElementLossRef } from './reference/loss.ts';
 
@@ -26,13 +27,6 @@ const SGD: OptimizerConfig = { kind: 'sgd', lr: 0.05, momentum: 0.9 };
 function classIds(count: number, classes: number, seed: number): Uint32Array {
   const next = rng(seed);
   return Uint32Array.from({ length: count }, () => Math.floor(next() * classes));
-}
-
-/** The rows of a [count, width] array named by `indices`, in float64. */
-function rowsOf(data: ArrayLike<number>, width: number, indices: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(indices.length * width);
-  for (let r = 0; r < indices.length; r++) for (let i = 0; i < width; i++) out[r * width + i] = data[indices[r]! * width + i]!;
-  return out;
 }
 
 const meanOf = (rowLoss: ArrayLike<number>) => Array.from(rowLoss).reduce((a, b) => a + b, 0) / rowLoss.length;

@@ -6,9 +6,14 @@ import { conv2dForwardRef, outputCount } from '../test/reference/conv.ts';
 import { maxPool2dForwardRef } from '../test/reference/pool.ts';
 import { maxRelativeError, randomArray, rng } from '../test/helpers/random.ts';
 import { TestBuffers } from '../test/helpers/buffers.ts';
-import { readFloat32, readUint32, runDispatches, storageBuffer, gemm, softmaxCrossEntropy, conv2dForward, conv2dScratchBytes, maxPool2dForward, pool2dOutputSize, type Gpu, type Conv2dShape, type Pool2dShape } from 'webgrad';
+import { checkRowKernel, describeRowCheck, rowCheckPasses, ROW_COUNTS, ROW_KERNELS, ROW_LENGTHS, type RowKernel } from '../test/helpers/row-checks.ts';
+import { readFloat32, readUint32, runDispatches, storageBuffer, gemm, softmaxCrossEntropy, conv2dForward, conv2dScratchBytes, maxPool2dForward, pool2dOutputSize, type Gpu, type Conv2dShape, type Pool2dShape, type RowVariant } from 'webgrad';
 
-export interface CheckResult { name: string; pass: boolean; detail: string }
+/**
+ * `variant` is set on the row-kernel checks that forced one (src/kernels/row-variant.ts); `ms` is
+ * the check's wall time (upload, run, readback and the CPU reference), so a slow page can be traced.
+ */
+export interface CheckResult { name: string; pass: boolean; detail: string; variant?: RowVariant; ms?: number }
 
 /** fp32 against float64: sums of up to a few hundred terms in [-1, 1] stay within 1e-4 relative. */
 const FP32_TOLERANCE = 1e-4;
@@ -75,6 +80,21 @@ async function checkMaxPool(gpu: Gpu, buffers: TestBuffers, s: Pool2dShape): Pro
   return verdict(`max-pool ${s.windowH}×${s.windowW} on ${s.batch}×${s.channels}×${s.height}×${s.width}`, error, 0);
 }
 
+async function checkRows(gpu: Gpu, kernel: RowKernel, rows: number, cols: number): Promise<CheckResult> {
+  const check = await checkRowKernel(gpu, kernel, 'subgroup', rows, cols);
+  return { name: `${kernel} ${rows}×${cols}, subgroup variant`, pass: rowCheckPasses(check), detail: describeRowCheck(check), variant: 'subgroup' };
+}
+
+/**
+ * The subgroup variants of the row kernels over odd row lengths and several row counts; none where
+ * the device lacks `subgroups`. A grid folded past 65,535 workgroups is left out: 70,000 rows took
+ * SwiftShader 15 s, ten times all the other checks together.
+ */
+function subgroupChecks(gpu: Gpu): (() => Promise<CheckResult>)[] {
+  if (!gpu.hasSubgroups()) return [];
+  return ROW_KERNELS.flatMap((kernel) => ROW_COUNTS.flatMap((rows) => ROW_LENGTHS.map((cols) => () => checkRows(gpu, kernel, rows, cols))));
+}
+
 export async function runKernelChecks(gpu: Gpu): Promise<CheckResult[]> {
   const buffers = new TestBuffers(gpu);
   const conv = (batch: number, inChannels: number, size: number, outChannels: number, kernel: number, pad: number): Conv2dShape =>
@@ -91,12 +111,14 @@ export async function runKernelChecks(gpu: Gpu): Promise<CheckResult[]> {
     () => checkConv(gpu, buffers, conv(3, 5, 13, 7, 3, 1)),
     () => checkMaxPool(gpu, buffers, pool(2, 32, 26)),
     () => checkMaxPool(gpu, buffers, pool(1, 3, 17)),
+    ...subgroupChecks(gpu),
   ];
   const results: CheckResult[] = [];
   try {
     for (const check of checks) {
+      const start = performance.now();
       try {
-        results.push(await check());
+        results.push({ ...await check(), ms: performance.now() - start });
       } catch (error) {
         results.push({ name: `check ${results.length + 1}`, pass: false, detail: error instanceof Error ? error.message : String(error) });
       }

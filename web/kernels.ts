@@ -4,16 +4,26 @@ import { runKernelChecks, type CheckResult } from './kernel-checks.ts';
 import { createGpu } from 'webgrad';
 
 declare global {
-  interface Window { webgradKernelChecks: { done: boolean; results: CheckResult[]; error: string | null } }
+  interface Window {
+    webgradKernelChecks: {
+      done: boolean; results: CheckResult[]; error: string | null;
+      /** The adapter, and whether its device has `subgroups` (the subgroup variants run only then). */
+      adapter: string | null; subgroups: boolean | null; subgroupSizes: { min: number; max: number } | null;
+    };
+  }
 }
 
-const state: Window['webgradKernelChecks'] = { done: false, results: [], error: null };
+const state: Window['webgradKernelChecks'] = { done: false, results: [], error: null, adapter: null, subgroups: null, subgroupSizes: null };
 window.webgradKernelChecks = state;
 const summary = document.getElementById('summary')!;
 
 async function main(): Promise<void> {
   const gpu = await createGpu();
-  document.getElementById('adapter')!.textContent = `adapter: ${gpu.describe()}`;
+  state.adapter = gpu.describe();
+  state.subgroups = gpu.hasSubgroups();
+  state.subgroupSizes = gpu.adapter.subgroupSizes ?? null;
+  const sizes = state.subgroupSizes ? ` (sizes ${state.subgroupSizes.min}–${state.subgroupSizes.max})` : '';
+  document.getElementById('adapter')!.textContent = `adapter: ${state.adapter}; subgroups: ${state.subgroups ? `yes${sizes}` : 'no, so the subgroup variants are not run'}`;
   state.results = await runKernelChecks(gpu);
   const rows = state.results.map((r) => {
     const row = document.createElement('tr');

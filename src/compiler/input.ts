@@ -2,16 +2,16 @@
 // labels, one token stream cut into next-token windows, or a set of named tensors), how a batch is
 // gathered from it by the indices the host uploads, which model input each field feeds, and the
 // target the loss reads.
-import { channelScaling, gatherBatch, gatherRows, gatherScaledBytes, gatherTokens, type AugmentOptions } from '../kernels/gather.ts';
+import { channelScaling, gatherBatch, gatherRows, gatherScaledBytes, gatherTokens, type AugmentOptions, type SampleShards } from '../kernels/gather.ts';
 import { elementCount, formatShape, type Graph } from '../graph/graph.ts';
 import type { Model } from '../model/model.ts';
 
-/** An image dataset resident on the GPU (u8 pixels, u32 labels), gathered by index each step. */
+/** An image dataset resident on the GPU (u8 pixels, u32 labels, sharded alike), gathered by index each step. */
 export interface GpuDataset {
   kind: 'images';
   name: string;
-  images: GPUBuffer;
-  labels: GPUBuffer;
+  images: SampleShards<GPUBuffer>;
+  labels: SampleShards<GPUBuffer>;
   count: number;
   channels: number;
   height: number;
@@ -35,12 +35,12 @@ export interface GpuTokenDataset {
 /** How a field's values are stored: u8 (scaled to [0, 1], then normalized, on gather), f32 or u32. */
 export type FieldDType = 'u8' | 'f32' | 'u32';
 
-/** One named tensor of a dataset: `count` samples of `shape` each, in one GPU buffer. */
+/** One named tensor of a dataset: `count` samples of `shape` each, in one or more shards. */
 export interface GpuField {
   dtype: FieldDType;
   /** The shape of one sample ([] for one value per sample). */
   shape: readonly number[];
-  buffer: GPUBuffer;
+  shards: SampleShards<GPUBuffer>;
   /** u32 fields: the largest value, checked against the model's classes when read as class ids. */
   largest?: number;
 }
@@ -230,14 +230,14 @@ function gatherField(graph: Graph, data: GpuTensorDataset, name: string, indices
   if (field.dtype !== 'u8') {
     graph.add({
       name: `gather ${name}`, reads: [indices], writes: [out],
-      emit: (g, b) => gatherRows(g, { source: field.buffer, indices: b(indices), out: b(out), batch, width }),
+      emit: (g, b) => gatherRows(g, { source: field.shards, indices: b(indices), out: b(out), batch, width }),
     });
     return out;
   }
   const { channels, scaling } = scalingFor(who, field.shape, o.normalize ?? { mean: 0, std: 1 }, o);
   graph.add({
     name: `gather ${name}`, reads: [indices, scaling], writes: [out],
-    emit: (g, b) => gatherScaledBytes(g, { source: field.buffer, indices: b(indices), out: b(out), batch, width, channels, scaling: b(scaling) }),
+    emit: (g, b) => gatherScaledBytes(g, { source: field.shards, indices: b(indices), out: b(out), batch, width, channels, scaling: b(scaling) }),
   });
   return out;
 }

@@ -10,7 +10,7 @@ export function storageBuffer(gpu: Gpu, byteLength: number, label: string): GPUB
   const size = Math.max(4, Math.ceil(byteLength / 4) * 4);
   const max = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   if (size > max) {
-    throw new Error(`tensor "${label}" needs ${size} bytes, more than this device's storage binding limit of ${max} bytes; a step's tensors shrink with a smaller batch size, and a dataset, which must fit one buffer, with fewer samples`);
+    throw new Error(`tensor "${label}" needs ${size} bytes, more than this device's storage binding limit of ${max} bytes; a step's tensors shrink with a smaller batch size (image and named-tensor datasets are split into shards that fit it; a token stream is one buffer)`);
   }
   return gpu.createBuffer({ label, size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
 }

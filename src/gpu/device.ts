@@ -9,6 +9,8 @@ export interface AdapterSummary {
   description: string;
   backend: string;
   software: boolean;
+  /** The adapter's range of subgroup sizes, where it reports one (the kernels learn the size at run time). */
+  subgroupSizes?: { min: number; max: number };
 }
 
 export interface GpuOptions {
@@ -25,7 +27,7 @@ const RAISED_LIMITS = [
 ] as const;
 
 /** Features webgrad turns on wherever the adapter offers them; kernels that need one check the device. */
-const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16'];
+const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'subgroups'];
 
 export class DeviceLostError extends Error {}
 
@@ -99,6 +101,11 @@ export class Gpu {
     return this.device.features.has('shader-f16');
   }
 
+  /** Whether WGSL may `enable subgroups;` (subgroupAdd, subgroupMax, … and the subgroup_size builtin). */
+  hasSubgroups(): boolean {
+    return this.device.features.has('subgroups');
+  }
+
   describe(): string {
     const a = this.adapter;
     const name = [a.vendor, a.architecture, a.device].filter(Boolean).join(' ');
@@ -135,6 +142,7 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
     description: info.description,
     backend: found.backend,
     software: isSoftwareAdapter(info),
+    ...(info.subgroupMinSize && info.subgroupMaxSize ? { subgroupSizes: { min: info.subgroupMinSize, max: info.subgroupMaxSize } } : {}),
   };
   return new Gpu(device, summary, found.instance);
 }

@@ -1,5 +1,5 @@
 // 2-D convolution (PyTorch's Conv2d: cross-correlation, NCHW activations, OIHW weights, bias per
-// output channel). Each pass runs one of two ways, picked per shape by convAlgorithm():
+// output channel). By default each pass runs one of two ways, picked per shape by convAlgorithm():
 // - columns: im2col of the whole batch into [C·KH·KW][N·OH·OW], then one GEMM (so small images
 //   leave no lanes idle, as per-image products did in commit 2c81db3), and layout swaps to and from
 //   channel-major; col2im for the input gradient is a gather, so no float atomics are needed.
@@ -7,10 +7,14 @@
 //   shallow: conv1's 9-deep forward, and its weight gradient, whose GEMM (n = 9) has almost no
 //   parallelism.
 // Measured on llvmpipe, training the default cnn (conv1 direct, conv2 columns) ran 24% faster per step than all-direct.
+// - implicit: one workgroup-tiled product per pass with operands gathered in place (conv_implicit.ts),
+//   for GPUs. It replaces the default only where the per-adapter tuner timed it faster (conv_tune.ts)
+//   or a caller forces it, so every pass's scratch is sized for both.
 import type { Gpu } from '../gpu/device.ts';
 import { grid1d, kernel, type BufferRef, type Dispatch, type UniformValues, type Workgroups } from '../gpu/kernel.ts';
 import { gemm, type GemmPrecision } from './gemm.ts';
 import { swapOuterAxes } from './layout.ts';
+import { implicitConvPass, implicitScratchBytes } from './conv_implicit.ts';
 
 export interface Conv2dShape {
   batch: number; inChannels: number; height: number; width: number; outChannels: number;
@@ -55,15 +59,15 @@ function weightCount(s: Conv2dShape): number {
   return s.outChannels * s.inChannels * s.kernelH * s.kernelW;
 }
 
-/** The three passes of a convolution, each of which may run direct or through a column matrix. */
+/** The three passes of a convolution, each of which may run direct, through a column matrix or as implicit GEMM. */
 export type ConvPass = 'forward' | 'backwardInput' | 'backwardWeight';
-export type ConvAlgorithm = 'direct' | 'columns';
+export type ConvAlgorithm = 'direct' | 'columns' | 'implicit';
 
 /**
  * The algorithm a pass runs unless the caller names one: columns (im2col + one GEMM over the batch)
  * where the GEMM has enough depth to pay for writing and re-reading the column matrix.
  */
-export function convAlgorithm(s: Conv2dShape, pass: ConvPass): ConvAlgorithm {
+export function convAlgorithm(s: Conv2dShape, pass: ConvPass): 'direct' | 'columns' {
   const depth = pass === 'backwardInput' ? s.outChannels : s.inChannels * s.kernelH * s.kernelW;
   const [columnBytes] = conv2dScratchBytes(s, { pass, algorithm: 'columns' }) as [number];
   return depth >= COLUMNS_MIN_DEPTH && columnBytes <= COLUMNS_MAX_BYTES ? 'columns' : 'direct';
@@ -79,11 +83,11 @@ export function convAlgorithm(s: Conv2dShape, pass: ConvPass): ConvAlgorithm {
 export function conv2dScratchBytes(s: Conv2dShape, options: { pass?: ConvPass; algorithm?: ConvAlgorithm } = {}): number[] {
   const { outH, outW } = checkedOutputSize(s);
   const { pass, algorithm } = options;
-  if (pass === undefined) {
-    const each = PASSES.map((p) => conv2dScratchBytes(s, { pass: p, ...(algorithm ? { algorithm } : {}) }));
-    return [0, 1].map((i) => Math.max(...each.map((sizes) => sizes[i] ?? 0))).filter((bytes) => bytes > 0);
-  }
-  if ((algorithm ?? convAlgorithm(s, pass)) === 'columns') {
+  if (pass === undefined) return largestEach(PASSES.map((p) => conv2dScratchBytes(s, { pass: p, ...(algorithm ? { algorithm } : {}) })));
+  // The algorithm is settled when the pass is emitted (chooseConvAlgorithm), after its scratch is sized.
+  if (algorithm === undefined) return largestEach([conv2dScratchBytes(s, { pass, algorithm: convAlgorithm(s, pass) }), implicitScratchBytes(s, { outH, outW }, pass)]);
+  if (algorithm === 'implicit') return implicitScratchBytes(s, { outH, outW }, pass);
+  if (algorithm === 'columns') {
     const width = s.batch * outH * outW;
     return [s.inChannels * s.kernelH * s.kernelW * width * FLOAT_BYTES, s.outChannels * width * FLOAT_BYTES];
   }
@@ -91,6 +95,44 @@ export function conv2dScratchBytes(s: Conv2dShape, options: { pass?: ConvPass; a
 }
 
 const PASSES: readonly ConvPass[] = ['forward', 'backwardInput', 'backwardWeight'];
+
+/** The largest size at each scratch index over several needs, so one set of buffers serves them all. */
+function largestEach(needs: readonly number[][]): number[] {
+  return [0, 1].map((i) => Math.max(...needs.map((sizes) => sizes[i] ?? 0))).filter((bytes) => bytes > 0);
+}
+
+/** Per Gpu: the passes (by tuning key) where implicit GEMM was timed faster than the default. */
+const implicitWins = new WeakMap<Gpu, ReadonlySet<string>>();
+const forced = new WeakMap<Gpu, 'implicit'>();
+
+/** What the tuner times and records a winner for: a pass, with the algorithm it runs by default. */
+export function convTuningKey(s: Conv2dShape, pass: ConvPass): string {
+  return `${pass}.${convAlgorithm(s, pass)}`;
+}
+
+/** Records the tuner's result: these tuning keys run implicit GEMM on this Gpu. */
+export function setConvTuning(gpu: Gpu, keys: Iterable<string>): void {
+  implicitWins.set(gpu, new Set(keys));
+}
+
+/** Whether tuneConv has run (or read its cache) for this Gpu. */
+export function convTuned(gpu: Gpu): boolean {
+  return implicitWins.has(gpu);
+}
+
+/**
+ * Makes every pass compiled from now on for this Gpu run implicit GEMM (undefined: back to the tuned
+ * or default choice), for tests on adapters where the tuner would not pick it.
+ */
+export function forceConvAlgorithm(gpu: Gpu, algorithm: 'implicit' | undefined): void {
+  if (algorithm === undefined) forced.delete(gpu);
+  else forced.set(gpu, algorithm);
+}
+
+/** The algorithm a pass runs on this Gpu unless its caller names one. */
+export function chooseConvAlgorithm(gpu: Gpu, s: Conv2dShape, pass: ConvPass): ConvAlgorithm {
+  return forced.get(gpu) ?? (implicitWins.get(gpu)?.has(convTuningKey(s, pass)) ? 'implicit' : convAlgorithm(s, pass));
+}
 
 /** Scratch buffer `index`, checked against the size `bytes` the pass needs. */
 function scratchBuffer(scratch: readonly BufferRef[], index: number, bytes: number): GPUBufferBinding {
@@ -137,7 +179,10 @@ function pixelGrid(pixels: number, channels: number, tile: Record<string, number
 
 export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weight: BufferRef; bias?: BufferRef; y: BufferRef; scratch: readonly BufferRef[]; activation?: 'none' | 'relu'; algorithm?: ConvAlgorithm; precision?: GemmPrecision }): Dispatch[] {
   const { outH, outW } = checkedOutputSize(s);
-  const algorithm = io.algorithm ?? convAlgorithm(s, 'forward');
+  const algorithm = io.algorithm ?? chooseConvAlgorithm(gpu, s, 'forward');
+  if (algorithm === 'implicit') {
+    return [implicitConvPass(gpu, s, { outH, outW }, 'forward', { lhs: io.weight, rhs: io.x, output: io.y, activation: io.activation ?? 'none', ...(io.bias ? { bias: io.bias } : {}) }).dispatch];
+  }
   if (algorithm === 'columns') {
     // Y[OC][N·P] = W[OC][C·KH·KW] · columns, bias and activation in the GEMM's epilogue, then NCHW.
     const { columns, channelMajor } = columnBuffers(s, io.scratch);
@@ -180,7 +225,9 @@ function channelMajorGradient(gpu: Gpu, s: Conv2dShape, dy: BufferRef, channelMa
 
 export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRef; weight: BufferRef; dx: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm; precision?: GemmPrecision }): Dispatch[] {
   const unitStride = Number(s.strideH === 1 && s.strideW === 1);
-  if ((io.algorithm ?? convAlgorithm(s, 'backwardInput')) === 'columns') {
+  const algorithm = io.algorithm ?? chooseConvAlgorithm(gpu, s, 'backwardInput');
+  if (algorithm === 'implicit') return [implicitConvPass(gpu, s, checkedOutputSize(s), 'backwardInput', { lhs: io.weight, rhs: io.dy, output: io.dx }).dispatch];
+  if (algorithm === 'columns') {
     const { outH, outW } = checkedOutputSize(s);
     // dColumns[C·KH·KW][N·P] = Wᵀ · dY[OC][N·P], then each input pixel gathers its taps (col2im).
     const { columns, channelMajor } = columnBuffers(s, io.scratch);
@@ -214,8 +261,9 @@ export function conv2dColumns(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; colu
 
 /** dweight and dbias are overwritten. */
 export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; dbias?: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm; precision?: GemmPrecision }): Dispatch[] {
-  const dispatches = (io.algorithm ?? convAlgorithm(s, 'backwardWeight')) === 'columns'
-    ? columnWeightGradient(gpu, s, io) : directWeightGradient(gpu, s, io);
+  const algorithm = io.algorithm ?? chooseConvAlgorithm(gpu, s, 'backwardWeight');
+  const gradient = { implicit: implicitWeightGradient, columns: columnWeightGradient, direct: directWeightGradient }[algorithm];
+  const dispatches = gradient(gpu, s, io);
   if (io.dbias) {
     dispatches.push(kernel(gpu, 'conv', 'channelSums').dispatch({ params: params(s), gradOut: io.dy, output: io.dbias }, [s.outChannels, 1, 1], 'conv2d.biasGradient'));
   }
@@ -233,6 +281,20 @@ function columnWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: 
   ];
 }
 
+/** One tiled product; when its depth is split, per-slice partials in scratch, then their sum. */
+function implicitWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; scratch: readonly BufferRef[] }): Dispatch[] {
+  const size = checkedOutputSize(s);
+  const [partialBytes] = implicitScratchBytes(s, size, 'backwardWeight');
+  const output = partialBytes === undefined ? io.dweight : scratchBuffer(io.scratch, 0, partialBytes);
+  const { dispatch, slices } = implicitConvPass(gpu, s, size, 'backwardWeight', { lhs: io.dy, rhs: io.x, output });
+  return slices === 1 ? [dispatch] : [dispatch, sumPartials(gpu, { ...s, batch: slices }, output, io.dweight)];
+}
+
+/** dweight = the sum of `s.batch` partial copies of it (per image, or per slice of a split product). */
+function sumPartials(gpu: Gpu, s: Conv2dShape, partials: BufferRef, dweight: BufferRef): Dispatch {
+  return kernel(gpu, 'conv', 'sumPartials').dispatch({ params: params(s), partials, output: dweight }, grid1d(gpu, weightCount(s), WORKGROUP_SIZE), 'conv2d.sumPartials');
+}
+
 /** Per-image partial sums in scratch, then a sum over the batch. */
 function directWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; scratch: readonly BufferRef[] }): Dispatch[] {
   const partials = scratchBuffer(io.scratch, 0, s.batch * weightCount(s) * FLOAT_BYTES);
@@ -244,6 +306,6 @@ function directWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: 
     kernel(gpu, 'conv', 'weightGradientPartials', tile).dispatch(
       { params: params(s), image: io.x, gradOut: io.dy, output: partials },
       [Math.ceil(s.batch / lanes), kernelRowBlocks, Math.ceil(s.outChannels / tile.CHANNEL_BLOCK)], 'conv2d.weightGradientPartials'),
-    kernel(gpu, 'conv', 'sumPartials').dispatch({ params: params(s), partials, output: io.dweight }, grid1d(gpu, weightCount(s), WORKGROUP_SIZE), 'conv2d.sumPartials'),
+    sumPartials(gpu, s, partials, io.dweight),
   ];
 }

@@ -2,6 +2,8 @@
 // Images are u8; optionally each goes through a random affine (rotation, scale, translation) drawn
 // from the shared counter-based RNG with (seed, step, row), sampled bilinearly in the same pass.
 // Token data is one u32 stream; each batch row is a window of it and its next-token targets.
+// A dataset field may be split into shards (buffers of whole samples, for fields past one storage
+// binding): each gather then records one dispatch per shard, each writing the rows that fall in it.
 import type { Gpu } from '../gpu/device.ts';
 import { bindingBytes, grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
 
@@ -15,11 +17,20 @@ export interface AugmentOptions {
   maxScale: number;
 }
 
+/** A field split over buffers of whole samples: buffers[k] holds samples k·samplesPerShard onwards. */
+export interface SampleShards<B extends BufferRef = BufferRef> {
+  buffers: readonly B[];
+  samplesPerShard: number;
+}
+
+/** One buffer, or shards of one; a single buffer holds every sample. */
+export type SampleSource = BufferRef | SampleShards;
+
 export interface GatherIo {
   /** u8 pixels packed 4 per u32 (packBytes), count × channels × height × width. */
-  images: BufferRef;
-  /** u32 class labels, one per image. */
-  labels: BufferRef;
+  images: SampleSource;
+  /** u32 class labels, one per image, sharded as the images are. */
+  labels: SampleSource;
   /** u32 dataset index per batch row. */
   indices: BufferRef;
   /** f32 output, batch × channels × height × width. */
@@ -53,6 +64,25 @@ export function packBytes(bytes: Uint8Array): Uint32Array {
   return new Uint32Array(padded.buffer);
 }
 
+function shardsOf(source: SampleSource): SampleShards {
+  // One buffer is one shard that every u32 sample index falls in.
+  return 'samplesPerShard' in source ? source : { buffers: [source], samplesPerShard: 0xffffffff };
+}
+
+function checkShards(gpu: Gpu, name: string, source: SampleSource, sampleBytes: number, who: string): SampleShards {
+  const shards = shardsOf(source);
+  if (shards.buffers.length === 0 || !Number.isInteger(shards.samplesPerShard) || shards.samplesPerShard < 1) {
+    throw new Error(`${who}: tensor "${name}" needs at least one shard and a positive whole samplesPerShard, got ${shards.buffers.length} shards of ${shards.samplesPerShard}`);
+  }
+  shards.buffers.forEach((buffer, k) => checkBinding(gpu, shards.buffers.length > 1 ? `${name}[${k}]` : name, buffer, sampleBytes, who));
+  return shards;
+}
+
+/** The shard window each dispatch reads: its first sample and how many samples a shard holds. */
+function shardWindow(shards: SampleShards, k: number): { first_sample: number; shard_samples: number } {
+  return { first_sample: k * shards.samplesPerShard, shard_samples: shards.samplesPerShard };
+}
+
 function checkBinding(gpu: Gpu, name: string, ref: BufferRef, neededBytes: number, who = 'gatherBatch'): void {
   const bytes = bindingBytes(ref);
   const limit = gpu.limits.maxStorageBufferBindingSize;
@@ -69,7 +99,7 @@ function checkAugment(a: AugmentOptions): void {
   if (!(minScale > 0 && minScale <= maxScale && Number.isFinite(maxScale))) throw new Error(`gatherBatch: need 0 < minScale ≤ maxScale, got ${minScale} … ${maxScale}`);
 }
 
-/** Fills x (and y with the labels) for the rows named by `indices`; one dispatch. */
+/** Fills x (and y with the labels) for the rows named by `indices`; one dispatch per shard. */
 export function gatherBatch(gpu: Gpu, io: GatherIo): Dispatch[] {
   const channels = io.channels ?? 1;
   for (const [name, value] of Object.entries({ batch: io.batch, height: io.height, width: io.width, channels })) {
@@ -79,17 +109,21 @@ export function gatherBatch(gpu: Gpu, io: GatherIo): Dispatch[] {
   if ((io.augment === undefined) !== (io.seed === undefined)) throw new Error('gatherBatch: a seed buffer is needed iff augment is given');
   const pixels = channels * io.height * io.width;
   const total = io.batch * pixels;
-  checkBinding(gpu, 'images', io.images, pixels);
-  checkBinding(gpu, 'labels', io.labels, 4);
+  const images = checkShards(gpu, 'images', io.images, pixels, 'gatherBatch');
+  const labels = checkShards(gpu, 'labels', io.labels, 4, 'gatherBatch');
+  if (labels.buffers.length !== images.buffers.length || labels.samplesPerShard !== images.samplesPerShard) {
+    throw new Error(`gatherBatch: labels must be sharded as the images are (${images.buffers.length} shards of ${images.samplesPerShard}), got ${labels.buffers.length} of ${labels.samplesPerShard}`);
+  }
   checkBinding(gpu, 'indices', io.indices, io.batch * 4);
   checkBinding(gpu, 'x', io.x, total * 4);
   checkBinding(gpu, 'y', io.y, io.batch * 4);
   const scaling = { offset: 255 * io.mean, scale: 1 / (255 * io.std) };
-  const data = { images: io.images, labels: io.labels, indices: io.indices, x: io.x, y: io.y };
+  const outputs = { indices: io.indices, x: io.x, y: io.y };
+  const shardData = (k: number) => ({ images: images.buffers[k]!, labels: labels.buffers[k]!, ...outputs });
   if (!io.augment) {
     const k = kernel(gpu, 'gather', 'gather');
-    const runs = io.batch * Math.ceil(pixels / PLAIN_RUN);
-    return [k.dispatch({ ...data, gather_params: { batch: io.batch, pixels, ...scaling } }, grid1d(gpu, runs, PLAIN_WORKGROUP), 'gatherBatch')];
+    const grid = grid1d(gpu, io.batch * Math.ceil(pixels / PLAIN_RUN), PLAIN_WORKGROUP);
+    return images.buffers.map((_, s) => k.dispatch({ ...shardData(s), gather_params: { batch: io.batch, pixels, ...scaling, ...shardWindow(images, s) } }, grid, 'gatherBatch'));
   }
   checkAugment(io.augment);
   const a = io.augment;
@@ -97,9 +131,9 @@ export function gatherBatch(gpu: Gpu, io: GatherIo): Dispatch[] {
     batch: io.batch, channels, height: io.height, width: io.width, ...scaling,
     max_rotation: (a.maxRotationDegrees * Math.PI) / 180, max_translate: a.maxTranslatePixels, min_scale: a.minScale, max_scale: a.maxScale,
   };
-  const lines = io.batch * channels * io.height;
+  const grid = grid1d(gpu, io.batch * channels * io.height, AUGMENT_WORKGROUP);
   const k = kernel(gpu, 'gather', 'gather_augment');
-  return [k.dispatch({ ...data, seed: io.seed!, augment_params: augmentParams }, grid1d(gpu, lines, AUGMENT_WORKGROUP), 'gatherBatch.augment')];
+  return images.buffers.map((_, s) => k.dispatch({ ...shardData(s), seed: io.seed!, augment_params: { ...augmentParams, ...shardWindow(images, s) } }, grid, 'gatherBatch.augment'));
 }
 
 export interface TokenGatherIo {
@@ -134,7 +168,7 @@ export function gatherTokens(gpu: Gpu, io: TokenGatherIo): Dispatch[] {
 
 export interface FieldGatherIo {
   /** The field's values, `width` per sample: u32 words (f32 or u32 data), or u8 packed by packBytes. */
-  source: BufferRef;
+  source: SampleSource;
   /** u32 dataset index per batch row. */
   indices: BufferRef;
   /** batch × width output values. */
@@ -151,13 +185,16 @@ function checkFieldGather(gpu: Gpu, io: FieldGatherIo, who: string): void {
   checkBinding(gpu, 'out', io.out, io.batch * io.width * 4, who);
 }
 
-/** out[row] = source[indices[row]] for rows of `width` 32-bit values (f32 or u32); one dispatch. */
+/** out[row] = source[indices[row]] for rows of `width` 32-bit values (f32 or u32); one dispatch per shard. */
 export function gatherRows(gpu: Gpu, io: FieldGatherIo): Dispatch[] {
   checkFieldGather(gpu, io, 'gatherRows');
+  const shards = checkShards(gpu, 'source', io.source, io.width * 4, 'gatherRows');
   const k = kernel(gpu, 'gather', 'gather_words');
-  return [k.dispatch({
-    field_words: io.source, field_rows: io.indices, field_copy: io.out, field_params: { batch: io.batch, width: io.width, plane: io.width },
-  }, grid1d(gpu, io.batch * io.width, FIELD_WORKGROUP), 'gatherRows')];
+  const grid = grid1d(gpu, io.batch * io.width, FIELD_WORKGROUP);
+  return shards.buffers.map((buffer, s) => k.dispatch({
+    field_words: buffer, field_rows: io.indices, field_copy: io.out,
+    field_params: { batch: io.batch, width: io.width, plane: io.width, ...shardWindow(shards, s) },
+  }, grid, 'gatherRows'));
 }
 
 /** The (offset, scale) pairs gatherScaledBytes reads: x = (u8/255 − mean_c)/std_c per channel. */
@@ -175,7 +212,7 @@ export function channelScaling(mean: readonly number[], std: readonly number[]):
 
 /**
  * out[row] = scaled bytes of source[indices[row]] (u8, `width` per sample, in `channels` planes),
- * each plane through its own (offset, scale) from `scaling` (channelScaling); one dispatch.
+ * each plane through its own (offset, scale) from `scaling` (channelScaling); one dispatch per shard.
  */
 export function gatherScaledBytes(gpu: Gpu, io: FieldGatherIo & { channels: number; scaling: BufferRef }): Dispatch[] {
   checkFieldGather(gpu, io, 'gatherScaledBytes');
@@ -183,9 +220,11 @@ export function gatherScaledBytes(gpu: Gpu, io: FieldGatherIo & { channels: numb
     throw new Error(`gatherScaledBytes: ${io.width} values per sample do not split into ${io.channels} channel planes`);
   }
   checkBinding(gpu, 'scaling', io.scaling, io.channels * 8, 'gatherScaledBytes');
+  const shards = checkShards(gpu, 'source', io.source, io.width, 'gatherScaledBytes');
   const k = kernel(gpu, 'gather', 'gather_scaled_bytes');
-  return [k.dispatch({
-    field_bytes: io.source, field_rows: io.indices, field_scaled: io.out, channel_scaling: io.scaling,
-    field_params: { batch: io.batch, width: io.width, plane: io.width / io.channels },
-  }, grid1d(gpu, io.batch * Math.ceil(io.width / PLAIN_RUN), FIELD_WORKGROUP), 'gatherScaledBytes')];
+  const grid = grid1d(gpu, io.batch * Math.ceil(io.width / PLAIN_RUN), FIELD_WORKGROUP);
+  return shards.buffers.map((buffer, s) => k.dispatch({
+    field_bytes: buffer, field_rows: io.indices, field_scaled: io.out, channel_scaling: io.scaling,
+    field_params: { batch: io.batch, width: io.width, plane: io.width / io.channels, ...shardWindow(shards, s) },
+  }, grid, 'gatherScaledBytes'));
 }

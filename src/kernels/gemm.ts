@@ -4,9 +4,9 @@
 // f16 (src/data/f16.ts) and only the f16 variants are candidates; f32 products never see them.
 import type { Gpu } from '../gpu/device.ts';
 import { bindingBytes, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
-import { runDispatches, storageBuffer } from '../gpu/buffers.ts';
+import { storageBuffer } from '../gpu/buffers.ts';
 import { entryInfo } from '../gpu/reflect.ts';
-import { readCached, writeCached } from '#platform';
+import { fastestDispatches, readTuning, writeTuning } from './tuning.ts';
 import { f16Bytes } from './f16.ts';
 
 export type GemmActivation = 'none' | 'relu';
@@ -303,31 +303,13 @@ const TUNING_SHAPES: Record<GemmShapeClass, Pick<GemmShape, 'm' | 'n' | 'k' | 't
   thin: { m: 10, n: 1600, k: 64, transA: true, transB: false },
 };
 
-interface TuningRecord { adapter: string; candidates: string[]; choices: Choices }
-
 export interface TuneGemmOptions {
   /** Which variants to time: f32 (the default) or the f16-storage ones; each has its own cache entry. */
   storage?: GemmStorage;
 }
 
-function cacheName(gpu: Gpu, storage: GemmStorage): string {
-  return `gemm-${storage === 'f16' ? 'f16-' : ''}${gpu.describe().replace(/[^A-Za-z0-9]+/g, '-').slice(0, 120)}.json`;
-}
-
-/**
- * A cached record is trusted only for the same adapter and the same candidates: a version that adds
- * a variant must time it rather than keep a winner chosen without it.
- */
-function parseRecord(gpu: Gpu, candidates: string[], text: string | null): TuningRecord | null {
-  if (text === null) return null;
-  try {
-    const record = JSON.parse(text) as TuningRecord;
-    const sameCandidates = Array.isArray(record.candidates) && record.candidates.join(';') === candidates.join(';');
-    if (record.adapter !== gpu.describe() || !sameCandidates || typeof record.choices !== 'object') return null;
-    return record;
-  } catch {
-    return null;
-  }
+function cacheKind(storage: GemmStorage): string {
+  return storage === 'f16' ? 'gemm-f16' : 'gemm';
 }
 
 /**
@@ -339,9 +321,9 @@ export async function tuneGemm(gpu: Gpu, options: TuneGemmOptions = {}): Promise
   const variants = gemmVariantsFor(gpu, storage);
   const names = variants.map(describeVariant);
   const remember = (choices: Choices) => tuned.set(gpu, { ...tuned.get(gpu), [storage]: choices });
-  const cached = parseRecord(gpu, names, await readCached(cacheName(gpu, storage)));
+  const cached = await readTuning<Choices>(gpu, cacheKind(storage), names);
   if (cached) {
-    remember(cached.choices);
+    remember(cached);
     return;
   }
   const bytes = (count: number) => (storage === 'f16' ? f16Bytes(count) : 4 * count);
@@ -351,27 +333,10 @@ export async function tuneGemm(gpu: Gpu, options: TuneGemmOptions = {}): Promise
     const b = storageBuffer(gpu, bytes(base.k * base.n), 'gemm.tune.b');
     const c = storageBuffer(gpu, bytes(base.m * base.n), 'gemm.tune.c');
     const args: GemmArgs = { ...base, a, b, c, storage };
-    const candidates = variants.filter((v) => gemmVariantValid(v, gemmShape(args)))
-      .map((variant) => ({ variant, dispatch: gemmWith(gpu, variant, args), best: Infinity }));
-    // The first run compiles the pipeline; a variant already 3× slower than the leader there is
-    // dropped, which keeps tuning short on devices where some variants are hopeless.
-    for (const candidate of candidates) candidate.best = await timeDispatches(gpu, [candidate.dispatch]);
-    const leader = Math.min(...candidates.map((x) => x.best));
-    const contenders = candidates.filter((x) => x.best <= 3 * leader);
-    // Interleaved rounds, so a burst of load from other processes does not favour one variant.
-    for (let round = 0; round < 3; round++) {
-      for (const candidate of contenders) candidate.best = Math.min(candidate.best, await timeDispatches(gpu, [candidate.dispatch]));
-    }
-    choices[shapeClass] = contenders.reduce((x, y) => (y.best < x.best ? y : x)).variant;
+    const candidates = variants.filter((v) => gemmVariantValid(v, gemmShape(args)));
+    choices[shapeClass] = candidates[await fastestDispatches(gpu, candidates.map((variant) => [gemmWith(gpu, variant, args)]))]!;
     for (const buffer of [a, b, c]) gpu.destroyBuffer(buffer);
   }
   remember(choices);
-  await writeCached(cacheName(gpu, storage), JSON.stringify({ adapter: gpu.describe(), candidates: names, choices } satisfies TuningRecord, null, 2));
-}
-
-/** Wall time of one submission of `dispatches`, waiting for the queue to drain. */
-async function timeDispatches(gpu: Gpu, dispatches: Dispatch[]): Promise<number> {
-  const start = performance.now();
-  await runDispatches(gpu, dispatches);
-  return performance.now() - start;
+  await writeTuning(gpu, cacheKind(storage), names, choices);
 }

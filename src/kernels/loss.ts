@@ -2,6 +2,7 @@
 // training reads back nothing per step.
 import type { Gpu } from '../gpu/device.ts';
 import { grid1d, kernel, type BufferRef, type Dispatch } from '../gpu/kernel.ts';
+import { rowVariant, workgroupPerRow, type RowVariant } from './row-variant.ts';
 
 const ROWS_PER_GROUP = 64;
 
@@ -10,11 +11,13 @@ const ROWS_PER_GROUP = 64;
  * (exactly one of the two). Writes dlogits = (softmax − target)/rows — the gradient of the batch
  * MEAN loss — the per-row loss, and rowCorrect = 1 where the logits' argmax is the label (or the
  * targets' argmax). Label smoothing ε turns each target into (1 − ε)·target + ε/classes, as PyTorch
- * does. A label ≥ classes gives a NaN row loss, which accumulateMetrics counts.
+ * does. A label ≥ classes gives a NaN row loss, which accumulateMetrics counts. `variant` forces
+ * one kernel (src/kernels/row-variant.ts); by default the subgroup one wherever the device has
+ * `subgroups`.
  */
 export function softmaxCrossEntropy(gpu: Gpu, io: {
   logits: BufferRef; labels?: BufferRef; targets?: BufferRef; dlogits: BufferRef; rowLoss: BufferRef; rowCorrect: BufferRef;
-  rows: number; classes: number; labelSmoothing?: number;
+  rows: number; classes: number; labelSmoothing?: number; variant?: RowVariant;
 }): Dispatch[] {
   if ((io.labels === undefined) === (io.targets === undefined)) throw new Error('softmaxCrossEntropy: pass exactly one of labels and targets');
   const labelSmoothing = io.labelSmoothing ?? 0;
@@ -22,11 +25,14 @@ export function softmaxCrossEntropy(gpu: Gpu, io: {
   if (io.classes < 1) throw new Error(`softmaxCrossEntropy: needs at least one class, got ${io.classes}`);
   const params = { rows: io.rows, cols: io.classes, labelSmoothing, countCorrect: 0, delta: 0 };
   const outputs = { logits: io.logits, dlogits: io.dlogits, rowLoss: io.rowLoss, rowCorrect: io.rowCorrect, params };
-  const grid = grid1d(gpu, io.rows, ROWS_PER_GROUP);
+  const subgroup = rowVariant(gpu, 'softmaxCrossEntropy', io.variant) === 'subgroup';
+  const [shader, suffix, grid] = subgroup
+    ? ['loss_subgroup', 'Subgroup', workgroupPerRow(gpu, io.rows)] as const
+    : ['loss', '', grid1d(gpu, io.rows, ROWS_PER_GROUP)] as const;
   if (io.labels !== undefined) {
-    return [kernel(gpu, 'loss', 'softmaxCrossEntropyLabels').dispatch({ ...outputs, labels: io.labels }, grid, 'softmaxCrossEntropy')];
+    return [kernel(gpu, shader, `softmaxCrossEntropyLabels${suffix}`).dispatch({ ...outputs, labels: io.labels }, grid, 'softmaxCrossEntropy')];
   }
-  return [kernel(gpu, 'loss', 'softmaxCrossEntropyTargets').dispatch({ ...outputs, targets: io.targets! }, grid, 'softmaxCrossEntropy')];
+  return [kernel(gpu, shader, `softmaxCrossEntropyTargets${suffix}`).dispatch({ ...outputs, targets: io.targets! }, grid, 'softmaxCrossEntropy')];
 }
 
 /**

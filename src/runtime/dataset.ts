@@ -1,13 +1,15 @@
 // Puts a whole dataset on the GPU once, so each step uploads only batch indices: images (pixels as
 // packed u8, labels as u32), one token stream (u32 ids), or a set of named tensors from JS arrays.
+// Image and named-tensor fields past one storage binding are split into shards (dataset-shards.ts).
 import type { Gpu } from '../gpu/device.ts';
 import { uploadBuffer } from '../gpu/buffers.ts';
-import { packBytes } from '../kernels/gather.ts';
+import { samplesPerShard, shardByteLimit, uploadShards, type UploadOptions } from './dataset-shards.ts';
 import type { ImageSet } from '../data/idx.ts';
 import type { FieldDType, GpuData, GpuDataset, GpuField, GpuTensorDataset, GpuTokenDataset } from '../compiler/program.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
 
-export function uploadDataset(gpu: Gpu, set: ImageSet, classes: number, name: string): GpuDataset {
+/** Labelled images; the pixels and the labels are sharded alike when the pixels pass one binding. */
+export function uploadDataset(gpu: Gpu, set: ImageSet, classes: number, name: string, o: UploadOptions = {}): GpuDataset {
   const channels = set.channels ?? 1;
   if (!Number.isInteger(classes) || classes < 1) throw new Error(`dataset ${name}: classes must be a positive integer, got ${classes}`);
   if (set.images.length !== set.count * channels * set.rows * set.cols) {
@@ -17,14 +19,18 @@ export function uploadDataset(gpu: Gpu, set: ImageSet, classes: number, name: st
   for (let i = 0; i < set.count; i++) {
     if (set.labels[i]! >= classes) throw new Error(`dataset ${name}: label ${set.labels[i]} at index ${i} is outside 0..${classes - 1}`);
   }
+  const perShard = samplesPerShard(`dataset ${name}`, set.count, { images: channels * set.rows * set.cols, labels: 4 }, shardByteLimit(gpu, o));
   return {
     kind: 'images', name, classes, count: set.count, channels, height: set.rows, width: set.cols,
-    images: uploadBuffer(gpu, packBytes(set.images), `${name}.images`),
-    labels: uploadBuffer(gpu, Uint32Array.from(set.labels), `${name}.labels`),
+    images: uploadShards(gpu, set.images, set.count, perShard, `${name}.images`),
+    labels: uploadShards(gpu, Uint32Array.from(set.labels), set.count, perShard, `${name}.labels`),
   };
 }
 
-/** A token stream for next-token training: windows of `context` ids, each id below `vocab`. */
+/**
+ * A token stream for next-token training: windows of `context` ids, each id below `vocab`. It stays
+ * one buffer (any window may start anywhere), so it holds at most the binding limit / 4 tokens.
+ */
 export function uploadTokens(gpu: Gpu, tokens: Uint32Array, o: { vocab: number; context: number; name: string }): GpuTokenDataset {
   const { vocab, context, name } = o;
   if (!(tokens instanceof Uint32Array)) throw new Error(`dataset ${name}: tokens must be a Uint32Array`);
@@ -32,6 +38,10 @@ export function uploadTokens(gpu: Gpu, tokens: Uint32Array, o: { vocab: number; 
     if (!Number.isInteger(value) || value < 1) throw new Error(`dataset ${name}: ${field} must be a positive integer, got ${value}`);
   }
   if (tokens.length <= context) throw new Error(`dataset ${name}: ${tokens.length} tokens hold no window of context ${context} plus its next token`);
+  const limit = shardByteLimit(gpu);
+  if (tokens.byteLength > limit) {
+    throw new Error(`dataset ${name}: ${tokens.length} tokens are ${tokens.byteLength} bytes, more than this device's storage binding limit of ${limit} bytes; a token stream is one buffer, ${Math.floor(limit / 4)} tokens at most`);
+  }
   for (let i = 0; i < tokens.length; i++) {
     if (tokens[i]! >= vocab) throw new Error(`dataset ${name}: token ${tokens[i]} at position ${i} is outside the vocabulary 0..${vocab - 1}`);
   }
@@ -57,7 +67,7 @@ function fieldDType(data: FieldData['data']): FieldDType | undefined {
  * y: { data: labels, shape: [n] } }`: every field holds the same number of samples. By default a
  * one-input model reads field `x` and the loss compares against field `y` (see ProgramOptions).
  */
-export function tensorDataset(gpu: Gpu, fields: Readonly<Record<string, FieldData>>, name: string): GpuTensorDataset {
+export function tensorDataset(gpu: Gpu, fields: Readonly<Record<string, FieldData>>, name: string, o: UploadOptions = {}): GpuTensorDataset {
   const names = Object.keys(fields);
   if (names.length === 0) throw new Error(`dataset ${name}: needs at least one field`);
   let count: number | undefined;
@@ -73,27 +83,28 @@ export function tensorDataset(gpu: Gpu, fields: Readonly<Record<string, FieldDat
     count = shape[0]!;
     return { field, data, shape, dtype };
   });
+  const limit = shardByteLimit(gpu, o);
+  const perShard = checked.map(({ field, data, shape }) => samplesPerShard(`dataset ${name}`, count!, { [`field ${field}`]: data.BYTES_PER_ELEMENT * elementCount(shape.slice(1)) }, limit));
   const uploaded: Record<string, GpuField> = {};
-  for (const { field, data, shape, dtype } of checked) {
-    const buffer = uploadBuffer(gpu, dtype === 'u8' ? packBytes(data as Uint8Array) : data as Float32Array | Uint32Array, `${name}.${field}`);
+  checked.forEach(({ field, data, shape, dtype }, f) => {
+    const shards = uploadShards(gpu, data, count!, perShard[f]!, `${name}.${field}`);
     let largest = 0;
     if (dtype === 'u32') for (const v of data) largest = Math.max(largest, v);
-    uploaded[field] = { dtype, shape: shape.slice(1), buffer, ...(dtype === 'u32' ? { largest } : {}) };
-  }
+    uploaded[field] = { dtype, shape: shape.slice(1), shards, ...(dtype === 'u32' ? { largest } : {}) };
+  });
   return { kind: 'tensors', name, count: count!, fields: uploaded };
 }
 
 export function destroyDataset(gpu: Gpu, data: GpuData): void {
   if (data.kind === 'tensors') {
-    for (const field of Object.values(data.fields)) gpu.destroyBuffer(field.buffer);
+    for (const field of Object.values(data.fields)) field.shards.buffers.forEach((b) => gpu.destroyBuffer(b));
     return;
   }
   if (data.kind === 'tokens') {
     gpu.destroyBuffer(data.tokens);
     return;
   }
-  gpu.destroyBuffer(data.images);
-  gpu.destroyBuffer(data.labels);
+  for (const b of [...data.images.buffers, ...data.labels.buffers]) gpu.destroyBuffer(b);
 }
 
 /** 0..n-1 as indices, or a range of them. */

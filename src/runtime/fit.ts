@@ -7,6 +7,7 @@ import { DivergenceError, Evaluator, Trainer, type ModelState, type Snapshot, ty
 import type { GpuData } from '../compiler/program.ts';
 import type { Model } from '../model/model.ts';
 import { tuneGemm } from '../kernels/gemm.ts';
+import { tuneConv } from '../kernels/conv_tune.ts';
 
 export interface EpochResult {
   epoch: number;
@@ -119,9 +120,12 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
   const perEpoch = stepsPerEpoch(trainIndices.length, batchSize, dropRemainder);
   if (perEpoch < 1) throw new Error(`batch size ${batchSize} is larger than the ${trainIndices.length} training samples (and dropRemainder is set)`);
   const remainder = dropRemainder ? 0 : trainIndices.length % batchSize;
-  // Kernel variants are picked when the step is compiled, so the timed GEMM choice (cached per
-  // adapter after its first run) must be known before.
-  if (!existing) await tuneGemm(gpu);
+  // Kernel variants are picked when the step is compiled, so the timed GEMM and convolution choices
+  // (cached per adapter after their first run) must be known before.
+  if (!existing) {
+    await tuneGemm(gpu);
+    await tuneConv(gpu);
+  }
   const trainer = existing ?? new Trainer(gpu, model, state, data, new Map(), {
     ...options, stepsPerEpoch: perEpoch, totalSteps: perEpoch * epochs, ...(remainder ? { remainderBatch: remainder } : {}),
   });

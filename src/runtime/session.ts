@@ -3,10 +3,12 @@
 // builds the compiled programs. The classes it hands out stay exported for callers who need more.
 import { createGpu, type Gpu, type GpuOptions } from '../gpu/device.ts';
 import { tuneGemm } from '../kernels/gemm.ts';
+import { tuneConv } from '../kernels/conv_tune.ts';
 import type { ImageSet } from '../data/idx.ts';
 import type { Model } from '../model/model.ts';
 import type { ChannelNormalization, GpuData, GpuDataset, GpuTensorDataset, GpuTokenDataset } from '../compiler/program.ts';
 import { destroyDataset, tensorDataset, uploadDataset, uploadTokens, type FieldData } from './dataset.ts';
+import type { UploadOptions } from './dataset-shards.ts';
 import { Evaluator, ModelState, Trainer, type EvaluatorOptions, type ParameterBuffers, type TrainerOptions } from './runtime.ts';
 import { fit, type FitOptions, type FitResult } from './fit.ts';
 import { predict, type PredictInput, type PredictOptions } from './predict.ts';
@@ -14,30 +16,31 @@ import { predict, type PredictInput, type PredictOptions } from './predict.ts';
 export interface SessionOptions extends GpuOptions {
   /** A device already created (e.g. shared with other code); the session still tunes it and owns it from then on. */
   gpu?: Gpu;
-  /** Called before the GEMM timing starts, which takes a few seconds on a device's first run. */
+  /** Called before the GEMM and convolution timing starts, which takes a few seconds on a device's first run. */
   onTuning?: (gpu: Gpu) => void;
 }
 
 export class Session {
   private constructor(readonly gpu: Gpu) {}
 
-  /** Opens the device and tunes GEMM for it (cached per adapter), so every program compiled later is tuned. */
+  /** Opens the device and tunes GEMM and convolution for it (cached per adapter), so every program compiled later is tuned. */
   static async create(options: SessionOptions = {}): Promise<Session> {
     const { gpu: given, onTuning, ...gpuOptions } = options;
     const gpu = given ?? await createGpu(gpuOptions);
     onTuning?.(gpu);
     await tuneGemm(gpu);
+    await tuneConv(gpu);
     return new Session(gpu);
   }
 
   /** Labelled images, resident on the GPU. */
-  upload(set: ImageSet, classes: number, name: string): GpuDataset {
-    return uploadDataset(this.gpu, set, classes, name);
+  upload(set: ImageSet, classes: number, name: string, options: UploadOptions = {}): GpuDataset {
+    return uploadDataset(this.gpu, set, classes, name, options);
   }
 
   /** Named tensors (features, targets, ids), resident on the GPU. */
-  uploadTensors(fields: Readonly<Record<string, FieldData>>, name: string): GpuTensorDataset {
-    return tensorDataset(this.gpu, fields, name);
+  uploadTensors(fields: Readonly<Record<string, FieldData>>, name: string, options: UploadOptions = {}): GpuTensorDataset {
+    return tensorDataset(this.gpu, fields, name, options);
   }
 
   /** A token stream read as windows of `context` tokens. */

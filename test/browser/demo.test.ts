@@ -2,8 +2,9 @@
 // as built for release (`npm run build:web`) and served by Vite's preview server, trains the MLP
 // for 100 steps, predicts a drawn digit, saves and reloads the model, trains the CNN for a few steps,
 // checks its losses equal the same steps in Node, generates text from a gpt checkpoint as Node does,
-// runs the kernel checks page, and on lm.html samples from a gpt trained in Node (the same characters
-// as Node samples) and saves and reloads it. A screenshot lands in test-artifacts/demo.png.
+// runs the kernel checks page (the subgroup row variants among them, since SwiftShader offers
+// subgroups), and on lm.html samples from a gpt trained in Node (the same characters as Node
+// samples) and saves and reloads it. A screenshot lands in test-artifacts/demo.png.
 //
 // Why the MLP learns here and the CNN only runs: on SwiftShader the CNN trains at ~10 images/s
 // (the MLP at ~700), so 100 CNN steps would take over ten minutes of CI.
@@ -16,6 +17,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildWeb, repoRoot, viteConfig } from './build.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { maxRelativeError } from '../helpers/random.ts';
+import { ROW_COUNTS, ROW_KERNELS, ROW_LENGTHS } from '../helpers/row-checks.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 import { pixelStats } from '../../src/data/split.ts';
 import { zooModel } from '../../src/model/zoo.ts';
@@ -271,10 +273,19 @@ describe('the demo in headless Chromium', () => {
   it('passes every GPU-vs-CPU kernel check on the browser\'s WebGPU', async () => {
     const page = await openPage('/kernels.html');
     await page.waitForFunction(() => window.webgradKernelChecks?.done, undefined, { timeout: 120_000, polling: 250 });
-    const { results, error } = await page.evaluate(() => window.webgradKernelChecks);
+    const { results, error, adapter, subgroups, subgroupSizes } = await page.evaluate(() => window.webgradKernelChecks);
     expect(error).toBeNull();
     expect(results.length).toBeGreaterThanOrEqual(9);
     for (const result of results) expect(result, `${result.name}: ${result.detail}`).toMatchObject({ pass: true });
+    // SwiftShader offers subgroups, so the subgroup row variants must have run here: every row
+    // kernel over every odd length and row count (test/helpers/row-checks.ts).
+    const ran = results.filter((r) => r.variant === 'subgroup');
+    const seconds = (list: typeof results) => (list.reduce((sum, r) => sum + (r.ms ?? 0), 0) / 1000).toFixed(1);
+    console.log(`[kernels] ${adapter}: subgroups ${subgroups} (sizes ${JSON.stringify(subgroupSizes)}); ${ran.length} subgroup-variant checks ran in ${seconds(ran)} s `
+      + `(all ${results.length} in ${seconds(results)} s): ${[...new Set(ran.map((r) => r.name.split(' ')[0]))].join(', ')}`);
+    expect(adapter).toMatch(/swiftshader/i);
+    expect(subgroups, 'SwiftShader listed subgroups when this test was written; without it no subgroup variant is checked anywhere').toBe(true);
+    for (const kernel of ROW_KERNELS) expect(ran.filter((r) => r.name.startsWith(`${kernel} `)).length, kernel).toBe(ROW_COUNTS.length * ROW_LENGTHS.length);
     await page.close();
     expect(pageErrors).toEqual([]);
   }, 180_000);

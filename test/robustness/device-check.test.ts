@@ -10,7 +10,7 @@ const check = (args: string[]) => {
 
 describe('bench/device-check.sh', () => {
   it.each([
-    [['--steps', 'adapter,bogus'], /--steps: "bogus" is not one of adapter, repro, tests, gemm, train-step, time-to-99/],
+    [['--steps', 'adapter,bogus'], /--steps: "bogus" is not one of adapter, repro, tests, gemm, conv-implicit, train-step, time-to-99/],
     [['--fast'], /unknown argument --fast/],
     [['--out'], /--out needs a folder/],
   ])('%j is refused with exit 2', (args, message) => {
