@@ -2,11 +2,11 @@
 // weight gradient against TensorFlow.js WebGPU on the same adapter, in the same process.
 // `npx tsx bench/conv.ts` prints a table and writes bench/results/conv.json.
 import { writeFileSync } from 'node:fs';
-import { randomArray } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
+import { convPasses } from './helpers/conv-passes.ts';
 import { tfjsWebgpu, timeTfjs, type Tf } from './tfjs.ts';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { createGpu, storageBuffer, uploadBuffer, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, tuneGemm, type Gpu, type Dispatch, type Conv2dShape, type ConvAlgorithm } from 'webgrad';
+import { createGpu, conv2dOutputSize, convAlgorithm, tuneGemm, type Gpu, type Dispatch, type Conv2dShape, type ConvAlgorithm } from 'webgrad';
 
 const LAYERS: { name: string; shape: Conv2dShape }[] = [
   { name: 'conv1 1→32 3×3 28×28', shape: { batch: 64, inChannels: 1, height: 28, width: 28, outChannels: 32, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 0, padW: 0 } },
@@ -17,20 +17,7 @@ interface Timings { forward: number; backwardInput: number; backwardWeight: numb
 interface Breakdown { [op: string]: { label: string; ms: number }[] }
 
 async function webgrad(gpu: Gpu, s: Conv2dShape, algorithm?: ConvAlgorithm): Promise<{ ms: Timings; breakdown: Breakdown }> {
-  const { outH, outW } = conv2dOutputSize(s);
-  const inputs = s.batch * s.inChannels * s.height * s.width, outputs = s.batch * s.outChannels * outH * outW;
-  const weights = s.outChannels * s.inChannels * s.kernelH * s.kernelW;
-  const x = uploadBuffer(gpu, randomArray(inputs, 1), 'x'), weight = uploadBuffer(gpu, randomArray(weights, 2), 'weight');
-  const bias = uploadBuffer(gpu, randomArray(s.outChannels, 3), 'bias'), dy = uploadBuffer(gpu, randomArray(outputs, 4), 'dy');
-  const y = storageBuffer(gpu, outputs * 4, 'y'), dx = storageBuffer(gpu, inputs * 4, 'dx');
-  const dweight = storageBuffer(gpu, weights * 4, 'dweight'), dbias = storageBuffer(gpu, s.outChannels * 4, 'dbias');
-  const scratch = conv2dScratchBytes(s, algorithm ? { algorithm } : {}).map((bytes, i) => storageBuffer(gpu, bytes, `scratch${i}`));
-  const choice = algorithm ? { algorithm } : {};
-  const ops: Record<keyof Timings, Dispatch[]> = {
-    forward: conv2dForward(gpu, s, { x, weight, bias, y, scratch, activation: 'relu', ...choice }),
-    backwardInput: conv2dBackwardInput(gpu, s, { dy, weight, dx, scratch, ...choice }),
-    backwardWeight: conv2dBackwardWeight(gpu, s, { x, dy, dweight, dbias, scratch, ...choice }),
-  };
+  const { ops, destroy } = convPasses(gpu, s, algorithm);
   const ms = {} as Timings;
   const breakdown: Breakdown = {};
   for (const [op, dispatches] of Object.entries(ops) as [keyof Timings, Dispatch[]][]) {
@@ -38,7 +25,7 @@ async function webgrad(gpu: Gpu, s: Conv2dShape, algorithm?: ConvAlgorithm): Pro
     breakdown[op] = [];
     for (const d of dispatches) breakdown[op].push({ label: d.label, ms: await timeDispatches(gpu, [d]) });
   }
-  for (const b of [x, weight, bias, dy, y, dx, dweight, dbias, ...scratch]) gpu.destroyBuffer(b);
+  destroy();
   return { ms, breakdown };
 }
 

@@ -4,11 +4,10 @@
 // `--out FILE` (bench/device-check.sh's conv-implicit step).
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { randomArray } from '../test/helpers/random.ts';
 import { timeDispatches } from './helpers/time.ts';
+import { convPasses, CONV_PASSES as PASSES, type ConvPass as Pass } from './helpers/conv-passes.ts';
 import {
-  createGpu, storageBuffer, uploadBuffer, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes,
-  chooseConvAlgorithm, tuneConv, tuneGemm, type Gpu, type Dispatch, type Conv2dShape, type ConvAlgorithm,
+  createGpu, chooseConvAlgorithm, tuneConv, tuneGemm, type Gpu, type Conv2dShape, type ConvAlgorithm,
 } from 'webgrad';
 
 const cnnLayer = (inChannels: number, size: number, outChannels: number): Conv2dShape => ({
@@ -19,27 +18,13 @@ const LAYERS = [
   { name: 'conv2 32→64 3×3 13×13', shape: cnnLayer(32, 13, 64) },
 ];
 const ALGORITHMS: readonly ConvAlgorithm[] = ['implicit', 'columns', 'direct'];
-const PASSES = ['forward', 'backwardInput', 'backwardWeight'] as const;
-type Pass = (typeof PASSES)[number];
 
 /** Milliseconds per call of each pass with `algorithm` forced; implicit GEMM is slow here, so few repetitions. */
 async function timePasses(gpu: Gpu, s: Conv2dShape, algorithm: ConvAlgorithm): Promise<Record<Pass, number>> {
-  const { outH, outW } = conv2dOutputSize(s);
-  const inputs = s.batch * s.inChannels * s.height * s.width, outputs = s.batch * s.outChannels * outH * outW;
-  const weights = s.outChannels * s.inChannels * s.kernelH * s.kernelW;
-  const x = uploadBuffer(gpu, randomArray(inputs, 1), 'x'), weight = uploadBuffer(gpu, randomArray(weights, 2), 'weight');
-  const bias = uploadBuffer(gpu, randomArray(s.outChannels, 3), 'bias'), dy = uploadBuffer(gpu, randomArray(outputs, 4), 'dy');
-  const y = storageBuffer(gpu, outputs * 4, 'y'), dx = storageBuffer(gpu, inputs * 4, 'dx');
-  const dweight = storageBuffer(gpu, weights * 4, 'dweight'), dbias = storageBuffer(gpu, s.outChannels * 4, 'dbias');
-  const scratch = conv2dScratchBytes(s, { algorithm }).map((bytes, i) => storageBuffer(gpu, bytes, `scratch${i}`));
-  const ops: Record<Pass, Dispatch[]> = {
-    forward: conv2dForward(gpu, s, { x, weight, bias, y, scratch, activation: 'relu', algorithm }),
-    backwardInput: conv2dBackwardInput(gpu, s, { dy, weight, dx, scratch, algorithm }),
-    backwardWeight: conv2dBackwardWeight(gpu, s, { x, dy, dweight, dbias, scratch, algorithm }),
-  };
+  const { ops, destroy } = convPasses(gpu, s, algorithm);
   const ms = {} as Record<Pass, number>;
   for (const pass of PASSES) ms[pass] = await timeDispatches(gpu, ops[pass], 3, 3);
-  for (const b of [x, weight, bias, dy, y, dx, dweight, dbias, ...scratch]) gpu.destroyBuffer(b);
+  destroy();
   return ms;
 }
 

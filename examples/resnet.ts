@@ -10,7 +10,7 @@ const command = {
   summary: 'A small pre-activation ResNet on MNIST, with augmentation and a one-cycle schedule.',
   flags: {
     quick: { type: 'bool', help: 'a smoke run: 960 training images, 1 epoch at batch 16 without augmentation, 500 test images' },
-    epochs: { type: 'int', default: 10, check: positive, help: 'passes over the training set' },
+    epochs: { type: 'int', default: 3, check: positive, help: 'passes over the training set (the length of the one-cycle schedule)' },
   },
 } as const;
 

@@ -10,7 +10,7 @@ const command = {
   summary: 'MNIST resized to 32×32×3, normalised per channel, trained with a small CNN.',
   flags: {
     quick: { type: 'bool', help: 'a smoke run: 960 training images, 1 epoch at batch 32, 500 test images' },
-    epochs: { type: 'int', default: 5, check: positive, help: 'passes over the training set' },
+    epochs: { type: 'int', default: 2, check: positive, help: 'passes over the training set (the length of the cosine schedule)' },
   },
 } as const;
 
