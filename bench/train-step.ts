@@ -1,7 +1,7 @@
 // Training-step throughput of the zoo models: images/s, ms per step, the CPU's time to record a step,
 // and peak GPU bytes; the default cnn also side by side with TF.js WebGPU on the same adapter and
 // with PyTorch on the CPU when a python3 with torch is present.
-//   npx tsx bench/train-step.ts [--models cnn,mlp] [--batches 32,64] [--steps 30] [--profile cnn] [--out FILE]
+//   npx tsx bench/train-step.ts [--models cnn,mlp] [--batches 32,64] [--steps 30] [--profile cnn] [--precision f32,mixed] [--out FILE]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { timeDispatches } from './helpers/time.ts';
@@ -18,6 +18,9 @@ const models = arg('models', ZOO_NAMES.join(',')).split(',');
 const batches = arg('batches', '32,64,128,256').split(',').map(Number);
 const steps = Number(arg('steps', '20'));
 const profile = arg('profile', '');
+// 'mixed': mixedPrecision (f16 products, dynamic loss scaling); each model and batch runs once per precision listed.
+const precisions = arg('precision', 'f32').split(',');
+for (const p of precisions) if (p !== 'f32' && p !== 'mixed') throw new Error(`--precision: expected f32 or mixed, got ${JSON.stringify(p)}`);
 const outFile = arg('out', '') || new URL('results/train-step.json', import.meta.url);
 
 function fakeMnist(count: number) {
@@ -26,13 +29,13 @@ function fakeMnist(count: number) {
   return { images, labels, count, rows: 28, cols: 28 };
 }
 
-interface Row { model: string; batch: number; imagesPerSecond: number; msPerStep: number; recordMicros: number; recordShare: number; peakBytes: number }
+interface Row { model: string; batch: number; precision: string; imagesPerSecond: number; msPerStep: number; recordMicros: number; recordShare: number; peakBytes: number }
 
-async function measure(gpu: Gpu, name: string, batch: number): Promise<{ row: Row; trainer: Trainer; release: () => void }> {
+async function measure(gpu: Gpu, name: string, batch: number, precision: string): Promise<{ row: Row; trainer: Trainer; release: () => void }> {
   const model = zooModel(name);
   const data = uploadDataset(gpu, fakeMnist(Math.max(1024, batch * 4)), 10, 'fake');
   const state = new ModelState(gpu, model, model.initialValues(1));
-  const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: batch, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize: { mean: 0.13, std: 0.31 }, stepsPerEpoch: 1000, totalSteps: 1000 });
+  const trainer = new Trainer(gpu, model, state, data, new Map(), { batchSize: batch, seed: 1, optimizer: { kind: 'adam', lr: 1e-3 }, normalize: { mean: 0.13, std: 0.31 }, stepsPerEpoch: 1000, totalSteps: 1000, ...(precision === 'mixed' ? { mixedPrecision: true } : {}) });
   const indices = (s: number) => range((s % 4) * batch, (s % 4 + 1) * batch);
   for (let s = 0; s < 3; s++) await trainer.step(indices(s));
   await trainer.totals();
@@ -42,7 +45,7 @@ async function measure(gpu: Gpu, name: string, batch: number): Promise<{ row: Ro
   await trainer.totals();
   const ms = (performance.now() - start) / steps;
   const row = {
-    model: name, batch, imagesPerSecond: (batch * 1000) / ms, msPerStep: ms,
+    model: name, batch, precision, imagesPerSecond: (batch * 1000) / ms, msPerStep: ms,
     recordMicros: (trainer.recordMs * 1000) / steps, recordShare: trainer.recordMs / steps / ms, peakBytes: trainer.memory.peakBytes,
   };
   return { row, trainer, release: () => { trainer.destroy(); destroyDataset(gpu, data); state.destroy(); } };
@@ -110,10 +113,10 @@ const { gpu } = await Session.create();
 console.log(`adapter: ${gpu.describe()}\n${steps} timed steps each, Adam; the machine is shared, so expect noise`);
 const rows: Row[] = [];
 for (const name of models) {
-  for (const batch of batches) {
-    const { row, trainer, release } = await measure(gpu, name, batch);
+  for (const batch of batches) for (const precision of precisions) {
+    const { row, trainer, release } = await measure(gpu, name, batch, precision);
     rows.push(row);
-    console.log(`${name.padEnd(10)} batch ${String(batch).padStart(3)}  ${row.imagesPerSecond.toFixed(0).padStart(6)} img/s  ${row.msPerStep.toFixed(1).padStart(7)} ms/step  record ${row.recordMicros.toFixed(0).padStart(5)} µs (${(100 * row.recordShare).toFixed(2)}%)  peak ${(row.peakBytes / 2 ** 20).toFixed(1)} MiB`);
+    console.log(`${name.padEnd(10)} ${precision.padEnd(5)} batch ${String(batch).padStart(3)}  ${row.imagesPerSecond.toFixed(0).padStart(6)} img/s  ${row.msPerStep.toFixed(1).padStart(7)} ms/step  record ${row.recordMicros.toFixed(0).padStart(5)} µs (${(100 * row.recordShare).toFixed(2)}%)  peak ${(row.peakBytes / 2 ** 20).toFixed(1)} MiB`);
     if (profile === name && batch === batches[0]) {
       const perOp: { label: string; ms: number }[] = [];
       for (const d of trainer.program.dispatches) perOp.push({ label: `${d.label} ${d.workgroups.join('×')}`, ms: await timeDispatches(gpu, [d], 3, 3) });
@@ -124,8 +127,8 @@ for (const name of models) {
 }
 
 const comparisons: Record<string, unknown> = {};
-if (models.includes('cnn') && batches.includes(64)) {
-  const ours = rows.find((r) => r.model === 'cnn' && r.batch === 64)!;
+if (models.includes('cnn') && batches.includes(64) && precisions.includes('f32')) {
+  const ours = rows.find((r) => r.model === 'cnn' && r.batch === 64 && r.precision === 'f32')!;
   const tf = await tfjsCnn(64);
   comparisons.tfjsWebgpu = { ...tf, ratio: ours.imagesPerSecond / tf.imagesPerSecond };
   console.log(`cnn batch 64: TF.js WebGPU ${tf.imagesPerSecond.toFixed(0)} img/s on ${tf.adapter} → webgrad is ${(ours.imagesPerSecond / tf.imagesPerSecond).toFixed(1)}×`);

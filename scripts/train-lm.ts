@@ -40,6 +40,7 @@ const command = {
     decay: { type: 'enum', choices: DECAY_GROUPS, default: 'all', help: 'which parameters decay: all, or matrices only (nanoGPT\'s groups: no biases, no LayerNorm)' },
     'tie-weights': { type: 'bool', help: 'lm_head projects onto the token embedding\'s table (one parameter, as nanoGPT)' },
     'clip-norm': { type: 'float', default: 1, check: positive, help: 'clip gradients to this global L2 norm' },
+    'mixed-precision': { type: 'bool', help: 'f16 products in every Dense projection with f32 master weights, and dynamic loss scaling that skips steps whose gradients overflow (GradScaler defaults)' },
     seed: { type: 'int', default: 1, check: seedRange, help: 'seed for initialization and for the windows' },
     'eval-every': { type: 'int', default: 100, check: positive, help: 'evaluate (and save a checkpoint) every N steps, and at the end' },
     'eval-batches': { type: 'int', default: 8, check: positive, help: 'batches of fixed windows evaluated in each part' },
@@ -143,7 +144,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const batch = flags['batch-size'];
   const trainerOptions: TrainerOptions = resumed ? { ...resumed.training!, totalSteps: flags.steps } : {
     batchSize: batch, seed: flags.seed, optimizer: { kind: 'adamw', lr: flags.lr, weightDecay: flags['weight-decay'], decay: flags.decay }, schedule: lmSchedule(flags),
-    clipNorm: flags['clip-norm'], metricsEvery: 10,
+    clipNorm: flags['clip-norm'], metricsEvery: 10, ...(flags['mixed-precision'] ? { mixedPrecision: true } : {}),
     // One epoch is one pass's worth of training tokens; only the report's epoch count reads it.
     stepsPerEpoch: Math.max(1, Math.floor(split.trainEnd / (batch * flags.context))), totalSteps: flags.steps,
   };
@@ -214,6 +215,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const final = history.at(-1)!;
   const trainSeconds = trainMs / 1000;
   const tokensPerSecond = ((trainer.stepCount - firstStep) * tokensPerStep) / trainSeconds;
+  const lossScale = await trainer.lossScale();
   const report: LmReport = {
     corpus: corpus.name, source: corpus.source, sha256: corpus.sha256, tokenizer: flags.tokenizer, vocab: tokenizer.vocab,
     tokens: { train: split.trainEnd, validation: tokens.length - split.trainEnd }, charactersPerToken: charactersPerToken.validation,
@@ -224,7 +226,9 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
     final: { ...final, valNatsPerCharacter: perCharacter(final.valLoss, 'validation') },
     history, adapter: gpu.adapter, trainSeconds, tokensPerSecond, memory: trainer.memory,
     ...(resumed ? { resumedFrom: { checkpoint: flags.resume!, step: resumed.step } } : {}),
+    ...(lossScale ? { mixedPrecision: { lossScale: lossScale.scale, skippedSteps: lossScale.skippedSteps } } : {}),
   };
+  if (lossScale) log(`mixed precision: ${lossScale.skippedSteps} of ${trainer.stepCount} steps skipped (gradients overflowed), loss scale now ${lossScale.scale}`);
   const written = await writeLmReport(out, report);
   log(`wrote ${[checkpointPath, ...written].join(', ')}`);
   trainer.destroy();

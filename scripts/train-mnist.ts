@@ -25,6 +25,7 @@ const command = {
     dropout: { type: 'float', check: fraction, help: 'dropout rate before the classifier (default: the model\'s own)' },
     'label-smoothing': { type: 'float', default: 0, check: fraction, help: 'label smoothing for the cross-entropy' },
     'clip-norm': { type: 'float', check: positive, help: 'clip gradients to this global L2 norm' },
+    'mixed-precision': { type: 'bool', help: 'f16 products in Dense, Conv2D (column passes) and matmul with f32 master weights, and dynamic loss scaling that skips steps whose gradients overflow (GradScaler defaults)' },
     augment: { type: 'bool', help: 'random affine augmentation on the GPU: rotation ±15°, translation ±2 px, scale 0.9–1.1' },
     standardize: { type: 'bool', default: true, help: 'subtract the training mean and divide by its std (--no-standardize: scale to [0,1] only)' },
     'val-split': { type: 'float', default: 0.1, check: fraction, help: 'fraction of the training set held out for validation (the last part, as Keras does)' },
@@ -96,6 +97,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const trainerOptions = resumed ? resumedTrainerOptions(resumed, flags.schedule, flags.epochs) : {
     batchSize, seed: flags.seed, optimizer: optimizerConfig(flags), schedule: scheduleConfig(flags.schedule, flags.epochs), normalize, labelSmoothing: flags['label-smoothing'],
     ...(flags['clip-norm'] === undefined ? {} : { clipNorm: flags['clip-norm'] }),
+    ...(flags['mixed-precision'] ? { mixedPrecision: true } : {}),
     ...(flags.augment ? { augment: { maxRotationDegrees: 15, maxTranslatePixels: 2, minScale: 0.9, maxScale: 1.1 } } : {}),
     stepsPerEpoch: perEpoch, totalSteps: perEpoch * flags.epochs,
   };
@@ -150,6 +152,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const evaluated = evaluatePredictions(data.test.labels, test.predictions, classes);
   const trainImages = result.history.length * perEpoch * batchSize;
   const trainOnlySeconds = result.history.reduce((sum, h) => sum + h.seconds, 0);
+  const lossScale = await trainer.lossScale();
   const report: RunReport = {
     dataset: data.name, model: flags.model, epochs: (resumed?.epoch ?? 0) + result.history.length, batchSize, seed: flags.seed,
     optimizer: flags.optimizer, learningRate: flags.lr, schedule: flags.schedule, augment: flags.augment,
@@ -162,6 +165,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
     history: toReportHistory(result.history),
     memory: result.trainer.memory,
     stoppedBy: result.stoppedBy,
+    ...(lossScale ? { mixedPrecision: { lossScale: lossScale.scale, skippedSteps: lossScale.skippedSteps } } : {}),
   };
   const reportJson = `${JSON.stringify(report, null, 2)}\n`;
   await writeTextAtomic(join(out, 'report.json'), reportJson);
@@ -172,6 +176,7 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   log(formatClassificationReport(evaluated.report, data.classNames));
   log(formatConfusionMatrix(evaluated.matrix, data.classNames));
   log(`wrote ${[checkpointPath, join(out, 'report.json'), ...pictures].join(', ')}`);
+  if (lossScale) log(`mixed precision: ${lossScale.skippedSteps} of ${trainer.stepCount} steps skipped (gradients overflowed), loss scale now ${lossScale.scale}`);
   console.log(`test accuracy ${(100 * test.accuracy).toFixed(2)}%  test loss ${test.loss.toFixed(4)}  ${report.imagesPerSecond.toFixed(0)} images/s training  ${trainSeconds.toFixed(1)} s total`);
   return 0;
 }

@@ -1,4 +1,4 @@
-// C = act(alpha·op(A)·op(B) + beta·C + bias), batched; all matrices row-major f32.
+// C = act(alpha·op(A)·op(B) + beta·C + bias), batched; all matrices row-major f32 (optionally rounded to f16 on the way, F16_ROUND).
 // op(A) is m×k (A stored k×m when TRANS_A), op(B) is k×n (B stored n×k when TRANS_B).
 //
 // gemm_rows: one workgroup owns ROWS rows of C; each invocation owns COLS columns strided by the
@@ -7,6 +7,22 @@
 // broadcast, and B loads of neighbouring lanes are neighbouring addresses. Any shape, any strides.
 
 // #import gemm_params
+// #import f16
+
+// Mixed precision (autocast's f16 products on f32 storage): every A and B element is rounded to f16
+// as it is read and every C element as it is written, while products and sums stay f32, as the f16
+// storage kernels compute. A pipeline constant, so the f32 products compile without a trace of it.
+override F16_ROUND: bool = false;
+
+fn operand(x: f32) -> f32 {
+  if (F16_ROUND) { return round_f16(x); }
+  return x;
+}
+
+fn operand4(x: vec4f) -> vec4f {
+  if (F16_ROUND) { return vec4f(round_f16(x.x), round_f16(x.y), round_f16(x.z), round_f16(x.w)); }
+  return x;
+}
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -32,11 +48,11 @@ const MAX_COLS4 = 4u;
 fn finish(index: u32, row: u32, col: u32, sum: f32) -> f32 {
   var v = params.alpha * sum;
   // beta = 0 must not read C: it may hold NaN garbage from a previous tensor in the same buffer.
-  if (params.beta != 0.0) { v += params.beta * c[index]; }
+  if (params.beta != 0.0) { v += params.beta * operand(c[index]); }
   if (params.bias_axis == 1u) { v += bias[col]; }
   if (params.bias_axis == 2u) { v += bias[row]; }
   if (params.relu != 0u) { v = max(v, 0.0); }
-  return v;
+  return operand(v);
 }
 
 @compute @workgroup_size(WG)
@@ -56,9 +72,9 @@ fn gemm_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
   var acc: array<array<f32, MAX_BLOCK>, MAX_BLOCK>;
   for (var p = 0u; p < params.k; p++) {
     var bv: array<f32, MAX_BLOCK>;
-    for (var j = 0u; j < COLS; j++) { bv[j] = b[b_index(base_b, p, cols[j])]; }
+    for (var j = 0u; j < COLS; j++) { bv[j] = operand(b[b_index(base_b, p, cols[j])]); }
     for (var r = 0u; r < ROWS; r++) {
-      let av = a[a_index(base_a, rows[r], p)];
+      let av = operand(a[a_index(base_a, rows[r], p)]);
       for (var j = 0u; j < COLS; j++) { acc[r][j] = fma(av, bv[j], acc[r][j]); }
     }
   }
@@ -102,12 +118,12 @@ fn gemm_rows4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
       var bt: array<mat4x4f, MAX_COLS4>; // bt[j][q] = B[col q of group j][p..p+3]
       for (var j = 0u; j < COLS4; j++) {
         bt[j] = transpose(mat4x4f(
-          b4[(base_b + cols[j].x * k + p) / 4u], b4[(base_b + cols[j].y * k + p) / 4u],
-          b4[(base_b + cols[j].z * k + p) / 4u], b4[(base_b + cols[j].w * k + p) / 4u]));
+          operand4(b4[(base_b + cols[j].x * k + p) / 4u]), operand4(b4[(base_b + cols[j].y * k + p) / 4u]),
+          operand4(b4[(base_b + cols[j].z * k + p) / 4u]), operand4(b4[(base_b + cols[j].w * k + p) / 4u])));
       }
       for (var r = 0u; r < ROWS; r++) {
-        let av = vec4f(a[a_index(base_a, rows[r], p)], a[a_index(base_a, rows[r], p + 1u)],
-                       a[a_index(base_a, rows[r], p + 2u)], a[a_index(base_a, rows[r], p + 3u)]);
+        let av = operand4(vec4f(a[a_index(base_a, rows[r], p)], a[a_index(base_a, rows[r], p + 1u)],
+                                a[a_index(base_a, rows[r], p + 2u)], a[a_index(base_a, rows[r], p + 3u)]));
         for (var j = 0u; j < COLS4; j++) { acc[r][j] += bt[j] * av; }
       }
     }
@@ -118,9 +134,9 @@ fn gemm_rows4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
     for (var p = 0u; p < k; p++) {
       var bv: array<vec4f, MAX_COLS4>;
       let row_b = (base_b + p * n) / 4u;
-      for (var j = 0u; j < COLS4; j++) { bv[j] = b4[row_b + groups[j]]; }
+      for (var j = 0u; j < COLS4; j++) { bv[j] = operand4(b4[row_b + groups[j]]); }
       for (var r = 0u; r < ROWS; r++) {
-        let av = a[a_index(base_a, rows[r], p)];
+        let av = operand(a[a_index(base_a, rows[r], p)]);
         for (var j = 0u; j < COLS4; j++) { acc[r][j] = fma(vec4f(av), bv[j], acc[r][j]); }
       }
     }
@@ -172,7 +188,7 @@ fn gemm_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
       var r = e / TILE_K;
       if (TRANS_A) { r = e % tile_rows; p = e / tile_rows; }
       var v = 0.0;
-      if (row0 + r < m && p0 + p < k) { v = a[a_index(base_a, row0 + r, p0 + p)]; }
+      if (row0 + r < m && p0 + p < k) { v = operand(a[a_index(base_a, row0 + r, p0 + p)]); }
       tile_a[p * tile_rows + r] = v;
     }
     for (var e = thread; e < TILE_K * tile_cols; e += threads) {
@@ -180,7 +196,7 @@ fn gemm_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
       var col = e % tile_cols;
       if (TRANS_B) { p = e % TILE_K; col = e / TILE_K; }
       var v = 0.0;
-      if (col0 + col < n && p0 + p < k) { v = b[b_index(base_b, p0 + p, col0 + col)]; }
+      if (col0 + col < n && p0 + p < k) { v = operand(b[b_index(base_b, p0 + p, col0 + col)]); }
       tile_b[p * tile_cols + col] = v;
     }
     workgroupBarrier();
@@ -246,22 +262,22 @@ fn load_tiled4(thread: u32, p0: u32, row0: u32, col0: u32, base_a: u32, base_b: 
       if (TRANS_A) { // A is k×m: four adjacent rows of one k
         let p = p0 + e / (tile_m / 4u);
         let row = row0 + (e % (tile_m / 4u)) * 4u;
-        if (p < k && row < m) { loads.a[i] = a4[(base_a + p * m + row) / 4u]; }
+        if (p < k && row < m) { loads.a[i] = operand4(a4[(base_a + p * m + row) / 4u]); }
       } else { // A is m×k: four adjacent k of one row
         let row = row0 + e / (TILE_K / 4u);
         let p = p0 + (e % (TILE_K / 4u)) * 4u;
-        if (p < k && row < m) { loads.a[i] = a4[(base_a + row * k + p) / 4u]; }
+        if (p < k && row < m) { loads.a[i] = operand4(a4[(base_a + row * k + p) / 4u]); }
       }
     }
     if (e < TILE_K * tile_n / 4u) {
       if (TRANS_B) { // B is n×k: four adjacent k of one column
         let col = col0 + e / (TILE_K / 4u);
         let p = p0 + (e % (TILE_K / 4u)) * 4u;
-        if (p < k && col < n) { loads.b[i] = b4[(base_b + col * k + p) / 4u]; }
+        if (p < k && col < n) { loads.b[i] = operand4(b4[(base_b + col * k + p) / 4u]); }
       } else { // B is k×n: four adjacent columns of one k
         let p = p0 + e / (tile_n / 4u);
         let col = col0 + (e % (tile_n / 4u)) * 4u;
-        if (p < k && col < n) { loads.b[i] = b4[(base_b + p * n + col) / 4u]; }
+        if (p < k && col < n) { loads.b[i] = operand4(b4[(base_b + p * n + col) / 4u]); }
       }
     }
   }

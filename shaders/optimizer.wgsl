@@ -18,6 +18,11 @@ struct AdamParams {
 @group(0) @binding(6) var<uniform> adam_params: AdamParams;
 @group(0) @binding(7) var<storage, read_write> m: array<f32>;
 @group(0) @binding(8) var<storage, read_write> v: array<f32>;
+// Mixed precision: shaders/loss_scale.wgsl's State read as words, [scale, good steps, found
+// Inf/NaN, skipped steps]. The *_scaled entries skip the whole update while the flag is set (the
+// step GradScaler.step skips) and count Adam's t, and SGD's first step, in updates applied:
+// hyper's step less the steps skipped before this one.
+@group(0) @binding(9) var<storage, read> loss_scale: array<u32, 4>;
 
 const WG = 256u;
 
@@ -30,11 +35,18 @@ fn penalized_grad(g: f32, w: f32, scale: f32, weight_decay: f32, l1: f32) -> f32
   return g * scale + weight_decay * w + l1 * sign(w);
 }
 
+fn update_skipped() -> bool {
+  return loss_scale[2] != 0u;
+}
+
+fn applied_step() -> u32 {
+  return u32(hyper[1]) - loss_scale[3];
+}
+
 // Each invocation updates elements first, first + stride, … (stride = all invocations): the
 // per-step setup below is paid once per invocation, and neighbouring invocations still touch
 // neighbouring elements.
-@compute @workgroup_size(WG)
-fn sgd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn sgd_update(gid: vec3u, groups: vec3u) {
   let p = sgd_params;
   let lr = hyper[0];
   let scale = clip[0];
@@ -46,13 +58,23 @@ fn sgd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) group
 }
 
 @compute @workgroup_size(WG)
-fn sgd_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn sgd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  sgd_update(gid, groups);
+}
+
+@compute @workgroup_size(WG)
+fn sgd_scaled(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  if (update_skipped()) { return; }
+  sgd_update(gid, groups);
+}
+
+fn sgd_momentum_update(gid: vec3u, groups: vec3u, t: u32) {
   let p = sgd_params;
   let lr = hyper[0];
   let scale = clip[0];
   // PyTorch starts the momentum buffer as a copy of the first gradient (no dampening), so
   // whatever the velocity buffer held before step 1 is ignored.
-  let first_step = u32(hyper[1]) <= 1u;
+  let first_step = t <= 1u;
   let stride = groups.x * groups.y * WG;
   for (var i = element(gid, groups); i < p.n; i += stride) {
     let w = param[i];
@@ -88,12 +110,21 @@ fn one_minus_power(beta: f32, one_minus_beta: f32, t: u32) -> f32 {
   return complement;
 }
 
-// m and v must start at zero, as PyTorch's state does.
 @compute @workgroup_size(WG)
-fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn sgd_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  sgd_momentum_update(gid, groups, u32(hyper[1]));
+}
+
+@compute @workgroup_size(WG)
+fn sgd_momentum_scaled(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  if (update_skipped()) { return; }
+  sgd_momentum_update(gid, groups, applied_step());
+}
+
+// m and v must start at zero, as PyTorch's state does.
+fn adam_update(gid: vec3u, groups: vec3u, t: u32) {
   let p = adam_params;
   let lr = hyper[0];
-  let t = u32(hyper[1]);
   let scale = clip[0];
   let correction1 = one_minus_power(p.beta1, p.one_minus_beta1, t);
   let inv_sqrt_correction2 = 1.0 / sqrt(one_minus_power(p.beta2, p.one_minus_beta2, t));
@@ -115,4 +146,15 @@ fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let denom = sqrt(v_next) * inv_sqrt_correction2 + p.eps;
     param[i] = w * shrink - step_size * (m_next / denom);
   }
+}
+
+@compute @workgroup_size(WG)
+fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  adam_update(gid, groups, u32(hyper[1]));
+}
+
+@compute @workgroup_size(WG)
+fn adam_scaled(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  if (update_skipped()) { return; }
+  adam_update(gid, groups, applied_step());
 }

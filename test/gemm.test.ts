@@ -6,9 +6,11 @@ import type { Gpu } from '../src/gpu/device.ts';
 import { readFloat32, runDispatches, storageBuffer, writeBuffer } from '../src/gpu/buffers.ts';
 import {
   chooseGemmVariant, describeVariant, gemm, gemmShape, gemmShapeClass, gemmVariantValid, gemmWith, tuneGemm,
-  GEMM_VARIANTS, type GemmArgs, type GemmShape, type GemmVariant,
+  GEMM_VARIANTS, type GemmArgs, type GemmPrecision, type GemmShape, type GemmVariant,
 } from '../src/kernels/gemm.ts';
 import { gemmReference } from './reference/gemm.ts';
+import { gemm16Reference } from './reference/gemm16.ts';
+import { roundToF16 } from '../src/data/f16.ts';
 import { gemmCaseData, type GemmCase } from './helpers/gemm-cases.ts';
 import { testGpu } from './helpers/gpu.ts';
 
@@ -240,5 +242,86 @@ describe('gemm autotuning', () => {
     writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), candidates: current.slice(1) }));
     await tuneGemm(gpu);
     expect(candidatesOnDisk()).toEqual(current);
+  });
+});
+
+/**
+ * Elements of one precision-f16 run (f32 storage) outside their bounds. The reference rounds A, B
+ * and C's incoming values and the result to f16 and computes exactly in between. Products of two
+ * f16 values are exact in f32, so the GPU's only other error is the f32 accumulation, at most about
+ * k·2^-24 of the summed magnitudes: 1e-5 of them covers k ≤ 167. An element passes when it is the
+ * f16 rounding of a value that close to the exact result (rounding is monotone, so that is an
+ * interval of one or two f16 values); random operands left unrounded land outside it.
+ */
+async function f16PrecisionFailures(gpu: Gpu, gemmCase: Case, precision: GemmPrecision, o: { magnify?: number; onlyDefault?: boolean } = {}): Promise<number> {
+  const magnify = o.magnify ?? 1;
+  const data = gemmCaseData(gemmCase);
+  const a = data.a.map((v) => v * magnify), b = data.b.map((v) => v * magnify);
+  const expected = gemm16Reference({ ...gemmCase, a, b, c: data.c, bias: data.bias });
+  const buffers = [placeInRange(gpu, a, 'a'), placeInRange(gpu, b, 'b'), ...(data.bias ? [placeInRange(gpu, data.bias, 'bias')] : [])];
+  const [aRef, bRef, biasRef] = buffers.map((x) => x.ref);
+  const { bias: _, ...shapeOnly } = gemmCase;
+  const argsFor = (c: GPUBufferBinding): GemmArgs => ({ ...shapeOnly, a: aRef!, b: bRef!, c, ...(biasRef ? { bias: biasRef } : {}), precision });
+  const shape = gemmShape(argsFor(aRef!));
+  const variants = o.onlyDefault ? [chooseGemmVariant(gpu, shape)] : GEMM_VARIANTS.filter((v) => gemmVariantValid(v, shape));
+  const outputs = variants.map(() => placeInRange(gpu, data.c, 'c'));
+  await runDispatches(gpu, variants.map((v, i) => gemmWith(gpu, v, argsFor(outputs[i]!.ref))));
+  let bad = 0;
+  for (const out of outputs) {
+    const got = await readFloat32(gpu, out.buffer, data.c.length, out.ref.offset! / 4);
+    for (let e = 0; e < got.length; e++) {
+      const slack = 1e-5 * expected.scale[e]!;
+      const low = roundToF16(expected.exact[e]! - slack), high = roundToF16(expected.exact[e]! + slack);
+      if (!(got[e]! >= low && got[e]! <= high)) bad++;
+    }
+  }
+  for (const r of [...buffers, ...outputs]) gpu.destroyBuffer(r.buffer);
+  return bad;
+}
+
+describe("gemm with precision 'f16' on f32 storage (mixed precision's products)", () => {
+  const cases: Case[] = [];
+  let seed = 5000;
+  for (const [transA, transB] of TRANSPOSES) {
+    // Multiples of 4 but of no tile, so every variant runs them; then ragged sizes.
+    for (const [m, n, k] of [[68, 36, 20], [1, 3, 17], [17, 129, 3], [129, 17, 129]] as const) cases.push({ m, n, k, transA, transB, seed: seed += 4 });
+  }
+  cases.push({ m: 32, n: 200, k: 9, bias: true, biasAxis: 'm', activation: 'relu', seed: 6001 });
+  cases.push({ m: 10, n: 160, k: 64, transA: true, beta: 1, seed: 6002 });
+  cases.push({ m: 8, n: 12, k: 16, batch: 3, alpha: 0.5, seed: 6003 });
+
+  it('every variant rounds operands and results to f16 with f32 sums: every transpose, ragged sizes, bias, relu, alpha, beta, batches', async () => {
+    const gpu = await testGpu();
+    const failures: string[] = [];
+    for (const c of cases) {
+      const bad = await f16PrecisionFailures(gpu, c, 'f16');
+      if (bad) failures.push(`${caseName(c)}: ${bad} elements out of bounds`);
+    }
+    expect(failures).toEqual([]);
+  }, 600_000);
+
+  it('the same bounds reject the f32 product, so they see the rounding', async () => {
+    const gpu = await testGpu();
+    for (const c of [cases[0]!, cases[7]!]) expect(await f16PrecisionFailures(gpu, c, 'f32', { onlyDefault: true }), caseName(c)).toBeGreaterThan(0);
+  });
+
+  it('overflows to ±Inf past f16 range, as an f16 product does', async () => {
+    const gpu = await testGpu();
+    // Operands up to ±300: sums of 129 products reach far past 65504, where f16 becomes ±Inf.
+    const c: Case = { m: 17, n: 20, k: 129, seed: 6100 };
+    expect(await f16PrecisionFailures(gpu, c, 'f16', { magnify: 300, onlyDefault: true })).toBe(0);
+    const data = gemmCaseData(c);
+    const big = gemm16Reference({ m: c.m, n: c.n, k: c.k, a: data.a.map((v) => v * 300), b: data.b.map((v) => v * 300), c: data.c });
+    expect([...big.c].filter((v) => !Number.isFinite(v)).length).toBeGreaterThan(10);
+  });
+
+  it('keeps subnormal operands and results, rounded to multiples of 2^-24', async () => {
+    // Operands up to ±1e-3: many lie below f16's smallest normal 2^-14 ≈ 6.1e-5, and so do the results.
+    const c: Case = { m: 17, n: 20, k: 9, seed: 6200 };
+    expect(await f16PrecisionFailures(await testGpu(), c, 'f16', { magnify: 1e-3, onlyDefault: true })).toBe(0);
+  });
+
+  it('refuses an unknown precision, naming it', () => {
+    expect(() => gemmShape({ m: 2, n: 2, k: 2, a: {} as GPUBuffer, b: {} as GPUBuffer, c: {} as GPUBuffer, precision: 'bf16' as GemmPrecision })).toThrow(/precision must be 'f32' or 'f16', got "bf16"/);
   });
 });

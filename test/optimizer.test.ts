@@ -136,3 +136,46 @@ describe('optimizer updates match float64 torch.optim rules over several steps',
     gpu.destroyBuffer(b);
   });
 });
+
+describe('with a loss-scale state (mixed precision): GradScaler.step semantics', () => {
+  // Steps 1 and 3 overflowed: those updates must leave everything as it was, bit for bit, and the
+  // others count only applied updates: hyper's step 2 is t = 1 (momentum's first step, which ignores
+  // the velocity buffer's 123s; Adam's first bias correction) and step 4 is t = 2.
+  const skipCases = CASES.filter((c) => ['SGD', 'SGD momentum', 'Adam + L2 + L1', 'AdamW'].includes(c.name));
+  it.each(skipCases.map((c) => [c.name, c] as const))('%s skips a flagged step and counts only applied ones', async (_name, c) => {
+    const gpu = await testGpu();
+    const count = 257;
+    const initial = randomArray(count, 77);
+    const param = uploadBuffer(gpu, initial, 'param'), grad = storageBuffer(gpu, count * 4, 'grad');
+    const hyper = uploadBuffer(gpu, writeHyper(1, 1), 'hyper'), clip = uploadBuffer(gpu, new Float32Array([1, 0, 0, 0]), 'clip');
+    const lossScale = storageBuffer(gpu, 16, 'lossScale');
+    const stateNames = c.kind === 'sgd' ? (c.options.momentum > 0 ? ['velocity'] : []) : ['m', 'v'];
+    const stateBuffers = Object.fromEntries(stateNames.map((n) => [n, uploadBuffer(gpu, new Float32Array(count).fill(c.kind === 'sgd' ? 123 : 0), n)]));
+    const io = { param, grad, count, hyper, clip, lossScale, ...stateBuffers };
+    const dispatches = c.kind === 'sgd' ? sgdUpdate(gpu, c.options, io) : adamUpdate(gpu, c.options, io as typeof io & { m: GPUBuffer; v: GPUBuffer });
+    const reference = { param: Float64Array.from(initial), ...Object.fromEntries(stateNames.map((n) => [n, new Float64Array(count)])) } as { param: Float64Array; velocity?: Float64Array; m: Float64Array; v: Float64Array };
+    const everything = async () => Promise.all([param, ...Object.values(stateBuffers)].map((b) => readFloat32(gpu, b, count).then((x) => [...new Uint32Array(x.buffer)])));
+    // [hyper step, found Inf/NaN, skipped before this step]
+    const steps = [[1, 1, 0], [2, 0, 1], [3, 1, 1], [4, 0, 2]] as const;
+    for (const [step, found, skipped] of steps) {
+      const g = randomArray(count, 300 + step, -2, 2);
+      writeBuffer(gpu, grad, g);
+      writeBuffer(gpu, hyper, writeHyper(0.01, step));
+      writeBuffer(gpu, lossScale, new Uint32Array([0x47800000, 0, found, skipped]));
+      const before = await everything();
+      await runDispatches(gpu, dispatches);
+      if (found) {
+        expect(await everything(), `step ${step} skipped`).toEqual(before);
+        continue;
+      }
+      const s = { lr: 0.01, step: step - skipped, clipScale: 1 };
+      if (c.kind === 'sgd') sgdStepReference(c.options, reference, g, s);
+      else adamStepReference(c.options, reference, g, s);
+      expect(maxRelativeError(await readFloat32(gpu, param, count), reference.param), `step ${step}`).toBeLessThanOrEqual(PARAM_TOLERANCE);
+      for (const name of stateNames) {
+        expect(maxRelativeError(await readFloat32(gpu, stateBuffers[name]!, count), reference[name as 'm']!, STATE_FLOOR[name]), `step ${step}: ${name}`).toBeLessThanOrEqual(STATE_TOLERANCE);
+      }
+    }
+    for (const b of [param, grad, hyper, clip, lossScale, ...Object.values(stateBuffers)]) gpu.destroyBuffer(b);
+  });
+});

@@ -39,3 +39,19 @@ fn f32_bits_of_f16(half: u32) -> u32 {
   let top = firstLeadingBit(mantissa); // 0..9; the value is mantissa · 2^-24
   return sign | ((top + 103u) << 23u) | ((mantissa << (23u - top)) & 0x7fffffu);
 }
+
+// x rounded to the nearest f16 (ties to even) and widened back to f32, the value f16_bits would
+// give, for the GEMMs' operands under mixed precision. Branch-free so that it inlines cheaply into
+// unrolled register blocks: normal range rounds the low 13 mantissa bits away in the f32 pattern (a
+// carry bumps the exponent), below 2^-14 values snap to multiples of 2^-24 (round() ties to even;
+// the scaling is exact), past 65520 they become ±Inf, and NaN passes through.
+fn round_f16(x: f32) -> f32 {
+  let bits = bitcast<u32>(x);
+  let magnitude = bits & 0x7fffffffu;
+  let normal = bitcast<f32>((bits + 0xfffu + ((bits >> 13u) & 1u)) & 0xffffe000u);
+  let subnormal = round(x * 16777216.0) * 5.9604644775390625e-8;
+  let infinite = bitcast<f32>((bits & 0x80000000u) | 0x7f800000u);
+  var rounded = select(normal, subnormal, magnitude < 0x38800000u);
+  rounded = select(rounded, infinite, magnitude >= 0x477ff000u);
+  return select(rounded, x, magnitude > 0x7f800000u);
+}

@@ -8,6 +8,7 @@ import { accumulateColumns, accumulateMetrics } from '../kernels/loss.ts';
 import { argmaxRows } from '../kernels/reduce.ts';
 import { adamUpdate, sgdUpdate } from '../kernels/optimizer.ts';
 import { clipGradNorm, clipGradNormScratchBytes } from '../kernels/grad_norm.ts';
+import { applyLossScale, lossScaleOptions, unscaleGradients, updateLossScale, type LossScaleOptions } from '../kernels/loss_scale.ts';
 import { elementCount, Graph, Tape, type Op } from '../graph/graph.ts';
 import { planMemory, tensorBytes, type MemoryPlan } from './memory.ts';
 import { checkModelFits, inputStage, type ChannelNormalization, type GpuData } from './input.ts';
@@ -49,6 +50,29 @@ export interface ProgramOptions {
    * f32 weights then need no buffer in `persistent`); every other op is compiled as usual.
    */
   int8?: Int8Weights;
+  /**
+   * Training only: mixed precision, like PyTorch's autocast with a GradScaler. The GEMM-based layers
+   * multiply in f16 (f32 sums), the loss gradient is scaled by a dynamic loss scale, the gradients
+   * are unscaled and checked, and a step with an Inf or NaN gradient leaves the weights and the
+   * optimizer state as they were. `true` takes GradScaler's defaults; an object sets its knobs.
+   * Master weights and optimizer state stay f32.
+   */
+  mixedPrecision?: MixedPrecision;
+  /** With mixedPrecision: the loss-scale state buffer (createLossScaleState), shared by every program of one trainer. */
+  lossScaleState?: GPUBuffer;
+}
+
+export type MixedPrecision = boolean | LossScaleOptions;
+
+/** The loss-scaling rule of a mixedPrecision option, or undefined when it is off. */
+export function mixedPrecisionRule(option: MixedPrecision | undefined): Required<LossScaleOptions> | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return lossScaleOptions();
+  if (typeof option !== 'object' || option === null) throw new Error(`mixedPrecision must be true, false or an object of loss-scale options, got ${JSON.stringify(option)}`);
+  const known = ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval'];
+  const unknown = Object.keys(option).filter((k) => !known.includes(k));
+  if (unknown.length) throw new Error(`mixedPrecision: unknown option ${unknown.join(', ')}; the loss-scale options are ${known.join(', ')}`);
+  return lossScaleOptions(option);
 }
 
 export interface MemoryReport { parameterBytes: number; optimizerBytes: number; activationBytes: number; peakBytes: number }
@@ -137,8 +161,11 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
     }
     return t;
   };
+  const scaling = training ? mixedPrecisionRule(options.mixedPrecision) : undefined;
+  if (scaling && !options.lossScaleState) throw new Error('compileProgram: mixedPrecision needs options.lossScaleState (createLossScaleState)');
+  if (scaling && typeof options.loss === 'function') throw new Error('mixed precision: a drawn loss is not supported yet (its gradient is a constant the loss scale would multiply every step); use a named loss');
   const ctx: BuildContext = {
-    graph, tape, training, batch, seed,
+    graph, tape, training, batch, seed, ...(scaling ? { precision: 'f16' as const } : {}),
     param: (layer, name) => lookup(layer, name, 'param'),
     state: (layer, name) => lookup(layer, name, 'state'),
   };
@@ -190,9 +217,26 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
   let predictions: GPUBuffer | undefined;
   if (training) {
     if (!options.optimizer) throw new Error('compileProgram: training needs an optimizer');
+    const lossScale = scaling ? graph.tensor('lossScale.state', [4], 'state', 'u32') : undefined;
+    if (lossScale !== undefined) {
+      external.set(lossScale, options.lossScaleState!);
+      const grad = stage!.grad;
+      const count = elementCount(graph.shape(grad));
+      graph.add({ name: 'scale loss gradient', reads: [grad, lossScale], writes: [grad], emit: (g, b) => applyLossScale(g, b(lossScale), { buffer: b(grad), count }) });
+    }
     const grads = tape.backward(stage!.output, stage!.grad);
     const updates = [...paramTensors.entries()].filter(([, t]) => graph.info(t).role === 'param' && grads.has(t));
     if (updates.length === 0) throw new Error('every parameter is frozen: nothing to train');
+    if (lossScale !== undefined) {
+      // Before clipping, so the norm is the unscaled gradients' (GradScaler.unscale_ before clip_grad_norm_).
+      const gradIds = updates.map(([, t]) => grads.get(t)!);
+      graph.add({
+        name: 'unscale and check gradients', reads: [...gradIds, lossScale], writes: [...gradIds, lossScale],
+        emit: (g, b) => unscaleGradients(g, b(lossScale), gradIds.map((id) => ({ buffer: b(id), count: elementCount(graph.shape(id)) }))),
+      });
+    }
+    const skip = (b: (t: number) => BufferRef) => (lossScale === undefined ? {} : { lossScale: b(lossScale) });
+    const skipReads = lossScale === undefined ? [] : [lossScale];
     const clip = ownBuffer(16, 'optimizer.clip');
     gpu.device.queue.writeBuffer(clip, 0, new Float32Array([1, 0, 0, 0]));
     const clipTensor = graph.tensor('optimizer.clip', [4], 'state');
@@ -238,18 +282,23 @@ export function compileProgram(gpu: Gpu, model: Model, data: GpuData, persistent
         const velocity = momentum > 0 ? moment('momentum_buffer') : undefined;
         const o = { momentum, nesterov: opt.nesterov ?? false, weightDecay: parameterWeightDecay(opt, graph.shape(t)), l1: opt.l1 ?? 0 };
         graph.add({
-          name: `sgd ${name}`, reads: [grad, hyper, clipTensor], writes: velocity === undefined ? [t] : [t, velocity],
-          emit: (g, b) => sgdUpdate(g, o, { param: b(t), grad: b(grad), count, hyper: b(hyper), clip, ...(velocity === undefined ? {} : { velocity: b(velocity) }) }),
+          name: `sgd ${name}`, reads: [grad, hyper, clipTensor, ...skipReads], writes: velocity === undefined ? [t] : [t, velocity],
+          emit: (g, b) => sgdUpdate(g, o, { param: b(t), grad: b(grad), count, hyper: b(hyper), clip, ...(velocity === undefined ? {} : { velocity: b(velocity) }), ...skip(b) }),
         });
       } else {
         const m = moment('exp_avg');
         const v = moment('exp_avg_sq');
         const o = { beta1: opt.beta1 ?? 0.9, beta2: opt.beta2 ?? 0.999, eps: opt.eps ?? 1e-8, weightDecay: parameterWeightDecay(opt, graph.shape(t)), decoupled: opt.kind === 'adamw', l1: opt.l1 ?? 0 };
         graph.add({
-          name: `${opt.kind} ${name}`, reads: [grad, hyper, clipTensor], writes: [t, m, v],
-          emit: (g, b) => adamUpdate(g, o, { param: b(t), grad: b(grad), m: b(m), v: b(v), count, hyper: b(hyper), clip }),
+          name: `${opt.kind} ${name}`, reads: [grad, hyper, clipTensor, ...skipReads], writes: [t, m, v],
+          emit: (g, b) => adamUpdate(g, o, { param: b(t), grad: b(grad), m: b(m), v: b(v), count, hyper: b(hyper), clip, ...skip(b) }),
         });
       }
+    }
+    if (lossScale !== undefined) {
+      const rule = scaling!;
+      // After every update has read the flag: GradScaler.update().
+      graph.add({ name: 'update loss scale', reads: [lossScale], writes: [lossScale], emit: (g, b) => updateLossScale(g, b(lossScale), rule) });
     }
   } else {
     if (options.keepLogits) external.set(graph.info(logits).root, ownBuffer(batch * elementCount(model.outputShape) * 4, 'batch.logits'));

@@ -56,7 +56,11 @@ export interface CheckedMetadata {
   trainer?: StoredTrainerOptions;
   classNames?: string[];
   tokenizer?: TokenizerDescription;
+  /** Mixed precision: the loss scaler's state when saved (PyTorch saves scaler.state_dict() too). */
+  lossScale?: StoredLossScale;
 }
+
+export interface StoredLossScale { scale: number; goodSteps: number; skippedSteps: number }
 
 /** Largest class count a checkpoint may describe (labels are u32; this bounds a hostile header). */
 export const MAX_CLASSES = 65_536;
@@ -102,6 +106,13 @@ const SCHEDULE = byKind<Schedule>({
 });
 
 const SCALE = required(real({ above: 0, max: 100 }));
+const F32_MAX = 3.4028234663852886e38;
+const LOSS_SCALE_RULE = object({
+  initScale: optional(real({ above: 0, max: F32_MAX })), growthFactor: optional(real({ above: 1, max: 1e6 })),
+  backoffFactor: optional(real({ above: 0, below: 1 })), growthInterval: optional(integer(1, U32_MAX)),
+});
+const MIXED_PRECISION: Check<unknown> = (value, field) => (typeof value === 'boolean' ? value : LOSS_SCALE_RULE(value, field));
+const LOSS_SCALE = object({ scale: required(real({ above: 0, max: F32_MAX })), goodSteps: required(integer(0, U32_MAX)), skippedSteps: required(integer(0, U32_MAX)) });
 const TRAINER = object({
   batchSize: required(integer(1, 65_536)),
   stepsPerEpoch: required(integer(1, U32_MAX)),
@@ -115,6 +126,7 @@ const TRAINER = object({
   frozen: optional(list(text(1000), { min: 0, max: 100_000 })),
   lrMultipliers: optional(record(real({ min: 0, max: 1000 }))),
   keepLogits: optional(boolean),
+  mixedPrecision: optional(MIXED_PRECISION),
 });
 
 const CLASS_NAMES = list(text(1000), { min: 2, max: MAX_CLASSES });
@@ -193,6 +205,7 @@ export function checkCheckpointMetadata(source: string, metadata: Readonly<Recor
   const optimizer = field('optimizer', json(OPTIMIZER));
   const schedule = field('schedule', json(SCHEDULE));
   const trainer = field('trainer', json(TRAINER)) as StoredTrainerOptions | undefined;
+  const lossScale = field('loss_scale', json(LOSS_SCALE));
   return {
     webgradVersion: field('webgrad_version', text(100)) ?? 'unknown',
     model,
@@ -205,6 +218,7 @@ export function checkCheckpointMetadata(source: string, metadata: Readonly<Recor
     ...(trainer ? { trainer } : {}),
     ...(classNames ? { classNames } : {}),
     ...(tokenizer ? { tokenizer } : {}),
+    ...(lossScale ? { lossScale } : {}),
   };
 }
 

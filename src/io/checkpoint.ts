@@ -75,7 +75,7 @@ export interface Checkpoint extends Omit<CheckedMetadata, 'trainer'> {
 const OPTIMIZER_PREFIX = 'optimizer.';
 const MOMENT_SUFFIXES = ['exp_avg', 'exp_avg_sq', 'momentum_buffer'];
 /** Metadata keys this module writes; anything else comes back as `extra`. */
-const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names', 'tokenizer'];
+const KNOWN_KEYS = ['format', 'webgrad_version', 'model', 'epoch', 'step', 'seed', 'normalize', 'optimizer', 'schedule', 'trainer', 'class_names', 'tokenizer', 'loss_scale'];
 const FORMAT = 'webgrad-checkpoint/1';
 
 function parameterShape(model: Model, name: string): number[] {
@@ -129,6 +129,8 @@ export async function encodeCheckpoint(state: ModelState, info: SaveInfo, traine
     metadata.optimizer = JSON.stringify(optimizer);
     if (schedule) metadata.schedule = JSON.stringify(schedule);
     metadata.trainer = JSON.stringify(rest);
+    const lossScale = await trainer.lossScale();
+    if (lossScale) metadata.loss_scale = JSON.stringify({ scale: lossScale.scale, goodSteps: lossScale.goodSteps, skippedSteps: lossScale.skippedSteps });
     for (const [key, buffer] of trainer.optimizerState) {
       const shape = parameterShape(state.model, momentParameter(key));
       tensors.set(OPTIMIZER_PREFIX + key, { dtype: 'F32', shape, data: await readFloat32(state.gpu, buffer, elementCount(shape)) });
@@ -287,6 +289,8 @@ function restoreState(checkpoint: Checkpoint, state: ModelState, trainer?: Train
   }
   for (const [key, tensor] of checkpoint.moments) writeBuffer(state.gpu, expected.get(key)!, tensor.data as Float32Array);
   trainer.stepCount = checkpoint.step;
+  // A checkpoint saved without mixed precision leaves a mixed trainer's scale at its initial value, as a fresh GradScaler.
+  if (trainer.lossScaleState && checkpoint.lossScale) trainer.setLossScale(checkpoint.lossScale);
 }
 
 export interface PartialLoad {

@@ -12,7 +12,7 @@
 //   or a caller forces it, so every pass's scratch is sized for both.
 import type { Gpu } from '../gpu/device.ts';
 import { grid1d, kernel, type BufferRef, type Dispatch, type UniformValues, type Workgroups } from '../gpu/kernel.ts';
-import { gemm } from './gemm.ts';
+import { gemm, type GemmPrecision } from './gemm.ts';
 import { swapOuterAxes } from './layout.ts';
 import { implicitConvPass, implicitScratchBytes } from './conv_implicit.ts';
 
@@ -177,7 +177,7 @@ function pixelGrid(pixels: number, channels: number, tile: Record<string, number
   return [Math.ceil(pixels / (tile.DIRECT_WG! * tile.PIXEL_BLOCK!)), Math.ceil(channels / tile.CHANNEL_BLOCK!), 1];
 }
 
-export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weight: BufferRef; bias?: BufferRef; y: BufferRef; scratch: readonly BufferRef[]; activation?: 'none' | 'relu'; algorithm?: ConvAlgorithm }): Dispatch[] {
+export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weight: BufferRef; bias?: BufferRef; y: BufferRef; scratch: readonly BufferRef[]; activation?: 'none' | 'relu'; algorithm?: ConvAlgorithm; precision?: GemmPrecision }): Dispatch[] {
   const { outH, outW } = checkedOutputSize(s);
   const algorithm = io.algorithm ?? chooseConvAlgorithm(gpu, s, 'forward');
   if (algorithm === 'implicit') {
@@ -191,7 +191,7 @@ export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weig
       im2colBatch(gpu, s, io.x, columns),
       ...gemm(gpu, {
         a: io.weight, b: columns, c: channelMajor, m: s.outChannels, n: s.batch * pixels, k: s.inChannels * s.kernelH * s.kernelW,
-        ...(io.bias ? { bias: io.bias, biasAxis: 'm' as const } : {}), activation: io.activation ?? 'none', label: 'conv2d.forward.gemm',
+        ...(io.bias ? { bias: io.bias, biasAxis: 'm' as const } : {}), activation: io.activation ?? 'none', precision: io.precision, label: 'conv2d.forward.gemm',
       }),
       swapOuterAxes(gpu, { src: channelMajor, dst: io.y, outer: s.outChannels, inner: s.batch, width: pixels }, 'conv2d.forward.toNCHW'),
     ];
@@ -223,7 +223,7 @@ function channelMajorGradient(gpu: Gpu, s: Conv2dShape, dy: BufferRef, channelMa
   return swapOuterAxes(gpu, { src: dy, dst: channelMajor, outer: s.batch, inner: s.outChannels, width: outH * outW }, 'conv2d.gradient.channelMajor');
 }
 
-export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRef; weight: BufferRef; dx: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm }): Dispatch[] {
+export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRef; weight: BufferRef; dx: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm; precision?: GemmPrecision }): Dispatch[] {
   const unitStride = Number(s.strideH === 1 && s.strideW === 1);
   const algorithm = io.algorithm ?? chooseConvAlgorithm(gpu, s, 'backwardInput');
   if (algorithm === 'implicit') return [implicitConvPass(gpu, s, checkedOutputSize(s), 'backwardInput', { lhs: io.weight, rhs: io.dy, output: io.dx }).dispatch];
@@ -234,7 +234,7 @@ export function conv2dBackwardInput(gpu: Gpu, s: Conv2dShape, io: { dy: BufferRe
     const [gx, gy] = grid1d(gpu, s.batch * s.height * s.width, WORKGROUP_SIZE);
     return [
       channelMajorGradient(gpu, s, io.dy, channelMajor),
-      ...gemm(gpu, { a: io.weight, b: channelMajor, c: columns, m: s.inChannels * s.kernelH * s.kernelW, n: s.batch * outH * outW, k: s.outChannels, transA: true, label: 'conv2d.backwardInput.gemm' }),
+      ...gemm(gpu, { a: io.weight, b: channelMajor, c: columns, m: s.inChannels * s.kernelH * s.kernelW, n: s.batch * outH * outW, k: s.outChannels, transA: true, precision: io.precision, label: 'conv2d.backwardInput.gemm' }),
       kernel(gpu, 'conv', 'col2imBatch', { UNIT_STRIDE: unitStride, ...columnGeometry(s) }).dispatch({ params: params(s), columns, output: io.dx }, [gx, gy, s.inChannels], 'conv2d.col2imBatch'),
     ];
   }
@@ -260,7 +260,7 @@ export function conv2dColumns(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; colu
 }
 
 /** dweight and dbias are overwritten. */
-export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; dbias?: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm }): Dispatch[] {
+export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; dbias?: BufferRef; scratch: readonly BufferRef[]; algorithm?: ConvAlgorithm; precision?: GemmPrecision }): Dispatch[] {
   const algorithm = io.algorithm ?? chooseConvAlgorithm(gpu, s, 'backwardWeight');
   const gradient = { implicit: implicitWeightGradient, columns: columnWeightGradient, direct: directWeightGradient }[algorithm];
   const dispatches = gradient(gpu, s, io);
@@ -271,13 +271,13 @@ export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRe
 }
 
 /** dW[OC][C·KH·KW] = dY[OC][N·P] · columnsᵀ: one GEMM whose depth is every output pixel of the batch. */
-function columnWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; scratch: readonly BufferRef[] }): Dispatch[] {
+function columnWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; scratch: readonly BufferRef[]; precision?: GemmPrecision }): Dispatch[] {
   const { outH, outW } = checkedOutputSize(s);
   const { columns, channelMajor } = columnBuffers(s, io.scratch);
   return [
     im2colBatch(gpu, s, io.x, columns),
     channelMajorGradient(gpu, s, io.dy, channelMajor),
-    ...gemm(gpu, { a: channelMajor, b: columns, c: io.dweight, m: s.outChannels, n: s.inChannels * s.kernelH * s.kernelW, k: s.batch * outH * outW, transB: true, label: 'conv2d.backwardWeight.gemm' }),
+    ...gemm(gpu, { a: channelMajor, b: columns, c: io.dweight, m: s.outChannels, n: s.inChannels * s.kernelH * s.kernelW, k: s.batch * outH * outW, transB: true, precision: io.precision, label: 'conv2d.backwardWeight.gemm' }),
   ];
 }
 

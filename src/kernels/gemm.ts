@@ -12,6 +12,11 @@ import { f16Bytes } from './f16.ts';
 export type GemmActivation = 'none' | 'relu';
 /** How A, B and C are stored: f32, or f16 packed two per u32 (math and accumulation stay f32). */
 export type GemmStorage = 'f32' | 'f16';
+/**
+ * The precision of the products: 'f16' rounds every element of A and B to f16 as it is read and C as
+ * it is written (sums stay f32), autocast's f16 matmul on f32 storage; f16 storage implies it.
+ */
+export type GemmPrecision = 'f32' | 'f16';
 
 export interface GemmArgs {
   a: BufferRef; b: BufferRef; c: BufferRef;
@@ -33,6 +38,8 @@ export interface GemmArgs {
   activation?: GemmActivation;
   /** Default 'f32'. With 'f16', A, B and C are packed f16 and strides count halves; bias stays f32. */
   storage?: GemmStorage;
+  /** Default 'f32'. With 'f16' on f32 storage the tuned f32 variant runs with F16_ROUND set. */
+  precision?: GemmPrecision;
   label?: string;
 }
 
@@ -237,8 +244,9 @@ export function gemmWith(gpu: Gpu, variant: GemmVariant, args: GemmArgs): Dispat
   if (strideC === 0 && batch > 1) throw new Error('gemm: strideC = 0 would make batch items race on one output');
   const [x, y] = spec.grid(variant.tile, m, n);
   const workgroups: Workgroups = [x, y, batch];
+  const rounded = args.precision === 'f16' && spec.storage === 'f32';
   const gemmKernel = kernel(gpu, spec.shader, variant.entry, {
-    ...variant.tile, TRANS_A: Number(shape.transA), TRANS_B: Number(shape.transB),
+    ...variant.tile, TRANS_A: Number(shape.transA), TRANS_B: Number(shape.transB), ...(rounded ? { F16_ROUND: 1 } : {}),
   });
   const params = {
     m, n, k, stride_a: shape.strideA, stride_b: shape.strideB, stride_c: strideC,
@@ -259,6 +267,7 @@ function entrySpec<V extends GemmVariant>(variant: V): EntrySpec<V['entry']> & {
 /** The facts about a product that variant choice depends on, checked for sanity. */
 export function gemmShape(args: GemmArgs): GemmShape {
   const { m, n, k } = args;
+  if (args.precision !== undefined && args.precision !== 'f32' && args.precision !== 'f16') throw new Error(`gemm: precision must be 'f32' or 'f16', got ${JSON.stringify(args.precision)}`);
   const batch = args.batch ?? 1;
   for (const [name, value] of Object.entries({ m, n, k, batch })) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`gemm: ${name} must be a positive integer, got ${value}`);

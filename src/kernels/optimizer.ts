@@ -41,6 +41,15 @@ export function writeHyper(lr: number, step: number): Float32Array {
   return new Float32Array([lr, step, 0, 0]);
 }
 
+/** The entry that skips on overflow when a loss-scale state is given. */
+function entryFor<E extends 'sgd' | 'sgd_momentum' | 'adam'>(entry: E, io: SkipOnOverflow): E | `${E}_scaled` {
+  return io.lossScale === undefined ? entry : `${entry}_scaled`;
+}
+
+function skipBinding(io: SkipOnOverflow): { loss_scale?: BufferRef } {
+  return io.lossScale === undefined ? {} : { loss_scale: io.lossScale };
+}
+
 function updateGrid(gpu: Gpu, count: number): readonly [number, number, number] {
   return grid1d(gpu, Math.ceil(count / ELEMENTS_PER_INVOCATION), WORKGROUP_SIZE);
 }
@@ -55,8 +64,15 @@ function checkFinite(name: string, values: Record<string, number>): void {
   }
 }
 
+/**
+ * Mixed precision's loss-scale state (src/kernels/loss_scale.ts). Given, the update is skipped while
+ * its Inf/NaN flag is set, and the step number counts only updates applied (hyper's step less the
+ * skipped steps), as GradScaler.step skips optimizer.step() and so Adam's step count.
+ */
+export interface SkipOnOverflow { lossScale?: BufferRef }
+
 /** torch.optim.SGD. `velocity` (count floats) is needed iff momentum > 0; its contents before step 1 are ignored. */
-export function sgdUpdate(gpu: Gpu, o: SgdOptions, io: { param: BufferRef; grad: BufferRef; velocity?: BufferRef; count: number; hyper: BufferRef; clip: BufferRef }): Dispatch[] {
+export function sgdUpdate(gpu: Gpu, o: SgdOptions, io: { param: BufferRef; grad: BufferRef; velocity?: BufferRef; count: number; hyper: BufferRef; clip: BufferRef } & SkipOnOverflow): Dispatch[] {
   const dampening = o.dampening ?? 0;
   checkCount('sgdUpdate', io.count);
   checkFinite('sgdUpdate', { momentum: o.momentum, dampening, weightDecay: o.weightDecay, l1: o.l1 });
@@ -70,14 +86,14 @@ export function sgdUpdate(gpu: Gpu, o: SgdOptions, io: { param: BufferRef; grad:
   const sgdParams = {
     n: io.count, momentum: o.momentum, dampening, weight_decay: o.weightDecay, l1: o.l1, nesterov: o.nesterov ? 1 : 0,
   };
-  const resources = { param: io.param, grad: io.grad, hyper: io.hyper, clip: io.clip, sgd_params: sgdParams };
+  const resources = { param: io.param, grad: io.grad, hyper: io.hyper, clip: io.clip, sgd_params: sgdParams, ...skipBinding(io) };
   const grid = updateGrid(gpu, io.count);
-  if (withMomentum) return [kernel(gpu, 'optimizer', 'sgd_momentum').dispatch({ ...resources, velocity: io.velocity! }, grid, 'sgdUpdate')];
-  return [kernel(gpu, 'optimizer', 'sgd').dispatch(resources, grid, 'sgdUpdate')];
+  if (withMomentum) return [kernel(gpu, 'optimizer', entryFor('sgd_momentum', io)).dispatch({ ...resources, velocity: io.velocity! }, grid, 'sgdUpdate')];
+  return [kernel(gpu, 'optimizer', entryFor('sgd', io)).dispatch(resources, grid, 'sgdUpdate')];
 }
 
 /** torch.optim.Adam / AdamW (amsgrad off). `m` and `v` (count floats each) must be zero before step 1. */
-export function adamUpdate(gpu: Gpu, o: AdamOptions, io: { param: BufferRef; grad: BufferRef; m: BufferRef; v: BufferRef; count: number; hyper: BufferRef; clip: BufferRef }): Dispatch[] {
+export function adamUpdate(gpu: Gpu, o: AdamOptions, io: { param: BufferRef; grad: BufferRef; m: BufferRef; v: BufferRef; count: number; hyper: BufferRef; clip: BufferRef } & SkipOnOverflow): Dispatch[] {
   checkCount('adamUpdate', io.count);
   checkFinite('adamUpdate', { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, l1: o.l1 });
   for (const [name, beta] of [['beta1', o.beta1], ['beta2', o.beta2]] as const) {
@@ -87,6 +103,6 @@ export function adamUpdate(gpu: Gpu, o: AdamOptions, io: { param: BufferRef; gra
     n: io.count, beta1: o.beta1, beta2: o.beta2, one_minus_beta1: 1 - o.beta1, one_minus_beta2: 1 - o.beta2,
     eps: o.eps, weight_decay: o.weightDecay, l1: o.l1, decoupled: o.decoupled ? 1 : 0,
   };
-  const k = kernel(gpu, 'optimizer', 'adam');
-  return [k.dispatch({ param: io.param, grad: io.grad, m: io.m, v: io.v, hyper: io.hyper, clip: io.clip, adam_params: adamParams }, updateGrid(gpu, io.count), 'adamUpdate')];
+  const k = kernel(gpu, 'optimizer', entryFor('adam', io));
+  return [k.dispatch({ param: io.param, grad: io.grad, m: io.m, v: io.v, hyper: io.hyper, clip: io.clip, adam_params: adamParams, ...skipBinding(io) }, updateGrid(gpu, io.count), 'adamUpdate')];
 }

@@ -4,6 +4,7 @@
 // batch as their first axis.
 import type { Gpu } from '../gpu/device.ts';
 import type { BufferRef, Dispatch } from '../gpu/kernel.ts';
+import type { GemmPrecision } from '../kernels/gemm.ts';
 import { formatShape, type DType, type Graph, type Op, type Tape } from '../graph/graph.ts';
 import type { Initializer } from './init.ts';
 
@@ -28,6 +29,11 @@ export interface BuildContext {
   state(layer: Layer, name: string): number;
   /** u32[2] = [seed, step], rewritten each step; drives dropout and augmentation. */
   seed: number;
+  /**
+   * 'f16' under mixed precision: the GEMM-based layers (Dense, Conv2D's column passes, matmul)
+   * multiply f16-rounded operands into f16-rounded results with f32 sums, as autocast does.
+   */
+  precision?: GemmPrecision;
 }
 
 /** Where a symbolic tensor comes from: a model input, or a layer applied to other symbolic tensors. */

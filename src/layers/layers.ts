@@ -101,10 +101,11 @@ export function linear(ctx: BuildContext, layerName: string, x: number, w: numbe
     op(graph, `${layerName}.weightT`, [w], [weightFirst], (gpu, b) => permuteAxes(gpu, { x: b(w), y: b(weightFirst), shape: [units, inFeatures], perm: [1, 0] }));
   }
   const product = weightFirst ?? w;
+  const precision = ctx.precision;
   op(graph, `${layerName}.forward`, bias === undefined ? [x, product] : [x, product, bias], [z], (gpu, b) => gemm(gpu, {
     a: b(x), b: b(product), c: b(z), m: batch, n: units, k: inFeatures, transB: weightFirst === undefined,
     ...(bias === undefined ? {} : { bias: b(bias), biasAxis: 'n' as const }),
-    activation: activation === 'relu' ? 'relu' : 'none', label: `${layerName}.forward`,
+    activation: activation === 'relu' ? 'relu' : 'none', precision, label: `${layerName}.forward`,
   }));
   if (!fused) {
     const count = batch * units;
@@ -114,11 +115,11 @@ export function linear(ctx: BuildContext, layerName: string, x: number, w: numbe
     const dz = gradThroughActivation(g, layerName, activation, y);
     if (g.wants(x)) {
       const dx = g.gradTarget(x);
-      op(graph, `${layerName}.backward.input`, [dz, w], [dx], (gpu, b) => gemm(gpu, { a: b(dz), b: b(w), c: b(dx), m: batch, n: inFeatures, k: units }));
+      op(graph, `${layerName}.backward.input`, [dz, w], [dx], (gpu, b) => gemm(gpu, { a: b(dz), b: b(w), c: b(dx), m: batch, n: inFeatures, k: units, precision }));
     }
     if (g.wants(w)) {
       const dw = g.gradTarget(w);
-      op(graph, `${layerName}.backward.weight`, [dz, x], [dw], (gpu, b) => gemm(gpu, { a: b(dz), b: b(x), c: b(dw), m: units, n: inFeatures, k: batch, transA: true }));
+      op(graph, `${layerName}.backward.weight`, [dz, x], [dw], (gpu, b) => gemm(gpu, { a: b(dz), b: b(x), c: b(dw), m: units, n: inFeatures, k: batch, transA: true, precision }));
     }
     if (bias !== undefined && g.wants(bias)) {
       const db = g.gradTarget(bias);
@@ -226,11 +227,12 @@ export class Conv2D extends Layer {
     const fwdScratch = scratch('forward');
     const reads = bias === undefined ? [x, w] : [x, w, bias];
     const activation = this.activation;
+    const precision = ctx.precision;
     // ReLU rides in the convolution's epilogue; sigmoid and tanh follow as their own kernel.
     const fused = activation === 'relu' || activation === 'none';
     const z = fused ? y : graph.tensor(`${this.name}.preact`, [batch, ...out]);
     op(graph, `${this.name}.forward`, reads, [z, ...fwdScratch], (gpu, b) => conv2dForward(gpu, s, {
-      x: b(x), weight: b(w), y: b(z), scratch: fwdScratch.map(b), activation: activation === 'relu' ? 'relu' : 'none',
+      x: b(x), weight: b(w), y: b(z), scratch: fwdScratch.map(b), activation: activation === 'relu' ? 'relu' : 'none', precision,
       ...(bias === undefined ? {} : { bias: b(bias) }),
     }));
     if (!fused) {
@@ -245,7 +247,7 @@ export class Conv2D extends Layer {
         const db = wantsBias ? g.gradTarget(bias) : undefined;
         const sc = scratch('backwardWeight');
         op(graph, `${this.name}.backward.weight`, [x, dz], db === undefined ? [dw, ...sc] : [dw, db, ...sc], (gpu, b) => conv2dBackwardWeight(gpu, s, {
-          x: b(x), dy: b(dz), dweight: b(dw), scratch: sc.map(b), ...(db === undefined ? {} : { dbias: b(db) }),
+          x: b(x), dy: b(dz), dweight: b(dw), scratch: sc.map(b), precision, ...(db === undefined ? {} : { dbias: b(db) }),
         }));
       } else if (wantsBias) {
         const db = g.gradTarget(bias);
@@ -254,7 +256,7 @@ export class Conv2D extends Layer {
       if (g.wants(x)) {
         const dx = g.gradTarget(x);
         const sc = scratch('backwardInput');
-        op(graph, `${this.name}.backward.input`, [dz, w], [dx, ...sc], (gpu, b) => conv2dBackwardInput(gpu, s, { dy: b(dz), weight: b(w), dx: b(dx), scratch: sc.map(b) }));
+        op(graph, `${this.name}.backward.input`, [dz, w], [dx, ...sc], (gpu, b) => conv2dBackwardInput(gpu, s, { dy: b(dz), weight: b(w), dx: b(dx), scratch: sc.map(b), precision }));
       }
     });
     return y;

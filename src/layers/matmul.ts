@@ -53,11 +53,12 @@ export class MatMul extends Layer {
     const { m, k, n, aBatch, bBatch, outBatch } = this.product(sa, sb, [batch]);
     const items = elementCount(outBatch);
     const label = layerLabel(this);
+    const precision = ctx.precision;
     // The GEMM runs one batch item per workgroup row in z.
     const batched = (gpu: Gpu, args: GemmArgs) => {
       const limit = gpu.limits.maxComputeWorkgroupsPerDimension;
       if (items > limit) throw new Error(`${label}: ${items} matrix products in one call (the leading sizes ${formatShape(outBatch)}, batch first); this adapter allows at most ${limit}`);
-      return gemm(gpu, { ...args, batch: items });
+      return gemm(gpu, { ...args, batch: items, precision });
     };
     const y = graph.tensor(`${this.name}.out`, [batch, ...this.outputShape(sa, sb)]);
     // One stride per operand covers the batch when its broadcast pattern collapses to one axis.

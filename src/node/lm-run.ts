@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Checkpoint } from '../io/checkpoint.ts';
 import type { Schedule } from '../optim/optim.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
+import { mixedPrecisionRule } from '../compiler/program.ts';
 import { boolean, integer, json, list, object, optional, real, required, text, withSource } from '../io/schema.ts';
 import { trainingCurvesSvg } from '../report/training-curves.ts';
 import { writeTextAtomic } from './training-report.ts';
@@ -104,6 +105,7 @@ export function recordedLmFlags(checkpoint: Checkpoint, record: LmRunRecord): Re
     'weight-decay': training.optimizer!.weightDecay ?? 0,
     decay: training.optimizer!.decay ?? 'all',
     'clip-norm': training.clipNorm,
+    'mixed-precision': mixedPrecisionRule(training.mixedPrecision) !== undefined,
     schedule: schedule.kind,
     ...(schedule.kind === 'warmup-cosine' ? { warmup: schedule.warmupSteps } : {}),
     ...(schedule.kind === 'warmup-cosine' || schedule.kind === 'cosine' ? { 'min-lr': schedule.minLr ?? 0 } : {}),
@@ -137,6 +139,8 @@ export interface LmReport {
   tokensPerSecond: number;
   memory: { parameterBytes: number; optimizerBytes: number; activationBytes: number; peakBytes: number };
   resumedFrom?: { checkpoint: string; step: number };
+  /** With --mixed-precision: the loss scale at the end and the steps skipped over the whole run. */
+  mixedPrecision?: { lossScale: number; skippedSteps: number };
   /** A few lines of text sampled from the trained model: left for the generator (scripts/generate.ts) to fill. */
   samples?: string[];
 }

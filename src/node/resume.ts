@@ -6,6 +6,7 @@
 import type { Checkpoint } from '../io/checkpoint.ts';
 import type { Schedule } from '../optim/optim.ts';
 import type { TrainerOptions } from '../runtime/runtime.ts';
+import { mixedPrecisionRule } from '../compiler/program.ts';
 import { fraction, parseDecimal, positive, UsageError } from './args.ts';
 import { optimizerName, scheduleConfig } from './optimizer-flags.ts';
 
@@ -25,6 +26,7 @@ export interface ResumableFlags {
   dropout: number | undefined;
   'label-smoothing': number;
   'clip-norm': number | undefined;
+  'mixed-precision': boolean;
   'val-split': number;
   'train-limit': number | undefined;
   augment: boolean;
@@ -70,6 +72,7 @@ function checkpointFlags(checkpoint: Checkpoint): Recorded {
     dropout: 'zoo' in description ? description.options.dropout : undefined,
     'label-smoothing': training.labelSmoothing ?? 0,
     'clip-norm': training.clipNorm,
+    'mixed-precision': mixedPrecisionRule(training.mixedPrecision) !== undefined,
     augment: training.augment !== undefined,
     standardize: !(checkpoint.normalize.mean === 0 && checkpoint.normalize.std === 1),
     seed: training.seed,

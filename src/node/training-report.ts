@@ -36,6 +36,8 @@ export interface RunReport {
   stoppedBy: string;
   /** Set when the run continued a checkpoint; `epochs` then counts its epochs too. */
   resumedFrom?: { checkpoint: string; epoch: number };
+  /** With --mixed-precision: the loss scale at the end and the steps skipped over the whole run (resumed ones included). */
+  mixedPrecision?: { lossScale: number; skippedSteps: number };
 }
 
 export interface Evaluated { matrix: ConfusionMatrix; report: ClassificationReport }

@@ -5,7 +5,8 @@ import { encodeDispatches, type Dispatch } from '../gpu/kernel.ts';
 import { readFloat32, readUint32, storageBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { writeHyper } from '../kernels/optimizer.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
-import { compileProgram, type ChannelNormalization, type GpuData, type MemoryReport, type Program, type ProgramOptions } from '../compiler/program.ts';
+import { createLossScaleState, LOSS_SCALE_STATE_BYTES, readLossScale, type LossScaleState } from '../kernels/loss_scale.ts';
+import { compileProgram, mixedPrecisionRule, type ChannelNormalization, type GpuData, type MemoryReport, type Program, type ProgramOptions } from '../compiler/program.ts';
 import { checkTokenStarts } from '../compiler/input.ts';
 import { learningRate, type Schedule } from '../optim/optim.ts';
 import type { Model } from '../model/model.ts';
@@ -95,7 +96,7 @@ class SubmitThrottle {
   }
 }
 
-export interface TrainerOptions extends Omit<ProgramOptions, 'training' | 'batch'> {
+export interface TrainerOptions extends Omit<ProgramOptions, 'training' | 'batch' | 'lossScaleState'> {
   batchSize: number;
   seed: number;
   schedule?: Schedule;
@@ -128,6 +129,8 @@ export class Trainer {
    */
   recordMs = 0;
   latest: Snapshot | null = null;
+  /** With mixedPrecision: the dynamic loss scale's GPU state, shared by every batch size's program. */
+  readonly lossScaleState?: GPUBuffer;
   private clearTotals = true;
   private fault: Error | null = null;
   private readonly staging: { buffer: GPUBuffer; busy: boolean }[];
@@ -138,6 +141,8 @@ export class Trainer {
     readonly optimizerState: Map<string, GPUBuffer>, readonly options: TrainerOptions) {
     if (!options.optimizer) throw new Error('Trainer needs an optimizer');
     this.baseLr = options.optimizer.lr;
+    const scaling = mixedPrecisionRule(options.mixedPrecision);
+    if (scaling) this.lossScaleState = createLossScaleState(gpu, scaling, 'trainer.lossScale');
     this.program = this.compile(options.batchSize);
     const remainder = options.remainderBatch;
     if (remainder !== undefined) {
@@ -157,6 +162,7 @@ export class Trainer {
     if (!p) {
       p = compileProgram(this.gpu, this.model, this.data, this.state.buffers, this.optimizerState, {
         ...this.options, batch, training: true, ...(this.programs.size ? { totals: this.program.totals } : {}),
+        ...(this.lossScaleState ? { lossScaleState: this.lossScaleState } : {}),
       });
       this.programs.set(batch, p);
     }
@@ -232,6 +238,26 @@ export class Trainer {
     }, () => { slot.busy = false; });
   }
 
+  /**
+   * With mixedPrecision: the loss scale, its clean-step count and the steps skipped so far (one
+   * small readback, after the steps already submitted); undefined without.
+   */
+  async lossScale(): Promise<LossScaleState | undefined> {
+    if (!this.lossScaleState) return undefined;
+    await this.throttle.drain();
+    return readLossScale(this.gpu, this.lossScaleState);
+  }
+
+  /** Restores a saved loss scale (a checkpoint's), so a resumed run scales as the saved one would have. */
+  setLossScale(state: Omit<LossScaleState, 'foundNonFinite'>): void {
+    if (!this.lossScaleState) throw new Error('setLossScale: this trainer was compiled without mixedPrecision');
+    const words = new Uint32Array(LOSS_SCALE_STATE_BYTES / 4);
+    new Float32Array(words.buffer, 0, 1)[0] = state.scale;
+    words[1] = state.goodSteps;
+    words[3] = state.skippedSteps;
+    writeBuffer(this.gpu, this.lossScaleState, words);
+  }
+
   /** Waits for the GPU and returns loss/accuracy over the steps since the last reset. */
   async totals(): Promise<Totals> {
     await this.throttle.drain();
@@ -245,6 +271,7 @@ export class Trainer {
   destroy(): void {
     for (const p of this.programs.values()) for (const b of p.owned) this.gpu.destroyBuffer(b);
     for (const s of this.staging) this.gpu.destroyBuffer(s.buffer);
+    if (this.lossScaleState) this.gpu.destroyBuffer(this.lossScaleState);
   }
 }
 

@@ -45,8 +45,11 @@ describe('the flags a checkpoint fixes', () => {
   it('are read from the trainer options, the tokenizer and the record', () => {
     expect(recordedLmFlags(checkpoint({}), RECORD)).toEqual({
       layers: 2, heads: 4, width: 64, context: 64, 'tie-weights': false, 'val-fraction': 0.1, 'eval-batches': 8, tokenizer: 'byte', 'batch-size': 16, lr: 3e-3, 'weight-decay': 0.1, decay: 'matrices',
-      'clip-norm': 1, schedule: 'warmup-cosine', warmup: 20, 'min-lr': 1e-4, seed: 7,
+      'clip-norm': 1, 'mixed-precision': false, schedule: 'warmup-cosine', warmup: 20, 'min-lr': 1e-4, seed: 7,
     });
+    const mixed = checkpoint({});
+    mixed.training!.mixedPrecision = { initScale: 1024 };
+    expect(recordedLmFlags(mixed, RECORD)['mixed-precision']).toBe(true);
   });
 
   it('map back to the schedule they came from', () => {

@@ -21,7 +21,7 @@ function checkpoint(training: Partial<TrainerOptions> = {}, extra: Record<string
 
 const defaults: ResumableFlags & { quiet: boolean } = {
   model: 'cnn', dataset: 'mnist', epochs: 5, 'batch-size': 64, lr: 1e-3, optimizer: 'adam', momentum: 0.9, schedule: 'cosine',
-  'weight-decay': 0, decay: 'all', l1: 0, dropout: undefined, 'label-smoothing': 0, 'clip-norm': undefined, 'val-split': 0.1, 'train-limit': undefined,
+  'weight-decay': 0, decay: 'all', l1: 0, dropout: undefined, 'label-smoothing': 0, 'clip-norm': undefined, 'mixed-precision': false, 'val-split': 0.1, 'train-limit': undefined,
   augment: false, standardize: true, seed: 1, quiet: true,
 };
 
@@ -30,9 +30,18 @@ describe('resumedFlags', () => {
     const flags = resumedFlags({ ...defaults, epochs: 6 }, new Set(['epochs', 'quiet']), checkpoint(), 'c.st');
     expect(flags).toEqual({
       model: 'lenet', dataset: 'fashion-mnist', epochs: 6, 'batch-size': 32, lr: 0.05, optimizer: 'momentum', momentum: 0.8, schedule: 'step',
-      'weight-decay': 1e-4, decay: 'all', l1: 0, dropout: undefined, 'label-smoothing': 0.1, 'clip-norm': undefined, 'val-split': 0.2, 'train-limit': undefined,
+      'weight-decay': 1e-4, decay: 'all', l1: 0, dropout: undefined, 'label-smoothing': 0.1, 'clip-norm': undefined, 'mixed-precision': false, 'val-split': 0.2, 'train-limit': undefined,
       augment: false, standardize: true, seed: 5, quiet: true,
     });
+  });
+
+  it('takes --mixed-precision from the checkpoint and refuses one that differs', () => {
+    const mixed = checkpoint({ mixedPrecision: true });
+    expect(resumedFlags({ ...defaults, epochs: 4 }, new Set(['epochs']), mixed, 'c.st')['mixed-precision']).toBe(true);
+    expect(refusal(() => resumedFlags({ ...defaults, epochs: 4 }, new Set(['epochs', 'mixed-precision']), mixed, 'c.st')))
+      .toContain("--mixed-precision false differs from the checkpoint's true");
+    expect(refusal(() => resumedFlags({ ...defaults, 'mixed-precision': true, epochs: 4 }, new Set(['epochs', 'mixed-precision']), checkpoint(), 'c.st')))
+      .toContain("--mixed-precision true differs from the checkpoint's false");
   });
 
   it('without --epochs, runs to the checkpoint\'s own total', () => {

@@ -30,6 +30,10 @@ import { dropoutRef } from './dropout.ts';
 import { softmaxCrossEntropyRef } from './loss.ts';
 import { adamStepReference, sgdStepReference } from './optimizer.ts';
 import { parameterWeightDecay, type OptimizerConfig } from '../../src/optim/optim.ts';
+import { convAlgorithm } from '../../src/kernels/conv.ts';
+import { roundToF16 } from '../../src/data/f16.ts';
+import type { LossScaleOptions } from '../../src/kernels/loss_scale.ts';
+import { updateReference } from './loss_scale.ts';
 
 type Params = Map<string, Float64Array>;
 type Backward = (dy: Float64Array) => Float64Array;
@@ -191,46 +195,52 @@ function opStep(node: ModelNode, xs: Float64Array[], batch: number): { y: Float6
 
 type NamedValue = { name: string; value: Float64Array };
 
+const toF16 = (values: Float64Array): Float64Array => values.map(roundToF16);
+
 /** act(x · wᵀ + b) over the last axis; its backward adds into the named parameters' gradients (a tied weight sums both uses). */
-function linearStep(input: readonly number[], x: Float64Array, batch: number, weight: NamedValue, bias: NamedValue | undefined, activation: Dense['activation'], out: number, grads: Params): { y: Float64Array; backward: Backward } {
+function linearStep(input: readonly number[], xIn: Float64Array, batch: number, weight: NamedValue, bias: NamedValue | undefined, activation: Dense['activation'], out: number, grads: Params, f16: boolean): { y: Float64Array; backward: Backward } {
   // A sequence [tokens, features] is projected token by token: every token is a row.
   const inF = input.at(-1)!, rows = batch * input.slice(0, -1).reduce((a, d) => a * d, 1);
-  const w = weight.value, b = bias?.value;
+  // Under mixed precision each of the three products reads f16 operands and writes f16 results.
+  const round = f16 ? toF16 : (v: Float64Array) => v;
+  const x = round(xIn), w = round(weight.value), b = bias?.value;
   const z = new Float64Array(rows * out);
   for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
     let s = b ? b[o]! : 0;
     for (let i = 0; i < inF; i++) s += x[n * inF + i]! * w[o * inF + i]!;
     z[n * out + o] = s;
   }
-  const y = activation === 'none' ? z : activationForwardRef(activation, z);
+  const y = activation === 'none' ? round(z) : activationForwardRef(activation, round(z));
   return {
     y,
     backward: (dy) => {
-      const dz = activation === 'none' ? dy : activationBackwardRef(activation, y, dy);
+      const dzExact = activation === 'none' ? dy : activationBackwardRef(activation, y, dy);
+      const dz = round(dzExact);
       const dw = new Float64Array(out * inF), dx = new Float64Array(rows * inF), db = new Float64Array(out);
       for (let n = 0; n < rows; n++) for (let o = 0; o < out; o++) {
         const g = dz[n * out + o]!;
-        db[o]! += g;
+        db[o]! += dzExact[n * out + o]!;
         for (let i = 0; i < inF; i++) { dw[o * inF + i]! += g * x[n * inF + i]!; dx[n * inF + i]! += g * w[o * inF + i]!; }
       }
-      addInto(grads, weight.name, dw);
+      addInto(grads, weight.name, round(dw));
       if (bias) addInto(grads, bias.name, db);
-      return dx;
+      return round(dx);
     },
   };
 }
 
 /** Forward one layer on the CPU; returns its output and a closure for its backward (which fills `grads`). */
-function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batch: number, p: Params, grads: Params, seed: number, step: number): { y: Float64Array; backward: Backward } {
+function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batch: number, p: Params, grads: Params, seed: number, step: number, f16: boolean): { y: Float64Array; backward: Backward } {
   const param = (name: string) => p.get(`${layer.name}.${name}`)!;
   if (layer instanceof Dense) {
     const b = layer.useBias ? { name: `${layer.name}.bias`, value: param('bias') } : undefined;
-    return linearStep(input, x, batch, { name: `${layer.name}.weight`, value: param('weight') }, b, layer.activation, layer.units, grads);
+    return linearStep(input, x, batch, { name: `${layer.name}.weight`, value: param('weight') }, b, layer.activation, layer.units, grads, f16);
   }
   if (layer instanceof TiedDense) {
     const weight = `${layer.tiedTo.name}.weight`;
-    return linearStep(input, x, batch, { name: weight, value: p.get(weight)! }, undefined, 'none', layer.tiedTo.vocab, grads);
+    return linearStep(input, x, batch, { name: weight, value: p.get(weight)! }, undefined, 'none', layer.tiedTo.vocab, grads, f16);
   }
+  if (f16 && layer instanceof LoraDense) throw new Error(`no f16 CPU reference for layer ${layer.name}`);
   if (layer instanceof LoraDense) {
     const s = { rows: batch * input.slice(0, -1).reduce((a, d) => a * d, 1), inFeatures: input.at(-1)!, units: layer.units, rank: layer.rank, scale: layer.scale };
     const weights = { w: param('weight'), ...(layer.useBias ? { bias: param('bias') } : {}), a: param('lora_A.weight'), b: param('lora_B.weight') };
@@ -252,14 +262,21 @@ function layerStep(layer: Layer, input: readonly number[], x: Float64Array, batc
   }
   if (layer instanceof Conv2D) {
     const s = layer.convShape(input, batch);
-    const z = conv2dForwardRef(s, x, param('weight'), layer.useBias ? param('bias') : undefined);
+    // Under mixed precision only the passes that run as a column GEMM round to f16.
+    const rounds = (pass: 'forward' | 'backwardInput' | 'backwardWeight') => f16 && convAlgorithm(s, pass) === 'columns';
+    if (rounds('backwardInput')) throw new Error(`no f16 CPU reference for ${layer.name}'s column input gradient`);
+    const forwardRounds = rounds('forward');
+    const z = forwardRounds
+      ? toF16(conv2dForwardRef(s, toF16(x), toF16(param('weight')), layer.useBias ? param('bias') : undefined))
+      : conv2dForwardRef(s, x, param('weight'), layer.useBias ? param('bias') : undefined);
     const activation = layer.activation;
     const y = activation === 'none' ? z : activationForwardRef(activation, z);
     return {
       y,
       backward: (dy) => {
         const dz = activation === 'none' ? dy : activationBackwardRef(activation, y, dy);
-        const { dweight, dbias } = conv2dBackwardWeightRef(s, x, dz);
+        const { dweight: exactDweight, dbias } = conv2dBackwardWeightRef(s, x, dz);
+        const dweight = rounds('backwardWeight') ? toF16(conv2dBackwardWeightRef(s, toF16(x), toF16(dz)).dweight) : exactDweight;
         addInto(grads, `${layer.name}.weight`, dweight);
         if (layer.useBias) addInto(grads, `${layer.name}.bias`, dbias);
         return conv2dBackwardInputRef(s, dz, param('weight'));
@@ -372,10 +389,17 @@ export interface CpuTrainer {
    * maps the output to its mean loss and that mean's gradient. Returns the loss.
    */
   stepWith(inputs: Float64Array[], batch: number, loss: (output: Float64Array) => { loss: number; grad: Float64Array }): number;
+  /** Mixed precision only: GradScaler's state after the steps so far. */
+  lossScale?: { scale: number; goodSteps: number; skippedSteps: number };
 }
 
-/** `frozen`: parameter names that keep their values, as ProgramOptions.frozen (exact names here). */
-export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Array>, optimizer: OptimizerConfig, seed: number, frozen: readonly string[] = []): CpuTrainer {
+/**
+ * `frozen`: parameter names that keep their values, as ProgramOptions.frozen (exact names here).
+ * `mixed`: ProgramOptions.mixedPrecision's rule (all four knobs): the GEMM-based layers round to f16
+ * where the GPU's products do, the loss gradient is scaled, the gradients unscaled and checked, and
+ * a step with an Inf or NaN gradient is skipped (Adam's t counts applied steps).
+ */
+export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Array>, optimizer: OptimizerConfig, seed: number, frozen: readonly string[] = [], mixed?: Required<LossScaleOptions>): CpuTrainer {
   const params: Params = new Map([...initial].map(([k, v]) => [k, Float64Array.from(v)]));
   const moments = new Map<string, Float64Array>();
   const moment = (key: string, n: number) => {
@@ -384,8 +408,11 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
     return m;
   };
   let stepCount = 0;
+  let appliedSteps = 0;
+  const f16 = mixed !== undefined;
   const trainer: CpuTrainer = {
     params,
+    ...(mixed ? { lossScale: { scale: mixed.initScale, goodSteps: 0, skippedSteps: 0 } } : {}),
     step(x, labels) {
       const classes = model.outputShape.at(-1)!;
       const rowsPerSample = model.outputShape.slice(0, -1).reduce((a, d) => a * d, 1);
@@ -400,16 +427,18 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
       const backwards: NodeBackward[] = [];
       for (const node of model.nodes) {
         const xs = node.inputs.map((t) => values.get(t)!);
+        if (f16 && node.layer instanceof MatMul) throw new Error(`no f16 CPU reference for ${node.layer.name}`);
         const step = opStep(node, xs, batch) ?? (() => {
-          const { y, backward } = layerStep(node.layer, node.inputs[0]!.shape, xs[0]!, batch, params, grads, seed, stepCount);
+          const { y, backward } = layerStep(node.layer, node.inputs[0]!.shape, xs[0]!, batch, params, grads, seed, stepCount, f16);
           return { y, backward: (dy: Float64Array) => [backward(dy)] };
         })();
         values.set(node.output, step.y);
         backwards.push(step.backward);
       }
       const loss = lossOf(values.get(model.outputs[0])!);
+      const scale = trainer.lossScale?.scale ?? 1;
       // Reverse order; a tensor read by several nodes gets the sum of their gradients.
-      const gradients = new Map<unknown, Float64Array>([[model.outputs[0], loss.grad]]);
+      const gradients = new Map<unknown, Float64Array>([[model.outputs[0], loss.grad.map((g) => g * scale)]]);
       for (let i = model.nodes.length - 1; i >= 0; i--) {
         const node = model.nodes[i]!;
         const dy = gradients.get(node.output);
@@ -422,11 +451,19 @@ export function cpuTrainer(model: Model, initial: ReadonlyMap<string, Float32Arr
         });
       }
       stepCount++;
-      for (const spec of model.parameterSpecs()) {
-        if (frozen.includes(spec.name)) continue;
+      const trained = model.parameterSpecs().filter((spec) => !frozen.includes(spec.name));
+      if (mixed) {
+        const unscaled = trained.map((spec) => grads.get(spec.name)!.map((g) => g / scale));
+        trained.forEach((spec, i) => grads.set(spec.name, unscaled[i]!));
+        const foundNonFinite = unscaled.some((g) => g.some((v) => !Number.isFinite(v)));
+        trainer.lossScale = updateReference({ ...trainer.lossScale!, foundNonFinite }, mixed);
+        if (foundNonFinite) return loss.loss;
+      }
+      appliedSteps++;
+      for (const spec of trained) {
         const g = grads.get(spec.name)!;
         const param = params.get(spec.name)!;
-        const s = { lr: optimizer.lr, step: stepCount, clipScale: 1 };
+        const s = { lr: optimizer.lr, step: appliedSteps, clipScale: 1 };
         if (optimizer.kind === 'sgd') {
           const momentum = optimizer.momentum ?? 0;
           sgdStepReference({ momentum, nesterov: optimizer.nesterov ?? false, weightDecay: parameterWeightDecay(optimizer, spec.shape), l1: optimizer.l1 ?? 0 },
