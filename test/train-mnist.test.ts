@@ -22,7 +22,9 @@ describe('scripts/train-mnist.ts', () => {
     expect(r.testAccuracy).toBeGreaterThan(0.9);
     expect(run.stdout).toContain(`test accuracy ${(100 * r.testAccuracy).toFixed(2)}%`);
     expect(r).toMatchObject({ dataset: 'mnist', model: 'lenet', epochs: 5, batchSize: 32, seed: 1 });
-    expect(Object.keys(r.adapter).sort()).toEqual(['architecture', 'backend', 'description', 'device', 'software', 'vendor']);
+    // subgroupSizes is there only where the adapter reports its subgroup size range.
+    expect(Object.keys(r.adapter).filter((k) => k !== 'subgroupSizes').sort()).toEqual(['architecture', 'backend', 'description', 'device', 'software', 'vendor']);
+    if ('subgroupSizes' in r.adapter) expect(r.adapter.subgroupSizes).toEqual({ min: expect.any(Number), max: expect.any(Number) });
     for (const key of ['trainSeconds', 'imagesPerSecond', 'testAccuracy', 'testLoss']) expect(r[key], key).toBeGreaterThan(0);
     expect(r.perClass).toHaveLength(10);
     for (const c of r.perClass) for (const key of ['precision', 'recall', 'f1', 'support']) expect(typeof c[key], key).toBe('number');
