@@ -18,7 +18,7 @@ let session: Session | undefined;
 const post = (message: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(message, transfer);
 
 async function gpuReady(): Promise<Gpu> {
-  gpuPromise ??= WebgradSession.create({ onTuning: (gpu) => post({ type: 'status', text: 'timing GEMM kernels on this GPU…', adapter: gpu.describe() }) }).then(({ gpu }) => {
+  gpuPromise ??= WebgradSession.create({ tuneConvolution: false, onTuning: (gpu) => post({ type: 'status', text: 'timing GEMM kernels on this GPU…', adapter: gpu.describe() }) }).then(({ gpu }) => {
     post({ type: 'status', text: 'WebGPU ready', adapter: gpu.describe() });
     return gpu;
   });

@@ -18,6 +18,12 @@ export interface SessionOptions extends GpuOptions {
   gpu?: Gpu;
   /** Called before the GEMM and convolution timing starts, which takes a few seconds on a device's first run. */
   onTuning?: (gpu: Gpu) => void;
+  /**
+   * Time implicit-GEMM convolution against each pass's default (default true). Without it every pass
+   * keeps its default. A page may leave it out: a browser keeps tunings in memory only, so each page
+   * load would time again, which on a software adapter takes minutes.
+   */
+  tuneConvolution?: boolean;
 }
 
 export class Session {
@@ -25,11 +31,11 @@ export class Session {
 
   /** Opens the device and tunes GEMM and convolution for it (cached per adapter), so every program compiled later is tuned. */
   static async create(options: SessionOptions = {}): Promise<Session> {
-    const { gpu: given, onTuning, ...gpuOptions } = options;
+    const { gpu: given, onTuning, tuneConvolution = true, ...gpuOptions } = options;
     const gpu = given ?? await createGpu(gpuOptions);
     onTuning?.(gpu);
     await tuneGemm(gpu);
-    await tuneConv(gpu);
+    if (tuneConvolution) await tuneConv(gpu);
     return new Session(gpu);
   }
 
