@@ -11,7 +11,7 @@ const command = {
   summary: 'A PyTorch-style Net and a hand-written training loop on MNIST.',
   flags: {
     quick: { type: 'bool', help: 'a smoke run: 640 training images, 1 epoch, 500 test images' },
-    epochs: { type: 'int', default: 2, check: positive, help: 'passes over the training set (the PyTorch example runs 14, which takes hours on a CPU adapter; with Adam, two reach 99%)' },
+    epochs: { type: 'int', default: 2, check: positive, help: 'passes over the training set (the PyTorch example runs 14, which takes hours on a CPU adapter; two epochs of Adam reach 98.9% here)' },
   },
 } as const;
 
@@ -51,18 +51,18 @@ runCommand(command, async ({ flags }) => {
   const trainer = new Trainer(gpu, model, state, trainData, new Map(), {
     batchSize, seed, normalize, optimizer: { kind: 'adam', lr: 1e-3 }, schedule: { kind: 'step', stepSize: 1, gamma: 0.7 },
     stepsPerEpoch: steps, totalSteps: steps * epochs,
+    ...(train.count % batchSize ? { remainderBatch: train.count % batchSize } : {}),
   });
 
-  const batch = new Uint32Array(batchSize);
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const order = epochPermutation(train.count, seed, epoch);
     for (let b = 0; b < steps; b++) {
-      batch.set(order.subarray(b * batchSize, (b + 1) * batchSize));
-      await trainer.step(batch);
+      // The last batch is short when the batch size does not divide the set; its program was compiled with the trainer (remainderBatch).
+      const seen = Math.min((b + 1) * batchSize, train.count);
+      await trainer.step(order.subarray(b * batchSize, seen));
       if ((b + 1) % logInterval === 0 || b + 1 === steps) {
         const { loss } = await trainer.totals(); // the mean over the batches since the last reset
         trainer.resetTotals();
-        const seen = (b + 1) * batchSize;
         console.log(`Train Epoch: ${epoch} [${seen}/${train.count} (${Math.round((100 * seen) / train.count)}%)]\tLoss: ${loss.toFixed(6)}`);
       }
     }
