@@ -44,10 +44,17 @@ export function lossScaleOptions(options: LossScaleOptions = {}): Required<LossS
 }
 
 /** A state buffer holding the initial scale, no clean steps, no Inf/NaN seen. */
+/** The state buffer's words for a scale, its clean-step count and the skipped steps (the overflow flag clear). */
+export function encodeLossScaleState(state: Omit<LossScaleState, 'foundNonFinite'>): Uint32Array {
+  const words = new Uint32Array(LOSS_SCALE_STATE_BYTES / 4);
+  new Float32Array(words.buffer, 0, 1)[0] = state.scale;
+  words[1] = state.goodSteps;
+  words[3] = state.skippedSteps;
+  return words;
+}
+
 export function createLossScaleState(gpu: Gpu, options: LossScaleOptions = {}, label = 'lossScale.state'): GPUBuffer {
-  const data = new ArrayBuffer(LOSS_SCALE_STATE_BYTES);
-  new Float32Array(data, 0, 1)[0] = lossScaleOptions(options).initScale;
-  return uploadBuffer(gpu, new Uint32Array(data), label);
+  return uploadBuffer(gpu, encodeLossScaleState({ scale: lossScaleOptions(options).initScale, goodSteps: 0, skippedSteps: 0 }), label);
 }
 
 export async function readLossScale(gpu: Gpu, state: GPUBuffer): Promise<LossScaleState> {

@@ -5,7 +5,7 @@ import { encodeDispatches, type Dispatch } from '../gpu/kernel.ts';
 import { readFloat32, readUint32, storageBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { writeHyper } from '../kernels/optimizer.ts';
 import { elementCount, formatShape } from '../graph/graph.ts';
-import { createLossScaleState, LOSS_SCALE_STATE_BYTES, readLossScale, type LossScaleState } from '../kernels/loss_scale.ts';
+import { createLossScaleState, encodeLossScaleState, readLossScale, type LossScaleState } from '../kernels/loss_scale.ts';
 import { compileProgram, mixedPrecisionRule, type ChannelNormalization, type GpuData, type MemoryReport, type Program, type ProgramOptions } from '../compiler/program.ts';
 import { checkTokenStarts } from '../compiler/input.ts';
 import { learningRate, type Schedule } from '../optim/optim.ts';
@@ -251,11 +251,7 @@ export class Trainer {
   /** Restores a saved loss scale (a checkpoint's), so a resumed run scales as the saved one would have. */
   setLossScale(state: Omit<LossScaleState, 'foundNonFinite'>): void {
     if (!this.lossScaleState) throw new Error('setLossScale: this trainer was compiled without mixedPrecision');
-    const words = new Uint32Array(LOSS_SCALE_STATE_BYTES / 4);
-    new Float32Array(words.buffer, 0, 1)[0] = state.scale;
-    words[1] = state.goodSteps;
-    words[3] = state.skippedSteps;
-    writeBuffer(this.gpu, this.lossScaleState, words);
+    writeBuffer(this.gpu, this.lossScaleState, encodeLossScaleState(state));
   }
 
   /** Waits for the GPU and returns loss/accuracy over the steps since the last reset. */
