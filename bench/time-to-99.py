@@ -84,11 +84,13 @@ def run(folder, recipe, seed):
             loss.backward()
             optimizer.step()
             lr_schedule.step()
-            if (step + 1) % every == 0 or step + 1 == per_epoch:
+            epochs_done = epoch + (step + 1) / per_epoch
+            at_point = (step + 1) % every == 0 or step + 1 == per_epoch
+            if at_point and epochs_done >= recipe['firstEval'] - 1e-6:
                 eval_start = time.perf_counter()
                 acc = accuracy(model, test_x, test_y)
                 evaluation_seconds += time.perf_counter() - eval_start
-                at = {'epochs': round(epoch + (step + 1) / per_epoch, 3), 'seconds': round(time.perf_counter() - start, 2), 'accuracy': acc}
+                at = {'epochs': round(epochs_done, 3), 'seconds': round(time.perf_counter() - start, 2), 'accuracy': acc}
                 evaluations.append(at)
                 print(f"  PyTorch seed {seed}: {at['epochs']:.2f} epochs, {at['seconds']:.1f} s: test accuracy {100 * acc:.2f}%", file=sys.stderr)
                 if acc >= recipe['target']:

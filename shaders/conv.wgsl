@@ -85,6 +85,44 @@ fn im2colBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   }
 }
 
+// The same columns transposed, [N·OH·OW][C·KH·KW]: a row per output pixel. The weight gradient
+// dW[OC][C·KH·KW] = dY[OC][N·P] · this is then a plain product whose B rows are contiguous; read
+// through a transpose, [C·KH·KW][N·P] would make every vector load of B a strided gather, which costs
+// the GEMM over half its speed on llvmpipe. The grid is im2colBatch's (output pixels, and input
+// channels in z), each invocation writing its channel's KH·KW taps of one row; one invocation per
+// element was measured slower, its index arithmetic costing more than the strided stores it avoids.
+override KERNEL_H: u32 = 1u;
+override KERNEL_W: u32 = 1u;
+override IN_CHANNELS: u32 = 1u;
+
+@compute @workgroup_size(WG)
+fn im2colBatchRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let column = linearIndex(gid, groups);
+  let pixels = OUT_H * OUT_W;
+  if (column >= params.batch * pixels) { return; }
+  let c = gid.z;
+  let h = i32(IMAGE_H);
+  let w = i32(IMAGE_W);
+  let q = column % pixels;
+  let base = ((column / pixels) * IN_CHANNELS + c) * IMAGE_H * IMAGE_W;
+  let top = i32(q / OUT_W) * params.strideH - params.padH;
+  let left = i32(q % OUT_W) * params.strideW - params.padW;
+  var at = column * IN_CHANNELS * KERNEL_H * KERNEL_W + c * KERNEL_H * KERNEL_W;
+  for (var ky = 0; ky < i32(KERNEL_H); ky++) {
+    let iy = top + ky;
+    for (var kx = 0; kx < i32(KERNEL_W); kx++) {
+      let ix = left + kx;
+      if (PADDED) {
+        let inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+        output[at] = select(0.0, image[base + u32(clamp(iy, 0, h - 1) * w + clamp(ix, 0, w - 1))], inside);
+      } else {
+        output[at] = image[base + u32(iy * w + ix)];
+      }
+      at++;
+    }
+  }
+}
+
 // The output pixel an input pixel meets through one tap, given y = iy + padH − ky and
 // x = ix + padW − kx: its index in the output plane (clamped into range) and whether it exists and
 // lies on the stride grid.

@@ -236,12 +236,18 @@ describe('gemm autotuning', () => {
     await tuneGemm(gpu);
     const path = join(dir, readdirSync(dir)[0]!);
     const candidatesOnDisk = () => (JSON.parse(readFileSync(path, 'utf8')) as { candidates: string[] }).candidates;
-    const current = GEMM_VARIANTS.map(describeVariant);
-    expect(candidatesOnDisk()).toEqual(current);
-    // As an older version would have left it: one variant fewer, so its winners may be stale.
-    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), candidates: current.slice(1) }));
-    await tuneGemm(gpu);
-    expect(candidatesOnDisk()).toEqual(current);
+    const variants = GEMM_VARIANTS.map(describeVariant);
+    const current = candidatesOnDisk();
+    // The variants, then one entry per shape class naming the product it was timed on.
+    expect(current.slice(0, variants.length)).toEqual(variants);
+    expect(current.slice(variants.length).map((entry) => entry.split('[')[0])).toEqual(['general', 'smallK', 'largeK', 'thin']);
+    // As older versions would have left it: one variant fewer, or the same variants timed on other
+    // products (before the shapes were recorded); either way its winners may be stale.
+    for (const stale of [current.slice(1), variants]) {
+      writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), candidates: stale }));
+      await tuneGemm(gpu);
+      expect(candidatesOnDisk()).toEqual(current);
+    }
   });
 });
 

@@ -68,21 +68,39 @@ async function step(run: Run, s: number): Promise<number> {
 }
 
 /**
- * Per tensor, the largest difference of the update (w − w0) from the twin's, over the largest
- * update: the update is what the gradients decide, so this is where f16 rounding shows.
+ * Per tensor and element, the difference of the update (w − w0) from the twin's, over the tensor's
+ * largest update: the update is what the gradients decide, so this is where f16 rounding shows.
  */
-function updateErrors(run: Pick<Run, 'initial'>, values: Map<string, Float32Array>, twin: ReturnType<typeof cpuTrainer>): Record<string, number> {
-  const errors: Record<string, number> = {};
+function updateErrors(run: Pick<Run, 'initial'>, values: Map<string, Float32Array>, twin: ReturnType<typeof cpuTrainer>): Map<string, Float64Array> {
+  const errors = new Map<string, Float64Array>();
   for (const [name, expected] of twin.params) {
     const w0 = run.initial.get(name)!, got = values.get(name)!;
-    let worst = 0, largest = 0;
-    for (let i = 0; i < w0.length; i++) {
-      largest = Math.max(largest, Math.abs(expected[i]! - w0[i]!));
-      worst = Math.max(worst, Math.abs((got[i]! - w0[i]!) - (expected[i]! - w0[i]!)));
-    }
-    errors[name] = largest === 0 ? worst : worst / largest;
+    let largest = 0;
+    for (let i = 0; i < w0.length; i++) largest = Math.max(largest, Math.abs(expected[i]! - w0[i]!));
+    errors.set(name, Float64Array.from(w0, (w, i) => Math.abs((got[i]! - w) - (expected[i]! - w)) / (largest === 0 ? 1 : largest)));
   }
   return errors;
+}
+
+/**
+ * The GPU makes the twin's f16 roundings, so only f32-vs-float64 arithmetic separates them: about 1e-6
+ * of the update. One f16 rounding more or less moves an element by ~2^-11 ≈ 5e-4 of itself, as the
+ * f32 twin's distance shows, so 2e-5 leaves room for the arithmetic and not for that. The exception:
+ * a sum that lands next to the midpoint of two f16 values may round the other way after the GPU's
+ * f32 accumulation; that can happen to an odd element (at most 1% of a tensor, and one rounding's
+ * worth), never to many, as it would if a rounding were missing.
+ */
+function expectTwinRoundings(errors: Map<string, Float64Array>): void {
+  for (const [name, tensor] of errors) {
+    const off = tensor.filter((e) => e > 2e-5);
+    expect(off.length, `${name}: elements past the arithmetic's 2e-5`).toBeLessThanOrEqual(Math.max(1, Math.floor(tensor.length / 100)));
+    expect(Math.max(0, ...off), `${name}: worst element`).toBeLessThanOrEqual(1e-3);
+  }
+}
+
+/** The largest error over every tensor and element. */
+function worstError(errors: Map<string, Float64Array>): number {
+  return Math.max(...[...errors.values()].map((tensor) => Math.max(...tensor)));
 }
 
 describe('mixed-precision steps against the CPU twin that rounds to f16 at the same places', () => {
@@ -94,11 +112,8 @@ describe('mixed-precision steps against the CPU twin that rounds to f16 at the s
     for (let s = 0; s < 3; s++) await step(run, s);
     const values = await run.state.read();
     const against16 = updateErrors(run, values, run.twin), against32 = updateErrors(run, values, run.f32Twin);
-    // The GPU makes the twin's f16 roundings, so only f32-vs-float64 arithmetic separates them: about
-    // 1e-6 of the update here. One f16 rounding more or less moves an element by ~2^-11 ≈ 5e-4 of
-    // itself, as the f32 twin's distance shows, so 2e-5 leaves room for the arithmetic and not for that.
-    for (const [name, error] of Object.entries(against16)) expect(error, name).toBeLessThanOrEqual(2e-5);
-    expect(Math.max(...Object.values(against32)), 'distance from the unrounded f32 twin').toBeGreaterThan(5e-5);
+    expectTwinRoundings(against16);
+    expect(worstError(against32), 'distance from the unrounded f32 twin').toBeGreaterThan(5e-5);
     expect(await run.trainer.lossScale()).toEqual({ scale: 2 ** 10, goodSteps: 3, foundNonFinite: false, skippedSteps: 0 });
     expect(run.trainer.submits).toBe(3);
     run.destroy();
@@ -132,8 +147,8 @@ describe('a token model in mixed precision (Embedding, LayerNorm, Dense over eve
     }
     const values = await state.read();
     const against16 = updateErrors({ initial }, values, twin), against32 = updateErrors({ initial }, values, f32Twin);
-    for (const [name, error] of Object.entries(against16)) expect(error, name).toBeLessThanOrEqual(2e-5);
-    expect(Math.max(...Object.values(against32)), 'distance from the unrounded f32 twin').toBeGreaterThan(5e-5);
+    expectTwinRoundings(against16);
+    expect(worstError(against32), 'distance from the unrounded f32 twin').toBeGreaterThan(5e-5);
     expect(Math.abs((await trainer.totals()).loss - losses.reduce((a, b) => a + b, 0) / 3)).toBeLessThanOrEqual(1e-5);
     trainer.destroy(); state.destroy(); destroyDataset(gpu, data);
   }, 600_000);
@@ -159,8 +174,7 @@ describe('dynamic loss scaling', () => {
     expect(scale.skippedSteps).toBeGreaterThan(1);
     expect(scale.skippedSteps).toBeLessThan(14);
     // The applied steps trained like the twin's, with t counted from the first applied step.
-    const errors = updateErrors(run, await run.state.read(), run.twin);
-    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(2e-5);
+    expectTwinRoundings(updateErrors(run, await run.state.read(), run.twin));
     // The reported loss is the unscaled one: the twin's mean over the same steps.
     run.trainer.resetTotals();
     const twinLoss = await step(run, 0);

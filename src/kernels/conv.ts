@@ -270,14 +270,20 @@ export function conv2dBackwardWeight(gpu: Gpu, s: Conv2dShape, io: { x: BufferRe
   return dispatches;
 }
 
-/** dW[OC][C·KH·KW] = dY[OC][N·P] · columnsᵀ: one GEMM whose depth is every output pixel of the batch. */
+/**
+ * dW[OC][C·KH·KW] = dY[OC][N·P] · rows[N·P][C·KH·KW]: one GEMM whose depth is every output pixel of
+ * the batch, over the transposed column matrix (shaders/conv.wgsl im2colBatchRows).
+ */
 function columnWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: BufferRef; dweight: BufferRef; scratch: readonly BufferRef[]; precision?: GemmPrecision }): Dispatch[] {
   const { outH, outW } = checkedOutputSize(s);
-  const { columns, channelMajor } = columnBuffers(s, io.scratch);
+  const { columns: rows, channelMajor } = columnBuffers(s, io.scratch);
+  const rowLength = s.inChannels * s.kernelH * s.kernelW;
+  const constants = { PADDED: padded(s), ...columnGeometry(s), KERNEL_H: s.kernelH, KERNEL_W: s.kernelW, IN_CHANNELS: s.inChannels };
+  const [gx, gy] = grid1d(gpu, s.batch * outH * outW, WORKGROUP_SIZE);
   return [
-    im2colBatch(gpu, s, io.x, columns),
+    kernel(gpu, 'conv', 'im2colBatchRows', constants).dispatch({ params: params(s), image: io.x, output: rows }, [gx, gy, s.inChannels], 'conv2d.im2colBatchRows'),
     channelMajorGradient(gpu, s, io.dy, channelMajor),
-    ...gemm(gpu, { a: channelMajor, b: columns, c: io.dweight, m: s.outChannels, n: s.inChannels * s.kernelH * s.kernelW, k: s.batch * outH * outW, transB: true, precision: io.precision, label: 'conv2d.backwardWeight.gemm' }),
+    ...gemm(gpu, { a: channelMajor, b: rows, c: io.dweight, m: s.outChannels, n: rowLength, k: s.batch * outH * outW, precision: io.precision, label: 'conv2d.backwardWeight.gemm' }),
   ];
 }
 

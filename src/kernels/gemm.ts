@@ -299,9 +299,18 @@ export function describeVariant(variant: GemmVariant): string {
 const TUNING_SHAPES: Record<GemmShapeClass, Pick<GemmShape, 'm' | 'n' | 'k' | 'transA' | 'transB'>> = {
   general: { m: 512, n: 512, k: 512, transA: false, transB: false },
   smallK: { m: 32, n: 16384, k: 9, transA: false, transB: false },
-  largeK: { m: 64, n: 288, k: 7744, transA: false, transB: true },
+  largeK: { m: 64, n: 288, k: 7744, transA: false, transB: false },
   thin: { m: 10, n: 1600, k: 64, transA: true, transB: false },
 };
+
+/**
+ * What a cached tuning record must match: the variants and the products they were timed on, so a
+ * version that changes either retunes rather than keeping winners of another race.
+ */
+function tuningCandidates(variants: readonly GemmVariant[]): string[] {
+  const products = Object.entries(TUNING_SHAPES).map(([shapeClass, s]) => `${shapeClass}[${s.m}×${s.n}×${s.k}${s.transA ? ',Aᵀ' : ''}${s.transB ? ',Bᵀ' : ''}]`);
+  return [...variants.map(describeVariant), ...products];
+}
 
 export interface TuneGemmOptions {
   /** Which variants to time: f32 (the default) or the f16-storage ones; each has its own cache entry. */
@@ -319,7 +328,7 @@ function cacheKind(storage: GemmStorage): string {
 export async function tuneGemm(gpu: Gpu, options: TuneGemmOptions = {}): Promise<void> {
   const storage = options.storage ?? 'f32';
   const variants = gemmVariantsFor(gpu, storage);
-  const names = variants.map(describeVariant);
+  const names = tuningCandidates(variants);
   const remember = (choices: Choices) => tuned.set(gpu, { ...tuned.get(gpu), [storage]: choices });
   const cached = await readTuning<Choices>(gpu, cacheKind(storage), names);
   if (cached) {
