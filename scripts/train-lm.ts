@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import {
-  bigramLoss, ByteTokenizer, DECAY_GROUPS, CharTokenizer, Session, DEFAULT_DIVERGENCE_FACTOR, destroyDataset, DivergenceError, EpochProgress, Evaluator, evaluationStarts, gptModel,
+  bigramLoss, ByteTokenizer, DECAY_GROUPS, CharTokenizer, Session, unsteadyTuningNote, DEFAULT_DIVERGENCE_FACTOR, destroyDataset, DivergenceError, EpochProgress, Evaluator, evaluationStarts, gptModel,
   modelFromCheckpoint, ModelState, restoreCheckpoint, splitTokenStream, tokenizerFromDescription, Trainer, trainingStarts, uploadTokens,
   type Checkpoint, type Tokenizer, type TokenSplit, type TrainerOptions,
 } from 'webgrad';
@@ -131,8 +131,11 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const bigram = bigramLoss(tokens, tokenizer.vocab, split.trainEnd);
 
   // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
-  const { gpu } = await Session.create();
+  const session = await Session.create();
+  const { gpu } = session;
   log(`adapter: ${gpu.describe()}`);
+  const tuningNote = unsteadyTuningNote(session.tuning);
+  if (tuningNote) log(tuningNote);
   log(`text: ${corpus.source}: ${tokens.length} tokens (${unit}-level, vocab ${tokenizer.vocab}), ${split.trainEnd} to train on, ${tokens.length - split.trainEnd} held out`);
   log(`bigram baseline (add-one counts over the training tokens): val ${showLoss(bigram.validation, 'validation')} — the loss to beat`);
   const sizes = { layers: flags.layers, heads: flags.heads, width: flags.width, context: flags.context };

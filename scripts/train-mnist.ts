@@ -3,7 +3,7 @@
 //   node --import tsx scripts/train-mnist.ts --help
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Session, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, DECAY_GROUPS, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type ImageSet, type Checkpoint } from 'webgrad';
+import { Session, unsteadyTuningNote, EpochProgress, formatEpochSummary, formatClassificationReport, formatConfusionMatrix, pixelStats, takeSamples, ZOO_NAMES, zooModel, SCHEDULES, DECAY_GROUPS, Evaluator, ModelState, Trainer, modelFromCheckpoint, restoreCheckpoint, range, uploadDataset, fit, stepsPerEpoch, DEFAULT_DIVERGENCE_FACTOR, type ImageSet, type Checkpoint } from 'webgrad';
 import { loadTrainingData, OPTIMIZER_NAMES, optimizerConfig, scheduleConfig, between, fraction, nonNegative, positive, seedRange, UsageError, runCommand, TRAINING_OUTPUT_FLAGS, openEventFile, evaluatePredictions, toReportHistory, writePictures, writeTextAtomic, readCheckpoint, saveCheckpoint, stopAfterStepOnSignal, SIGNAL_EXIT_CODES, resumedFlags, resumedTrainerOptions, writableFolder, writableFile, keepForeignCheckpoint, keptCheckpoint, type ParsedArgs, type RunReport } from 'webgrad/node';
 
 const command = {
@@ -69,8 +69,11 @@ async function main({ flags: parsed, given }: ParsedArgs<typeof command.flags>):
   const perEpoch = stepsPerEpoch(trainCount, batchSize);
   if (resumed) checkResumedData(resumed, flags.resume!, data.classNames, trainCount, perEpoch);
   // The session tunes GEMM for this adapter before anything compiles (programs bake in the variant).
-  const { gpu } = await Session.create();
+  const session = await Session.create();
+  const { gpu } = session;
   log(`adapter: ${gpu.describe()}`);
+  const tuningNote = unsteadyTuningNote(session.tuning);
+  if (tuningNote) log(tuningNote);
   log(`data: ${data.name} from ${data.source}: ${trainCount} train / ${valCount} validation / ${data.test.count} test images, ${classes} classes`);
   const modelDescription = { zoo: flags.model, options: { classes, ...(flags.dropout === undefined ? {} : { dropout: flags.dropout }) } };
   const model = resumed ? modelFromCheckpoint(resumed) : zooModel(modelDescription.zoo, modelDescription.options);

@@ -79,6 +79,7 @@ export { batchNormBackward, batchNormForwardTrain, type BatchNormShape } from '.
 export { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, conv2dScratchBytes, convAlgorithm, type Conv2dShape, type ConvAlgorithm } from './kernels/conv.ts';
 export { chooseConvAlgorithm, convTuned, forceConvAlgorithm } from './kernels/conv.ts';
 export { tuneConv } from './kernels/conv_tune.ts';
+export { decideRace, ROUND_TIE, type RaceResult, type TuningCachePolicy, type TuningOutcome } from './kernels/tuning.ts';
 export { tuneGemm, gemmTuned, chooseGemmVariant, describeVariant, gemm, gemmShape, gemmVariantValid, gemmWith, GEMM_VARIANTS, type GemmArgs, type GemmVariant } from './kernels/gemm.ts';
 export { dropoutBackward, dropoutForward } from './kernels/dropout.ts';
 export { binaryOp, unaryOp, sumToShape, fillBuffer, permuteAxes, broadcastShape, type BinaryOp, type UnaryOp } from './kernels/elementwise.ts';
@@ -104,5 +105,5 @@ export { f16Bits, f16BitsOfF32Bits, f16Value, f32BitsOfF16, roundToF16, packF16,
 export { packToF16, unpackFromF16, f16Bytes, type F16ConversionArgs } from './kernels/f16.ts';
 export { GEMM_F16_VARIANTS, gemmVariantAvailable, gemmVariantsFor, type GemmStorage, type TuneGemmOptions } from './kernels/gemm.ts';
 export { applyLossScale, unscaleGradients, updateLossScale, createLossScaleState, readLossScale, lossScaleOptions, LOSS_SCALE_DEFAULTS, LOSS_SCALE_STATE_BYTES, type LossScaleOptions, type LossScaleState, type LossScaleValues } from './kernels/loss_scale.ts';
-export { Session, type SessionOptions } from './runtime/session.ts';
+export { Session, unsteadyTuningNote, type SessionOptions, type SessionTuning } from './runtime/session.ts';
 export type { Int8Tensor, Int8Weights } from './compiler/int8.ts';

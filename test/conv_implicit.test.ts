@@ -148,7 +148,7 @@ describe('tuneConv', () => {
     const saved = process.env.WEBGRAD_CACHE;
     process.env.WEBGRAD_CACHE = mkdtempSync(join(tmpdir(), 'webgrad-conv-tune-'));
     try {
-      await tuneConv(gpu);
+      await tuneConv(gpu, { cache: 'always' });
       expect(convTuned(gpu)).toBe(true);
       const [file] = readdirSync(process.env.WEBGRAD_CACHE).filter((f) => f.startsWith('conv-'));
       const path = join(process.env.WEBGRAD_CACHE, file!);
@@ -159,12 +159,12 @@ describe('tuneConv', () => {
       for (const key of record.choices.implicitWins) expect(keys).toContain(key);
       // Whatever won here, a record read back decides: say implicit GEMM won conv1's forward.
       writeFileSync(path, JSON.stringify({ ...record, choices: { implicitWins: ['forward.direct'] } }));
-      await tuneConv(gpu);
+      await tuneConv(gpu, { cache: 'always' });
       expect(chooseConvAlgorithm(gpu, conv1, 'forward')).toBe('implicit');
       expect(chooseConvAlgorithm(gpu, conv1, 'backwardWeight')).toBe('direct');
       // A record made for other candidates (an older version) is timed again, not trusted.
       writeFileSync(path, JSON.stringify({ ...record, candidates: ['implicit[TM=8]'], choices: { implicitWins: keys } }));
-      await tuneConv(gpu);
+      await tuneConv(gpu, { cache: 'always' });
       const retuned = JSON.parse(readFileSync(path, 'utf8')) as typeof record;
       expect(retuned.candidates).toEqual(record.candidates);
     } finally {

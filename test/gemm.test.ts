@@ -217,14 +217,14 @@ describe('gemm autotuning', () => {
     const gpu = await testGpu();
     const square = { m: 512, n: 512, k: 512, transA: false, transB: false, strideA: 512 * 512, strideB: 512 * 512, aBytes: 4 * 512 * 512, bBytes: 4 * 512 * 512 };
     const before = Date.now();
-    await tuneGemm(gpu);
+    await tuneGemm(gpu, { cache: 'always' });
     const tuneMs = Date.now() - before;
     expect(readdirSync(dir).length).toBe(1);
     const tunedChoice = chooseGemmVariant(gpu, square);
     expect(GEMM_VARIANTS).toContainEqual(tunedChoice);
     // A second call must come from the cache: no timing, so far faster than the first.
     const again = Date.now();
-    await tuneGemm(gpu);
+    await tuneGemm(gpu, { cache: 'always' });
     expect(Date.now() - again).toBeLessThan(Math.max(50, tuneMs / 4));
     expect(chooseGemmVariant(gpu, square)).toEqual(tunedChoice);
     expect(gemmShapeClass(square)).toBe('general');
@@ -233,7 +233,7 @@ describe('gemm autotuning', () => {
   it('retunes when the cached record was made with other candidates', async () => {
     process.env.WEBGRAD_CACHE = dir;
     const gpu = await testGpu();
-    await tuneGemm(gpu);
+    await tuneGemm(gpu, { cache: 'always' });
     const path = join(dir, readdirSync(dir)[0]!);
     const candidatesOnDisk = () => (JSON.parse(readFileSync(path, 'utf8')) as { candidates: string[] }).candidates;
     const variants = GEMM_VARIANTS.map(describeVariant);
@@ -245,7 +245,7 @@ describe('gemm autotuning', () => {
     // products (before the shapes were recorded); either way its winners may be stale.
     for (const stale of [current.slice(1), variants]) {
       writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), candidates: stale }));
-      await tuneGemm(gpu);
+      await tuneGemm(gpu, { cache: 'always' });
       expect(candidatesOnDisk()).toEqual(current);
     }
   });

@@ -177,7 +177,7 @@ describe('f16-storage gemm, portable variant (packed u32, f32 math)', () => {
     const gpu = await testGpu();
     const f32Shape = gemmShape({ a: storageBuffer(gpu, 16, 'a'), b: storageBuffer(gpu, 16, 'b'), c: storageBuffer(gpu, 16, 'c'), m: 512, n: 512, k: 512 });
     const f32Before = chooseGemmVariant(gpu, f32Shape);
-    await tuneGemm(gpu, { storage: 'f16' });
+    await tuneGemm(gpu, { storage: 'f16', cache: 'always' });
     const f16Choice = chooseGemmVariant(gpu, { ...f32Shape, storage: 'f16' });
     expect(GEMM_F16_VARIANTS).toContainEqual(f16Choice);
     expect(gemmVariantAvailable(gpu, f16Choice)).toBe(true);

@@ -10,7 +10,7 @@ import {
   type Conv2dShape, type ConvAlgorithm, type ConvPass,
 } from './conv.ts';
 import { describeImplicitVariant } from './conv_implicit.ts';
-import { fastestDispatches, readTuning, writeTuning } from './tuning.ts';
+import { fastestDispatches, keepTuning, readTuning, type TuningCachePolicy, type TuningOutcome } from './tuning.ts';
 
 const cnnLayer = (inChannels: number, size: number, outChannels: number): Conv2dShape => ({
   batch: 64, inChannels, height: size, width: size, outChannels, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 0, padW: 0,
@@ -53,24 +53,27 @@ function layerPasses(gpu: Gpu, s: Conv2dShape): { run(pass: ConvPass, algorithm:
  * Decides, per pass and default algorithm, whether implicit GEMM replaces the default on this
  * adapter (conv.ts's chooseConvAlgorithm reads the answer when a program is compiled).
  */
-export async function tuneConv(gpu: Gpu): Promise<void> {
+export async function tuneConv(gpu: Gpu, options: { cache?: TuningCachePolicy } = {}): Promise<TuningOutcome> {
   const names = candidateNames();
   const cached = await readTuning<ConvChoices>(gpu, 'conv', names);
   if (cached && Array.isArray(cached.implicitWins)) {
     setConvTuning(gpu, cached.implicitWins);
-    return;
+    return 'cached';
   }
   const layers = TUNING_LAYERS.map((s) => ({ s, passes: layerPasses(gpu, s) }));
   // Passes that share a key are timed together: the winner must win on all of them summed.
   const keys = [...new Set(layers.flatMap(({ s }) => PASSES.map((pass) => convTuningKey(s, pass))))];
   const implicitWins: string[] = [];
+  let steady = true;
   for (const key of keys) {
     const members = layers.flatMap(({ s, passes }) => PASSES.filter((pass) => convTuningKey(s, pass) === key).map((pass) => ({ s, pass, passes })));
     const byDefault = members.flatMap(({ s, pass, passes }) => passes.run(pass, convAlgorithm(s, pass)));
     const byImplicit = members.flatMap(({ pass, passes }) => passes.run(pass, 'implicit'));
-    if (await fastestDispatches(gpu, [byDefault, byImplicit]) === 1) implicitWins.push(key);
+    const race = await fastestDispatches(gpu, [byDefault, byImplicit]);
+    if (race.winner === 1) implicitWins.push(key);
+    steady &&= race.steady;
   }
   for (const { passes } of layers) passes.destroy();
   setConvTuning(gpu, implicitWins);
-  await writeTuning(gpu, 'conv', names, { implicitWins } satisfies ConvChoices);
+  return keepTuning(gpu, 'conv', names, { implicitWins } satisfies ConvChoices, steady, options.cache);
 }

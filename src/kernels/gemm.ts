@@ -6,7 +6,7 @@ import type { Gpu } from '../gpu/device.ts';
 import { bindingBytes, kernel, type BufferRef, type Dispatch, type Workgroups } from '../gpu/kernel.ts';
 import { storageBuffer } from '../gpu/buffers.ts';
 import { entryInfo } from '../gpu/reflect.ts';
-import { fastestDispatches, readTuning, writeTuning } from './tuning.ts';
+import { fastestDispatches, keepTuning, readTuning, type TuningCachePolicy, type TuningOutcome } from './tuning.ts';
 import { f16Bytes } from './f16.ts';
 
 export type GemmActivation = 'none' | 'relu';
@@ -315,6 +315,8 @@ function tuningCandidates(variants: readonly GemmVariant[]): string[] {
 export interface TuneGemmOptions {
   /** Which variants to time: f32 (the default) or the f16-storage ones; each has its own cache entry. */
   storage?: GemmStorage;
+  /** Cache the winners only when every race was steady (default), or always. */
+  cache?: TuningCachePolicy;
 }
 
 function cacheKind(storage: GemmStorage): string {
@@ -325,7 +327,7 @@ function cacheKind(storage: GemmStorage): string {
  * Times every variant on one product per shape class and keeps the fastest for gemm() to use; the
  * result is cached per adapter, so later calls (and later processes) only read it back.
  */
-export async function tuneGemm(gpu: Gpu, options: TuneGemmOptions = {}): Promise<void> {
+export async function tuneGemm(gpu: Gpu, options: TuneGemmOptions = {}): Promise<TuningOutcome> {
   const storage = options.storage ?? 'f32';
   const variants = gemmVariantsFor(gpu, storage);
   const names = tuningCandidates(variants);
@@ -333,19 +335,22 @@ export async function tuneGemm(gpu: Gpu, options: TuneGemmOptions = {}): Promise
   const cached = await readTuning<Choices>(gpu, cacheKind(storage), names);
   if (cached) {
     remember(cached);
-    return;
+    return 'cached';
   }
   const bytes = (count: number) => (storage === 'f16' ? f16Bytes(count) : 4 * count);
   const choices: Choices = {};
+  let steady = true;
   for (const [shapeClass, base] of Object.entries(TUNING_SHAPES) as [GemmShapeClass, (typeof TUNING_SHAPES)[GemmShapeClass]][]) {
     const a = storageBuffer(gpu, bytes(base.m * base.k), 'gemm.tune.a');
     const b = storageBuffer(gpu, bytes(base.k * base.n), 'gemm.tune.b');
     const c = storageBuffer(gpu, bytes(base.m * base.n), 'gemm.tune.c');
     const args: GemmArgs = { ...base, a, b, c, storage };
     const candidates = variants.filter((v) => gemmVariantValid(v, gemmShape(args)));
-    choices[shapeClass] = candidates[await fastestDispatches(gpu, candidates.map((variant) => [gemmWith(gpu, variant, args)]))]!;
+    const race = await fastestDispatches(gpu, candidates.map((variant) => [gemmWith(gpu, variant, args)]));
+    choices[shapeClass] = candidates[race.winner]!;
+    steady &&= race.steady;
     for (const buffer of [a, b, c]) gpu.destroyBuffer(buffer);
   }
   remember(choices);
-  await writeTuning(gpu, cacheKind(storage), names, choices);
+  return keepTuning(gpu, cacheKind(storage), names, choices, steady, options.cache);
 }

@@ -4,6 +4,7 @@
 import { createGpu, type Gpu, type GpuOptions } from '../gpu/device.ts';
 import { tuneGemm } from '../kernels/gemm.ts';
 import { tuneConv } from '../kernels/conv_tune.ts';
+import type { TuningOutcome } from '../kernels/tuning.ts';
 import type { ImageSet } from '../data/idx.ts';
 import type { Model } from '../model/model.ts';
 import type { ChannelNormalization, GpuData, GpuDataset, GpuTensorDataset, GpuTokenDataset } from '../compiler/program.ts';
@@ -26,17 +27,30 @@ export interface SessionOptions extends GpuOptions {
   tuneConvolution?: boolean;
 }
 
+/** What each tuner did for this session (tuning.ts): 'unsteady' choices are kept for this process only. */
+export interface SessionTuning { gemm: TuningOutcome; conv: TuningOutcome | 'skipped' }
+
+/**
+ * A line for a run's log when tuning was timed on a busy machine (its choices were not cached), else
+ * null: cached or saved tunings need no word.
+ */
+export function unsteadyTuningNote(tuning: SessionTuning): string | null {
+  const unsteady = (['gemm', 'conv'] as const).filter((tuner) => tuning[tuner] === 'unsteady');
+  if (unsteady.length === 0) return null;
+  return `tuning: the ${unsteady.join(' and ')} timings swung while something else was running, so the kernel choices hold for this run only and will be timed again next run (tune on an idle machine to keep them)`;
+}
+
 export class Session {
-  private constructor(readonly gpu: Gpu) {}
+  private constructor(readonly gpu: Gpu, readonly tuning: SessionTuning) {}
 
   /** Opens the device and tunes GEMM and convolution for it (cached per adapter), so every program compiled later is tuned. */
   static async create(options: SessionOptions = {}): Promise<Session> {
     const { gpu: given, onTuning, tuneConvolution = true, ...gpuOptions } = options;
     const gpu = given ?? await createGpu(gpuOptions);
     onTuning?.(gpu);
-    await tuneGemm(gpu);
-    if (tuneConvolution) await tuneConv(gpu);
-    return new Session(gpu);
+    const gemm = await tuneGemm(gpu);
+    const conv = tuneConvolution ? await tuneConv(gpu) : 'skipped';
+    return new Session(gpu, { gemm, conv });
   }
 
   /** Labelled images, resident on the GPU. */
