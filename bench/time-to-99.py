@@ -72,10 +72,11 @@ def run(folder, recipe, seed):
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe['lr'])
     batch = recipe['batchSize']
     per_epoch = len(train_y) // batch
-    lr_schedule = scheduler(optimizer, recipe, per_epoch * recipe['epochs'])
+    # A fractional --epochs ends the schedule, and the run, mid-epoch (webgrad's scheduleSteps).
+    lr_schedule = scheduler(optimizer, recipe, round(per_epoch * recipe['epochs']))
     every = math.ceil(per_epoch / recipe['evalsPerEpoch'])
     evaluations, evaluation_seconds = [], 0.0
-    for epoch in range(recipe['epochs']):
+    for epoch in range(math.ceil(recipe['epochs'])):
         order = torch.randperm(len(train_y))
         for step in range(per_epoch):
             picked = order[step * batch:(step + 1) * batch]
@@ -95,6 +96,8 @@ def run(folder, recipe, seed):
                 print(f"  PyTorch seed {seed}: {at['epochs']:.2f} epochs, {at['seconds']:.1f} s: test accuracy {100 * acc:.2f}%", file=sys.stderr)
                 if acc >= recipe['target']:
                     return finish(seed, at['seconds'], evaluations, evaluation_seconds)
+                if epochs_done >= recipe['epochs'] - 1e-6:
+                    return finish(seed, None, evaluations, evaluation_seconds)
     return finish(seed, None, evaluations, evaluation_seconds)
 
 

@@ -28,7 +28,7 @@ const command = {
   flags: {
     seeds: { type: 'string', default: '1,2,3', help: 'comma-separated seeds, one training run each' },
     model: { type: 'enum', choices: ZOO_NAMES, default: 'fast', help: `network from the zoo (PyTorch twin for ${TWIN_MODELS.join(', ')})` },
-    epochs: { type: 'int', default: 2, check: positive, help: 'length of the learning-rate schedule, and the most epochs a run may take' },
+    epochs: { type: 'float', default: 2, check: positive, help: 'length of the learning-rate schedule, and the most epochs a run may take (fractions end mid-epoch)' },
     'batch-size': { type: 'int', default: 128, check: positive, help: 'images per step' },
     lr: { type: 'float', default: 0.006, check: positive, help: 'Adam learning rate (the peak for onecycle)' },
     schedule: { type: 'enum', choices: SCHEDULE_NAMES, default: 'onecycle', help: 'learning-rate schedule over --epochs' },
@@ -78,7 +78,8 @@ async function webgradRun(recipe: Recipe, train: ImageSet, test: ImageSet, seed:
   try {
     const result = await fit(gpu, model, state, trainData, {
       batchSize: recipe.batchSize, seed, optimizer: { kind: 'adam', lr: recipe.lr }, schedule: scheduleFor(recipe.schedule),
-      normalize: recipe.normalize, labelSmoothing: recipe.labelSmoothing, epochs: recipe.epochs, trainIndices: range(0, train.count),
+      normalize: recipe.normalize, labelSmoothing: recipe.labelSmoothing, trainIndices: range(0, train.count),
+      epochs: Math.ceil(recipe.epochs - EPOCH_TOLERANCE), scheduleSteps: Math.round(perEpoch * recipe.epochs),
       batchEvery: Math.ceil(perEpoch / recipe.evalsPerEpoch),
       onBatchEnd: async (batch) => {
         const epochsDone = batch.epoch + batch.stepInEpoch / batch.stepsPerEpoch;
@@ -89,7 +90,7 @@ async function webgradRun(recipe: Recipe, train: ImageSet, test: ImageSet, seed:
         const at = { epochs: +epochsDone.toFixed(3), seconds: +elapsed().toFixed(2), accuracy };
         evaluations.push(at);
         log(`  seed ${seed}: ${at.epochs.toFixed(2)} epochs, ${at.seconds.toFixed(1)} s: test accuracy ${(100 * accuracy).toFixed(2)}%`);
-        if (accuracy < recipe.target) return;
+        if (accuracy < recipe.target) return epochsDone >= recipe.epochs - EPOCH_TOLERANCE ? 'stop' : undefined;
         seconds = at.seconds;
         return 'stop';
       },

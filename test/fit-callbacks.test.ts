@@ -47,6 +47,15 @@ describe('fit callbacks on a monitored value', () => {
     expect(lrs.map((lr) => Number(lr.toPrecision(6)))).toEqual([0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.0001]);
   });
 
+  it('scheduleSteps sets the schedule\'s length apart from the epochs, and its last rate holds after it', async () => {
+    // 16 training rows at batch 8: 2 steps per epoch; a rate is reported at each epoch's first step.
+    const whole = await run({ schedule: { kind: 'cosine' } }, 3);
+    expect(whole.lrs.map((lr) => Number(lr.toPrecision(6)))).toEqual([0.01, 0.0075, 0.0025]);
+    const short = await run({ schedule: { kind: 'cosine' }, scheduleSteps: 2 }, 3);
+    expect(short.lrs.map((lr) => Number(lr.toPrecision(6)))).toEqual([0.01, 0, 0]);
+    await expect(run({ scheduleSteps: 1.5 }, 1)).rejects.toThrow(/fit: scheduleSteps must be a positive integer, got 1.5/);
+  });
+
   it('refuses a monitor the run cannot report and a factor outside (0, 1)', async () => {
     await expect(run({ validationIndices: new Uint32Array(0), reduceLrOnPlateau: { monitor: 'valLoss', patience: 1 } }, 2)).rejects.toThrow(/reduceLrOnPlateau monitors valLoss, which needs validation data/);
     await expect(run({ reduceLrOnPlateau: { monitor: 'valLoss', patience: 1, factor: 1.5 } }, 2)).rejects.toThrow(/reduceLrOnPlateau.factor must be in \(0, 1\), got 1.5/);

@@ -38,6 +38,11 @@ export type CallbackResult = void | 'stop' | Promise<void | 'stop'>;
 
 export interface FitOptions extends Omit<TrainerOptions, 'stepsPerEpoch' | 'totalSteps'> {
   epochs: number;
+  /**
+   * Length of the learning-rate schedule in steps, as PyTorch's OneCycleLR `total_steps` (default:
+   * every step of the `epochs`). A shorter schedule ends mid-run, and its last rate holds after.
+   */
+  scheduleSteps?: number;
   /** Indices (into the dataset) to train on and to validate on. */
   trainIndices: Uint32Array;
   validationIndices?: Uint32Array;
@@ -118,6 +123,9 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
   const { epochs, batchSize, trainIndices } = options;
   const dropRemainder = options.dropRemainder ?? false;
   const perEpoch = stepsPerEpoch(trainIndices.length, batchSize, dropRemainder);
+  if (options.scheduleSteps !== undefined && !(Number.isInteger(options.scheduleSteps) && options.scheduleSteps >= 1)) {
+    throw new Error(`fit: scheduleSteps must be a positive integer, got ${options.scheduleSteps}`);
+  }
   if (perEpoch < 1) throw new Error(`batch size ${batchSize} is larger than the ${trainIndices.length} training samples (and dropRemainder is set)`);
   const remainder = dropRemainder ? 0 : trainIndices.length % batchSize;
   // Kernel variants are picked when the step is compiled, so the timed GEMM and convolution choices
@@ -127,7 +135,7 @@ export async function fit(gpu: Gpu, model: Model, state: ModelState, data: GpuDa
     await tuneConv(gpu);
   }
   const trainer = existing ?? new Trainer(gpu, model, state, data, new Map(), {
-    ...options, stepsPerEpoch: perEpoch, totalSteps: perEpoch * epochs, ...(remainder ? { remainderBatch: remainder } : {}),
+    ...options, stepsPerEpoch: perEpoch, totalSteps: options.scheduleSteps ?? perEpoch * epochs, ...(remainder ? { remainderBatch: remainder } : {}),
   });
   const { loss, inputs, target } = options;
   const evaluator = options.validationIndices?.length
