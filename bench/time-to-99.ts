@@ -2,7 +2,8 @@
 // 99.0% on the 10,000 MNIST test images. The clock starts before the device is created and counts
 // the dataset upload, GEMM tuning, pipeline compilation and every test evaluation; it stops at the
 // first evaluation that reaches the target. Several seeds, mean and spread; PyTorch on the CPU runs
-// the same recipe in the same run when a python3 with torch is present (bench/time-to-99.py).
+// the same recipe in the same run, each seed right after webgrad's, when a python3 with torch is
+// present (bench/time-to-99.py).
 //   npx tsx bench/time-to-99.ts [--seeds 1,2,3] [--model fast] [--epochs 2] [--batch-size 128] [--lr 0.006] [--evals-per-epoch 4] [--first-eval 1] [--label-smoothing 0]
 //   npx tsx bench/time-to-99.ts --quick      # a smoke run that proves the script works, not a measurement
 import { execFileSync } from 'node:child_process';
@@ -176,29 +177,36 @@ async function main({ flags }: { flags: Flags }): Promise<number> {
     `${train.count} training images, target ${(100 * recipe.target).toFixed(1)}% on ${test.count} test images, ${recipe.evalsPerEpoch} evaluation(s) per epoch from epoch ${recipe.firstEval}`);
   console.log(`load average at start: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
+  const twinAbsent = !flags.torch ? 'PyTorch: skipped (--no-torch)'
+    : !TWIN_MODELS.includes(recipe.model) ? `PyTorch: no twin of ${recipe.model} (only ${TWIN_MODELS.join(', ')})` : null;
   const runs: RunResult[] = [];
+  const torchSeeds: RunResult[] = [];
+  let torchVersion: { version: string; threads: number } | null = null;
+  let torchMissing = twinAbsent !== null;
   let adapter = '';
   for (const seed of seeds) {
     const run = await webgradRun(recipe, train, test, seed, (line) => console.log(line));
     adapter = run.adapter;
     const { adapter: _, ...result } = run;
     runs.push(result);
+    // Each seed's PyTorch run follows its webgrad run, so on a machine whose speed drifts (shared
+    // cores) both sides of a seed meet much the same conditions.
+    if (torchMissing) continue;
+    const twin = torchRuns(recipe, train, test, [seed]);
+    if (twin === null) torchMissing = true;
+    else {
+      torchVersion = { version: twin.version, threads: twin.threads };
+      torchSeeds.push(...twin.runs);
+    }
   }
   const webgrad = summarize(runs);
   console.log(`adapter: ${adapter}`);
   console.log(formatSummary('webgrad', webgrad, recipe.target));
 
-  let torch: (ReturnType<typeof torchRuns> & { summary: ReturnType<typeof summarize> }) | null = null;
-  if (!flags.torch) console.log('PyTorch: skipped (--no-torch)');
-  else if (!TWIN_MODELS.includes(recipe.model)) console.log(`PyTorch: no twin of ${recipe.model} (only ${TWIN_MODELS.join(', ')})`);
-  else {
-    const result = torchRuns(recipe, train, test, seeds);
-    if (!result) console.log('PyTorch: no python3 with torch here (apt-get install python3-torch to compare)');
-    else {
-      torch = { ...result, summary: summarize(result.runs) };
-      console.log(formatSummary(`PyTorch ${result.version} CPU (${result.threads} threads)`, torch.summary, recipe.target));
-    }
-  }
+  const torch = torchVersion && { ...torchVersion, runs: torchSeeds, summary: summarize(torchSeeds) };
+  if (twinAbsent) console.log(twinAbsent);
+  else if (!torch) console.log('PyTorch: no python3 with torch here (apt-get install python3-torch to compare)');
+  else console.log(formatSummary(`PyTorch ${torch.version} CPU (${torch.threads} threads)`, torch.summary, recipe.target));
 
   const outFile = flags.out ?? (quick ? join(tmpdir(), 'webgrad-time-to-99-quick.json') : fileURLToPath(new URL('./results/time-to-99.json', import.meta.url)));
   mkdirSync(dirname(outFile), { recursive: true });
