@@ -45,69 +45,28 @@ fn im2col(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) gr
   output[t] = select(0.0, image[index], inside);
 }
 
-// The image and output sizes the column kernels divide by, as pipeline constants: llvmpipe turns
-// division by a constant into multiplies, but divides by a uniform lane by lane.
+// The image, kernel and output sizes of the column kernels, as pipeline constants: llvmpipe turns
+// division by a constant into multiplies (and can unroll constant loops), but divides by a uniform
+// lane by lane.
 override IMAGE_H: u32 = 1u;
 override IMAGE_W: u32 = 1u;
 override OUT_H: u32 = 1u;
 override OUT_W: u32 = 1u;
-
-// The column matrix of the whole batch, [C·KH·KW][N·OH·OW], so that one GEMM with the OIHW weight
-// matrix covers every image (a product per image would leave lanes idle on small images). The grid
-// runs over output pixels (folded as grid1d) and, in z, input channels; each invocation writes the
-// KH·KW rows of its channel, and neighbouring lanes write neighbouring words.
-@compute @workgroup_size(WG)
-fn im2colBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let column = linearIndex(gid, groups);
-  let pixels = OUT_H * OUT_W;
-  let width = params.batch * pixels;
-  if (column >= width) { return; }
-  let c = gid.z;
-  let h = i32(params.height);
-  let w = i32(params.width);
-  let q = column % pixels;
-  let base = ((column / pixels) * params.inChannels + c) * params.height * params.width;
-  let top = i32(q / OUT_W) * params.strideH - params.padH;
-  let left = i32(q % OUT_W) * params.strideW - params.padW;
-  var row = c * params.kernelH * params.kernelW;
-  for (var ky = 0; ky < i32(params.kernelH); ky++) {
-    let iy = top + ky;
-    for (var kx = 0; kx < i32(params.kernelW); kx++) {
-      let ix = left + kx;
-      if (PADDED) {
-        let inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-        output[row * width + column] = select(0.0, image[base + u32(clamp(iy, 0, h - 1) * w + clamp(ix, 0, w - 1))], inside);
-      } else {
-        output[row * width + column] = image[base + u32(iy * w + ix)];
-      }
-      row++;
-    }
-  }
-}
-
-// The same columns transposed, [N·OH·OW][C·KH·KW]: a row per output pixel. The weight gradient
-// dW[OC][C·KH·KW] = dY[OC][N·P] · this is then a plain product whose B rows are contiguous; read
-// through a transpose, [C·KH·KW][N·P] would make every vector load of B a strided gather, which costs
-// the GEMM over half its speed on llvmpipe. The grid is im2colBatch's (output pixels, and input
-// channels in z), each invocation writing its channel's KH·KW taps of one row; one invocation per
-// element was measured slower, its index arithmetic costing more than the strided stores it avoids.
 override KERNEL_H: u32 = 1u;
 override KERNEL_W: u32 = 1u;
 override IN_CHANNELS: u32 = 1u;
 
-@compute @workgroup_size(WG)
-fn im2colBatchRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let column = linearIndex(gid, groups);
+// The KH·KW taps of channel c that output pixel `column` of the batch reads, zeros in the padding,
+// written tap by tap to output[first], output[first + stride], …: the body both column layouts share.
+fn writeTaps(column: u32, c: u32, first: u32, stride: u32) {
   let pixels = OUT_H * OUT_W;
-  if (column >= params.batch * pixels) { return; }
-  let c = gid.z;
   let h = i32(IMAGE_H);
   let w = i32(IMAGE_W);
   let q = column % pixels;
   let base = ((column / pixels) * IN_CHANNELS + c) * IMAGE_H * IMAGE_W;
   let top = i32(q / OUT_W) * params.strideH - params.padH;
   let left = i32(q % OUT_W) * params.strideW - params.padW;
-  var at = column * IN_CHANNELS * KERNEL_H * KERNEL_W + c * KERNEL_H * KERNEL_W;
+  var at = first;
   for (var ky = 0; ky < i32(KERNEL_H); ky++) {
     let iy = top + ky;
     for (var kx = 0; kx < i32(KERNEL_W); kx++) {
@@ -118,9 +77,34 @@ fn im2colBatchRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
       } else {
         output[at] = image[base + u32(iy * w + ix)];
       }
-      at++;
+      at += stride;
     }
   }
+}
+
+// The column matrix of the whole batch, [C·KH·KW][N·OH·OW], so that one GEMM with the OIHW weight
+// matrix covers every image (a product per image would leave lanes idle on small images). The grid
+// runs over output pixels (folded as grid1d) and, in z, input channels; each invocation writes the
+// KH·KW rows of its channel, and neighbouring lanes write neighbouring words.
+@compute @workgroup_size(WG)
+fn im2colBatch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let column = linearIndex(gid, groups);
+  let width = params.batch * OUT_H * OUT_W;
+  if (column >= width) { return; }
+  writeTaps(column, gid.z, gid.z * KERNEL_H * KERNEL_W * width + column, width);
+}
+
+// The same columns transposed, [N·OH·OW][C·KH·KW]: a row per output pixel. The weight gradient
+// dW[OC][C·KH·KW] = dY[OC][N·P] · this is then a plain product whose B rows are contiguous; read
+// through a transpose, [C·KH·KW][N·P] would make every vector load of B a strided gather, which costs
+// the GEMM over half its speed on llvmpipe. The grid is im2colBatch's (output pixels, and input
+// channels in z), each invocation writing its channel's KH·KW taps of one row; one invocation per
+// element was measured slower, its index arithmetic costing more than the strided stores it avoids.
+@compute @workgroup_size(WG)
+fn im2colBatchRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let column = linearIndex(gid, groups);
+  if (column >= params.batch * OUT_H * OUT_W) { return; }
+  writeTaps(column, gid.z, (column * IN_CHANNELS + gid.z) * KERNEL_H * KERNEL_W, 1u);
 }
 
 // The output pixel an input pixel meets through one tap, given y = iy + padH − ky and

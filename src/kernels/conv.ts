@@ -207,7 +207,7 @@ export function conv2dForward(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; weig
 /** The sizes the column kernels divide by, as pipeline constants (see shaders/conv.wgsl). */
 function columnGeometry(s: Conv2dShape): Record<string, number> {
   const { outH, outW } = checkedOutputSize(s);
-  return { IMAGE_H: s.height, IMAGE_W: s.width, OUT_H: outH, OUT_W: outW };
+  return { IMAGE_H: s.height, IMAGE_W: s.width, OUT_H: outH, OUT_W: outW, KERNEL_H: s.kernelH, KERNEL_W: s.kernelW, IN_CHANNELS: s.inChannels };
 }
 
 /** The batch's column matrix [C·KH·KW][N·OH·OW] (shaders/conv.wgsl im2colBatch). */
@@ -278,7 +278,7 @@ function columnWeightGradient(gpu: Gpu, s: Conv2dShape, io: { x: BufferRef; dy: 
   const { outH, outW } = checkedOutputSize(s);
   const { columns: rows, channelMajor } = columnBuffers(s, io.scratch);
   const rowLength = s.inChannels * s.kernelH * s.kernelW;
-  const constants = { PADDED: padded(s), ...columnGeometry(s), KERNEL_H: s.kernelH, KERNEL_W: s.kernelW, IN_CHANNELS: s.inChannels };
+  const constants = { PADDED: padded(s), ...columnGeometry(s) };
   const [gx, gy] = grid1d(gpu, s.batch * outH * outW, WORKGROUP_SIZE);
   return [
     kernel(gpu, 'conv', 'im2colBatchRows', constants).dispatch({ params: params(s), image: io.x, output: rows }, [gx, gy, s.inChannels], 'conv2d.im2colBatchRows'),
